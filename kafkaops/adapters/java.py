@@ -1,0 +1,55 @@
+"""Finding Java and its version."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+
+from kafkaops.errors import KafkaopsError
+
+MIN_JAVA = 11  # Kafka 3.9 brokers run on Java 11 and newer (8 is deprecated); 17 recommended
+
+_VERSION = re.compile(r'version "(\d+)(?:\.(\d+))?[^"]*"')
+
+
+@dataclass(frozen=True)
+class JavaInfo:
+    path: str
+    major: int
+    version_line: str
+
+
+def parse_java_version(text: str) -> int | None:
+    """The major version from ``java -version`` output (``"1.8.0_292"`` is 8, ``"17.0.15"`` is 17)."""
+    m = _VERSION.search(text)
+    if not m:
+        return None
+    major = int(m.group(1))
+    if major == 1 and m.group(2):
+        return int(m.group(2))
+    return major
+
+
+def find_java(java: str) -> JavaInfo:
+    path = shutil.which(java)
+    if path is None:
+        raise KafkaopsError(
+            "Java was not found",
+            hint=f"install Java {MIN_JAVA}+ (17 recommended), or set JAVA_HOME or KAFKAOPS_JAVA",
+        )
+    try:
+        proc = subprocess.run([path, "-version"], capture_output=True, text=True, timeout=30, check=False)  # noqa: S603
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise KafkaopsError(f"cannot run {path} -version: {exc}", hint="check JAVA_HOME / KAFKAOPS_JAVA") from None
+    text = proc.stderr + proc.stdout
+    major = parse_java_version(text)
+    if major is None:
+        raise KafkaopsError(f"cannot tell the Java version of {path}", hint="check JAVA_HOME / KAFKAOPS_JAVA")
+    if major < MIN_JAVA:
+        raise KafkaopsError(
+            f"Java {major} at {path} is too old: Kafka needs Java {MIN_JAVA} or newer",
+            hint="install Java 17 and set JAVA_HOME (or KAFKAOPS_JAVA)",
+        )
+    return JavaInfo(path=path, major=major, version_line=text.strip().splitlines()[0] if text.strip() else "")

@@ -1,0 +1,231 @@
+"""Processes and ports: the only module that starts, signals or inspects OS processes.
+
+It has a POSIX branch and a Windows branch. On Windows a JVM gets a console of its own (hidden), and a
+graceful stop is a Ctrl+C raised in that console by a short-lived helper that attaches to it: the JVM
+treats CTRL_C_EVENT like SIGINT and runs its shutdown hooks, whereas CTRL_BREAK only dumps threads and
+a process started with CREATE_NEW_PROCESS_GROUP ignores Ctrl+C altogether.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from kafkaops.errors import KafkaopsError
+
+IS_WINDOWS = sys.platform == "win32"
+
+# Windows process creation flags and console API constants (also used by the unit tests).
+CREATE_NEW_CONSOLE = 0x00000010
+CREATE_NO_WINDOW = 0x08000000
+CTRL_C_EVENT = 0
+SW_HIDE = 0
+STARTF_USESHOWWINDOW = 0x00000001
+
+# The helper that raises Ctrl+C in another process's console (Windows only). It detaches from its
+# own console, attaches to the target's, ignores Ctrl+C itself, and raises it for the whole console.
+WINDOWS_CTRL_C_HELPER = """
+import ctypes, sys
+k = ctypes.windll.kernel32
+pid = int(sys.argv[1])
+k.FreeConsole()
+if not k.AttachConsole(pid):
+    sys.exit(2)
+k.SetConsoleCtrlHandler(None, True)
+ok = k.GenerateConsoleCtrlEvent(0, 0)
+sys.exit(0 if ok else 3)
+"""
+
+
+@dataclass(frozen=True)
+class ProcInfo:
+    pid: int
+    name: str
+    cmdline: tuple[str, ...]
+    create_time: float
+
+    @property
+    def command(self) -> str:
+        return " ".join(self.cmdline) if self.cmdline else self.name
+
+    def runs(self, marker: str) -> bool:
+        """Whether this process's command line contains ``marker`` as an argument (a main class)."""
+        return marker in self.cmdline
+
+
+def proc_info(pid: int) -> ProcInfo | None:
+    import psutil
+
+    try:
+        proc = psutil.Process(pid)
+        with proc.oneshot():
+            try:
+                cmdline = tuple(proc.cmdline())
+            except (psutil.AccessDenied, psutil.ZombieProcess):
+                cmdline = ()
+            if proc.status() == psutil.STATUS_ZOMBIE:
+                return None
+            return ProcInfo(pid=pid, name=proc.name(), cmdline=cmdline, create_time=proc.create_time())
+    except (psutil.NoSuchProcess, psutil.AccessDenied, ProcessLookupError):
+        return None
+
+
+def is_alive(pid: int, create_time: float | None = None) -> bool:
+    info = proc_info(pid)
+    if info is None:
+        return False
+    return create_time is None or abs(info.create_time - create_time) < 1.0
+
+
+def find_processes(marker: str) -> list[ProcInfo]:
+    """Every live process whose command line has ``marker`` as an argument (e.g. ``kafka.Kafka``)."""
+    import psutil
+
+    found: list[ProcInfo] = []
+    for proc in psutil.process_iter(["pid", "name", "cmdline", "create_time"]):
+        cmd = proc.info.get("cmdline") or []
+        if marker in cmd:
+            found.append(ProcInfo(proc.info["pid"], proc.info["name"] or "", tuple(cmd), proc.info["create_time"] or 0.0))
+    return found
+
+
+def port_owner(port: int) -> ProcInfo | None:
+    """The process listening on a TCP port, if the OS lets us see it."""
+    import psutil
+
+    try:
+        for conn in psutil.net_connections(kind="tcp"):
+            if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port and conn.pid:
+                return proc_info(conn.pid)
+        return None
+    except (psutil.AccessDenied, PermissionError):
+        pass
+    # macOS and some locked-down systems: ask each process we may inspect.
+    for proc in psutil.process_iter(["pid"]):
+        try:
+            for conn in proc.net_connections(kind="tcp"):
+                if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port:
+                    return proc_info(proc.pid)
+        except (psutil.AccessDenied, psutil.NoSuchProcess, psutil.ZombieProcess):
+            continue
+    return None
+
+
+def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    """Whether something accepts TCP connections on host:port."""
+    try:
+        with socket.create_connection((host or "127.0.0.1", port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def port_bindable(host: str, port: int) -> bool:
+    """Whether this process could bind host:port now (a free port)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        if not IS_WINDOWS:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def launch_options() -> dict[str, object]:
+    """Popen keyword arguments that detach a service from this terminal, per platform."""
+    if IS_WINDOWS:
+        startupinfo = subprocess.STARTUPINFO()  # type: ignore[attr-defined]
+        startupinfo.dwFlags |= STARTF_USESHOWWINDOW
+        startupinfo.wShowWindow = SW_HIDE
+        # A console of its own (hidden) so that a Ctrl+C can later be raised in it alone.
+        return {"creationflags": CREATE_NEW_CONSOLE, "startupinfo": startupinfo}
+    return {"start_new_session": True}
+
+
+def launch(cmd: list[str], *, stdout_path: Path, cwd: Path, env: dict[str, str] | None = None) -> ProcInfo:
+    """Start a background process whose stdout and stderr go to ``stdout_path``."""
+    stdout_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(stdout_path, "ab") as out:
+        try:
+            popen = subprocess.Popen(  # noqa: S603 - the command is built by kafkaops, not a shell
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=str(cwd),
+                env=env,
+                close_fds=True,
+                **launch_options(),  # type: ignore[arg-type]
+            )
+        except FileNotFoundError:
+            raise KafkaopsError(f"cannot run {cmd[0]}: not found", hint="install Java 17, or set KAFKAOPS_JAVA / JAVA_HOME") from None
+        except OSError as exc:
+            raise KafkaopsError(f"cannot run {cmd[0]}: {exc.strerror}") from None
+    info = proc_info(popen.pid)
+    # Keep a reference so that the child is reaped by us if it exits while we run (no zombie).
+    _children[popen.pid] = popen
+    if info is None:
+        return ProcInfo(popen.pid, Path(cmd[0]).name, tuple(cmd), time.time())
+    return info
+
+
+_children: dict[int, subprocess.Popen[bytes]] = {}
+
+
+def reap(pid: int) -> int | None:
+    """The exit code of a child this process started, once it has exited (None while it runs)."""
+    popen = _children.get(pid)
+    if popen is None:
+        return None
+    return popen.poll()
+
+
+def windows_ctrl_c_command(pid: int, python: str | None = None) -> list[str]:
+    return [python or sys.executable, "-c", WINDOWS_CTRL_C_HELPER, str(pid)]
+
+
+def request_stop(pid: int) -> None:
+    """Ask a process to shut down gracefully (SIGTERM; Ctrl+C in its console on Windows)."""
+    if IS_WINDOWS:
+        result = subprocess.run(windows_ctrl_c_command(pid), creationflags=CREATE_NO_WINDOW, check=False)  # type: ignore[call-arg]
+        if result.returncode != 0:
+            raise KafkaopsError(f"could not send Ctrl+C to process {pid} (helper exit {result.returncode})", hint="use --force to kill it")
+        return
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    except PermissionError:
+        raise KafkaopsError(f"not allowed to signal process {pid}", hint="run kafkaops as the user that started the service") from None
+
+
+def kill(pid: int) -> None:
+    """Stop a process at once (no shutdown hooks)."""
+    import psutil
+
+    try:
+        psutil.Process(pid).kill()
+    except psutil.NoSuchProcess:
+        return
+    except psutil.AccessDenied:
+        raise KafkaopsError(f"not allowed to kill process {pid}") from None
+
+
+def wait_exit(pid: int, create_time: float | None, timeout: float, poll: float = 0.05) -> bool:
+    """Wait until the process has exited; True if it did within ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        reap(pid)
+        if not is_alive(pid, create_time):
+            return True
+        time.sleep(poll)
+    reap(pid)
+    return not is_alive(pid, create_time)

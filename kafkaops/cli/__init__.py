@@ -1,0 +1,126 @@
+"""The command line: Typer only. Each command builds settings, calls one procedure, renders the result.
+
+Errors are caught in one place (:class:`KafkaopsGroup`): a :class:`KafkaopsError` becomes a one-line
+message with a hint on stderr and its documented exit code; Ctrl+C exits 130 without a traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from kafkaops import __version__
+from kafkaops.errors import ExitCode, KafkaopsError
+
+
+class KafkaopsGroup(TyperGroup):
+    """The root group: turns kafkaops errors into messages and exit codes."""
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        from kafkaops import ui
+        from kafkaops.redact import redact_text
+
+        try:
+            return super().invoke(ctx)
+        except KafkaopsError as exc:
+            ui.error(exc)
+            raise typer.Exit(int(exc.exit_code)) from None
+        except KeyboardInterrupt:
+            ui.info("interrupted")
+            raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            raise
+        except Exception as exc:
+            if ctx.obj and ctx.obj.get("traceback"):
+                raise
+            if type(exc).__module__.startswith(("typer", "click")):
+                raise
+            ui.error(
+                KafkaopsError(
+                    f"unexpected {type(exc).__name__}: {redact_text(str(exc))}",
+                    hint="rerun with --traceback for the full story, and report it",
+                )
+            )
+            raise typer.Exit(int(ExitCode.ERROR)) from None
+
+
+app = typer.Typer(
+    name="kafkaops",
+    cls=KafkaopsGroup,
+    help=(
+        "Run a local Kafka pipeline (ZooKeeper, a broker, the db_live_events topic, a PostgreSQL "
+        "producer and console consumers) with commands that wait for real readiness and explain failures.\n\n"
+        "Settings come from flags, then the environment, then a .env file, then defaults (see .env.example)."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    pretty_exceptions_enable=False,
+    add_completion=True,
+    rich_markup_mode=None,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"kafkaops {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    env_file: Annotated[
+        Path | None, typer.Option("--env-file", help="Read settings from this .env file (default: ./.env if present).")
+    ] = None,
+    kafka_home: Annotated[Path | None, typer.Option("--kafka-home", help="A Kafka installation (env KAFKA_HOME).")] = None,
+    kafkaops_home: Annotated[
+        Path | None, typer.Option("--kafkaops-home", help="kafkaops's state folder (env KAFKAOPS_HOME).")
+    ] = None,
+    broker: Annotated[str | None, typer.Option("--broker", "-b", help="Bootstrap host:port (env KAFKA_BROKER).")] = None,
+    zookeeper: Annotated[
+        str | None, typer.Option("--zookeeper", help="ZooKeeper host:port (env ZOOKEEPER_CONNECT).")
+    ] = None,
+    traceback: Annotated[bool, typer.Option("--traceback", help="Show the full Python traceback on errors.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    ctx.obj = {
+        "traceback": traceback,
+        "env_file": env_file,
+        "flags": {
+            "kafka_home": kafka_home,
+            "kafkaops_home": kafkaops_home,
+            "kafka_broker": broker,
+            "zookeeper_connect": zookeeper,
+        },
+    }
+
+
+def get_settings(ctx: typer.Context, **flags: object) -> Any:
+    """The settings for this command: the root's flags plus the command's own."""
+    from kafkaops.settings import load_settings
+
+    root_ctx = ctx.find_root()
+    obj = root_ctx.obj or {}
+    merged = dict(obj.get("flags", {}))
+    merged.update({k: v for k, v in flags.items() if v is not None})
+    return load_settings(merged, env_file=obj.get("env_file"))
+
+
+def _mount() -> None:
+    from kafkaops.cli import install as install_cli
+    from kafkaops.cli import services as services_cli
+
+    install_cli.register(app)
+    services_cli.register(app)
+
+
+_mount()
+
+
+def main() -> None:
+    app(prog_name="kafkaops")

@@ -1,0 +1,57 @@
+"""kafkaops install."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from kafkaops.procedures.install import DEFAULT_MIRROR
+
+
+def register(app: typer.Typer) -> None:
+    app.command("install")(install)
+
+
+def install(
+    ctx: typer.Context,
+    version: Annotated[
+        str | None,
+        typer.Option("--version", help="Kafka version (3.x: ZooKeeper mode). Default: KAFKAOPS_KAFKA_VERSION, else 3.9.2."),
+    ] = None,
+    source: Annotated[
+        str,
+        typer.Option("--source", help="maven: resolve the jars from Maven Central with mvn. apache: download the release tarball and check its SHA-512."),
+    ] = "maven",
+    mirror: Annotated[str, typer.Option("--mirror", help="Base URL of an Apache mirror (for --source apache).")] = DEFAULT_MIRROR,
+    force: Annotated[bool, typer.Option("--force", help="Install again even if this version is already installed.")] = False,
+) -> None:
+    """Install a real Apache Kafka (and its ZooKeeper) under KAFKAOPS_HOME, with configs for a local pipeline.
+
+    Example: kafkaops install            (Kafka 3.9.2 from Maven Central)
+    """
+    from kafkaops import ui
+    from kafkaops.adapters.java import find_java
+    from kafkaops.cli import get_settings
+    from kafkaops.procedures.install import install as do_install
+
+    settings = get_settings(ctx, kafka_version=version)
+    java = find_java(settings.java)
+    with ui.spinner(f"installing Kafka {settings.kafka_version} ({source})") as status:
+        result = do_install(
+            dists_dir=settings.dists_dir,
+            data_dir=settings.data_dir,
+            version=settings.kafka_version,
+            source=source,
+            mirror=mirror,
+            force=force,
+            progress=lambda msg: status.update(msg),
+        )
+    if result.already_installed:
+        ui.success(f"Kafka {result.version} is already installed in {result.kafka_home} (nothing to do)")
+    else:
+        ui.success(f"installed Kafka {result.version} ({result.jars} jars, from {result.source}) in {result.kafka_home}")
+    ui.info(f"java: {java.version_line}")
+    if settings.sources.get("kafka_home") in ("env", ".env", "flag") and settings.kafka_home != result.kafka_home:
+        ui.warn(f"KAFKA_HOME is set to {settings.kafka_home}; kafkaops uses that one, not this install")
+    ui.info("next: kafkaops up")

@@ -1,0 +1,167 @@
+"""kafkaops up | down | status | logs."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from typing import Annotated
+
+import typer
+
+from kafkaops.errors import ExitCode
+
+
+def register(app: typer.Typer) -> None:
+    app.command("up")(up)
+    app.command("down")(down)
+    app.command("status")(status)
+    app.command("logs")(logs)
+
+
+def _fmt_uptime(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    s = int(seconds)
+    h, rem = divmod(s, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s" if m else f"{s}s"
+
+
+def up(
+    ctx: typer.Context,
+    topic: Annotated[str | None, typer.Option("--topic", help="The pipeline topic to ensure (env KAFKA_TOPIC).")] = None,
+    partitions: Annotated[int | None, typer.Option("--partitions", help="Partitions if the topic is created (env KAFKA_TOPIC_PARTITIONS).")] = None,
+    replication_factor: Annotated[
+        int | None, typer.Option("--replication-factor", help="Replication factor if the topic is created (env KAFKA_TOPIC_REPLICATION_FACTOR).")
+    ] = None,
+    timeout: Annotated[float | None, typer.Option("--timeout", help="Seconds each service may take to be ready (env KAFKAOPS_START_TIMEOUT).")] = None,
+    no_topic: Annotated[bool, typer.Option("--no-topic", help="Start the services only; do not create the topic.")] = False,
+) -> None:
+    """Start ZooKeeper, then the broker, then make sure the pipeline topic exists; return when really ready.
+
+    Safe to repeat: a stack that is already up is left as it is.
+
+    Example: kafkaops up
+    """
+    from kafkaops import ui
+    from kafkaops.cli import get_settings
+    from kafkaops.procedures import services
+
+    settings = get_settings(
+        ctx, kafka_topic=topic, topic_partitions=partitions, topic_replication_factor=replication_factor, start_timeout=timeout
+    )
+    t0 = time.monotonic()
+    with ui.spinner("starting the stack") as spin:
+        result = services.up(settings, progress=spin.update, ensure_topic=not no_topic)
+    for svc in result.services:
+        name = "ZooKeeper" if svc.service == services.ZOOKEEPER else "Kafka broker"
+        for note in svc.notes:
+            ui.info(note)
+        if svc.action == "already-running":
+            ui.success(f"{name} already running (pid {svc.pid})")
+        else:
+            ui.success(f"{name} started (pid {svc.pid}, ready in {svc.seconds:.1f}s)")
+    if result.topic is not None:
+        t = result.topic
+        verb = "created" if t.created else "exists"
+        ui.success(f"topic {t.name} {verb} ({t.partitions} partition(s), replication factor {t.replication_factor})")
+    ui.info(f"stack ready in {time.monotonic() - t0:.1f}s; broker at {settings.kafka_broker}")
+
+
+def down(
+    ctx: typer.Context,
+    force: Annotated[bool, typer.Option("--force", help="Kill a service that does not stop within the timeout (and say so).")] = False,
+    timeout: Annotated[float | None, typer.Option("--timeout", help="Seconds each service may take to stop (env KAFKAOPS_STOP_TIMEOUT).")] = None,
+) -> None:
+    """Stop the broker (waiting for its clean shutdown), then ZooKeeper. Only what kafkaops started.
+
+    Example: kafkaops down
+    """
+    from kafkaops import ui
+    from kafkaops.cli import get_settings
+    from kafkaops.procedures import services
+
+    settings = get_settings(ctx, stop_timeout=timeout)
+    with ui.spinner("stopping the stack") as spin:
+        result = services.down(settings, progress=spin.update, force=force)
+    for svc in result.services:
+        name = "ZooKeeper" if svc.service == services.ZOOKEEPER else "Kafka broker"
+        if svc.action == "stopped":
+            how = "cleanly" if svc.clean else "(no clean-shutdown line in its log)"
+            (ui.success if svc.clean else ui.warn)(f"{name} stopped {how} in {svc.seconds:.1f}s (pid {svc.pid})")
+        elif svc.action == "forced":
+            ui.warn(f"{name} killed (pid {svc.pid}): {svc.detail}")
+        elif svc.action == "stale-pid-file-removed":
+            ui.info(f"{name} was not running; removed its stale pid file ({svc.detail})")
+        elif svc.action == "not-running":
+            ui.info(f"{name} was not running")
+
+
+def status(
+    ctx: typer.Context,
+    json_: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")] = False,
+) -> None:
+    """Show each service's state, pid, port, uptime and health. Exit code 0 only when the whole stack is up.
+
+    Example: kafkaops status --json
+    """
+    from kafkaops import ui
+    from kafkaops.cli import get_settings
+    from kafkaops.procedures import services
+
+    settings = get_settings(ctx)
+    st = services.status(settings)
+    if json_:
+        ui.print_json({"up": st.up, "services": [asdict(s) for s in st.services]})
+    else:
+        rows = []
+        for s in st.services:
+            h = s.health
+            if s.service == services.ZOOKEEPER:
+                health = f"mode {h.get('mode')}, ZooKeeper {h.get('version')}" if h.get("serving") else ("not serving" if h else "")
+            else:
+                health = (
+                    f"broker ids {h.get('broker_ids')}, controller {h.get('controller')}, cluster {h.get('cluster_id')}"
+                    if "broker_ids" in h
+                    else str(h.get("error", ""))
+                )
+                if h.get("kafka_version"):
+                    health += f", Kafka {h['kafka_version']}"
+            rows.append([s.service, s.state, s.pid, s.port, _fmt_uptime(s.uptime_s), health])
+        ui.print_table(None, ["service", "state", "pid", "port", "uptime", "health"], rows)
+        for s in st.services:
+            if s.detail:
+                ui.info(f"{s.service}: {s.detail}")
+    if not st.up:
+        raise typer.Exit(int(ExitCode.NOT_READY))
+
+
+def logs(
+    ctx: typer.Context,
+    service: Annotated[str, typer.Argument(help="zookeeper or kafka")],
+    lines: Annotated[int, typer.Option("-n", "--lines", help="How many of the last lines to print.")] = 50,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines until Ctrl+C.")] = False,
+) -> None:
+    """Print the last lines of a service's log (the one kafkaops writes under KAFKAOPS_HOME/logs).
+
+    Example: kafkaops logs kafka -n 100 --follow
+    """
+    from kafkaops.cli import get_settings
+    from kafkaops.errors import UsageError
+    from kafkaops.procedures import logs as logs_proc
+
+    aliases = {"zookeeper": "zookeeper", "zk": "zookeeper", "kafka": "kafka", "broker": "kafka"}
+    if service not in aliases:
+        raise UsageError(f"unknown service {service!r}", hint="use zookeeper or kafka")
+    if lines < 0:
+        raise UsageError("-n must be 0 or more")
+    settings = get_settings(ctx)
+    path = logs_proc.log_file(settings, aliases[service])
+    for line in logs_proc.last_lines(path, lines):
+        typer.echo(line)
+    if follow:
+        try:
+            for line in logs_proc.follow(path):
+                typer.echo(line)
+        except KeyboardInterrupt:
+            return

@@ -1,0 +1,1 @@
+"""One module per part of the procedure: plain functions that return data and never print."""

@@ -1,0 +1,199 @@
+"""Known failure signatures in ZooKeeper's and the broker's logs, and what to do about each.
+
+Pure functions over text: ``up`` uses them to explain a service that died while starting, and
+``doctor`` / ``logs`` to scan recent logs. Patterns match whole records (a header line plus its stack
+trace) because the decisive text is often on the line after "Fatal error during KafkaServer startup".
+Wordings differ across Kafka versions; each pattern accepts the variants we know of.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+_RECORD_START = re.compile(r"^\[\d{4}-\d{2}-\d{2} [\d:,]+\] ")
+
+
+@dataclass(frozen=True)
+class Signature:
+    id: str
+    pattern: re.Pattern[str]
+    title: str
+    remedy: str
+    runbook: str  # "failures <section>"
+    severity: str = "error"  # "error" | "warn"
+
+
+@dataclass(frozen=True)
+class Finding:
+    signature: Signature
+    line_no: int
+    text: str  # the first line of the matching record
+    timestamp: str | None
+
+    @property
+    def id(self) -> str:
+        return self.signature.id
+
+
+def _sig(id_: str, pattern: str, title: str, remedy: str, runbook: str, severity: str = "error") -> Signature:
+    return Signature(id_, re.compile(pattern, re.DOTALL), title, remedy, f"failures {runbook}", severity)
+
+
+SIGNATURES: tuple[Signature, ...] = (
+    _sig(
+        "kafka.node_exists",
+        r"Error while creating ephemeral at /brokers/ids/(\d+), node already exists|NodeExistsException",
+        "stale broker registration in ZooKeeper (NodeExistsException)",
+        "an earlier broker stopped uncleanly and its ZooKeeper session has not expired yet: wait ~20 s and run `kafkaops up` again (it waits for you)",
+        "stale-broker-registration",
+    ),
+    _sig(
+        "kafka.cluster_id_mismatch",
+        r"Invalid cluster\.id in: (\S+?)\. Expected (\S+), but read (\S+)|InconsistentClusterIdException",
+        "cluster id mismatch: log dirs belong to another ZooKeeper cluster",
+        "ZooKeeper's data was wiped but the broker's log dirs were kept: wipe both with `kafkaops reset --confirm`",
+        "cluster-id-mismatch",
+    ),
+    _sig(
+        "kafka.broker_id_mismatch",
+        r"Stored node id (\d+) doesn't match previous node id (\d+)|InconsistentBrokerIdException",
+        "broker id mismatch between server.properties and meta.properties",
+        "set broker.id back to the stored id, or wipe the data with `kafkaops reset --confirm`",
+        "cluster-id-mismatch",
+    ),
+    _sig(
+        "kafka.zk_timeout",
+        r"ZooKeeperClientTimeoutException: Timed out waiting for connection",
+        "the broker could not reach ZooKeeper",
+        "start ZooKeeper first (`kafkaops up` does it in order) and check zookeeper.connect in server.properties",
+        "zookeeper-unreachable",
+    ),
+    _sig(
+        "kafka.zk_refused",
+        r"Session 0x0 for server \S+, (?:Closing socket connection|unexpected error, closing socket connection).*?ConnectException: Connection refused",
+        "ZooKeeper refused the broker's connection",
+        "start ZooKeeper before the broker; check zookeeper.connect in server.properties",
+        "zookeeper-unreachable",
+        "warn",
+    ),
+    _sig(
+        "kafka.bind",
+        r"Socket server failed to bind to (\S+):(\d+): Address already in use",
+        "the broker's port is already in use",
+        "stop the process holding the port (`kafkaops status` names it) or change listeners in server.properties",
+        "port-in-use",
+    ),
+    _sig(
+        "zk.bind",
+        r"(?:Unexpected exception, exiting abnormally|QuorumPeerMain).*?BindException: Address already in use|binding to port.*?\n.*?BindException: Address already in use",
+        "ZooKeeper's client port is already in use",
+        "stop the process holding the port (`kafkaops status` names it) or change clientPort in zookeeper.properties",
+        "port-in-use",
+    ),
+    _sig(
+        "zk.admin_bind",
+        r"Problem starting AdminServer on address (\S+), port (\d+)",
+        "ZooKeeper's AdminServer port (8080) is in use",
+        "set admin.enableServer=false (or admin.serverPort) in zookeeper.properties",
+        "port-in-use",
+    ),
+    _sig(
+        "kafka.dir_locked",
+        r"Failed to acquire lock on file \.lock in (\S+?)\. A Kafka instance in another process",
+        "another broker is using the same log dir",
+        "stop the other broker (`kafkaops status`), or give this one its own log.dirs",
+        "port-in-use",
+    ),
+    _sig(
+        "kafka.adv_0000",
+        r"advertised\.listeners cannot use the nonroutable meta-address 0\.0\.0\.0",
+        "advertised.listeners uses 0.0.0.0",
+        "set advertised.listeners=PLAINTEXT://localhost:9092 (a name clients can reach) in server.properties",
+        "advertised-listeners",
+    ),
+    _sig(
+        "kafka.all_logdirs_failed",
+        r"Shutdown broker because (?:all log dirs in .*? have failed|none of the specified log dirs)",
+        "every log dir failed (disk full, permissions, or a Windows file lock)",
+        "free disk space / fix permissions of log.dirs, then `kafkaops up`; on Windows see the runbook",
+        "log-dir-failure",
+    ),
+    _sig(
+        "kafka.storage",
+        r"KafkaStorageException|No space left on device",
+        "a storage error in a log dir",
+        "check free space and permissions of log.dirs",
+        "log-dir-failure",
+    ),
+    _sig(
+        "windows.file_lock",
+        r"java\.nio\.file\.(?:AccessDeniedException|FileSystemException): [A-Za-z]:\\",
+        "Windows file lock on a segment (KAFKA-1194)",
+        "stop everything, exclude log.dirs from antivirus scanning; the durable fix is WSL2",
+        "windows-file-lock",
+    ),
+    _sig(
+        "kafka.corrupt_index",
+        r"Found a corrupted index file corresponding to log file (\S+)",
+        "a corrupted index was rebuilt after an unclean shutdown",
+        "usually heals itself; stop with `kafkaops down`, never by killing the JVM",
+        "unclean-shutdown",
+        "warn",
+    ),
+    _sig(
+        "kafka.recovery",
+        r"(?:Recovering \d+ logs from|Attempting recovery for all logs in) \S+ since no clean shutdown file was found",
+        "log recovery after an unclean shutdown",
+        "usually heals itself; stop with `kafkaops down`, never by killing the JVM",
+        "unclean-shutdown",
+        "warn",
+    ),
+    _sig(
+        "zk.datadir",
+        r"Unable to access datadir|Unable to create data directory|Cannot write to data directory",
+        "ZooKeeper cannot use its dataDir",
+        "check dataDir in zookeeper.properties exists and is writable",
+        "log-dir-failure",
+    ),
+)
+
+# Lines that mark the start of a service's run: a scan for "the last start" begins at the last one.
+START_MARKERS = (
+    re.compile(r"Connecting to zookeeper on"),  # broker
+    re.compile(r"Reading configuration from: "),  # ZooKeeper (QuorumPeerConfig)
+)
+
+
+def records(lines: Iterable[str]) -> list[tuple[int, str]]:
+    """Group log lines into records (a timestamped line plus its continuation lines)."""
+    out: list[tuple[int, list[str]]] = []
+    for no, line in enumerate(lines, start=1):
+        if _RECORD_START.match(line) or not out:
+            out.append((no, [line]))
+        else:
+            out[-1][1].append(line)
+    return [(no, "".join(parts)) for no, parts in out]
+
+
+def scan(text: str, *, first_line: int = 1) -> list[Finding]:
+    """Every known signature in ``text``, in order of appearance (one finding per record)."""
+    findings: list[Finding] = []
+    for no, record in records(text.splitlines(keepends=True)):
+        for sig in SIGNATURES:
+            if sig.pattern.search(record):
+                head = record.splitlines()[0] if record else ""
+                ts = head[1:24] if _RECORD_START.match(head) else None
+                findings.append(Finding(sig, no + first_line - 1, head.strip(), ts))
+                break
+    return findings
+
+
+def classify(text: str) -> Finding | None:
+    """The decisive failure in a failed start: the first error-level finding, else the first warning."""
+    findings = scan(text)
+    errors = [f for f in findings if f.signature.severity == "error"]
+    if errors:
+        return errors[0]
+    return findings[0] if findings else None

@@ -1,0 +1,259 @@
+"""Settings: one object built from flags, then the environment, then a ``.env`` file, then defaults.
+
+It is built once per command and passed down explicitly; nothing below the CLI reads the
+environment. Every variable here is listed, with its meaning, in ``.env.example``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+from kafkaops.errors import UsageError
+
+DEFAULT_KAFKA_VERSION = "3.9.2"
+DEFAULT_TOPIC = "db_live_events"
+
+
+@dataclass(frozen=True)
+class Var:
+    """One setting: its environment variable, its default, and what it means."""
+
+    env: str
+    default: str | None
+    help: str
+
+
+# Field name -> variable. The order is the order of .env.example.
+VARIABLES: dict[str, Var] = {
+    "kafka_home": Var("KAFKA_HOME", None, "A Kafka installation (libs/ and config/). Default: the one `kafkaops install` put under KAFKAOPS_HOME."),
+    "kafkaops_home": Var("KAFKAOPS_HOME", None, "kafkaops's own state: pid files, service logs, data of installed distributions. Default: a per-user folder."),
+    "kafka_broker": Var("KAFKA_BROKER", None, "Bootstrap address clients use. Default: the broker's advertised listener from server.properties, else localhost:9092."),
+    "zookeeper_connect": Var("ZOOKEEPER_CONNECT", None, "ZooKeeper address. Default: zookeeper.connect from server.properties, else localhost:2181."),
+    "kafka_client_id": Var("KAFKA_CLIENT_ID", "kafkaops", "client.id the producer and admin clients use."),
+    "kafka_topic": Var("KAFKA_TOPIC", DEFAULT_TOPIC, "The pipeline's topic."),
+    "topic_partitions": Var("KAFKA_TOPIC_PARTITIONS", "1", "Partitions for KAFKA_TOPIC when `up` creates it."),
+    "topic_replication_factor": Var("KAFKA_TOPIC_REPLICATION_FACTOR", "1", "Replication factor for KAFKA_TOPIC when `up` creates it."),
+    "database_url": Var("DATABASE_URL", None, "PostgreSQL connection string. Unset: kafkaops runs an embedded PostgreSQL under KAFKAOPS_HOME."),
+    "server_properties": Var("KAFKAOPS_SERVER_PROPERTIES", None, "The broker config. Default: KAFKA_HOME/config/server.properties."),
+    "zookeeper_properties": Var("KAFKAOPS_ZOOKEEPER_PROPERTIES", None, "The ZooKeeper config. Default: KAFKA_HOME/config/zookeeper.properties."),
+    "java": Var("KAFKAOPS_JAVA", None, "The java executable. Default: JAVA_HOME/bin/java, else java on PATH."),
+    "kafka_heap": Var("KAFKAOPS_KAFKA_HEAP", "512m", "Broker heap (-Xms and -Xmx)."),
+    "zookeeper_heap": Var("KAFKAOPS_ZOOKEEPER_HEAP", "256m", "ZooKeeper heap (-Xms and -Xmx)."),
+    "jvm_opts": Var("KAFKAOPS_JVM_OPTS", "", "Extra JVM options for both services, space-separated."),
+    "start_timeout": Var("KAFKAOPS_START_TIMEOUT", "120", "Seconds each service may take to become ready."),
+    "stop_timeout": Var("KAFKAOPS_STOP_TIMEOUT", "60", "Seconds each service may take to shut down cleanly."),
+    "kafka_version": Var("KAFKAOPS_KAFKA_VERSION", DEFAULT_KAFKA_VERSION, "Kafka version `install` fetches and the default KAFKA_HOME uses."),
+    "security_protocol": Var("KAFKA_SECURITY_PROTOCOL", None, "Remote clusters: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL."),
+    "sasl_mechanism": Var("KAFKA_SASL_MECHANISM", None, "Remote clusters: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512."),
+    "sasl_username": Var("KAFKA_SASL_USERNAME", None, "Remote clusters: SASL user name."),
+    "sasl_password": Var("KAFKA_SASL_PASSWORD", None, "Remote clusters: SASL password (never printed)."),
+    "ssl_ca_location": Var("KAFKA_SSL_CA_LOCATION", None, "Remote clusters: CA certificate file."),
+    "ssl_certificate_location": Var("KAFKA_SSL_CERTIFICATE_LOCATION", None, "Remote clusters: client certificate file."),
+    "ssl_key_location": Var("KAFKA_SSL_KEY_LOCATION", None, "Remote clusters: client key file."),
+    "ssl_key_password": Var("KAFKA_SSL_KEY_PASSWORD", None, "Remote clusters: client key password (never printed)."),
+}
+
+
+def default_kafkaops_home() -> Path:
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("kafkaops", appauthor=False))
+
+
+@dataclass(frozen=True)
+class Settings:
+    kafkaops_home: Path
+    kafka_home: Path
+    kafka_broker: str
+    zookeeper_connect: str
+    kafka_client_id: str
+    kafka_topic: str
+    topic_partitions: int
+    topic_replication_factor: int
+    database_url: str | None
+    server_properties: Path
+    zookeeper_properties: Path
+    java: str
+    kafka_heap: str
+    zookeeper_heap: str
+    jvm_opts: tuple[str, ...]
+    start_timeout: float
+    stop_timeout: float
+    kafka_version: str
+    client_security: dict[str, str] = field(default_factory=dict)
+    env_file: Path | None = None  # the .env file that was read, if any
+    sources: dict[str, str] = field(default_factory=dict)  # setting -> "flag" | "env" | ".env" | "default" | "config"
+
+    # kafkaops's own folders
+    @property
+    def run_dir(self) -> Path:
+        return self.kafkaops_home / "run"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.kafkaops_home / "logs"
+
+    @property
+    def dists_dir(self) -> Path:
+        return self.kafkaops_home / "kafka"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.kafkaops_home / "data"
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def _java_default(env: Mapping[str, str]) -> str:
+    java_home = env.get("JAVA_HOME")
+    exe = "java.exe" if sys.platform == "win32" else "java"
+    if java_home and (Path(java_home) / "bin" / exe).exists():
+        return str(Path(java_home) / "bin" / exe)
+    return "java"
+
+
+def _positive_int(name: str, raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise UsageError(f"{name}={raw!r} is not a whole number") from None
+    if value < 1:
+        raise UsageError(f"{name} must be at least 1 (got {value})")
+    return value
+
+
+def _positive_float(name: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise UsageError(f"{name}={raw!r} is not a number of seconds") from None
+    if value <= 0:
+        raise UsageError(f"{name} must be more than 0 seconds (got {value})")
+    return value
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    from dotenv import dotenv_values
+
+    return {k: v for k, v in dotenv_values(path).items() if v is not None}
+
+
+def load_settings(
+    flags: Mapping[str, object | None] | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    env_file: Path | None = None,
+    cwd: Path | None = None,
+) -> Settings:
+    """Build the settings: flags, then ``env``, then the ``.env`` file, then defaults.
+
+    ``env_file`` None means ``<cwd>/.env`` if it exists; an explicit file that is missing is an error.
+    """
+    flags = {k: v for k, v in (flags or {}).items() if v is not None}
+    env = dict(os.environ if env is None else env)
+    cwd = cwd or Path.cwd()
+    dotenv: dict[str, str] = {}
+    used_env_file: Path | None = None
+    if env_file is not None:
+        if not env_file.is_file():
+            raise UsageError(f"--env-file {env_file} does not exist", hint="give an existing file or leave --env-file out")
+        used_env_file = env_file
+    elif (cwd / ".env").is_file():
+        used_env_file = cwd / ".env"
+    if used_env_file is not None:
+        dotenv = read_env_file(used_env_file)
+
+    raw: dict[str, str | None] = {}
+    sources: dict[str, str] = {}
+    for name, var in VARIABLES.items():
+        if name in flags:
+            raw[name], sources[name] = str(flags[name]), "flag"
+        elif env.get(var.env) not in (None, ""):
+            raw[name], sources[name] = env[var.env], "env"
+        elif dotenv.get(var.env) not in (None, ""):
+            raw[name], sources[name] = dotenv[var.env], ".env"
+        else:
+            raw[name], sources[name] = var.default, "default"
+
+    home = Path(raw["kafkaops_home"]).expanduser() if raw["kafkaops_home"] else default_kafkaops_home()
+    version = raw["kafka_version"] or DEFAULT_KAFKA_VERSION
+    kafka_home = Path(raw["kafka_home"]).expanduser() if raw["kafka_home"] else home / "kafka" / version
+    server_props = Path(raw["server_properties"]).expanduser() if raw["server_properties"] else kafka_home / "config" / "server.properties"
+    zk_props = Path(raw["zookeeper_properties"]).expanduser() if raw["zookeeper_properties"] else kafka_home / "config" / "zookeeper.properties"
+
+    broker, zk = raw["kafka_broker"], raw["zookeeper_connect"]
+    if broker is None or zk is None:
+        derived_broker, derived_zk = _endpoints_from_config(server_props)
+        if broker is None:
+            broker, sources["kafka_broker"] = derived_broker or "localhost:9092", "config" if derived_broker else "default"
+        if zk is None:
+            zk, sources["zookeeper_connect"] = derived_zk or "localhost:2181", "config" if derived_zk else "default"
+
+    security = {
+        key: value
+        for key, value in (
+            ("security.protocol", raw["security_protocol"]),
+            ("sasl.mechanism", raw["sasl_mechanism"]),
+            ("sasl.username", raw["sasl_username"]),
+            ("sasl.password", raw["sasl_password"]),
+            ("ssl.ca.location", raw["ssl_ca_location"]),
+            ("ssl.certificate.location", raw["ssl_certificate_location"]),
+            ("ssl.key.location", raw["ssl_key_location"]),
+            ("ssl.key.password", raw["ssl_key_password"]),
+        )
+        if value
+    }
+    return Settings(
+        kafkaops_home=home,
+        kafka_home=kafka_home,
+        kafka_broker=broker,
+        zookeeper_connect=zk,
+        kafka_client_id=raw["kafka_client_id"] or "kafkaops",
+        kafka_topic=raw["kafka_topic"] or DEFAULT_TOPIC,
+        topic_partitions=_positive_int("KAFKA_TOPIC_PARTITIONS", raw["topic_partitions"] or "1"),
+        topic_replication_factor=_positive_int("KAFKA_TOPIC_REPLICATION_FACTOR", raw["topic_replication_factor"] or "1"),
+        database_url=raw["database_url"] or None,
+        server_properties=server_props,
+        zookeeper_properties=zk_props,
+        java=raw["java"] or _java_default(env),
+        kafka_heap=raw["kafka_heap"] or "512m",
+        zookeeper_heap=raw["zookeeper_heap"] or "256m",
+        jvm_opts=tuple((raw["jvm_opts"] or "").split()),
+        start_timeout=_positive_float("KAFKAOPS_START_TIMEOUT", raw["start_timeout"] or "120"),
+        stop_timeout=_positive_float("KAFKAOPS_STOP_TIMEOUT", raw["stop_timeout"] or "60"),
+        kafka_version=version,
+        client_security=security,
+        env_file=used_env_file,
+        sources=sources,
+    )
+
+
+def _endpoints_from_config(server_props: Path) -> tuple[str | None, str | None]:
+    """The broker's advertised address and its zookeeper.connect, when its config can be read."""
+    if not server_props.is_file():
+        return None, None
+    from kafkaops.adapters.javaprops import parse_listeners, read_properties
+    from kafkaops.errors import ConfigError
+
+    try:
+        props = read_properties(server_props)
+        listeners = parse_listeners(props.get("advertised.listeners") or props.get("listeners"))
+    except ConfigError:
+        return None, None
+    broker = None
+    plain = [lst for lst in listeners if lst.name == "PLAINTEXT"] or listeners
+    if plain:
+        host = plain[0].host or "localhost"
+        if host in ("0.0.0.0", "::"):
+            host = "localhost"
+        broker = f"{host}:{plain[0].port}"
+    return broker, props.get("zookeeper.connect")
+
+
+def field_names() -> list[str]:
+    return [f.name for f in fields(Settings)]

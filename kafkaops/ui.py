@@ -1,0 +1,100 @@
+"""All terminal output goes through here; this is the only module that imports rich.
+
+stdout carries data (tables, JSON, consumed messages); stderr carries talk (progress, warnings,
+errors). rich honours NO_COLOR and drops styling when a stream is not a terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from kafkaops.errors import KafkaopsError
+from kafkaops.redact import redact_text
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+
+def info(message: str) -> None:
+    err.print(escape(redact_text(message)))
+
+
+def step(message: str) -> None:
+    err.print(f"[cyan]•[/cyan] {escape(redact_text(message))}")
+
+
+def success(message: str) -> None:
+    err.print(f"[green]✓[/green] {escape(redact_text(message))}")
+
+
+def warn(message: str) -> None:
+    err.print(f"[yellow]warning:[/yellow] {escape(redact_text(message))}")
+
+
+def error(exc: KafkaopsError) -> None:
+    err.print(f"[red]error:[/red] {escape(redact_text(exc.message))}")
+    for line in exc.details:
+        err.print(f"  {escape(redact_text(line))}", highlight=False)
+    if exc.hint:
+        err.print(f"[bold]hint:[/bold] {escape(redact_text(exc.hint))}")
+    if exc.runbook:
+        err.print(f"see: kafkaops runbook {escape(exc.runbook)}")
+
+
+def is_terminal() -> bool:
+    return err.is_terminal
+
+
+def stdin_is_terminal() -> bool:
+    return sys.stdin is not None and sys.stdin.isatty()
+
+
+@contextmanager
+def spinner(message: str) -> Iterator[Any]:
+    """A spinner on stderr while slow work runs; on a non-terminal, one line instead."""
+    if err.is_terminal:
+        with err.status(escape(message)) as status:
+            yield status
+    else:
+        err.print(escape(message) + " ...")
+
+        class _Quiet:
+            def update(self, *_: object, **__: object) -> None:
+                return None
+
+        yield _Quiet()
+
+
+def print_json(data: Any) -> None:
+    """One JSON document on stdout (plain, so that scripts and jq can read it)."""
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def print_table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
+    for col in columns:
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*("" if cell is None else escape(str(cell)) for cell in row))
+    out.print(table)
+
+
+def print_lines(lines: Sequence[str]) -> None:
+    for line in lines:
+        sys.stdout.write(line + ("" if line.endswith("\n") else "\n"))
+    sys.stdout.flush()
+
+
+def confirm(question: str) -> bool:
+    from rich.prompt import Confirm
+
+    return Confirm.ask(question, console=err, default=False)
