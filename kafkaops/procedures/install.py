@@ -129,12 +129,14 @@ def resolve_with_maven(version: str, libs: Path, work: Path, progress: Progress,
 def parse_sha512(text: str) -> str:
     """The digest from a ``.sha512`` file, in Apache's ``name: 8B1F 6D2B ...`` layout or ``sha512sum``'s."""
     body = text.strip()
-    if ":" in body.splitlines()[0] if body else False:
+    m = re.match(r"([0-9a-fA-F]{128})\b", body)  # sha512sum: "<hex>  <file name>"
+    if m:
+        return m.group(1).lower()
+    if ":" in body:  # gpg --print-md: "<file name>: 8B1F6D2B 3B5A ..." wrapped over lines
         body = body.split(":", 1)[1]
-    hexpart = "".join(ch for ch in body.split("  ")[0] if not ch.isspace()).lower()
-    hexpart = re.sub(r"[^0-9a-f]", "", hexpart)
-    if len(hexpart) != 128:
-        raise KafkaopsError("the published SHA-512 file could not be read", hint="check the mirror URL")
+    hexpart = "".join(body.split()).lower()
+    if not re.fullmatch(r"[0-9a-f]{128}", hexpart):
+        raise KafkaopsError("the published SHA-512 file could not be read", hint="check --mirror and --version")
     return hexpart
 
 

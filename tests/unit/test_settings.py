@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kafkaops.errors import UsageError
+from kafkaops.settings import VARIABLES, load_settings
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_defaults(tmp_path: Path) -> None:
+    s = load_settings(env={"KAFKAOPS_HOME": str(tmp_path / "h")}, cwd=tmp_path)
+    assert s.kafka_topic == "db_live_events"
+    assert s.kafka_broker == "localhost:9092" and s.sources["kafka_broker"] == "default"
+    assert s.zookeeper_connect == "localhost:2181"
+    assert s.kafka_home == tmp_path / "h" / "kafka" / "3.9.2"
+    assert s.server_properties == s.kafka_home / "config" / "server.properties"
+    assert s.topic_partitions == 1 and s.topic_replication_factor == 1
+    assert s.database_url is None and s.env_file is None
+
+
+def test_flags_beat_env_beat_dotenv_beat_defaults(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("KAFKA_TOPIC=from_dotenv\nKAFKA_CLIENT_ID=dot\nKAFKA_BROKER=dot:1\n")
+    env = {"KAFKAOPS_HOME": str(tmp_path), "KAFKA_BROKER": "env:2"}
+    s = load_settings({"kafka_topic": "from_flag"}, env=env, cwd=tmp_path)
+    assert s.kafka_topic == "from_flag" and s.sources["kafka_topic"] == "flag"
+    assert s.kafka_broker == "env:2" and s.sources["kafka_broker"] == "env"
+    assert s.kafka_client_id == "dot" and s.sources["kafka_client_id"] == ".env"
+    assert s.env_file == tmp_path / ".env"
+
+
+def test_explicit_env_file_and_missing_one(tmp_path: Path) -> None:
+    f = tmp_path / "other.env"
+    f.write_text("DATABASE_URL=postgresql://u:pw@h/db\n")
+    s = load_settings(env={"KAFKAOPS_HOME": str(tmp_path)}, env_file=f, cwd=tmp_path)
+    assert s.database_url == "postgresql://u:pw@h/db" and s.env_file == f
+    with pytest.raises(UsageError, match="does not exist"):
+        load_settings(env={}, env_file=tmp_path / "missing.env", cwd=tmp_path)
+
+
+def test_broker_and_zookeeper_derived_from_server_properties(tmp_path: Path) -> None:
+    conf = tmp_path / "server.properties"
+    conf.write_text("listeners=PLAINTEXT://0.0.0.0:19092\nadvertised.listeners=PLAINTEXT://myhost:19092\nzookeeper.connect=zk:12181/chroot\n")
+    s = load_settings(env={"KAFKAOPS_HOME": str(tmp_path), "KAFKAOPS_SERVER_PROPERTIES": str(conf)}, cwd=tmp_path)
+    assert s.kafka_broker == "myhost:19092" and s.sources["kafka_broker"] == "config"
+    assert s.zookeeper_connect == "zk:12181/chroot"
+
+
+@pytest.mark.parametrize(
+    ("var", "value", "message"),
+    [
+        ("KAFKA_TOPIC_PARTITIONS", "0", "at least 1"),
+        ("KAFKA_TOPIC_PARTITIONS", "two", "not a whole number"),
+        ("KAFKAOPS_START_TIMEOUT", "-1", "more than 0"),
+    ],
+)
+def test_bad_numbers_are_usage_errors(tmp_path: Path, var: str, value: str, message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        load_settings(env={"KAFKAOPS_HOME": str(tmp_path), var: value}, cwd=tmp_path)
+
+
+def test_security_settings_reach_the_client_config(tmp_path: Path) -> None:
+    from kafkaops.adapters.kafka import client_config
+
+    env = {
+        "KAFKAOPS_HOME": str(tmp_path),
+        "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+        "KAFKA_SASL_MECHANISM": "PLAIN",
+        "KAFKA_SASL_USERNAME": "u",
+        "KAFKA_SASL_PASSWORD": "s3cret",
+    }
+    conf = client_config(load_settings(env=env, cwd=tmp_path))
+    assert conf["security.protocol"] == "SASL_SSL" and conf["sasl.password"] == "s3cret"
+
+
+def test_every_variable_is_documented_in_env_example() -> None:
+    text = (REPO / ".env.example").read_text()
+    for var in VARIABLES.values():
+        assert f"{var.env}=" in text, f"{var.env} is missing from .env.example"
