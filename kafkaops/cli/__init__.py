@@ -114,9 +114,11 @@ def get_settings(ctx: typer.Context, **flags: object) -> Any:
 def _mount() -> None:
     from kafkaops.cli import install as install_cli
     from kafkaops.cli import services as services_cli
+    from kafkaops.cli import topics as topics_cli
 
     install_cli.register(app)
     services_cli.register(app)
+    topics_cli.register(app)
 
 
 _mount()

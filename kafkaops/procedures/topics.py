@@ -1,13 +1,182 @@
-"""Topics: create (and wait until usable), list, describe, delete, through the admin client."""
+"""Topics: create (and wait until usable), list, describe, delete, through the admin client.
+
+Names and counts are checked here before anything is sent to a broker. Broker errors come back
+from the adapter as :class:`BrokerRequestError` (with Kafka's error name) and are turned into one
+kafkaops error each, with the exit code documented in the README:
+
+- bad input (a name, a count, a config the broker rejects): 2
+- broker not reachable: 4
+- refused (an internal topic, a delete nobody confirmed): 5
+- the topic already exists / does not exist, and anything else the broker says: 1
+"""
 
 from __future__ import annotations
 
+import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
-from kafkaops.adapters.kafka import admin, metadata
-from kafkaops.errors import KafkaopsError, UnreachableError
+from kafkaops.adapters import kafka
+from kafkaops.adapters.kafka import BrokerRequestError, admin, metadata
+from kafkaops.errors import ExitCode, KafkaopsError, RefusedError, UnreachableError, UsageError
 from kafkaops.settings import Settings
+
+MAX_NAME_LENGTH = 249  # Kafka's limit (a partition's folder name adds "-<partition>" to it)
+INTERNAL_PREFIX = "__"  # __consumer_offsets, __transaction_state, ...
+METADATA_TIMEOUT = 5.0  # one metadata request: an unreachable broker fails in seconds
+WAIT_TIMEOUT = 30.0  # how long create and delete wait for the cluster to reflect the change
+_LEGAL = re.compile(r"[a-zA-Z0-9._-]+")
+_HINT_CHECK = "check the stack with `kafkaops status` or `kafkaops doctor`"
+
+
+class TopicExists(KafkaopsError):
+    """The topic to create is already there (without --if-not-exists)."""
+
+    exit_code = ExitCode.ERROR
+
+
+class TopicNotFound(KafkaopsError):
+    """The topic named does not exist."""
+
+    exit_code = ExitCode.ERROR
+
+
+# --------------------------------------------------------------------------------------------
+# input checks (pure: nothing here talks to a broker)
+
+
+def is_internal(name: str) -> bool:
+    return name.startswith(INTERNAL_PREFIX)
+
+
+def validate_name(name: str) -> None:
+    """Raise UsageError for a name Kafka would reject."""
+    if not name:
+        raise UsageError("the topic name is empty", hint="give a name made of letters, digits, '.', '_' and '-'")
+    if name in (".", ".."):
+        raise UsageError(f"{name!r} cannot be a topic name", hint="give a name made of letters, digits, '.', '_' and '-'")
+    if len(name) > MAX_NAME_LENGTH:
+        raise UsageError(f"the topic name is {len(name)} characters long; Kafka allows at most {MAX_NAME_LENGTH}")
+    if not _LEGAL.fullmatch(name):
+        bad = "".join(sorted({c for c in name if not _LEGAL.fullmatch(c)}))
+        raise UsageError(
+            f"the topic name {name!r} contains {bad!r}",
+            hint="use only letters (a-z, A-Z), digits, '.', '_' and '-'",
+        )
+
+
+def name_warnings(name: str) -> list[str]:
+    """Things about a valid name worth a warning before it is created."""
+    warnings = []
+    if "." in name and "_" in name:
+        warnings.append(
+            f"topic name {name!r} mixes '.' and '_': Kafka's metric names turn '.' into '_', so it collides with "
+            f"{name.replace('.', '_')!r} (Kafka refuses to create both); best use one or the other"
+        )
+    if is_internal(name):
+        warnings.append(f"names starting with {INTERNAL_PREFIX!r} are Kafka's convention for internal topics: `topics list` hides them")
+    return warnings
+
+
+def validate_counts(partitions: int, replication_factor: int) -> None:
+    if partitions < 1:
+        raise UsageError(f"--partitions must be at least 1 (got {partitions})")
+    if replication_factor < 1:
+        raise UsageError(f"--replication-factor must be at least 1 (got {replication_factor})")
+
+
+def parse_configs(pairs: list[str] | None) -> dict[str, str]:
+    """``["retention.ms=60000", ...]`` -> a dict; a malformed or repeated pair is a UsageError."""
+    configs: dict[str, str] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        key = key.strip()
+        if not sep or not key or not re.fullmatch(r"[a-zA-Z0-9._-]+", key):
+            raise UsageError(f"--config {pair!r} is not key=value", hint="for example: --config retention.ms=86400000")
+        if key in configs:
+            raise UsageError(f"--config {key} is given twice")
+        configs[key] = value
+    return configs
+
+
+# --------------------------------------------------------------------------------------------
+# broker errors -> kafkaops errors
+
+_BAD_INPUT = {
+    "INVALID_CONFIG",
+    "INVALID_TOPIC_EXCEPTION",
+    "INVALID_PARTITIONS",
+    "INVALID_REPLICATION_FACTOR",
+    "INVALID_REPLICA_ASSIGNMENT",
+    "POLICY_VIOLATION",
+    "INVALID_REQUEST",
+}
+_NOT_ALLOWED = {
+    "TOPIC_AUTHORIZATION_FAILED",
+    "CLUSTER_AUTHORIZATION_FAILED",
+    "_AUTHENTICATION",
+    "SASL_AUTHENTICATION_FAILED",
+}
+
+
+def _translate(exc: BrokerRequestError, doing: str, name: str, settings: Settings, timeout: float) -> KafkaopsError:
+    code, reason = exc.code, exc.reason
+    if exc.unreachable:
+        return UnreachableError(
+            f"{doing} {name}: no answer from the broker at {settings.kafka_broker} within {timeout:g}s ({reason})",
+            hint=_HINT_CHECK,
+        )
+    if code == "TOPIC_ALREADY_EXISTS":
+        hint = "wait a few seconds and try again" if "marked for deletion" in reason else f"see it with `kafkaops topics describe {name}`"
+        return TopicExists(f"{doing} {name}: {reason}", hint=hint)
+    if code in ("UNKNOWN_TOPIC_OR_PART", "UNKNOWN_TOPIC_ID"):
+        return TopicNotFound(f"topic {name} does not exist", hint="see the topics with `kafkaops topics list`")
+    if code in _BAD_INPUT:
+        return UsageError(f"{doing} {name}: the broker rejected it: {reason}")
+    if code in _NOT_ALLOWED:
+        return KafkaopsError(
+            f"{doing} {name}: not allowed ({reason})",
+            hint="check the client's credentials (KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*) and the cluster's ACLs",
+        )
+    if code == "TOPIC_DELETION_DISABLED":
+        return KafkaopsError(f"{doing} {name}: the broker has topic deletion disabled", hint="set delete.topic.enable=true on the broker")
+    return KafkaopsError(f"{doing} {name}: {reason} ({code})")
+
+
+# --------------------------------------------------------------------------------------------
+# list
+
+
+@dataclass(frozen=True)
+class TopicSummary:
+    name: str
+    partitions: int
+    replication_factor: int
+    internal: bool
+
+
+@dataclass(frozen=True)
+class TopicList:
+    topics: list[TopicSummary]
+    hidden: int  # internal topics left out (0 with include_internal)
+
+
+def _summary(name: str, tmeta: Any) -> TopicSummary:
+    parts = list(tmeta.partitions.values())
+    rf = max((len(p.replicas) for p in parts), default=0)
+    return TopicSummary(name, len(parts), rf, is_internal(name))
+
+
+def list_topics(settings: Settings, include_internal: bool = False, timeout: float = METADATA_TIMEOUT) -> TopicList:
+    md = metadata(settings, timeout=timeout)
+    every = [_summary(name, t) for name, t in sorted(md.topics.items())]
+    shown = [t for t in every if include_internal or not t.internal]
+    return TopicList(shown, len(every) - len(shown))
+
+
+# --------------------------------------------------------------------------------------------
+# create
 
 
 @dataclass(frozen=True)
@@ -18,38 +187,255 @@ class EnsureResult:
     replication_factor: int
 
 
+@dataclass(frozen=True)
+class CreateResult:
+    name: str
+    created: bool  # False: it was there already (only with if_not_exists)
+    partitions: int  # what the topic has now
+    replication_factor: int
+    requested_partitions: int
+    requested_replication_factor: int
+    config: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def differs(self) -> bool:
+        return (self.partitions, self.replication_factor) != (self.requested_partitions, self.requested_replication_factor)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def shape(partitions: int, replication_factor: int) -> str:
+    return f"{_plural(partitions, 'partition')}, replication factor {replication_factor}"
+
+
 def _wait_leaders(settings: Settings, client: object, name: str, timeout: float) -> tuple[int, int]:
     deadline = time.monotonic() + timeout
     while True:
-        md = metadata(settings, timeout=5.0, client=client)
+        md = metadata(settings, timeout=METADATA_TIMEOUT, client=client)
         topic = md.topics.get(name)
         if topic is not None and topic.error is None and topic.partitions:
             parts = list(topic.partitions.values())
             if all(p.leader >= 0 for p in parts):
-                return len(parts), len(parts[0].replicas)
+                return len(parts), max(len(p.replicas) for p in parts)
         if time.monotonic() > deadline:
             raise KafkaopsError(f"topic {name} has no leader for every partition after {timeout:g}s", hint="run `kafkaops doctor`")
         time.sleep(0.1)
 
 
+def create_topic(
+    settings: Settings,
+    name: str,
+    partitions: int = 1,
+    replication_factor: int = 1,
+    config: dict[str, str] | None = None,
+    *,
+    if_not_exists: bool = False,
+    timeout: float = WAIT_TIMEOUT,
+) -> CreateResult:
+    """Create the topic and return once every partition has a leader.
+
+    An existing topic is a :class:`TopicExists` error, or with ``if_not_exists`` a result with
+    ``created=False`` (and what the topic really has, so that a difference can be told).
+    """
+    validate_name(name)
+    validate_counts(partitions, replication_factor)
+    config = dict(config or {})
+    t0 = time.monotonic()
+    client = admin(settings)
+    md = metadata(settings, timeout=METADATA_TIMEOUT, client=client)
+
+    def existing(tmeta: Any) -> CreateResult:
+        have = _summary(name, tmeta)
+        result = CreateResult(name, False, have.partitions, have.replication_factor, partitions, replication_factor, config)
+        if if_not_exists:
+            n, rf = _wait_leaders(settings, client, name, timeout)
+            return CreateResult(name, False, n, rf, partitions, replication_factor, config, time.monotonic() - t0)
+        details = []
+        if result.differs:
+            asked = shape(partitions, replication_factor)
+            details.append(f"it has {shape(have.partitions, have.replication_factor)}; you asked for {asked}")
+        raise TopicExists(
+            f"topic {name} already exists",
+            details=details,
+            hint=f"add --if-not-exists to accept an existing topic; see it with `kafkaops topics describe {name}`",
+        )
+
+    if name in md.topics:
+        return existing(md.topics[name])
+    live = len(md.brokers)
+    if replication_factor > live:
+        raise UsageError(
+            f"replication factor {replication_factor} needs {replication_factor} brokers; "
+            f"{_plural(live, 'live broker')} at {settings.kafka_broker}",
+            hint=f"use --replication-factor {max(live, 1)} or less",
+        )
+    try:
+        kafka.create_topic(client, name, partitions, replication_factor, config, timeout)
+    except BrokerRequestError as exc:
+        if exc.code == "TOPIC_ALREADY_EXISTS" and "marked for deletion" not in exc.reason:
+            md = metadata(settings, timeout=METADATA_TIMEOUT, client=client)  # created meanwhile by someone else
+            if name in md.topics:
+                return existing(md.topics[name])
+        raise _translate(exc, "cannot create topic", name, settings, timeout) from None
+    n, rf = _wait_leaders(settings, client, name, timeout)
+    return CreateResult(name, True, n, rf, partitions, replication_factor, config, time.monotonic() - t0)
+
+
 def ensure_topic(settings: Settings, name: str, partitions: int, replication_factor: int, timeout: float = 30.0) -> EnsureResult:
     """Create the topic if it does not exist, and return once every partition has a leader."""
-    from confluent_kafka import KafkaException
-    from confluent_kafka.admin import NewTopic
+    result = create_topic(settings, name, partitions, replication_factor, if_not_exists=True, timeout=timeout)
+    return EnsureResult(result.name, result.created, result.partitions, result.replication_factor)
 
+
+# --------------------------------------------------------------------------------------------
+# describe
+
+
+@dataclass(frozen=True)
+class PartitionInfo:
+    partition: int
+    leader: int | None  # None: no leader (offline)
+    replicas: list[int]
+    isr: list[int]
+    low: int | None  # earliest offset still stored
+    high: int | None  # the offset the next message gets
+    error: str | None = None
+
+    @property
+    def messages(self) -> int | None:
+        """Messages stored (high - low; compaction and transaction markers make it an upper bound)."""
+        return None if self.low is None or self.high is None else self.high - self.low
+
+    @property
+    def offline(self) -> bool:
+        return self.leader is None
+
+    @property
+    def under_replicated(self) -> bool:
+        return len(self.isr) < len(self.replicas)
+
+
+@dataclass(frozen=True)
+class TopicDescription:
+    name: str
+    internal: bool
+    replication_factor: int
+    partitions: list[PartitionInfo]
+    configs: list[kafka.ConfigValue]  # only the non-default ones
+
+    @property
+    def messages(self) -> int | None:
+        counts = [p.messages for p in self.partitions]
+        return None if any(c is None for c in counts) else sum(c for c in counts if c is not None)
+
+    @property
+    def under_replicated(self) -> list[int]:
+        return [p.partition for p in self.partitions if p.under_replicated]
+
+    @property
+    def offline(self) -> list[int]:
+        return [p.partition for p in self.partitions if p.offline]
+
+
+def _partitions(settings: Settings, client: Any, name: str, timeout: float) -> tuple[Any, list[PartitionInfo]]:
+    validate_name(name)
+    md = metadata(settings, timeout=METADATA_TIMEOUT, client=client)
+    tmeta = md.topics.get(name)
+    if tmeta is None or (tmeta.error is not None and tmeta.error.name() == "UNKNOWN_TOPIC_OR_PART"):
+        raise TopicNotFound(f"topic {name} does not exist", hint="see the topics with `kafkaops topics list`")
+    ids = sorted(tmeta.partitions)
+    try:
+        marks = kafka.watermarks(client, name, ids, timeout)
+    except BrokerRequestError as exc:
+        raise _translate(exc, "cannot read the offsets of topic", name, settings, timeout) from None
+    infos = []
+    for pid in ids:
+        p = tmeta.partitions[pid]
+        mark = marks[pid]
+        perr = p.error.str() if p.error is not None else None
+        infos.append(
+            PartitionInfo(
+                partition=pid,
+                leader=p.leader if p.leader >= 0 else None,
+                replicas=list(p.replicas),
+                isr=list(p.isrs),
+                low=mark.low,
+                high=mark.high,
+                error=perr or mark.error,
+            )
+        )
+    return tmeta, infos
+
+
+def describe_topic(settings: Settings, name: str, timeout: float = 10.0) -> TopicDescription:
     client = admin(settings)
-    md = metadata(settings, timeout=5.0, client=client)
-    created = False
-    if name not in md.topics:
-        futures = client.create_topics([NewTopic(name, partitions, replication_factor)], operation_timeout=timeout)
-        try:
-            futures[name].result(timeout=timeout)
-            created = True
-        except KafkaException as exc:
-            err = exc.args[0]
-            if err.name() != "TOPIC_ALREADY_EXISTS":
-                raise KafkaopsError(f"cannot create topic {name}: {err.str()}") from None
-        except TimeoutError:
-            raise UnreachableError(f"creating topic {name} timed out after {timeout:g}s") from None
-    parts, rf = _wait_leaders(settings, client, name, timeout)
-    return EnsureResult(name, created, parts, rf)
+    _, parts = _partitions(settings, client, name, timeout)
+    try:
+        configs = [c for c in kafka.topic_configs(client, name, timeout) if not c.is_default]
+    except BrokerRequestError as exc:
+        raise _translate(exc, "cannot read the configs of topic", name, settings, timeout) from None
+    rf = max((len(p.replicas) for p in parts), default=0)
+    return TopicDescription(name, is_internal(name), rf, parts, configs)
+
+
+# --------------------------------------------------------------------------------------------
+# delete
+
+
+@dataclass(frozen=True)
+class DeletePlan:
+    name: str
+    partitions: list[PartitionInfo]
+
+    @property
+    def messages(self) -> int | None:
+        counts = [p.messages for p in self.partitions]
+        return None if any(c is None for c in counts) else sum(c for c in counts if c is not None)
+
+
+@dataclass(frozen=True)
+class DeleteResult:
+    name: str
+    messages: int | None  # what was lost, as planned
+    seconds: float
+
+
+def _refuse_internal(name: str) -> None:
+    if is_internal(name):
+        raise RefusedError(
+            f"{name} is an internal topic (its name starts with {INTERNAL_PREFIX!r}); kafkaops does not delete internal topics",
+            hint="Kafka keeps consumer offsets and transaction state there; deleting it breaks every consumer group",
+        )
+
+
+def plan_delete(settings: Settings, name: str, timeout: float = 10.0) -> DeletePlan:
+    """What deleting the topic would lose: its partitions and their message counts."""
+    validate_name(name)
+    _refuse_internal(name)
+    _, parts = _partitions(settings, admin(settings), name, timeout)
+    return DeletePlan(name, parts)
+
+
+def delete_topic(settings: Settings, plan: DeletePlan, timeout: float = WAIT_TIMEOUT) -> DeleteResult:
+    """Delete the planned topic and return once the cluster no longer lists it."""
+    name = plan.name
+    validate_name(name)
+    _refuse_internal(name)
+    t0 = time.monotonic()
+    client = admin(settings)
+    try:
+        kafka.delete_topic(client, name, timeout)
+    except BrokerRequestError as exc:
+        raise _translate(exc, "cannot delete topic", name, settings, timeout) from None
+    deadline = t0 + timeout
+    while name in metadata(settings, timeout=METADATA_TIMEOUT, client=client).topics:
+        if time.monotonic() > deadline:
+            raise KafkaopsError(
+                f"topic {name} is still listed {timeout:g}s after the broker accepted its deletion",
+                hint=f"check again with `kafkaops topics describe {name}`; the broker's log tells why (`kafkaops logs kafka`)",
+            )
+        time.sleep(0.1)
+    return DeleteResult(name, plan.messages, time.monotonic() - t0)

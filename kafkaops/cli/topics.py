@@ -1,0 +1,238 @@
+"""kafkaops topics list | create | describe | delete."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from kafkaops.errors import ExitCode
+
+topics_app = typer.Typer(
+    name="topics",
+    help="List, create, describe and delete topics through the admin client (no JVM), with guard rails.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+TIMEOUT_HELP = "Seconds to wait for the cluster to reflect the change."
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(topics_app, name="topics")
+
+
+_SOURCES = {
+    "DYNAMIC_TOPIC_CONFIG": "topic",
+    "STATIC_BROKER_CONFIG": "broker's server.properties",
+    "DYNAMIC_BROKER_CONFIG": "broker (dynamic)",
+    "DYNAMIC_DEFAULT_BROKER_CONFIG": "cluster default (dynamic)",
+}
+
+
+def _count(n: int | None) -> str:
+    return "?" if n is None else str(n)
+
+
+@topics_app.command("list")
+def list_(
+    ctx: typer.Context,
+    all_: Annotated[bool, typer.Option("--all", "-a", help="Include internal topics (names starting with '__').")] = False,
+    json_: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")] = False,
+) -> None:
+    """List the topics with their partition count and replication factor; internal topics are hidden unless --all.
+
+    Example: kafkaops topics list --all
+    """
+    from kafkaops import ui
+    from kafkaops.cli import get_settings
+    from kafkaops.procedures import topics
+
+    settings = get_settings(ctx)
+    result = topics.list_topics(settings, include_internal=all_)
+    if json_:
+        ui.print_json(
+            {
+                "topics": [
+                    {"name": t.name, "partitions": t.partitions, "replication_factor": t.replication_factor, "internal": t.internal}
+                    for t in result.topics
+                ],
+                "hidden_internal": result.hidden,
+            }
+        )
+        return
+    if result.topics:
+        rows = [[t.name, t.partitions, t.replication_factor] for t in result.topics]
+        ui.print_table(None, ["topic", "partitions", "replication factor"], rows)
+    else:
+        ui.info("no topics" if not result.hidden else "no topics besides internal ones")
+    if result.hidden:
+        which = "topic" if result.hidden == 1 else "topics"
+        ui.info(f"{result.hidden} internal {which} hidden (--all shows them)")
+
+
+@topics_app.command("create")
+def create(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Topic name: letters, digits, '.', '_' and '-', at most 249 characters.")],
+    partitions: Annotated[int, typer.Option("--partitions", "-p", help="Number of partitions.")] = 1,
+    replication_factor: Annotated[
+        int, typer.Option("--replication-factor", "-r", help="Copies of each partition (at most the live brokers).")
+    ] = 1,
+    config: Annotated[
+        list[str] | None, typer.Option("--config", "-c", help="A topic config as key=value (repeatable), e.g. retention.ms=86400000.")
+    ] = None,
+    if_not_exists: Annotated[bool, typer.Option("--if-not-exists", help="An existing topic is fine: do nothing and say so.")] = False,
+    timeout: Annotated[float, typer.Option("--timeout", help=TIMEOUT_HELP)] = 30.0,
+) -> None:
+    """Create a topic and return once every partition has a leader. An existing topic is an error (exit 1) unless --if-not-exists.
+
+    Example: kafkaops topics create orders --partitions 3 --config retention.ms=86400000
+    """
+    from kafkaops import ui
+    from kafkaops.cli import get_settings
+    from kafkaops.procedures import topics
+
+    topics.validate_name(name)
+    topics.validate_counts(partitions, replication_factor)
+    configs = topics.parse_configs(config)
+    for warning in topics.name_warnings(name):
+        ui.warn(warning)
+    settings = get_settings(ctx)
+    result = topics.create_topic(settings, name, partitions, replication_factor, configs, if_not_exists=if_not_exists, timeout=timeout)
+    if result.created:
+        ui.success(f"topic {name} created ({topics.shape(result.partitions, result.replication_factor)}), ready in {result.seconds:.1f}s")
+        return
+    ui.info(f"topic {name} already exists ({topics.shape(result.partitions, result.replication_factor)}); nothing to do")
+    if result.differs:
+        ui.warn(
+            f"you asked for {topics.shape(result.requested_partitions, result.requested_replication_factor)}; "
+            "the existing topic was left as it is"
+        )
+
+
+def _partition_rows(parts: list[Any]) -> list[list[Any]]:
+    rows = []
+    for p in parts:
+        flags = [f for f, on in (("offline", p.offline), ("under-replicated", p.under_replicated)) if on]
+        if p.error:
+            flags.append(p.error)
+        rows.append(
+            [
+                p.partition,
+                "none" if p.leader is None else p.leader,
+                ",".join(map(str, p.replicas)),
+                ",".join(map(str, p.isr)),
+                _count(p.low),
+                _count(p.high),
+                _count(p.messages),
+                " ".join(flags),
+            ]
+        )
+    return rows
+
+
+_PARTITION_COLUMNS = ["partition", "leader", "replicas", "in-sync", "low", "high", "messages", "flags"]
+
+
+@topics_app.command("describe")
+def describe(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The topic.")],
+    json_: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")] = False,
+) -> None:
+    """Show each partition's leader, replicas, in-sync replicas and low/high watermarks, and the topic's non-default configs.
+
+    Example: kafkaops topics describe db_live_events --json
+    """
+    from kafkaops import ui
+    from kafkaops.cli import get_settings
+    from kafkaops.procedures import topics
+
+    topics.validate_name(name)
+    settings = get_settings(ctx)
+    d = topics.describe_topic(settings, name)
+    if json_:
+        ui.print_json(
+            {
+                "name": d.name,
+                "internal": d.internal,
+                "replication_factor": d.replication_factor,
+                "messages": d.messages,
+                "under_replicated_partitions": d.under_replicated,
+                "offline_partitions": d.offline,
+                "partitions": [
+                    {
+                        "partition": p.partition,
+                        "leader": p.leader,
+                        "replicas": p.replicas,
+                        "isr": p.isr,
+                        "low": p.low,
+                        "high": p.high,
+                        "messages": p.messages,
+                        "under_replicated": p.under_replicated,
+                        "offline": p.offline,
+                        "error": p.error,
+                    }
+                    for p in d.partitions
+                ],
+                "configs": [{"name": c.name, "value": c.value, "source": c.source, "sensitive": c.is_sensitive} for c in d.configs],
+            }
+        )
+        return
+    ui.print_lines([f"topic {d.name}: {topics.shape(len(d.partitions), d.replication_factor)}, {_count(d.messages)} messages"])
+    ui.print_table(None, _PARTITION_COLUMNS, _partition_rows(d.partitions))
+    if d.configs:
+        ui.print_lines(["", "non-default configs:"])
+        ui.print_table(
+            None,
+            ["config", "value", "set in"],
+            [[c.name, "(sensitive)" if c.is_sensitive else c.value, _SOURCES.get(c.source, c.source)] for c in d.configs],
+        )
+    else:
+        ui.print_lines(["", "configs: all defaults"])
+    if d.offline:
+        ui.warn(f"partitions without a leader (offline): {', '.join(map(str, d.offline))}")
+    if d.under_replicated:
+        ui.warn(f"under-replicated partitions: {', '.join(map(str, d.under_replicated))}")
+
+
+@topics_app.command("delete")
+def delete(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The topic.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Delete without asking (needed when there is no terminal).")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be lost, delete nothing.")] = False,
+    timeout: Annotated[float, typer.Option("--timeout", help=TIMEOUT_HELP)] = 30.0,
+) -> None:
+    """Delete a topic and every message in it, after showing what will be lost and asking. Internal topics are refused.
+
+    Without a terminal, --yes is required (else exit 5, nothing deleted). Returns once the topic is gone.
+
+    Example: kafkaops topics delete orders --yes
+    """
+    from kafkaops import ui
+    from kafkaops.cli import get_settings
+    from kafkaops.errors import RefusedError
+    from kafkaops.procedures import topics
+
+    topics.validate_name(name)
+    settings = get_settings(ctx)
+    plan = topics.plan_delete(settings, name)
+    ui.info(f"deleting topic {name} loses {_count(plan.messages)} messages in {len(plan.partitions)} partition(s):")
+    for p in plan.partitions:
+        ui.info(f"  partition {p.partition}: {_count(p.messages)} messages (offsets {_count(p.low)} to {_count(p.high)})")
+    if dry_run:
+        ui.info("dry run: nothing deleted")
+        return
+    if not yes:
+        if not ui.stdin_is_terminal():
+            raise RefusedError(
+                f"not deleting topic {name}: no terminal to confirm on",
+                hint=f"rerun with --yes to delete it: kafkaops topics delete {name} --yes",
+            )
+        if not ui.confirm(f"Delete topic {name} and its {_count(plan.messages)} messages?"):
+            ui.info(f"topic {name} not deleted")
+            raise typer.Exit(int(ExitCode.ERROR))
+    result = topics.delete_topic(settings, plan, timeout=timeout)
+    ui.success(f"topic {name} deleted ({_count(result.messages)} messages) in {result.seconds:.1f}s")
