@@ -1,0 +1,104 @@
+"""kafkaops topics, through Typer's CliRunner: bad input is refused before any broker is contacted.
+
+KAFKA_BROKER points at a port nothing listens on: a command that reached the network would end in
+"no Kafka broker answered" (exit 4), so seeing the validation message proves nothing was sent.
+"""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from kafkaops.cli import app
+
+
+def _closed_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    monkeypatch.chdir(tmp_path)  # no stray .env
+    return {
+        "KAFKA_BROKER": f"127.0.0.1:{_closed_port()}",
+        "KAFKAOPS_HOME": str(tmp_path / "ops"),
+        "KAFKA_HOME": str(tmp_path / "kafka"),
+        "NO_COLOR": "1",
+    }
+
+
+NAME_HINT = "hint: use only letters (a-z, A-Z), digits, '.', '_' and '-'\n"
+EMPTY_HINT = "hint: give a name made of letters, digits, '.', '_' and '-'\n"
+
+
+def run(args: list[str], env: dict[str, str]) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, args, env=env)
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["topics", "create", "a b"], "error: the topic name 'a b' contains ' '\n" + NAME_HINT),
+        (["topics", "create", ""], "error: the topic name is empty\n" + EMPTY_HINT),
+        (["topics", "create", ".."], "error: '..' cannot be a topic name\n" + EMPTY_HINT),
+        (["topics", "create", "x" * 250], "error: the topic name is 250 characters long; Kafka allows at most 249\n"),
+        (["topics", "create", "ok", "--partitions", "0"], "error: --partitions must be at least 1 (got 0)\n"),
+        (["topics", "create", "ok", "--replication-factor", "0"], "error: --replication-factor must be at least 1 (got 0)\n"),
+        (["topics", "create", "ok", "--config", "retention.ms"],
+         "error: --config 'retention.ms' is not key=value\nhint: for example: --config retention.ms=86400000\n"),
+        (["topics", "describe", "no/slash"], "error: the topic name 'no/slash' contains '/'\n" + NAME_HINT),
+        (["topics", "delete", "."], "error: '.' cannot be a topic name\n" + EMPTY_HINT),
+    ],
+)
+def test_bad_input_is_exit_2_without_contacting_the_broker(args: list[str], expected: str, env: dict[str, str]) -> None:
+    code, out, err = run(args, env)
+    assert (code, out, err) == (2, "", expected)
+
+
+def test_delete_of_an_internal_topic_is_refused_before_contacting_the_broker(env: dict[str, str]) -> None:
+    code, out, err = run(["topics", "delete", "__consumer_offsets", "--yes"], env)
+    assert code == 5
+    assert out == ""
+    assert err.startswith(
+        "error: __consumer_offsets is an internal topic (its name starts with '__'); kafkaops does not delete internal topics\n"
+    )
+
+
+def test_a_name_mixing_dot_and_underscore_warns_before_anything_else(env: dict[str, str]) -> None:
+    code, _, err = run(["topics", "create", "db.live_events"], env)
+    assert err.splitlines()[0].startswith("warning: topic name 'db.live_events' mixes '.' and '_'")
+    assert code == 4  # and then the (closed) broker is tried
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["topics", "list"], ["topics", "create", "t"], ["topics", "describe", "t"], ["topics", "delete", "t", "--yes"]],
+)
+def test_unreachable_broker_is_exit_4_with_the_address_and_the_next_commands(args: list[str], env: dict[str, str]) -> None:
+    code, out, err = run(args, env)
+    assert code == 4
+    assert out == ""
+    assert err == (
+        f"error: no Kafka broker answered at {env['KAFKA_BROKER']} within 5s\n"
+        "hint: check the stack with `kafkaops status` or `kafkaops doctor`; start it with `kafkaops up`\n"
+    )
+
+
+@pytest.mark.parametrize("command", ["list", "create", "describe", "delete"])
+def test_every_topics_command_documents_an_example(command: str, env: dict[str, str]) -> None:
+    code, out, _ = run(["topics", command, "--help"], env)
+    assert code == 0
+    assert f"Example: kafkaops topics {command}" in out
+
+
+def test_topics_group_lists_its_commands(env: dict[str, str]) -> None:
+    code, out, _ = run(["topics", "--help"], env)
+    assert code == 0
+    for command in ("list", "create", "describe", "delete"):
+        assert f"  {command} " in out
