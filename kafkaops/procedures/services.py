@@ -29,7 +29,7 @@ KAFKA = "kafka"
 MAIN_CLASS = {ZOOKEEPER: "org.apache.zookeeper.server.quorum.QuorumPeerMain", KAFKA: "kafka.Kafka"}
 STARTED_LINE = "started (kafka.server.KafkaServer)"
 SHUTDOWN_LINE = "shut down completed (kafka.server.KafkaServer)"
-POLL = 0.1
+POLL = 0.05
 
 Progress = Callable[[str], None]
 
@@ -516,38 +516,35 @@ def _wait_broker(settings: Settings, cfg: StackConfig, record: PidRecord, progre
     started = already
     registered = False
     client = None
-    while True:
-        if not processes.is_alive(record.pid, record.create_time):
-            remove_pid(settings, KAFKA)
-            raise failure_report("kafka", record, "exited while starting")
-        if time.monotonic() > deadline:
-            raise failure_report("kafka", record, f"was not ready after {settings.start_timeout:g}s (waiting until {stage})")
-        if not started:
-            started = STARTED_LINE in read_log_since(log, record.log_offset)
+    with zk.connect(cfg.broker_zk_connect, timeout=5.0) as zc:
+        while True:
+            if not processes.is_alive(record.pid, record.create_time):
+                remove_pid(settings, KAFKA)
+                raise failure_report("kafka", record, "exited while starting")
+            if time.monotonic() > deadline:
+                raise failure_report("kafka", record, f"was not ready after {settings.start_timeout:g}s (waiting until {stage})")
             if not started:
-                time.sleep(POLL)
-                continue
-            stage = f"it is registered under /brokers/ids/{cfg.broker_id}"
-            progress("waiting for the broker: " + stage)
-        if not registered:
-            try:
-                with zk.connect(cfg.broker_zk_connect, timeout=3.0) as zc:
-                    registered = zk.broker_znode(zc, cfg.broker_id) is not None
-            except UnreachableError:
-                registered = False
+                started = STARTED_LINE in read_log_since(log, record.log_offset)
+                if not started:
+                    time.sleep(POLL)
+                    continue
+                stage = f"it is registered under /brokers/ids/{cfg.broker_id}"
+                progress("waiting for the broker: " + stage)
             if not registered:
-                time.sleep(POLL)
-                continue
-            stage = f"{settings.kafka_broker} answers a metadata request"
-            progress("waiting for the broker: " + stage)
-        try:
-            client = client or admin(settings)
-            md = metadata(settings, timeout=2.0, client=client)
-            if any(b.id == cfg.broker_id for b in md.brokers):
-                return
-        except UnreachableError:
-            pass
-        time.sleep(POLL)
+                registered = zk.broker_znode(zc, cfg.broker_id) is not None
+                if not registered:
+                    time.sleep(POLL)
+                    continue
+                stage = f"{settings.kafka_broker} answers a metadata request"
+                progress("waiting for the broker: " + stage)
+            try:
+                client = client or admin(settings)
+                md = metadata(settings, timeout=2.0, client=client)
+                if any(b.id == cfg.broker_id for b in md.brokers):
+                    return
+            except UnreachableError:
+                pass
+            time.sleep(POLL)
 
 
 def up(settings: Settings, progress: Progress = _noop, *, ensure_topic: bool = True) -> UpResult:

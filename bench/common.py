@@ -1,0 +1,43 @@
+"""Shared bench helpers: a Kafka install, stacks on free ports, timing and results."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+RESULTS = ROOT / "bench" / "results"
+
+
+def kafka_home() -> Path:
+    from kafkaops.procedures.install import install
+    from kafkaops.settings import DEFAULT_KAFKA_VERSION
+
+    explicit = os.environ.get("KAFKAOPS_TEST_KAFKA_HOME")
+    if explicit:
+        return Path(explicit)
+    ops = Path(os.environ.get("KAFKAOPS_TEST_HOME", Path.home() / ".cache" / "kafkaops-test"))
+    return install(dists_dir=ops / "kafka", data_dir=ops / "data", version=DEFAULT_KAFKA_VERSION).kafka_home
+
+
+def summary(samples: list[float]) -> dict[str, float]:
+    return {
+        "n": len(samples),
+        "median": round(statistics.median(samples), 3),
+        "min": round(min(samples), 3),
+        "max": round(max(samples), 3),
+    }
+
+
+def save(name: str, data: dict) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    data = {"bench": name, "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **data}
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(data, indent=2))
+    return path

@@ -1,0 +1,73 @@
+#!/usr/bin/env python3
+"""Set up kafkaops on a fresh machine and run the main job or the tests: one command each.
+
+    python3 dev.py demo    # venv + install + Kafka + up + database + produce + consume: the whole pipeline
+    python3 dev.py test    # venv + install + Kafka + the whole test suite (unit and integration)
+    python3 dev.py setup   # only the set-up part
+
+Works on Linux, macOS and Windows (needs Python 3.11+, Java 17, and Maven for the Kafka jars).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PY = BIN / ("python.exe" if os.name == "nt" else "python")
+KAFKAOPS = [str(PY), "-m", "kafkaops"]
+
+
+def run(cmd: list[str], **kw: object) -> None:
+    print("+ " + " ".join(cmd), file=sys.stderr, flush=True)
+    code = subprocess.call(cmd, cwd=ROOT, **kw)  # type: ignore[arg-type]
+    if code != 0:
+        sys.exit(code)
+
+
+def setup() -> None:
+    if not PY.exists():
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    run([str(PY), "-m", "pip", "install", "-q", "--disable-pip-version-check", "-e", ".[test]"])
+    run([*KAFKAOPS, "install"])
+
+
+def demo() -> None:
+    setup()
+    run([*KAFKAOPS, "up"])
+    run([*KAFKAOPS, "db", "init", "--demo"])
+    run([*KAFKAOPS, "db", "seed", "20"])
+    run([*KAFKAOPS, "produce"])
+    run([*KAFKAOPS, "consume", "--from-beginning", "--exit-at-end", "--max-messages", "20"])
+    print("\nThe pipeline is up. Try: .venv/bin/kafkaops status | doctor | topics list | down", file=sys.stderr)
+
+
+def test(extra: list[str]) -> None:
+    setup()
+    env = dict(os.environ)
+    # The tests start their own ZooKeeper, broker and PostgreSQL on free ports; they share one Kafka install.
+    env.setdefault("KAFKAOPS_TEST_HOME", str(Path.home() / ".cache" / "kafkaops-test"))
+    run([str(PY), "-m", "pytest", "-q", "-p", "no:cacheprovider", *extra], env=env)
+
+
+def main() -> None:
+    args = sys.argv[1:]
+    what = args[0] if args else "help"
+    if what == "setup":
+        setup()
+    elif what == "demo":
+        demo()
+    elif what == "test":
+        test(args[1:])
+    else:
+        print(__doc__)
+        sys.exit(0 if what in ("help", "-h", "--help") else 2)
+
+
+if __name__ == "__main__":
+    main()
