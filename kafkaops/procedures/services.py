@@ -450,12 +450,29 @@ def check_cluster_id(cfg: StackConfig, client: object) -> None:
             )
 
 
+def _same_broker(proc: processes.ProcInfo, cfg: StackConfig) -> bool:
+    """Whether a running kafka.Kafka process is this broker (same ZooKeeper, same broker.id)."""
+    args = list(proc.cmdline)
+    try:
+        config = Path(args[args.index(MAIN_CLASS[KAFKA]) + 1])
+        props = read_properties(config)
+    except (ValueError, IndexError, ConfigError):
+        return True  # cannot tell: assume the worst, the caller refuses rather than waits forever
+    def norm(connect: str) -> tuple[str, int]:
+        host, port = zk.parse_hostport(connect)
+        return ("127.0.0.1" if host == "localhost" else host), port
+
+    same_zk = norm(props.get("zookeeper.connect", "localhost:2181") or "") == norm(cfg.broker_zk_connect)
+    same_chroot = (props.get("zookeeper.connect", "") or "").partition("/")[2] == cfg.broker_zk_connect.partition("/")[2]
+    return same_zk and same_chroot and props.get_int("broker.id", 0) == cfg.broker_id
+
+
 def wait_stale_registration(cfg: StackConfig, client: object, progress: Progress, timeout: float) -> list[str]:
     """Wait for a registration left by an unclean stop to expire with its ZooKeeper session."""
     node = zk.broker_znode(client, cfg.broker_id)
     if node is None:
         return []
-    live = [p for p in processes.find_processes(MAIN_CLASS[KAFKA])]
+    live = [p for p in processes.find_processes(MAIN_CLASS[KAFKA]) if _same_broker(p, cfg)]
     if live:
         pids = ", ".join(str(p.pid) for p in live)
         raise RefusedError(
