@@ -1,0 +1,123 @@
+"""kafkaops produce: send new database rows to the topic."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    app.command("produce")(produce)
+
+
+def produce(
+    ctx: typer.Context,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", help="Rows per read and per offset update (2000: fast, bounded re-sends after a crash; 10 reproduces the procedure).")
+    ] = 2000,
+    max_rows: Annotated[int | None, typer.Option("--max-rows", help="Send at most this many rows.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be sent and the offset it would reach; send nothing, write nothing.")] = False,
+    follow: Annotated[bool, typer.Option("--follow", help="Keep polling for new rows until Ctrl+C instead of exiting.")] = False,
+    interval: Annotated[float, typer.Option("--interval", help="Seconds between polls with --follow.")] = 1.0,
+    table: Annotated[str, typer.Option("--table", help="The source table (table or schema.table).")] = "livedb",
+    topic: Annotated[str | None, typer.Option("--topic", help="The topic (env KAFKA_TOPIC).")] = None,
+    mapper: Annotated[str | None, typer.Option("--mapper", help="Your own row-to-event function, module:function (it gets a dict, returns the event).")] = None,
+    delivery_timeout: Annotated[float, typer.Option("--delivery-timeout", help="Seconds Kafka has to acknowledge each event before the run fails.")] = 30.0,
+    settle_timeout: Annotated[
+        float, typer.Option("--settle-timeout", help="Seconds to wait for open transactions that may still commit lower ids.")
+    ] = 10.0,
+) -> None:
+    """Send the rows above the offset to Kafka; the offset moves only past rows Kafka acknowledged.
+
+    Exit codes: 0 sent (or nothing new), 2 bad settings, 3 a table/topic is missing or open
+    transactions did not settle, 4 broker or database unreachable, 5 refused (another producer runs,
+    or the offset is ahead of the table), 130 interrupted.
+
+    Example: kafkaops produce --max-rows 100
+    """
+    import signal
+    import threading
+
+    from kafkaops import ui
+    from kafkaops.cli import get_settings
+    from kafkaops.errors import ExitCode
+    from kafkaops.procedures import produce as proc
+
+    settings = get_settings(ctx, kafka_topic=topic)
+    opts = proc.ProduceOptions(
+        table=table,
+        topic=settings.kafka_topic,
+        batch_size=batch_size,
+        max_rows=max_rows,
+        dry_run=dry_run,
+        follow=follow,
+        interval=interval,
+        mapper=mapper,
+        delivery_timeout=delivery_timeout,
+        settle_timeout=settle_timeout,
+    )
+
+    stop = threading.Event()
+
+    def on_sigint(_signum: int, _frame: object) -> None:
+        if stop.is_set():  # a second Ctrl+C: leave now
+            raise KeyboardInterrupt
+        stop.set()
+        ui.info("stopping after the batches in flight are acknowledged (Ctrl+C again to leave now)")
+
+    previous = signal.signal(signal.SIGINT, on_sigint) if threading.current_thread() is threading.main_thread() else None
+
+    class Render(proc.Hooks):
+        def __init__(self) -> None:
+            self.bar = None
+            self.update = None
+
+        def initialized(self, plan: proc.Plan) -> None:
+            if plan.dry_run:
+                ui.info(f"Dry run: nothing is sent and the offset is not written ({plan.table} -> {plan.topic})")
+            else:
+                ui.success(f"Producer initialized: {plan.table} -> topic {plan.topic} at {settings.kafka_broker}, offset {plan.offset}")
+                if plan.pending and ui.is_terminal():
+                    self.bar = ui.progress("producing", plan.pending, unit="rows")
+                    self.update = self.bar.__enter__()
+
+        def progress(self, sent: int, total: int) -> None:
+            if self.update is not None:
+                self.update(sent, total)
+
+        def round(self, sent: int, offset: int) -> None:
+            if sent:
+                ui.info(f"Sent {sent} events to Kafka; offset now {offset}")
+
+        def waiting(self, message: str) -> None:
+            ui.info(message)
+
+        def close(self) -> None:
+            if self.bar is not None:
+                self.bar.__exit__(None, None, None)
+                self.bar = None
+
+    render = Render()
+    try:
+        result = proc.produce(settings, opts, render, stop)
+    finally:
+        render.close()
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+
+    if result.dry_run:
+        for key, value in result.preview:
+            ui.print_lines([f"{key}\t{value}"])
+        if result.sent:
+            more = f" (showing the first {len(result.preview)})" if len(result.preview) < result.sent else ""
+            ui.info(f"Would send {result.sent} events to {result.topic}{more}; the offset would move from {result.start_offset} to {result.offset}")
+        else:
+            ui.info(f"No new rows in {result.table}; offset stays at {result.start_offset}")
+        return
+    if result.sent == 0 and not result.interrupted:
+        ui.info(f"No new rows in {result.table}; offset stays at {result.offset}")
+    else:
+        ui.success(f"Sent {result.sent} events to Kafka; offset now {result.offset}")
+    if result.interrupted and not follow:
+        raise typer.Exit(int(ExitCode.INTERRUPTED))

@@ -1,0 +1,581 @@
+"""The produce step: send the table's new rows to the topic, advancing the offset only past acknowledged rows.
+
+One run (see ``runbooks/producer.md`` for the user's view):
+
+1. Connect (autocommit, session time zone UTC), resolve the table, read ``producer_offsets`` row id=1.
+2. Take the producer lock (``pg_try_advisory_lock`` on this session): a second producer refuses.
+3. Check the topic exists (never relies on auto-creation) and the offset is not ahead of the table.
+4. Settle gate: read the high-water mark L (the id sequence's last value, or ``max(id)``), then wait
+   until every transaction that held a lock on the table or its sequence at that moment has ended.
+   Any row with ``id <= L`` is then committed or gone for good, so rows committed out of id order are
+   never skipped. If the gate does not clear in time, nothing is sent past the offset.
+5. Read ``L >= id > last_id`` by keyset pagination in batches; PostgreSQL builds each row's JSON
+   (numeric as text, bytea as base64, timestamps in UTC, json nested) and kafkaops wraps it in the event.
+6. Produce with an idempotent producer (acks=all). Each batch's delivery reports are counted and
+   checked one by one; the offset moves to a batch's last row only when every earlier batch and this
+   one are fully acknowledged, with a compare-and-set UPDATE (exactly one row or the run stops).
+
+The event (value, JSON) for row 42 of ``public.livedb`` in database ``kafkaops``; key ``"42"``::
+
+    {"id":"livedb:42","op":"c","source":{"db":"kafkaops","schema":"public","table":"livedb"},
+     "ts_ms":1764349200123,"after":{"id":42,"created_at":"2026-11-28T17:00:00.123456+00:00",...}}
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kafkaops.errors import KafkaopsError, NotReady, RefusedError, UnreachableError, UsageError
+from kafkaops.procedures.db import DEMO_TABLE, TableRef, producer_lock_key, read_offset, require_table, session
+from kafkaops.settings import Settings
+
+# 2000 rows per batch: one offset UPDATE and one keyset query per 2000 rows keeps PostgreSQL far
+# from the bottleneck, while a crash re-sends at most a few batches. Up to MAX_IN_FLIGHT batches are
+# in flight at once, so the next batch is read while Kafka acknowledges the previous ones.
+DEFAULT_BATCH_SIZE = 2000
+MAX_IN_FLIGHT = 4
+DEFAULT_DELIVERY_TIMEOUT = 30.0  # seconds Kafka has to acknowledge an event before the run fails
+DEFAULT_SETTLE_TIMEOUT = 10.0  # seconds the settle gate waits for in-flight inserts
+DEFAULT_INTERVAL = 1.0
+
+RETRIABLE = ("_MSG_TIMED_OUT", "_TRANSPORT", "_ALL_BROKERS_DOWN", "_TIMED_OUT", "REQUEST_TIMED_OUT", "NOT_ENOUGH_REPLICAS", "LEADER_NOT_AVAILABLE", "NOT_LEADER_FOR_PARTITION")
+MISSING_TOPIC = ("UNKNOWN_TOPIC_OR_PART", "_UNKNOWN_TOPIC", "_UNKNOWN_PARTITION")
+
+
+@dataclass(frozen=True)
+class ProduceOptions:
+    table: str = DEMO_TABLE
+    topic: str | None = None  # default: KAFKA_TOPIC
+    batch_size: int = DEFAULT_BATCH_SIZE
+    max_rows: int | None = None
+    dry_run: bool = False
+    follow: bool = False
+    interval: float = DEFAULT_INTERVAL
+    mapper: str | None = None  # "module:function"
+    delivery_timeout: float = DEFAULT_DELIVERY_TIMEOUT
+    settle_timeout: float = DEFAULT_SETTLE_TIMEOUT
+    preview: int = 5  # dry run: events shown
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a run found at start: told to the user as "Producer initialized"."""
+
+    table: str
+    topic: str
+    database: str
+    offset: int
+    high_water: int
+    pending: int  # rows in (offset, high_water], capped by --max-rows
+    dry_run: bool
+
+
+@dataclass
+class ProduceResult:
+    table: str
+    topic: str
+    start_offset: int
+    offset: int  # the committed offset at the end (dry run: the one it would reach)
+    last_created_at: str | None
+    sent: int  # events acknowledged by Kafka (dry run: events that would be sent)
+    dry_run: bool = False
+    preview: list[tuple[str, str]] = field(default_factory=list)  # dry run: (key, value)
+    rounds: int = 0
+    interrupted: bool = False
+
+
+class Hooks:
+    """What a run tells its caller as it goes; the CLI renders it. The default is silent."""
+
+    def initialized(self, plan: Plan) -> None: ...
+    def progress(self, sent: int, total: int) -> None: ...
+    def round(self, sent: int, offset: int) -> None: ...
+    def waiting(self, message: str) -> None: ...
+
+
+# --- events ----------------------------------------------------------------------------------------
+
+
+def load_mapper(spec: str) -> Callable[[dict[str, Any]], Any]:
+    """``module:function`` -> the function. It gets the row (a dict, types already lossless) and
+    returns the event value (anything JSON can encode), or None to skip the row."""
+    module_name, sep, func_name = spec.partition(":")
+    if not sep or not module_name or not func_name:
+        raise UsageError(f"--mapper {spec!r} is not module:function", hint="for example --mapper mymapper:to_event (mymapper.py in the current folder)")
+    if str(Path.cwd()) not in sys.path:
+        sys.path.insert(0, str(Path.cwd()))
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise UsageError(f"--mapper: cannot import {module_name}: {exc}") from None
+    except Exception as exc:  # the user's module failed while importing
+        raise UsageError(f"--mapper: importing {module_name} failed: {type(exc).__name__}: {exc}") from None
+    func = getattr(module, func_name, None)
+    if not callable(func):
+        raise UsageError(f"--mapper: {module_name} has no function {func_name}")
+    return func  # type: ignore[no-any-return]
+
+
+class EventBuilder:
+    """Builds (key, value) for each row. The default path joins strings around the JSON PostgreSQL
+    built (no parsing in Python); a mapper gets the parsed row."""
+
+    def __init__(self, db: str, ref: TableRef, mapper: Callable[[dict[str, Any]], Any] | None = None) -> None:
+        self.source = json.dumps({"db": db, "schema": ref.schema, "table": ref.name}, separators=(",", ":"))
+        self.id_prefix = json.dumps(ref.name + ":")[:-1]  # '"livedb:' (quoted, escaped, unterminated)
+        self.event_prefix = ref.name + ":"
+        self.mapper = mapper
+
+    def value(self, row_id: int, row_json: str, ts_ms: int) -> str | None:
+        if self.mapper is None:
+            return f'{{"id":{self.id_prefix}{row_id}","op":"c","source":{self.source},"ts_ms":{ts_ms},"after":{row_json}}}'
+        try:
+            event = self.mapper(json.loads(row_json))
+        except Exception as exc:
+            raise KafkaopsError(f"--mapper failed on row id={row_id}: {type(exc).__name__}: {exc}", hint="fix the mapper; the offset stands before this row") from None
+        if event is None:
+            return None
+        try:
+            return event if isinstance(event, str) else json.dumps(event, separators=(",", ":"), default=str)
+        except (TypeError, ValueError) as exc:
+            raise KafkaopsError(f"--mapper returned something JSON cannot encode for row id={row_id}: {exc}") from None
+
+
+def select_sql(ref: TableRef) -> Any:
+    """The batch query: PostgreSQL renders each row as JSON, losslessly.
+
+    numeric/money as text (a JSON string: no float rounding), bytea as base64 (no newlines),
+    timestamptz in ISO 8601 (the session runs in UTC), json/jsonb nested as they are, NULL as null.
+    """
+    from psycopg import sql
+
+    parts = []
+    for col, typ in ref.columns.items():
+        c = sql.Identifier(col)
+        if typ in ("numeric", "money"):
+            parts.append(sql.SQL("{}::text AS {}").format(c, c))
+        elif typ in ("_numeric", "_money"):
+            parts.append(sql.SQL("{}::text[] AS {}").format(c, c))
+        elif typ == "bytea":
+            parts.append(sql.SQL("translate(encode({}, 'base64'), E'\\n', '') AS {}").format(c, c))
+        else:
+            parts.append(c)
+    created = sql.SQL("x.created_at") if "created_at" in ref.columns else sql.SQL("NULL::timestamptz")
+    return sql.SQL(
+        "SELECT x.id, {created}, row_to_json(x)::text FROM "
+        "(SELECT {cols} FROM {table} WHERE id > %s AND id <= %s ORDER BY id LIMIT %s) AS x ORDER BY x.id"
+    ).format(created=created, cols=sql.SQL(", ").join(parts), table=ref.ident())
+
+
+# --- the settle gate -------------------------------------------------------------------------------
+
+
+def high_water(conn: Any, ref: TableRef) -> int:
+    """The highest id any transaction may have taken: the id sequence's last value, or max(id)."""
+    from psycopg import sql
+
+    seq = conn.execute("SELECT pg_get_serial_sequence(%s, 'id')", (ref.quoted,)).fetchone()[0]
+    max_id = conn.execute(sql.SQL("SELECT max(id) FROM {}").format(ref.ident())).fetchone()[0] or 0
+    if seq:
+        import psycopg
+
+        try:
+            last = conn.execute("SELECT pg_sequence_last_value(%s::regclass)", (seq,)).fetchone()[0]
+        except psycopg.errors.InsufficientPrivilege:  # no privilege on the sequence: max(id) it is
+            last = None
+        return max(int(last or 0), int(max_id))
+    return int(max_id)
+
+
+def _lock_holders(conn: Any, ref: TableRef) -> list[str]:
+    """Transactions (other than ours) holding or awaiting a lock on the table or its id sequence.
+
+    An INSERT holds RowExclusiveLock on the table, and nextval() one on the sequence, until the
+    transaction ends: so these are exactly the transactions that may still commit a row with an id
+    we have already seen the sequence hand out.
+    """
+    row = conn.execute(
+        """SELECT coalesce(array_agg(DISTINCT l.virtualtransaction), '{}')
+           FROM pg_locks l
+           WHERE l.locktype = 'relation'
+             AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+             AND l.relation IN (to_regclass(%s), to_regclass(coalesce(pg_get_serial_sequence(%s, 'id'), '')))
+             AND l.pid IS DISTINCT FROM pg_backend_pid()""",
+        (ref.quoted, ref.quoted),
+    ).fetchone()
+    return list(row[0])
+
+
+def settle(conn: Any, ref: TableRef, timeout: float, waiting: Callable[[str], None] | None = None) -> tuple[int, list[str]]:
+    """Read the high-water mark L, then wait for the transactions in flight at that moment.
+
+    Returns (L, blockers): blockers is empty when the gate cleared, else a description of the
+    transactions still open after ``timeout`` (then no row above the offset may be sent).
+    """
+    level = high_water(conn, ref)
+    vxids = _lock_holders(conn, ref)
+    deadline = time.monotonic() + timeout
+    told = False
+    while vxids:
+        still = conn.execute(
+            """SELECT DISTINCT l.virtualtransaction, a.pid, a.application_name, a.state,
+                      extract(epoch FROM clock_timestamp() - a.xact_start)::int
+               FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
+               WHERE l.virtualtransaction = ANY(%s)""",
+            (vxids,),
+        ).fetchall()
+        if not still:
+            break
+        vxids = list({r[0] for r in still})
+        if time.monotonic() >= deadline:
+            blockers = [
+                f"session pid {r[1]} ({r[2] or 'no application_name'}, {r[3] or 'unknown state'}, transaction open {r[4]}s)" if r[1] else f"prepared transaction {r[0]}"
+                for r in still
+            ]
+            return level, sorted(set(blockers))
+        if not told and waiting is not None:
+            waiting(f"waiting for {len(vxids)} open transaction(s) that may still commit rows up to id {level}")
+            told = True
+        time.sleep(0.05)
+    return level, []
+
+
+# --- Kafka -----------------------------------------------------------------------------------------
+
+
+class _Batch:
+    __slots__ = ("last_id", "last_created_at", "count", "pending", "errors", "sent_at")
+
+    def __init__(self, last_id: int, last_created_at: Any, count: int) -> None:
+        self.last_id = last_id
+        self.last_created_at = last_created_at
+        self.count = count
+        self.pending = count
+        self.errors: list[Any] = []
+        self.sent_at = time.monotonic()
+
+    def ack(self, err: Any, _msg: Any) -> None:
+        self.pending -= 1
+        if err is not None:
+            self.errors.append(err)
+
+
+def producer_config(settings: Settings, delivery_timeout: float) -> dict[str, Any]:
+    from kafkaops.adapters.kafka import client_config
+
+    return client_config(
+        settings,
+        **{
+            "enable.idempotence": True,
+            "acks": "all",
+            "allow.auto.create.topics": False,
+            "message.timeout.ms": int(delivery_timeout * 1000),
+            "linger.ms": 5,
+            "batch.num.messages": 10000,
+            "compression.type": "lz4",
+            "queue.buffering.max.kbytes": 65536,  # bounds memory whatever the backlog
+        },
+    )
+
+
+def delivery_error(errors: list[Any], topic: str, delivery_timeout: float, broker: str) -> KafkaopsError:
+    first = errors[0]
+    code = first.name() if hasattr(first, "name") else str(first)
+    text = first.str() if hasattr(first, "str") else str(first)
+    if code in MISSING_TOPIC:
+        return NotReady(f"topic {topic} does not exist (Kafka: {text})", hint=f"create it with `kafkaops topics create {topic}`")
+    if code in RETRIABLE:
+        return UnreachableError(
+            f"Kafka at {broker} did not acknowledge {len(errors)} event(s) within {delivery_timeout:g}s ({code})",
+            hint="check the broker with `kafkaops status`; rerun `kafkaops produce` once it is up (nothing acknowledged is lost)",
+        )
+    return KafkaopsError(f"Kafka rejected {len(errors)} event(s): {code}: {text}", hint="see `kafkaops runbook producer`")
+
+
+def check_topic(settings: Settings, topic: str) -> None:
+    from kafkaops.adapters.kafka import metadata
+
+    md = metadata(settings, timeout=5.0)
+    info = md.topics.get(topic)
+    if info is None or (info.error is not None and info.error.name() in MISSING_TOPIC):
+        raise NotReady(f"topic {topic} does not exist on {settings.kafka_broker}", hint=f"create it with `kafkaops topics create {topic}`")
+
+
+# --- the run ---------------------------------------------------------------------------------------
+
+
+class _Run:
+    def __init__(self, settings: Settings, opts: ProduceOptions, conn: Any, ref: TableRef, builder: EventBuilder, hooks: Hooks, stop: threading.Event) -> None:
+        self.settings, self.opts, self.conn, self.ref, self.builder, self.hooks, self.stop = settings, opts, conn, ref, builder, hooks, stop
+        self.query = select_sql(ref)
+        self.producer: Any = None
+        self.fatal: list[Any] = []
+        self.inflight: deque[_Batch] = deque()
+        self.committed = 0
+        self.committed_created_at: Any = None
+        self.sent = 0
+
+    # Kafka side
+    def open_producer(self) -> None:
+        from confluent_kafka import Producer
+
+        conf = producer_config(self.settings, self.opts.delivery_timeout)
+        conf["error_cb"] = self._on_error
+        try:
+            self.producer = Producer(conf)
+        except Exception as exc:  # KafkaException: a bad configuration value
+            raise KafkaopsError(f"invalid Kafka producer settings: {exc}") from None
+
+    def _on_error(self, err: Any) -> None:
+        if err.fatal():
+            self.fatal.append(err)
+
+    def _send(self, batch: _Batch, rows: list[tuple[Any, ...]], topic: str) -> int:
+        produce, poll, value = self.producer.produce, self.producer.poll, self.builder.value
+        ts_ms = int(time.time() * 1000)
+        n = 0
+        for row_id, _created, row_json in rows:
+            v = value(row_id, row_json, ts_ms)
+            if v is None:  # the mapper skipped it
+                batch.pending -= 1
+                continue
+            key = str(row_id)
+            while True:
+                try:
+                    produce(topic, v, key, on_delivery=batch.ack)
+                    break
+                except BufferError:  # the local queue is full: serve delivery reports, then retry
+                    poll(0.05)
+            n += 1
+        poll(0)
+        return n
+
+    def _drain(self, *, until_below: int) -> None:
+        """Serve delivery reports and commit fully acknowledged batches (in order) until fewer than
+        ``until_below`` batches are in flight. A failed batch stops the run after what came before it
+        is committed."""
+        poll = self.producer.poll
+        grace = self.opts.delivery_timeout + 15.0
+        while self.inflight:
+            head = self.inflight[0]
+            if head.pending <= 0:
+                if head.errors:
+                    self._fail()
+                self._commit(head)
+                self.inflight.popleft()
+                continue
+            if self.fatal:
+                self._fail()
+            if len(self.inflight) < until_below:
+                poll(0)
+                return
+            poll(0.1)
+            if time.monotonic() - head.sent_at > grace:
+                raise UnreachableError(
+                    f"Kafka at {self.settings.kafka_broker} sent no delivery report for {head.pending} event(s) within {grace:g}s",
+                    hint="check the broker with `kafkaops status`; rerun `kafkaops produce` once it is up",
+                )
+
+    def _fail(self) -> None:
+        """Stop: wait (bounded) for the reports of what is still in flight, commit the acknowledged
+        prefix, then raise the first failure."""
+        errors = [e for b in self.inflight for e in b.errors] + list(self.fatal)
+        self.producer.flush(self.opts.delivery_timeout + 5)
+        for batch in list(self.inflight):
+            if batch.pending > 0 or batch.errors:
+                break
+            self._commit(batch)
+            self.inflight.popleft()
+        if self.fatal and not [b for b in self.inflight if b.errors]:
+            err = self.fatal[0]
+            raise KafkaopsError(f"the Kafka producer failed: {err.name()}: {err.str()}")
+        raise delivery_error(errors or list(self.fatal), self.opts.topic or self.settings.kafka_topic, self.opts.delivery_timeout, self.settings.kafka_broker)
+
+    def _commit(self, batch: _Batch) -> None:
+        """Compare-and-set: the offset moves from what this run last wrote, or the run stops."""
+        cur = self.conn.execute(
+            "UPDATE producer_offsets SET last_id = %s, last_created_at = coalesce(%s, last_created_at) WHERE id = 1 AND last_id = %s",
+            (batch.last_id, batch.last_created_at, self.committed),
+        )
+        if cur.rowcount != 1:
+            raise RefusedError(
+                f"producer_offsets row id=1 is no longer at {self.committed}: something else changed it during this run",
+                hint="find who writes producer_offsets (only one producer may run); then rerun `kafkaops produce`",
+            )
+        self.committed = batch.last_id
+        if batch.last_created_at is not None:
+            self.committed_created_at = batch.last_created_at
+        self.sent += batch.count
+        self.hooks.progress(self.sent, self.total)
+
+    # one round: everything in (offset, L]
+    def round(self, level: int, limit: int | None) -> int:
+        topic = self.opts.topic or self.settings.kafka_topic
+        cursor_id = self.committed
+        sent_before = self.sent
+        queued = 0
+        while not self.stop.is_set():
+            want = self.opts.batch_size if limit is None else min(self.opts.batch_size, limit - queued)
+            if want <= 0:
+                break
+            rows = self.conn.execute(self.query, (cursor_id, level, want)).fetchall()
+            if not rows:
+                break
+            batch = _Batch(rows[-1][0], rows[-1][1], len(rows))
+            self._send(batch, rows, topic)
+            self.inflight.append(batch)
+            queued += len(rows)
+            cursor_id = rows[-1][0]
+            self._drain(until_below=MAX_IN_FLIGHT)
+            if len(rows) < want:
+                break
+        self._drain(until_below=1)
+        return self.sent - sent_before
+
+    total = 0
+
+
+def _count(conn: Any, ref: TableRef, after: int, level: int, limit: int | None) -> int:
+    from psycopg import sql
+
+    if limit is not None:
+        q = sql.SQL("SELECT count(*) FROM (SELECT 1 FROM {} WHERE id > %s AND id <= %s LIMIT %s) AS x").format(ref.ident())
+        return int(conn.execute(q, (after, level, limit)).fetchone()[0])
+    q = sql.SQL("SELECT count(*) FROM {} WHERE id > %s AND id <= %s").format(ref.ident())
+    return int(conn.execute(q, (after, level)).fetchone()[0])
+
+
+def _validate(opts: ProduceOptions) -> None:
+    if opts.batch_size < 1:
+        raise UsageError(f"--batch-size must be at least 1 (got {opts.batch_size})")
+    if opts.max_rows is not None and opts.max_rows < 1:
+        raise UsageError(f"--max-rows must be at least 1 (got {opts.max_rows})")
+    if opts.interval <= 0:
+        raise UsageError(f"--interval must be more than 0 seconds (got {opts.interval})")
+    if opts.delivery_timeout <= 0 or opts.settle_timeout < 0:
+        raise UsageError("timeouts must be positive")
+
+
+def _gate_error(level: int, blockers: list[str], timeout: float) -> NotReady:
+    return NotReady(
+        f"{len(blockers)} open transaction(s) may still commit rows up to id {level}; not sending past the offset so that none is skipped (waited {timeout:g}s)",
+        details=blockers,
+        hint="let those transactions finish (or end them), then rerun `kafkaops produce`; raise --settle-timeout to wait longer",
+    )
+
+
+def produce(settings: Settings, opts: ProduceOptions, hooks: Hooks | None = None, stop: threading.Event | None = None) -> ProduceResult:
+    """Send the rows above the offset to the topic (see the module's docstring for the steps)."""
+    from psycopg import sql
+
+    from kafkaops.adapters.embedded_pg import database_url
+    from kafkaops.adapters.postgres import shown
+
+    _validate(opts)
+    hooks = hooks or Hooks()
+    stop = stop or threading.Event()
+    topic = opts.topic or settings.kafka_topic
+    mapper = load_mapper(opts.mapper) if opts.mapper else None
+
+    with session(settings, application_name="kafkaops-produce") as conn:
+        ref = require_table(conn, opts.table)
+        if "id" not in ref.columns:
+            raise UsageError(f"table {ref.qualified} has no id column (kafkaops produce reads rows by an increasing id)")
+        offset = read_offset(conn)
+        if not opts.dry_run:
+            if not conn.execute("SELECT pg_try_advisory_lock(%s)", (producer_lock_key(),)).fetchone()[0]:
+                holder = conn.execute(
+                    """SELECT a.pid, a.application_name, a.client_addr FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+                       WHERE l.locktype = 'advisory' AND l.granted AND l.objid = (%s::bigint & 4294967295)::oid LIMIT 1""",
+                    (producer_lock_key(),),
+                ).fetchone()
+                who = f" (database session pid {holder[0]}, {holder[1] or 'no application_name'})" if holder else ""
+                raise RefusedError(
+                    f"another producer is running for {ref.qualified}{who}; refusing to run a second one",
+                    hint="wait for it to finish (or stop it); two producers would send rows twice",
+                )
+        check_topic(settings, topic)
+        builder = EventBuilder(conn.info.dbname, ref, mapper)
+
+        level, blockers = settle(conn, ref, opts.settle_timeout, hooks.waiting)
+        if offset.last_id > level:
+            newest = conn.execute(sql.SQL("SELECT max(id) FROM {}").format(ref.ident())).fetchone()[0]
+            raise RefusedError(
+                f"the offset is ahead of the table: producer_offsets.last_id={offset.last_id} but the newest id in {ref.qualified} is {newest if newest is not None else 'none (empty table)'}; "
+                "rows would never be sent",
+                hint="if the table was truncated and re-seeded, send it again from the start with `kafkaops db rewind --yes`, then `kafkaops produce`",
+            )
+        if blockers and not opts.follow:
+            raise _gate_error(level, blockers, opts.settle_timeout)
+        pending = _count(conn, ref, offset.last_id, level, opts.max_rows) if not blockers else 0
+        plan = Plan(ref.qualified, topic, shown(database_url(settings)), offset.last_id, level, pending, opts.dry_run)
+        result = ProduceResult(ref.qualified, topic, offset.last_id, offset.last_id, offset.last_created_at.isoformat() if offset.last_created_at else None, 0, dry_run=opts.dry_run)
+
+        if opts.dry_run:
+            hooks.initialized(plan)
+            return _dry_run(conn, ref, builder, offset.last_id, level, opts, result, pending)
+
+        run = _Run(settings, opts, conn, ref, builder, hooks, stop)
+        run.committed = offset.last_id
+        run.total = pending
+        run.open_producer()
+        hooks.initialized(plan)
+        try:
+            while True:
+                if not blockers:
+                    limit = None if opts.max_rows is None else opts.max_rows - run.sent
+                    n = run.round(level, limit)
+                    result.rounds += 1
+                    if opts.follow:
+                        hooks.round(n, run.committed)
+                else:
+                    hooks.waiting(_gate_error(level, blockers, opts.settle_timeout).message)
+                if not opts.follow or stop.is_set() or (opts.max_rows is not None and run.sent >= opts.max_rows):
+                    break
+                if stop.wait(opts.interval):
+                    break
+                level, blockers = settle(conn, ref, opts.settle_timeout, hooks.waiting)
+                run.total = run.sent + (_count(conn, ref, run.committed, level, None) if not blockers else 0)
+        finally:
+            # Whatever happened, what is in flight gets its reports (bounded) and the acknowledged
+            # prefix is committed before the session (and its lock) goes away.
+            if run.inflight and run.producer is not None:
+                run.producer.flush(opts.delivery_timeout + 5)
+                while run.inflight and run.inflight[0].pending <= 0 and not run.inflight[0].errors:
+                    run._commit(run.inflight.popleft())
+        result.offset = run.committed
+        result.sent = run.sent
+        if run.committed_created_at is not None:
+            result.last_created_at = run.committed_created_at.isoformat()
+        result.interrupted = stop.is_set()
+        return result
+
+
+def _dry_run(conn: Any, ref: TableRef, builder: EventBuilder, after: int, level: int, opts: ProduceOptions, result: ProduceResult, pending: int) -> ProduceResult:
+    from psycopg import sql
+
+    query = select_sql(ref)
+    ts_ms = int(time.time() * 1000)
+    rows = conn.execute(query, (after, level, min(opts.preview, pending) if pending else 0)).fetchall() if pending else []
+    result.preview = [(str(r[0]), v) for r in rows if (v := builder.value(r[0], r[2], ts_ms)) is not None]
+    result.sent = pending
+    if pending:
+        last = conn.execute(
+            sql.SQL("SELECT id, created_at FROM {} WHERE id > %s AND id <= %s ORDER BY id OFFSET %s LIMIT 1").format(ref.ident())
+            if "created_at" in ref.columns
+            else sql.SQL("SELECT id, NULL::timestamptz FROM {} WHERE id > %s AND id <= %s ORDER BY id OFFSET %s LIMIT 1").format(ref.ident()),
+            (after, level, pending - 1),
+        ).fetchone()
+        result.offset = int(last[0])
+        if last[1] is not None:
+            result.last_created_at = last[1].isoformat()
+    return result
