@@ -98,3 +98,30 @@ def confirm(question: str) -> bool:
     from rich.prompt import Confirm
 
     return Confirm.ask(question, console=err, default=False)
+
+
+@contextmanager
+def progress(description: str, total: int, unit: str = "rows") -> Iterator[Any]:
+    """A progress bar with a rate (``unit``/s) on stderr when it is a terminal; silent otherwise.
+
+    Yields ``update(done, total)``.
+    """
+    if not err.is_terminal:
+        yield lambda done, total_: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeElapsedColumn
+    from rich.text import Text
+
+    class _Rate(ProgressColumn):
+        def render(self, task: Any) -> Text:
+            speed = task.finished_speed or task.speed
+            return Text(f"{speed:,.0f} {unit}/s" if speed else f"- {unit}/s")
+
+    bar = Progress(TextColumn(escape(description)), BarColumn(), MofNCompleteColumn(), _Rate(), TimeElapsedColumn(), console=err, transient=False)
+    with bar:
+        task = bar.add_task(description, total=total or None)
+
+        def update(done: int, total_: int) -> None:
+            bar.update(task, completed=done, total=total_ or None)
+
+        yield update
