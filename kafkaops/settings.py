@@ -38,6 +38,7 @@ VARIABLES: dict[str, Var] = {
     "topic_partitions": Var("KAFKA_TOPIC_PARTITIONS", "1", "Partitions for KAFKA_TOPIC when `up` creates it."),
     "topic_replication_factor": Var("KAFKA_TOPIC_REPLICATION_FACTOR", "1", "Replication factor for KAFKA_TOPIC when `up` creates it."),
     "database_url": Var("DATABASE_URL", None, "PostgreSQL connection string. Unset: kafkaops runs an embedded PostgreSQL under KAFKAOPS_HOME."),
+    "embedded_db": Var("KAFKAOPS_EMBEDDED_DB", "auto", "auto: `up`/`down` run kafkaops's own PostgreSQL when DATABASE_URL is unset; off: never."),
     "server_properties": Var("KAFKAOPS_SERVER_PROPERTIES", None, "The broker config. Default: KAFKA_HOME/config/server.properties."),
     "zookeeper_properties": Var("KAFKAOPS_ZOOKEEPER_PROPERTIES", None, "The ZooKeeper config. Default: KAFKA_HOME/config/zookeeper.properties."),
     "java": Var("KAFKAOPS_JAVA", None, "The java executable. Default: JAVA_HOME/bin/java, else java on PATH."),
@@ -75,6 +76,7 @@ class Settings:
     topic_partitions: int
     topic_replication_factor: int
     database_url: str | None
+    embedded_db: bool
     server_properties: Path
     zookeeper_properties: Path
     java: str
@@ -135,6 +137,15 @@ def _positive_float(name: str, raw: str) -> float:
     if value <= 0:
         raise UsageError(f"{name} must be more than 0 seconds (got {value})")
     return value
+
+
+def _embedded_db(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("auto", "on", "true", "1", "yes"):
+        return True
+    if value in ("off", "false", "0", "no", "none"):
+        return False
+    raise UsageError(f"KAFKAOPS_EMBEDDED_DB={raw!r} must be auto or off")
 
 
 def read_env_file(path: Path) -> dict[str, str]:
@@ -218,6 +229,7 @@ def load_settings(
         topic_partitions=_positive_int("KAFKA_TOPIC_PARTITIONS", raw["topic_partitions"] or "1"),
         topic_replication_factor=_positive_int("KAFKA_TOPIC_REPLICATION_FACTOR", raw["topic_replication_factor"] or "1"),
         database_url=raw["database_url"] or None,
+        embedded_db=_embedded_db(raw["embedded_db"] or "auto"),
         server_properties=server_props,
         zookeeper_properties=zk_props,
         java=raw["java"] or _java_default(env),

@@ -20,6 +20,7 @@ from kafkaops.adapters.javaprops import write_properties
 from kafkaops.settings import DEFAULT_KAFKA_VERSION, Settings, load_settings
 
 REPO = Path(__file__).resolve().parent.parent
+pytest_plugins = ["tests.pg_fixtures"]
 
 
 def free_port() -> int:
@@ -97,6 +98,8 @@ def make_stack(root: Path, kafka_home: Path, **server_overrides: str) -> Stack:
         "KAFKAOPS_KAFKA_HEAP": "384m",
         "KAFKAOPS_ZOOKEEPER_HEAP": "128m",
         "KAFKAOPS_START_TIMEOUT": "90",
+        # Stacks need no database unless a test asks for one (the embedded one has its own test).
+        "KAFKAOPS_EMBEDDED_DB": "off",
     }
     if os.environ.get("JAVA_HOME"):
         env["JAVA_HOME"] = os.environ["JAVA_HOME"]

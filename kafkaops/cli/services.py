@@ -61,6 +61,12 @@ def up(
             ui.success(f"{name} already running (pid {svc.pid})")
         else:
             ui.success(f"{name} started (pid {svc.pid}, ready in {svc.seconds:.1f}s)")
+    if result.database is not None:
+        db = result.database
+        if db.started:
+            ui.success(f"embedded PostgreSQL started (pid {db.pid}, port {db.port}, ready in {db.seconds:.1f}s)")
+        elif not db.external:
+            ui.success(f"embedded PostgreSQL already running (pid {db.pid}, port {db.port})")
     if result.topic is not None:
         t = result.topic
         verb = "created" if t.created else "exists"
@@ -84,11 +90,13 @@ def down(
     settings = get_settings(ctx, stop_timeout=timeout)
     with ui.spinner("stopping the stack") as spin:
         result = services.down(settings, progress=spin.update, force=force)
+    names = {services.ZOOKEEPER: "ZooKeeper", services.KAFKA: "Kafka broker", services.POSTGRES: "embedded PostgreSQL"}
     for svc in result.services:
-        name = "ZooKeeper" if svc.service == services.ZOOKEEPER else "Kafka broker"
+        name = names[svc.service]
         if svc.action == "stopped":
             how = "cleanly" if svc.clean else "(no clean-shutdown line in its log)"
-            (ui.success if svc.clean else ui.warn)(f"{name} stopped {how} in {svc.seconds:.1f}s (pid {svc.pid})")
+            pid = f" (pid {svc.pid})" if svc.pid else ""
+            (ui.success if svc.clean else ui.warn)(f"{name} stopped {how} in {svc.seconds:.1f}s{pid}")
         elif svc.action == "forced":
             ui.warn(f"{name} killed (pid {svc.pid}): {svc.detail}")
         elif svc.action == "stale-pid-file-removed":
@@ -119,6 +127,8 @@ def status(
             h = s.health
             if s.service == services.ZOOKEEPER:
                 health = f"mode {h.get('mode')}, ZooKeeper {h.get('version')}" if h.get("serving") else ("not serving" if h else "")
+            elif s.service == services.POSTGRES:
+                health = " ".join(x for x in (f"PostgreSQL {h['version']}" if h.get("version") else "", h.get("url") or "") if x)
             else:
                 health = (
                     f"broker ids {h.get('broker_ids')}, controller {h.get('controller')}, cluster {h.get('cluster_id')}"

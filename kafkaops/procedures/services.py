@@ -26,6 +26,7 @@ from kafkaops.settings import Settings
 
 ZOOKEEPER = "zookeeper"
 KAFKA = "kafka"
+POSTGRES = "postgres"
 MAIN_CLASS = {ZOOKEEPER: "org.apache.zookeeper.server.quorum.QuorumPeerMain", KAFKA: "kafka.Kafka"}
 STARTED_LINE = "started (kafka.server.KafkaServer)"
 SHUTDOWN_LINE = "shut down completed (kafka.server.KafkaServer)"
@@ -267,12 +268,36 @@ class StackStatus:
 
     @property
     def up(self) -> bool:
-        return all(s.state == "running" for s in self.services)
+        return all(s.state in ("running", "external") for s in self.services)
+
+
+def database_status(settings: Settings) -> ServiceStatus | None:
+    """The database: the embedded one kafkaops runs, or an external DATABASE_URL (not probed here)."""
+    from kafkaops.redact import redact_dsn
+
+    if settings.database_url:
+        return ServiceStatus(POSTGRES, "external", health={"url": redact_dsn(settings.database_url)},
+                             detail="DATABASE_URL is set: kafkaops neither starts nor stops it (`kafkaops doctor` checks it)")
+    if not settings.embedded_db:
+        return None
+    from kafkaops.adapters import embedded_pg
+
+    st = embedded_pg.status(settings)
+    out = ServiceStatus(POSTGRES, "running" if st.running else "stopped", pid=st.pid, port=st.port, managed=True,
+                        health={"url": st.url, "version": st.version, "embedded": True})
+    if st.pid:
+        info = processes.proc_info(st.pid)
+        out.uptime_s = round(time.time() - info.create_time, 1) if info else None
+    return out
 
 
 def status(settings: Settings) -> StackStatus:
     cfg = read_stack_config(settings)
-    return StackStatus([zookeeper_status(settings, cfg), broker_status(settings, cfg)])
+    services_ = [zookeeper_status(settings, cfg), broker_status(settings, cfg)]
+    db = database_status(settings)
+    if db is not None:
+        services_.append(db)
+    return StackStatus(services_)
 
 
 # --------------------------------------------------------------------------------------------
@@ -373,6 +398,7 @@ class ServiceOutcome:
 class UpResult:
     services: list[ServiceOutcome]
     topic: object | None = None  # topics.EnsureResult
+    database: object | None = None  # embedded_pg.EmbeddedInfo, when kafkaops runs the database
 
 
 def _check_port_free(service: str, host: str, port: int) -> None:
@@ -582,6 +608,11 @@ def up(settings: Settings, progress: Progress = _noop, *, ensure_topic: bool = T
         result.topic = topics.ensure_topic(
             settings, settings.kafka_topic, settings.topic_partitions, settings.topic_replication_factor
         )
+    if settings.database_url is None and settings.embedded_db:
+        from kafkaops.adapters import embedded_pg
+
+        progress("starting the embedded PostgreSQL (DATABASE_URL is not set)")
+        result.database = embedded_pg.start(settings)
     return result
 
 
@@ -658,6 +689,15 @@ def down(settings: Settings, progress: Progress = _noop, *, force: bool = False)
             runbook="failures foreign-process",
         )
     result.services.append(_stop_one(settings, ZOOKEEPER, force, progress))
+    if settings.database_url is None and settings.embedded_db:
+        from kafkaops.adapters import embedded_pg
+
+        t0 = time.monotonic()
+        progress("stopping the embedded PostgreSQL")
+        was_running = embedded_pg.stop(settings)
+        result.services.append(
+            StopOutcome(POSTGRES, "stopped" if was_running else "not-running", seconds=round(time.monotonic() - t0, 2), clean=True)
+        )
     return result
 
 
