@@ -125,3 +125,14 @@ def progress(description: str, total: int, unit: str = "rows") -> Iterator[Any]:
             bar.update(task, completed=done, total=total_ or None)
 
         yield update
+
+
+def markdown(text: str) -> None:
+    """Markdown on stdout: rendered by rich on a terminal, the plain text when stdout is a pipe or a file."""
+    if out.is_terminal:
+        from rich.markdown import Markdown
+
+        out.print(Markdown(text, hyperlinks=False))
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        sys.stdout.flush()
