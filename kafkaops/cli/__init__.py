@@ -115,12 +115,14 @@ def _mount() -> None:
     from kafkaops.cli import db as db_cli
     from kafkaops.cli import install as install_cli
     from kafkaops.cli import produce as produce_cli
+    from kafkaops.cli import reset as reset_cli
     from kafkaops.cli import runbook as runbook_cli
     from kafkaops.cli import services as services_cli
     from kafkaops.cli import topics as topics_cli
 
     install_cli.register(app)
     services_cli.register(app)
+    reset_cli.register(app)
     runbook_cli.register(app)
     topics_cli.register(app)
     db_cli.register(app)

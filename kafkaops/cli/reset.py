@@ -1,0 +1,200 @@
+"""kafkaops reset: the plan goes to stdout (it is the data of a dry run), progress and results to stderr."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from kafkaops.procedures.reset import ResetPlan, ResetResult
+
+
+def register(app: typer.Typer) -> None:
+    app.command("reset")(reset)
+
+
+def human_size(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{int(size)} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
+
+
+def _files(n: int) -> str:
+    return f"{n} file" if n == 1 else f"{n} files"
+
+
+def render_plan(plan: ResetPlan, settings: Any) -> list[str]:
+    """The plan as plain lines (no colour: it is data that may be saved or piped)."""
+    from kafkaops.procedures import services
+
+    names = {services.KAFKA: "Kafka broker", services.ZOOKEEPER: "ZooKeeper"}
+    lines = ["kafkaops reset plan (nothing has been deleted)", "", "Stop, in this order:"]
+    for i, s in enumerate(plan.stop, 1):
+        state = {"running": f"running, pid {s.pid}", "not-running": "not running", "foreign": f"NOT started by kafkaops: {s.detail}"}
+        lines.append(f"  {i}. {names[s.service]:<13} {state.get(s.state, s.state)} (port {s.port})")
+    lines += ["", "Empty these folders (the folders themselves stay):"]
+    width = max((len(d.role) for d in plan.dirs), default=0)
+    for d in plan.dirs:
+        if not d.exists:
+            what = "does not exist: nothing to delete"
+        else:
+            what = f"{human_size(d.size_bytes)} in {_files(d.files + d.links)}"
+            if d.links:
+                what += f" ({d.links} symbolic link(s): removed, not followed)"
+            if d.forced:
+                what += " [--force-path]"
+        shown = d.real if d.real == d.path else f"{d.path} -> {d.real}"
+        lines.append(f"  {d.role:<{width}}  {shown}  {what}")
+        if d.refusal:
+            lines.append(f"  {'':<{width}}  REFUSED: {d.refusal}")
+    lines.append(f"  {'total':<{width}}  {human_size(plan.total_bytes)} in {_files(plan.total_files)}")
+    then = []
+    if plan.backup_dir:
+        then.append(f"back up each folder to a .tar.gz in {plan.backup_dir}, verified before anything is deleted")
+    if plan.reset_producer_offset:
+        before = plan.offset_before
+        was = f"last_id {before['last_id']}" if before else "no row yet"
+        then.append(f"rewind producer_offsets row 1 ({was}) to last_id 0, last_created_at 1970-01-01: every livedb row will be sent again")
+    if plan.restart:
+        then.append(f"start the stack again and create topic {settings.kafka_topic}")
+    if then:
+        lines += ["", "Also:"] + [f"  - {t}" for t in then]
+    lines += ["", "You will lose:"] + [f"  - {x}" for x in plan.loses]
+    lines += ["", "What stays:"] + [f"  - {x}" for x in plan.keeps]
+    if plan.refusals:
+        lines += ["", "Refused (nothing will be deleted):"] + [f"  - {r}" for r in plan.refusals]
+    return lines
+
+
+def reset(
+    ctx: typer.Context,
+    confirm: Annotated[
+        bool, typer.Option("--confirm", help="Really do it. Without it the plan is printed and nothing is deleted (exit 5).")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the plan and exit 0 (5 when a guard would refuse). Deletes nothing.")
+    ] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Do not ask again on a terminal; needed with --confirm when there is no terminal.")
+    ] = False,
+    backup: Annotated[
+        Path | None,
+        typer.Option("--backup", metavar="DIR", help="First archive each folder to a verified .tar.gz in DIR (outside the data folders)."),
+    ] = None,
+    reset_producer_offset: Annotated[
+        bool,
+        typer.Option("--reset-producer-offset", help="Also rewind producer_offsets row 1 to last_id 0: every livedb row is sent again."),
+    ] = False,
+    restart: Annotated[bool, typer.Option("--restart", help="Start the stack again afterwards and recreate the pipeline topic.")] = False,
+    force_path: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--force-path",
+            metavar="DIR",
+            help="Empty this configured folder although it does not look like Kafka/ZooKeeper data (repeatable).",
+        ),
+    ] = None,
+    json_: Annotated[bool, typer.Option("--json", help="Print the plan (and the result) as one JSON document on stdout.")] = False,
+) -> None:
+    """Stop the stack (broker, then ZooKeeper) and empty exactly Kafka's and ZooKeeper's data folders, after a plan and guards.
+
+    The folders come from log.dirs (every entry), dataDir and dataLogDir in the configs. Refuses a folder that is a
+    filesystem root, your home, KAFKA_HOME, the current folder (or a folder containing one of them), or a non-empty
+    folder that does not look like Kafka or ZooKeeper data. Every attempt with --confirm is appended to
+    KAFKAOPS_HOME/reset-audit.log.
+
+    Example: kafkaops reset --confirm --backup ~/kafka-backups --restart
+    """
+    from kafkaops import ui
+    from kafkaops.cli import get_settings
+    from kafkaops.errors import RefusedError
+    from kafkaops.procedures import reset as proc
+
+    settings = get_settings(ctx)
+    plan = proc.build_plan(
+        settings,
+        force_paths=force_path or (),
+        backup_dir=backup,
+        reset_producer_offset=reset_producer_offset,
+        restart=restart,
+    )
+    if not json_:
+        ui.print_lines(render_plan(plan, settings))
+
+    def finish_json(result: ResetResult | None = None) -> None:
+        if json_:
+            ui.print_json({"plan": plan.to_dict(), "result": _result_dict(result) if result else None})
+
+    if dry_run or not confirm:
+        finish_json()
+        plan.check()
+        if dry_run:
+            ui.info("dry run: nothing was stopped or deleted")
+            return
+        raise RefusedError(
+            "nothing was deleted: a reset needs --confirm",
+            hint="read the plan above, then run `kafkaops reset --confirm` (add --yes when there is no terminal)",
+        )
+
+    if plan.reset_producer_offset:
+        ui.warn("--reset-producer-offset: every row in livedb will be sent to the topic again at the next produce")
+    if not plan.refusals and not yes:
+        question = (
+            f"Stop the stack and delete {human_size(plan.total_bytes)} in {_files(plan.total_files)} from {len(plan.dirs)} folder(s)?"
+        )
+        refusal = None
+        if not ui.stdin_is_terminal():
+            refusal = RefusedError(
+                "no terminal to confirm on: a reset without a terminal needs --yes as well as --confirm",
+                hint="kafkaops reset --confirm --yes",
+            )
+        elif not ui.confirm(question):
+            refusal = RefusedError("reset cancelled: nothing was deleted")
+        if refusal is not None:
+            proc.audit(settings, plan, None, "refused", refusal.message)
+            finish_json()
+            raise refusal
+
+    result = proc.execute(settings, plan, progress=ui.step)
+    _render_result(result, settings)
+    finish_json(result)
+
+
+def _result_dict(result: ResetResult) -> dict[str, Any]:
+    doc = asdict(result)
+    doc["restarted"] = result.restarted is not None
+    return doc
+
+
+def _render_result(result: ResetResult, settings: Any) -> None:
+    from kafkaops import ui
+    from kafkaops.procedures import services
+
+    for s in result.stopped:
+        name = "Kafka broker" if s.service == services.KAFKA else "ZooKeeper"
+        if s.action == "stopped":
+            ui.success(f"{name} stopped{' cleanly' if s.clean else ''} in {s.seconds:.1f}s (pid {s.pid})")
+        elif s.action == "not-running":
+            ui.info(f"{name} was not running")
+        elif s.action == "stale-pid-file-removed":
+            ui.info(f"{name} was not running; removed its stale pid file")
+    for b in result.backups:
+        ui.success(f"backed up {b.source} to {b.archive} ({b.members} entries, {human_size(b.size_bytes)}, verified)")
+    for e in result.emptied:
+        ui.success(f"emptied {e.role} {e.path} ({human_size(e.size_bytes)} in {_files(e.files + e.links)})")
+    if result.offset_rewound:
+        before = result.offset_before
+        was = f"from last_id {before['last_id']} " if before else ""
+        ui.warn(f"producer offset rewound {was}to 0: every livedb row will be sent again at the next produce")
+    if result.restarted is not None:
+        topic = result.restarted.topic
+        ui.success(f"stack restarted; topic {settings.kafka_topic} {'created' if topic and topic.created else 'exists'}")
+    else:
+        ui.info("next: kafkaops up (starts a new, empty cluster and creates the pipeline topic)")
+    ui.info(f"audit log: {result.audit_log}")

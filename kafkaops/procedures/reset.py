@@ -1,0 +1,750 @@
+"""Resetting the local stack: empty exactly Kafka's and ZooKeeper's data folders after a clean stop.
+
+The work is split in two. :func:`build_plan` reads the configs, the folders and the services' state
+and changes nothing: it says what would be stopped, emptied, kept and lost, and why it would refuse.
+:func:`execute` carries a plan out: stop the stack with the code ``kafkaops down`` uses, make sure no
+broker or ZooKeeper kafkaops did not start holds the ports, archive and verify the folders if asked,
+empty them (the folders themselves stay; symbolic links inside are removed, never followed), rewind
+the producer offset if asked, start again if asked, and append one line to the audit log.
+
+Every guard works on resolved real paths, so a symbolic link or a ``..`` cannot smuggle a home
+folder, a filesystem root or a Kafka installation past it. The hard guards are checked a second
+time just before each folder is emptied.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import stat
+import sys
+import tarfile
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from kafkaops.adapters import processes
+from kafkaops.errors import KafkaopsError, RefusedError
+from kafkaops.procedures import services
+from kafkaops.settings import Settings
+
+Progress = Callable[[str], None]
+
+KAFKA_LOG_DIR = "kafka log dir"
+ZK_DATA_DIR = "ZooKeeper dataDir"
+ZK_DATA_LOG_DIR = "ZooKeeper dataLogDir"
+
+AUDIT_FILE = "reset-audit.log"
+# Kafka names a partition's folder <topic>-<partition>; deleted or moved ones get a suffix after a dot.
+_PARTITION_DIR = re.compile(r"^(?P<topic>.+)-(?P<partition>\d+)(?:\.[0-9a-f]+-(?:delete|future|stray))?$")
+
+
+def _noop(_msg: str) -> None:
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# The plan
+
+
+@dataclass
+class DirPlan:
+    """One folder the reset would empty."""
+
+    role: str  # KAFKA_LOG_DIR | ZK_DATA_DIR | ZK_DATA_LOG_DIR
+    path: str  # as configured
+    real: str  # resolved real path: the one every guard and the deletion use
+    exists: bool
+    files: int = 0  # regular files (and other non-folders) anywhere inside
+    folders: int = 0
+    links: int = 0  # symbolic links inside: removed, never followed
+    size_bytes: int = 0
+    topics: dict[str, int] = field(default_factory=dict)  # topic -> partition folders (log dirs only)
+    cluster_id: str | None = None  # from meta.properties (log dirs only)
+    looks_like_data: bool = True
+    forced: bool = False  # named by --force-path
+    refusal: str | None = None  # why this folder must not be emptied
+    refusal_kind: str | None = None  # "protected" | "unrecognised" | "not-a-folder"
+
+    @property
+    def entries(self) -> int:
+        return self.files + self.folders + self.links
+
+
+@dataclass
+class ServicePlan:
+    """One service to stop, in order."""
+
+    service: str  # services.KAFKA | services.ZOOKEEPER
+    port: int
+    state: str  # running | not-running | foreign
+    pid: int | None = None
+    detail: str | None = None
+
+
+@dataclass
+class ResetPlan:
+    stop: list[ServicePlan]
+    dirs: list[DirPlan]
+    keeps: list[str]
+    loses: list[str]
+    reset_producer_offset: bool = False
+    backup_dir: str | None = None
+    restart: bool = False
+    offset_before: dict[str, object] | None = None  # producer_offsets row 1 now (with --reset-producer-offset)
+    offset_error: str | None = None  # why the database could not be read
+    refusals: list[str] = field(default_factory=list)
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(d.size_bytes for d in self.dirs)
+
+    @property
+    def total_files(self) -> int:
+        return sum(d.files + d.links for d in self.dirs)
+
+    def to_dict(self) -> dict[str, object]:
+        doc = asdict(self)
+        doc["total_bytes"] = self.total_bytes
+        doc["total_files"] = self.total_files
+        doc["allowed"] = not self.refusals
+        return doc
+
+    def check(self) -> None:
+        """Raise the refusal if any guard said no."""
+        if self.refusals:
+            first = self.refusals[0]
+            raise RefusedError(
+                f"reset refused: {first}" if len(self.refusals) == 1 else f"reset refused for {len(self.refusals)} reasons",
+                details=self.refusals if len(self.refusals) > 1 else [],
+                hint=_refusal_hint(self),
+                runbook="reset what-kafkaops-does",
+            )
+
+
+def _refusal_hint(plan: ResetPlan) -> str:
+    if any(d.refusal_kind == "unrecognised" for d in plan.dirs):
+        return (
+            "check log.dirs / dataDir / dataLogDir in the configs; "
+            "if that folder really is Kafka's or ZooKeeper's, name it with --force-path DIR"
+        )
+    if any(s.state == "foreign" for s in plan.stop):
+        return "stop that process yourself (kafkaops never signals what it did not start), then rerun"
+    if plan.offset_error:
+        return "start the database (or fix DATABASE_URL), or leave out --reset-producer-offset"
+    return "point log.dirs / dataDir / dataLogDir at folders used only by Kafka and ZooKeeper"
+
+
+# --------------------------------------------------------------------------------------------
+# Guards: pure functions of resolved paths.
+
+
+def realpath(path: Path | str, base: Path | None = None) -> Path:
+    """The resolved real path; a relative path is taken from ``base`` (default: the current folder)."""
+    path = Path(path)
+    if base is not None and not path.is_absolute():
+        path = base / path
+    return Path(os.path.realpath(str(path)))
+
+
+def service_cwd(settings: Settings) -> Path:
+    """The working folder kafkaops starts ZooKeeper and the broker in: relative data paths are taken from it."""
+    return settings.kafkaops_home
+
+
+def _is_within(child: Path, parent: Path) -> bool:
+    """Whether ``child`` is ``parent`` or inside it (both already resolved)."""
+    if _same(child, parent):
+        return True
+    try:
+        child.relative_to(parent)
+        return True
+    except ValueError:
+        return os.path.normcase(str(child)).startswith(os.path.normcase(str(parent)).rstrip(os.sep) + os.sep)
+
+
+def _is_root(path: Path) -> bool:
+    text = str(path)
+    return os.path.dirname(text) == text or path == Path(path.anchor)
+
+
+@dataclass(frozen=True)
+class Protected:
+    """Resolved folders a reset must never empty.
+
+    ``whole``: neither these nor any folder containing them (home, KAFKA_HOME, the current folder,
+    KAFKAOPS_HOME, the config files). ``state``: kafkaops's own state folders, also never anything
+    inside them (pid files, service logs, the embedded PostgreSQL, installed distributions).
+    """
+
+    whole: tuple[tuple[str, Path], ...]
+    state: tuple[tuple[str, Path], ...] = ()
+
+    @classmethod
+    def of(cls, settings: Settings, *, cwd: Path | None = None, home: Path | None = None) -> Protected:
+        whole: list[tuple[str, Path]] = []
+        try:
+            whole.append(("your home folder", realpath(home if home is not None else Path.home())))
+        except RuntimeError:  # no home folder can be determined
+            pass
+        whole.append(("KAFKA_HOME", realpath(settings.kafka_home)))
+        whole.append(("the current folder", realpath(cwd if cwd is not None else Path.cwd())))
+        whole.append(("KAFKAOPS_HOME", realpath(settings.kafkaops_home)))
+        whole.append(("the config file", realpath(settings.server_properties)))
+        whole.append(("the config file", realpath(settings.zookeeper_properties)))
+        ops = settings.kafkaops_home
+        state = [
+            ("kafkaops's pid files", realpath(settings.run_dir)),
+            ("kafkaops's service logs", realpath(settings.logs_dir)),
+            ("kafkaops's own config", realpath(ops / "conf")),
+            ("the embedded PostgreSQL", realpath(ops / "postgres")),
+            ("kafkaops's Kafka distributions", realpath(settings.dists_dir)),
+        ]
+        return cls(whole=tuple(whole), state=tuple(state))
+
+
+def hard_guard(real: Path, protected: Protected) -> str | None:
+    """Why this resolved folder must never be emptied, whatever its contents; None if it may be."""
+    if _is_root(real):
+        return "it is a filesystem root"
+    for label, path in protected.whole:
+        if _is_within(path, real):
+            return f"it is {label}" if _same(real, path) else f"it contains {label} {path}"
+    for label, path in protected.state:
+        if _is_within(real, path) or _is_within(path, real):
+            return f"it is {label}" if _same(real, path) else f"it overlaps {label} ({path})"
+    return None
+
+
+def _same(a: Path, b: Path) -> bool:
+    return os.path.normcase(str(a)) == os.path.normcase(str(b))
+
+
+def looks_like_kafka_data(real: Path) -> bool:
+    """A log dir Kafka wrote: meta.properties, or at least one <topic>-<partition> folder."""
+    if (real / "meta.properties").is_file():
+        return True
+    try:
+        with os.scandir(real) as it:
+            return any(_PARTITION_DIR.match(e.name) and e.is_dir(follow_symlinks=False) for e in it)
+    except OSError:
+        return False
+
+
+def looks_like_zookeeper_data(real: Path) -> bool:
+    """A ZooKeeper dataDir / dataLogDir: it has a version-2 folder."""
+    return (real / "version-2").is_dir() and not (real / "version-2").is_symlink()
+
+
+def _is_empty(real: Path) -> bool:
+    with os.scandir(real) as it:
+        return next(it, None) is None
+
+
+# --------------------------------------------------------------------------------------------
+# Measuring a folder without following links.
+
+
+def _is_link(entry: os.DirEntry[str]) -> bool:
+    """A symbolic link, or on Windows a junction: removed as a link, never descended into."""
+    if entry.is_symlink():
+        return True
+    if sys.platform == "win32":
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except OSError:
+            return False
+        reparse = getattr(stat, "FILE_ATTRIBUTE_REPARSE_POINT", 0x400)
+        return bool(getattr(st, "st_file_attributes", 0) & reparse)
+    return False
+
+
+@dataclass
+class Usage:
+    files: int = 0
+    folders: int = 0
+    links: int = 0
+    size_bytes: int = 0
+
+
+def measure(real: Path) -> Usage:
+    """Files, folders, links and bytes inside a folder (links counted, not followed)."""
+    usage = Usage()
+    stack = [str(real)]
+    while stack:
+        current = stack.pop()
+        try:
+            it = os.scandir(current)
+        except OSError:  # vanished or unreadable while a broker still runs: count what we can
+            continue
+        with it:
+            for entry in it:
+                try:
+                    if _is_link(entry):
+                        usage.links += 1
+                    elif entry.is_dir(follow_symlinks=False):
+                        usage.folders += 1
+                        stack.append(entry.path)
+                    else:
+                        usage.files += 1
+                        usage.size_bytes += entry.stat(follow_symlinks=False).st_size
+                except OSError:
+                    continue
+    return usage
+
+
+def _topics_on_disk(real: Path) -> dict[str, int]:
+    topics: dict[str, int] = {}
+    try:
+        with os.scandir(real) as it:
+            for e in it:
+                m = _PARTITION_DIR.match(e.name)
+                if m and e.is_dir(follow_symlinks=False) and not e.name.endswith(("-delete", "-future", "-stray")):
+                    topics[m.group("topic")] = topics.get(m.group("topic"), 0) + 1
+    except OSError:
+        pass
+    return dict(sorted(topics.items()))
+
+
+# --------------------------------------------------------------------------------------------
+# Building the plan
+
+
+def _service_plan(settings: Settings, cfg: services.StackConfig, service: str) -> ServicePlan:
+    if service == services.KAFKA:
+        host, port = services._probe_host(cfg.listeners[0].host), cfg.listeners[0].port
+    else:
+        host, port = cfg.zk_probe_host, cfg.zk_port
+    proc = services.live_process(services.read_pid(settings, service))
+    if proc is not None:
+        return ServicePlan(service, port, "running", proc.pid)
+    if processes.port_open(host, port):
+        owner = processes.port_owner(port)
+        label = services._owner_label(owner) if owner else "a process kafkaops cannot see"
+        detail = f"port {port} is held by {label}, which kafkaops did not start"
+        return ServicePlan(service, port, "foreign", owner.pid if owner else None, detail)
+    return ServicePlan(service, port, "not-running")
+
+
+def _dir_plan(role: str, configured: Path, protected: Protected, forced: set[str], base: Path) -> DirPlan:
+    real = realpath(configured, base)
+    plan = DirPlan(role=role, path=str(configured), real=str(real), exists=real.exists())
+    named = f"{role} {configured}" + (f" (resolves to {real})" if str(real) != str(configured) else "")
+    reason = hard_guard(real, protected)
+    if reason:
+        plan.refusal, plan.refusal_kind = f"{named}: {reason}", "protected"
+        return plan
+    if not plan.exists:
+        return plan  # nothing to delete; Kafka / ZooKeeper create it at the next start
+    if not real.is_dir():
+        plan.refusal, plan.refusal_kind = f"{named} is not a folder", "not-a-folder"
+        return plan
+    usage = measure(real)
+    plan.files, plan.folders, plan.links, plan.size_bytes = usage.files, usage.folders, usage.links, usage.size_bytes
+    if role == KAFKA_LOG_DIR:
+        plan.topics = _topics_on_disk(real)
+        meta = services.read_meta_properties(real)
+        plan.cluster_id = (meta or {}).get("cluster.id")
+        plan.looks_like_data = looks_like_kafka_data(real)
+        kind = "Kafka data (no meta.properties, no <topic>-<partition> folders)"
+    else:
+        plan.looks_like_data = looks_like_zookeeper_data(real)
+        kind = "ZooKeeper data (no version-2 folder)"
+    plan.forced = os.path.normcase(str(real)) in forced
+    if not plan.looks_like_data and not plan.forced and not _is_empty(real):
+        plan.refusal, plan.refusal_kind = f"{named} does not look like {kind}", "unrecognised"
+    return plan
+
+
+def build_plan(
+    settings: Settings,
+    *,
+    force_paths: Iterable[Path] = (),
+    backup_dir: Path | None = None,
+    reset_producer_offset: bool = False,
+    restart: bool = False,
+    cwd: Path | None = None,
+    home: Path | None = None,
+    read_offset: Callable[[Settings], dict[str, object] | None] | None = None,
+) -> ResetPlan:
+    """What a reset would do, and whether it may: reads configs, folders and process state; changes nothing."""
+    cfg = services.read_stack_config(settings)
+    protected = Protected.of(settings, cwd=cwd, home=home)
+    forced = {os.path.normcase(str(realpath(p))) for p in force_paths}
+    base = service_cwd(settings)  # Java resolves a relative log.dirs / dataDir against the JVM's working folder
+
+    configured: list[tuple[str, Path]] = [(KAFKA_LOG_DIR, d) for d in cfg.log_dirs]
+    configured.append((ZK_DATA_DIR, cfg.zk_data_dir))
+    if cfg.zk_data_log_dir is not None:
+        configured.append((ZK_DATA_LOG_DIR, cfg.zk_data_log_dir))
+    dirs: list[DirPlan] = []
+    seen: set[str] = set()
+    for role, path in configured:
+        key = os.path.normcase(str(realpath(path, base)))
+        if key in seen:  # dataLogDir == dataDir, or a log dir listed twice
+            continue
+        seen.add(key)
+        dirs.append(_dir_plan(role, path, protected, forced, base))
+
+    stop = [_service_plan(settings, cfg, services.KAFKA), _service_plan(settings, cfg, services.ZOOKEEPER)]
+    refusals = [d.refusal for d in dirs if d.refusal]
+    refusals += [f"{'Kafka broker' if s.service == services.KAFKA else 'ZooKeeper'}: {s.detail}" for s in stop if s.state == "foreign"]
+
+    unused = {os.path.normcase(str(realpath(p))) for p in force_paths} - {os.path.normcase(d.real) for d in dirs}
+    for path in sorted(unused):
+        refusals.append(f"--force-path {path} is not one of the configured data folders")
+
+    backup_real: str | None = None
+    if backup_dir is not None:
+        b = realpath(backup_dir)
+        backup_real = str(b)
+        for d in dirs:
+            if _is_within(b, Path(d.real)):
+                refusals.append(f"the backup folder {b} is inside {d.role} {d.real}, which the reset empties")
+        if b.exists() and not b.is_dir():
+            refusals.append(f"the backup folder {b} exists and is not a folder")
+
+    offset_before: dict[str, object] | None = None
+    offset_error: str | None = None
+    if reset_producer_offset:
+        try:
+            offset_before = (read_offset or read_producer_offset)(settings)
+        except KafkaopsError as exc:
+            offset_error = exc.message
+            refusals.append(f"--reset-producer-offset: cannot read producer_offsets: {exc.message}")
+
+    keeps = [
+        "the database: the livedb rows" + ("" if reset_producer_offset else " and the producer offset (producer_offsets)"),
+        f"the config files: {settings.server_properties}, {settings.zookeeper_properties}",
+        f"kafkaops's own state and service logs under {settings.kafkaops_home}",
+        "the data folders themselves (only their contents are deleted)",
+    ]
+    topic_names = sorted({t for d in dirs for t in d.topics if not t.startswith("__")})
+    loses = [
+        "every topic and message" + (f" (topics on disk: {', '.join(topic_names)})" if topic_names else ""),
+        "every consumer group's committed offsets (__consumer_offsets)",
+        "the broker's metadata (meta.properties, cluster id"
+        + (f" {next(d.cluster_id for d in dirs if d.cluster_id)}" if any(d.cluster_id for d in dirs) else "")
+        + ")",
+        "ZooKeeper's state: broker registrations, controller, topic configs, the cluster id",
+    ]
+    if reset_producer_offset:
+        loses.append("the producer's position: producer_offsets row 1 goes back to last_id 0, so every livedb row is sent again")
+    return ResetPlan(
+        stop=stop,
+        dirs=dirs,
+        keeps=keeps,
+        loses=loses,
+        reset_producer_offset=reset_producer_offset,
+        backup_dir=backup_real,
+        restart=restart,
+        offset_before=offset_before,
+        offset_error=offset_error,
+        refusals=refusals,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Backups
+
+
+@dataclass
+class Backup:
+    role: str
+    source: str
+    archive: str
+    members: int
+    size_bytes: int  # the archive's size
+
+
+def _slug(role: str, index: int) -> str:
+    base = {KAFKA_LOG_DIR: "kafka-logs", ZK_DATA_DIR: "zookeeper-data", ZK_DATA_LOG_DIR: "zookeeper-datalog"}[role]
+    return f"{base}-{index}" if role == KAFKA_LOG_DIR else base
+
+
+def backup_dir_contents(source: Path, archive: Path) -> int:
+    """Write a tar.gz of a folder's contents (links stored as links), then verify it; the member count."""
+    written: list[str] = []
+
+    def record(info: tarfile.TarInfo) -> tarfile.TarInfo:
+        written.append(info.name)
+        return info
+
+    tmp = archive.with_name(archive.name + ".partial")
+    try:
+        archive.parent.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(tmp, "w:gz") as tar:
+            with os.scandir(source) as it:
+                for entry in sorted(it, key=lambda e: e.name):
+                    tar.add(entry.path, arcname=entry.name, recursive=True, filter=record)
+        verify_archive(tmp, written)
+        tmp.replace(archive)
+    except (OSError, tarfile.TarError) as exc:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+        raise KafkaopsError(
+            f"backup of {source} to {archive} failed: {exc}",
+            hint="free some space or choose another --backup folder; nothing was deleted",
+        ) from None
+    return len(written)
+
+
+def verify_archive(archive: Path, expected: Sequence[str]) -> None:
+    """Reopen the archive, read every member to the end, and compare names and count with what was written."""
+    with tarfile.open(archive, "r:gz") as tar:
+        names = []
+        for member in tar:
+            names.append(member.name)
+            if member.isfile():
+                fh = tar.extractfile(member)
+                assert fh is not None
+                read = 0
+                while chunk := fh.read(1 << 20):
+                    read += len(chunk)
+                if read != member.size:
+                    raise tarfile.TarError(f"{member.name}: read {read} bytes of {member.size}")
+    if len(names) != len(expected) or sorted(names) != sorted(expected):
+        raise tarfile.TarError(f"the archive holds {len(names)} entries, {len(expected)} were written")
+
+
+# --------------------------------------------------------------------------------------------
+# Emptying a folder
+
+
+@dataclass
+class Emptied:
+    role: str
+    path: str
+    files: int
+    folders: int
+    links: int
+    size_bytes: int
+
+
+def _on_rm_error(func: Callable[..., object], path: str, _exc: object) -> None:
+    """A read-only file (Windows) is made writable and removed again; anything else propagates."""
+    os.chmod(path, stat.S_IWRITE | stat.S_IREAD)
+    func(path)
+
+
+def empty_directory(real: Path, protected: Protected) -> Usage:
+    """Delete everything inside ``real`` (which stays). Links inside are unlinked, never followed."""
+    reason = hard_guard(realpath(real), protected)  # checked again, right before deleting
+    if reason:
+        raise RefusedError(f"will not empty {real}: {reason}")
+    usage = measure(real)
+    with os.scandir(real) as it:
+        entries = list(it)
+    for entry in entries:
+        if _is_link(entry):
+            if entry.is_dir(follow_symlinks=False) or (sys.platform == "win32" and entry.is_dir()):
+                os.rmdir(entry.path)  # a Windows directory link / junction: rmdir removes the link only
+            else:
+                os.unlink(entry.path)
+        elif entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, onerror=_on_rm_error)  # rmtree itself never follows links inside
+        else:
+            try:
+                os.unlink(entry.path)
+            except PermissionError:
+                os.chmod(entry.path, stat.S_IWRITE | stat.S_IREAD)
+                os.unlink(entry.path)
+    return usage
+
+
+# --------------------------------------------------------------------------------------------
+# Carrying out a plan
+
+
+@dataclass
+class ResetResult:
+    stopped: list[services.StopOutcome]
+    emptied: list[Emptied]
+    backups: list[Backup]
+    offset_rewound: bool = False
+    offset_before: dict[str, object] | None = None
+    restarted: services.UpResult | None = None
+    audit_log: str | None = None
+
+
+def _kafka_only(settings: Settings) -> Settings:
+    """Settings for `down` that leave the embedded PostgreSQL running: a reset never touches the database."""
+    return settings.with_overrides(embedded_db=False)
+
+
+def _check_stopped_cleanly(down: services.DownResult) -> None:
+    for outcome in down.services:
+        label = "the Kafka broker" if outcome.service == services.KAFKA else "ZooKeeper"
+        if outcome.action == "forced" or outcome.clean is False:
+            raise RefusedError(
+                f"{label} did not shut down cleanly ({outcome.detail or outcome.action}); nothing was deleted",
+                hint="run `kafkaops up`, let it recover, then rerun `kafkaops reset --confirm`",
+                runbook="failures unclean-shutdown",
+            )
+
+
+def _check_ports_free(settings: Settings) -> None:
+    cfg = services.read_stack_config(settings)
+    probes = [("Kafka broker", services._probe_host(host), port) for host, port in cfg.broker_ports]
+    probes.append(("ZooKeeper", cfg.zk_probe_host, cfg.zk_port))
+    for label, host, port in probes:
+        if processes.port_open(host, port):
+            owner = processes.port_owner(port)
+            who = services._owner_label(owner) if owner else "a process kafkaops cannot see"
+            raise RefusedError(
+                f"after stopping the stack, port {port} ({label}) is still held by {who}, "
+                "which kafkaops did not start; nothing was deleted",
+                hint="stop that process yourself: deleting data under a running broker or ZooKeeper corrupts it",
+                details=[f"command: {owner.command[:200]}"] if owner else [],
+                runbook="failures foreign-process",
+            )
+
+
+def execute(
+    settings: Settings,
+    plan: ResetPlan,
+    progress: Progress = _noop,
+    *,
+    cwd: Path | None = None,
+    home: Path | None = None,
+    rewind: Callable[[Settings], dict[str, object] | None] | None = None,
+) -> ResetResult:
+    """Carry out a plan (already confirmed by the user). Appends one line to the audit log, whatever happens.
+
+    ``rewind`` rewinds the producer offset (only called when the plan asks for it); it returns the
+    row as it was before, if known.
+    """
+    result = ResetResult(stopped=[], emptied=[], backups=[])
+    outcome, reason = "failed", None
+    try:
+        plan.check()
+        protected = Protected.of(settings, cwd=cwd, home=home)
+
+        progress("stopping the stack: the Kafka broker, then ZooKeeper")
+        down = services.down(_kafka_only(settings), progress)
+        result.stopped = down.services
+        _check_stopped_cleanly(down)
+        _check_ports_free(settings)
+
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        if plan.backup_dir is not None:
+            backup_root = Path(plan.backup_dir)
+            for i, d in enumerate(plan.dirs):
+                if not d.exists or _is_empty(Path(d.real)):
+                    continue
+                archive = backup_root / f"kafkaops-reset-{stamp}-{_slug(d.role, i)}.tar.gz"
+                progress(f"backing up {d.real} to {archive}")
+                members = backup_dir_contents(Path(d.real), archive)
+                result.backups.append(Backup(d.role, d.real, str(archive), members, archive.stat().st_size))
+
+        for d in plan.dirs:
+            if not d.exists:
+                continue
+            progress(f"emptying {d.role} {d.real}")
+            try:
+                usage = empty_directory(Path(d.real), protected)
+            except OSError as exc:
+                raise KafkaopsError(
+                    f"could not empty {d.real}: {exc.strerror or exc} ({exc.filename or d.real})",
+                    hint="close whatever holds files there, then rerun `kafkaops reset --confirm`",
+                    details=[f"already emptied: {e.path}" for e in result.emptied],
+                ) from None
+            result.emptied.append(Emptied(d.role, d.real, usage.files, usage.folders, usage.links, usage.size_bytes))
+
+        if plan.reset_producer_offset:
+            progress("rewinding the producer offset to last_id 0")
+            try:
+                result.offset_before = (rewind or rewind_producer_offset)(settings)
+            except KafkaopsError as exc:
+                exc.message = f"Kafka's data was deleted, but the producer offset was not rewound: {exc.message}"
+                raise
+            result.offset_rewound = True
+
+        if plan.restart:
+            progress("starting the stack again")
+            result.restarted = services.up(settings, progress)
+        outcome = "done"
+        return result
+    except RefusedError as exc:
+        outcome, reason = "refused", exc.message
+        raise
+    except KafkaopsError as exc:
+        reason = exc.message
+        raise
+    except KeyboardInterrupt:
+        outcome, reason = "interrupted", "Ctrl+C"
+        raise
+    finally:
+        result.audit_log = str(audit(settings, plan, result, outcome, reason))
+
+
+# --------------------------------------------------------------------------------------------
+# The producer offset (the database stays untouched unless --reset-producer-offset)
+
+
+def read_producer_offset(settings: Settings) -> dict[str, object] | None:
+    """producer_offsets row 1 as it is now; refuses while a producer runs (it would overwrite a rewind)."""
+    from kafkaops.procedures import db
+
+    with db.session(settings, application_name="kafkaops-reset") as conn:
+        offset = db.read_offset(conn)
+        key = db.producer_lock_key()
+        if not conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]:
+            raise RefusedError("a producer is running (it holds the producer lock)", hint="stop `kafkaops produce` first")
+        conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+    return {"last_id": offset.last_id, "last_created_at": str(offset.last_created_at)}
+
+
+def rewind_producer_offset(settings: Settings) -> dict[str, object] | None:
+    """producer_offsets row 1 back to last_id 0 and the epoch (the procedure's SQL); the last_id it had."""
+    from kafkaops.procedures import db
+
+    rewound = db.rewind_offset(settings, 0)
+    return {"last_id": rewound.before}
+
+
+# --------------------------------------------------------------------------------------------
+# The audit log
+
+
+def audit_path(settings: Settings) -> Path:
+    return settings.kafkaops_home / AUDIT_FILE
+
+
+def audit(settings: Settings, plan: ResetPlan, result: ResetResult | None, outcome: str, reason: str | None = None) -> Path:
+    """Append one JSON line for a reset attempt: when, what was deleted and backed up, the offset, the outcome."""
+    path = audit_path(settings)
+    record = {
+        "time": datetime.now(UTC).isoformat(timespec="seconds"),
+        "outcome": outcome,
+        "reason": reason,
+        "user": _user(),
+        "pid": os.getpid(),
+        "planned": [{"role": d.role, "path": d.real, "size_bytes": d.size_bytes, "files": d.files + d.links} for d in plan.dirs],
+        "deleted": [asdict(e) for e in result.emptied] if result else [],
+        "backups": [asdict(b) for b in result.backups] if result else [],
+        "offset_rewound": bool(result and result.offset_rewound),
+        "offset_before": result.offset_before if result else None,
+        "restarted": bool(result and result.restarted),
+    }
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(record, default=str) + "\n")
+    except OSError:
+        pass  # never hide the reset's own outcome behind a failure to log it
+    return path
+
+
+def _user() -> str | None:
+    try:
+        import getpass
+
+        return getpass.getuser()
+    except Exception:  # no user name in this environment
+        return None
