@@ -201,6 +201,12 @@ def _ensure_system_user(name: str) -> None:
         ) from None
 
 
+def _group_of(user: str) -> int:
+    import pwd
+
+    return pwd.getpwnam(user).pw_gid
+
+
 def _chown(path: Path, user: str) -> None:
     import pwd
 
@@ -238,7 +244,8 @@ def _pg(args: list[str], *, user: str | None, timeout: float) -> subprocess.Comp
     """Run a server binary. Output goes to temporary files, never to pipes: pg_ctl's server child
     inherits the descriptors, and a pipe would keep the call waiting for as long as the server runs."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        kwargs: dict[str, object] = {"user": user} if user else {}
+        # Drop root's groups as well as its uid: the server's user owns its files alone.
+        kwargs: dict[str, object] = {"user": user, "group": _group_of(user), "extra_groups": []} if user else {}
         try:
             proc = subprocess.run(args, stdout=out, stderr=err, stdin=subprocess.DEVNULL, text=True, timeout=timeout, check=False, cwd="/" if user else None, **kwargs)  # type: ignore[call-overload]
         except subprocess.TimeoutExpired:
@@ -391,6 +398,21 @@ def stop(settings: Settings, *, timeout: float | None = None) -> bool:
         return False
     wait = timeout or settings.stop_timeout
     result = _pg([str(bin_dir() / exe("pg_ctl")), "-D", str(data_dir(settings)), "-m", "fast", "-w", "-t", str(int(wait)), "stop"], user=_run_as(), timeout=wait + 10)
-    if result.returncode != 0 and server_pid(settings) is not None:
+    if result.returncode != 0 and server_pid(settings) == pid:
+        # pg_ctl could not do it (e.g. the server's user can no longer reach the folder): a fast
+        # shutdown is SIGINT to the postmaster.
+        import signal
+
+        from kafkaops.adapters import processes
+
+        try:
+            os.kill(pid, signal.SIGINT)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            pass
+        if processes.wait_exit(pid, None, wait):
+            return True
+    if server_pid(settings) is not None:
         raise ServiceFailed("the embedded PostgreSQL did not stop", details=result.stderr.strip().splitlines()[-3:], hint=f"see {log_path(settings)}")
     return True
