@@ -30,11 +30,11 @@ def run(cmd: list[str], **kw: object) -> None:
         sys.exit(code)
 
 
-def setup() -> None:
+def setup(env: dict[str, str] | None = None) -> None:
     if not PY.exists():
         venv.EnvBuilder(with_pip=True).create(VENV)
     run([str(PY), "-m", "pip", "install", "-q", "--disable-pip-version-check", "-e", ".[test]"])
-    run([*KAFKAOPS, "install"])
+    run([*KAFKAOPS, "install"], env=env)
 
 
 def demo() -> None:
@@ -48,10 +48,11 @@ def demo() -> None:
 
 
 def test(extra: list[str]) -> None:
-    setup()
     env = dict(os.environ)
-    # The tests start their own ZooKeeper, broker and PostgreSQL on free ports; they share one Kafka install.
+    # The tests start their own ZooKeeper, broker and PostgreSQL on free ports; they share one Kafka
+    # install, kept apart from the user's own KAFKAOPS_HOME.
     env.setdefault("KAFKAOPS_TEST_HOME", str(Path.home() / ".cache" / "kafkaops-test"))
+    setup(dict(env, KAFKAOPS_HOME=env["KAFKAOPS_TEST_HOME"]))
     run([str(PY), "-m", "pytest", "-q", "-p", "no:cacheprovider", *extra], env=env)
 
 
