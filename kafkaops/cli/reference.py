@@ -91,10 +91,7 @@ def _section(info: CommandInfo) -> list[str]:
         lines += [f"| `{_cell(names)}` | {_cell(help_)} |" for names, help_ in records]
         lines.append("")
     if info.is_group:
-        subs = [
-            (name, cmd.get_command(ctx, name))
-            for name in sorted(cmd.list_commands(ctx))
-        ]
+        subs = [(name, cmd.get_command(ctx, name)) for name in sorted(cmd.list_commands(ctx))]
         subs = [(n, c) for n, c in subs if c is not None and not getattr(c, "hidden", False)]
         if subs:
             lines += ["Commands:", ""]

@@ -155,7 +155,10 @@ def test_persistence_states_each_rule_and_names_its_test() -> None:
     for anchor, test_id in [
         ("deleting-rows-does-not-delete-events", "tests/integration/test_produce.py::test_messages_survive_row_deletion"),
         ("a-restart-keeps-the-data", "tests/integration/test_services.py::test_messages_survive_down_and_up"),
-        ("only-retention-or-a-reset-removes-messages", "tests/integration/test_reset.py::test_confirm_yes_empties_exactly_the_configured_dirs"),
+        (
+            "only-retention-or-a-reset-removes-messages",
+            "tests/integration/test_reset.py::test_confirm_yes_empties_exactly_the_configured_dirs",
+        ),
     ]:
         assert test_id in runbooks.section(text, anchor)
 
@@ -274,8 +277,6 @@ def test_the_documented_event_is_what_the_producer_builds() -> None:
     event = runbooks.section(runbooks.read(runbooks.find_runbook("producer")), "the-event-format")
     documented = json.loads(event.split("```json\n", 1)[1].split("```", 1)[0])
     row = documented["after"]
-    built = json.loads(
-        EventBuilder("kafkaops", TableRef("public", "livedb")).value(row["id"], json.dumps(row), documented["ts_ms"]) or ""
-    )
+    built = json.loads(EventBuilder("kafkaops", TableRef("public", "livedb")).value(row["id"], json.dumps(row), documented["ts_ms"]) or "")
     assert built == documented
     assert list(built) == list(documented)
