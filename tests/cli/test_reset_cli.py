@@ -1,0 +1,257 @@
+"""kafkaops reset through Typer's CliRunner: the plan, the exit codes, the confirmation and the guards.
+
+No service runs: the configs point at closed ports, HOME and the current folder are folders under
+tmp_path, and every folder a guard must protect holds a sentinel file that is checked afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from kafkaops.adapters.javaprops import write_properties
+from kafkaops.cli import app
+from kafkaops.procedures import reset as reset_proc
+
+
+def _closed_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Layout:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.home, self.work, self.ops = root / "home", root / "work", root / "ops"
+        self.kafka_home, self.conf = root / "kafka", root / "conf"
+        self.logs, self.zk = root / "data" / "kafka-logs", root / "data" / "zookeeper"
+        for d in (self.home, self.work, self.ops, self.kafka_home / "libs", self.conf):
+            d.mkdir(parents=True)
+        (self.kafka_home / "libs" / "kafka_2.13-3.9.2.jar").write_bytes(b"")
+        self.zk_port, self.broker_port = _closed_port(), _closed_port()
+        self.env = {
+            "HOME": str(self.home),
+            "KAFKA_HOME": str(self.kafka_home),
+            "KAFKAOPS_HOME": str(self.ops),
+            "KAFKAOPS_SERVER_PROPERTIES": str(self.conf / "server.properties"),
+            "KAFKAOPS_ZOOKEEPER_PROPERTIES": str(self.conf / "zookeeper.properties"),
+            "KAFKAOPS_EMBEDDED_DB": "off",
+            "DATABASE_URL": "",
+            "NO_COLOR": "1",
+        }
+        self.configure(str(self.logs), str(self.zk))
+
+    def configure(self, log_dirs: str, data_dir: str) -> None:
+        write_properties(self.conf / "zookeeper.properties", {"dataDir": data_dir, "clientPort": str(self.zk_port)})
+        write_properties(
+            self.conf / "server.properties",
+            {"broker.id": "0", "listeners": f"PLAINTEXT://localhost:{self.broker_port}", "log.dirs": log_dirs},
+        )
+
+    def fill(self) -> None:
+        """Data that looks like a broker's and ZooKeeper's: 3 files, 1000 + 50 + 20 bytes."""
+        (self.logs / "db_live_events-0").mkdir(parents=True)
+        (self.logs / "db_live_events-0" / "00000000000000000000.log").write_bytes(b"m" * 1000)
+        (self.logs / "meta.properties").write_bytes(b"c" * 50)
+        (self.zk / "version-2").mkdir(parents=True)
+        (self.zk / "version-2" / "log.1").write_bytes(b"z" * 20)
+
+    def audit_lines(self) -> list[dict[str, object]]:
+        path = self.ops / "reset-audit.log"
+        return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+@pytest.fixture
+def lay(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Layout:
+    layout = Layout(tmp_path)
+    monkeypatch.chdir(layout.work)  # the current folder (and no stray .env)
+    monkeypatch.setenv("HOME", str(layout.home))
+    return layout
+
+
+def run(args: list[str], lay: Layout) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, args, env=lay.env)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_without_confirm_the_plan_is_printed_and_nothing_is_deleted(lay: Layout) -> None:
+    lay.fill()
+    code, out, err = run(["reset"], lay)
+    assert code == 5
+    assert out == (
+        "kafkaops reset plan (nothing has been deleted)\n"
+        "\n"
+        "Stop, in this order:\n"
+        f"  1. Kafka broker  not running (port {lay.broker_port})\n"
+        f"  2. ZooKeeper     not running (port {lay.zk_port})\n"
+        "\n"
+        "Empty these folders (the folders themselves stay):\n"
+        f"  kafka log dir      {lay.logs}  1.0 KiB in 2 files\n"
+        f"  ZooKeeper dataDir  {lay.zk}  20 B in 1 file\n"
+        "  total              1.0 KiB in 3 files\n"
+        "\n"
+        "You will lose:\n"
+        "  - every topic and message (topics on disk: db_live_events)\n"
+        "  - every consumer group's committed offsets (__consumer_offsets)\n"
+        "  - the broker's metadata (meta.properties, cluster id)\n"
+        "  - ZooKeeper's state: broker registrations, controller, topic configs, the cluster id\n"
+        "\n"
+        "What stays:\n"
+        "  - the database: the livedb rows and the producer offset (producer_offsets)\n"
+        f"  - the config files: {lay.conf / 'server.properties'}, {lay.conf / 'zookeeper.properties'}\n"
+        f"  - kafkaops's own state and service logs under {lay.ops}\n"
+        "  - the data folders themselves (only their contents are deleted)\n"
+    )
+    assert err == (
+        "error: nothing was deleted: a reset needs --confirm\n"
+        "hint: read the plan above, then run `kafkaops reset --confirm` (add --yes when there is no terminal)\n"
+    )
+    assert (lay.logs / "meta.properties").exists() and (lay.zk / "version-2" / "log.1").exists()
+    assert lay.audit_lines() == []  # looking at the plan is not an attempt
+
+
+def test_dry_run_exits_0_and_deletes_nothing(lay: Layout) -> None:
+    lay.fill()
+    code, out, err = run(["reset", "--dry-run", "--confirm", "--yes"], lay)
+    assert code == 0, err
+    assert out.startswith("kafkaops reset plan (nothing has been deleted)\n")
+    assert err == "dry run: nothing was stopped or deleted\n"
+    assert (lay.logs / "meta.properties").exists() and (lay.zk / "version-2" / "log.1").exists()
+
+
+def test_json_plan(lay: Layout) -> None:
+    lay.fill()
+    code, out, _ = run(["reset", "--dry-run", "--json"], lay)
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["result"] is None
+    assert doc["plan"]["allowed"] is True
+    assert [(d["role"], d["files"], d["size_bytes"]) for d in doc["plan"]["dirs"]] == [
+        ("kafka log dir", 2, 1050),
+        ("ZooKeeper dataDir", 1, 20),
+    ]
+    assert [s["service"] for s in doc["plan"]["stop"]] == ["kafka", "zookeeper"]
+
+
+def test_confirm_without_a_terminal_needs_yes(lay: Layout) -> None:
+    lay.fill()
+    code, _, err = run(["reset", "--confirm"], lay)
+    assert code == 5
+    assert err == ("error: no terminal to confirm on: a reset without a terminal needs --yes as well as --confirm\nhint: kafkaops reset --confirm --yes\n")
+    assert (lay.logs / "meta.properties").exists()
+    [line] = lay.audit_lines()
+    assert line["outcome"] == "refused" and line["deleted"] == []
+
+
+def test_confirm_yes_on_a_stopped_stack_empties_exactly_the_data_folders(lay: Layout) -> None:
+    lay.fill()
+    (lay.root / "data" / "next-to.txt").write_text("sentinel")
+    code, _, err = run(["reset", "--confirm", "--yes"], lay)
+    assert code == 0, err
+    assert lay.logs.is_dir() and list(lay.logs.iterdir()) == []
+    assert lay.zk.is_dir() and list(lay.zk.iterdir()) == []
+    assert (lay.root / "data" / "next-to.txt").read_text() == "sentinel"
+    assert f"✓ emptied kafka log dir {lay.logs} (1.0 KiB in 2 files)\n" in err
+    assert f"✓ emptied ZooKeeper dataDir {lay.zk} (20 B in 1 file)\n" in err
+    assert "next: kafkaops up (starts a new, empty cluster and creates the pipeline topic)\n" in err
+    [line] = lay.audit_lines()
+    assert line["outcome"] == "done"
+    assert [(d["path"], d["files"], d["size_bytes"]) for d in line["deleted"]] == [(str(lay.logs), 2, 1050), (str(lay.zk), 1, 20)]
+
+
+@pytest.fixture
+def no_deleting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A safety net for the guard tests: if a guard ever failed, the test fails instead of deleting."""
+
+    def refuse_to_delete(*_: object, **__: object) -> None:
+        raise AssertionError("the reset tried to empty a protected folder")
+
+    monkeypatch.setattr(reset_proc, "empty_directory", refuse_to_delete)
+
+
+@pytest.mark.usefixtures("no_deleting")
+def test_log_dirs_at_the_filesystem_root_is_refused(lay: Layout) -> None:
+    lay.configure("/", str(lay.zk))
+    code, out, err = run(["reset", "--confirm", "--yes"], lay)
+    assert code == 5
+    assert "  REFUSED: kafka log dir /: it is a filesystem root\n" in out
+    assert err.startswith("error: reset refused: kafka log dir /: it is a filesystem root\n")
+    [line] = lay.audit_lines()
+    assert line["outcome"] == "refused" and line["deleted"] == []
+
+
+@pytest.mark.usefixtures("no_deleting")
+def test_log_dirs_at_the_home_folder_is_refused_even_with_force_path(lay: Layout) -> None:
+    (lay.home / "precious.txt").write_text("keep")
+    lay.configure(str(lay.home), str(lay.zk))
+    code, _, err = run(["reset", "--confirm", "--yes", "--force-path", str(lay.home)], lay)
+    assert code == 5
+    assert err.startswith(f"error: reset refused: kafka log dir {lay.home}: it is your home folder\n")
+    assert (lay.home / "precious.txt").read_text() == "keep"
+
+
+@pytest.mark.usefixtures("no_deleting")
+def test_data_dir_containing_kafka_home_is_refused(lay: Layout) -> None:
+    lay.configure(str(lay.logs), str(lay.root))
+    code, _, err = run(["reset", "--confirm", "--yes"], lay)
+    assert code == 5
+    assert err.startswith(f"error: reset refused: ZooKeeper dataDir {lay.root}: it contains your home folder {lay.home}\n")
+    lay.configure(str(lay.kafka_home), str(lay.zk))
+    code, _, err = run(["reset", "--confirm", "--yes"], lay)
+    assert code == 5
+    assert err.startswith(f"error: reset refused: kafka log dir {lay.kafka_home}: it is KAFKA_HOME\n")
+    assert (lay.kafka_home / "libs" / "kafka_2.13-3.9.2.jar").exists()
+
+
+@pytest.mark.usefixtures("no_deleting")
+def test_the_current_folder_is_refused(lay: Layout) -> None:
+    (lay.work / "notes.txt").write_text("mine")
+    lay.configure(str(lay.work), str(lay.zk))
+    code, _, err = run(["reset", "--confirm", "--yes"], lay)
+    assert code == 5
+    assert err.startswith(f"error: reset refused: kafka log dir {lay.work}: it is the current folder\n")
+
+
+def test_a_folder_with_unrelated_files_is_refused_until_named_with_force_path(lay: Layout) -> None:
+    docs = lay.root / "docs"
+    docs.mkdir()
+    (docs / "thesis.docx").write_text("years of work")
+    lay.configure(str(docs), str(lay.zk))
+    code, _, err = run(["reset", "--confirm", "--yes"], lay)
+    assert code == 5
+    assert err == (
+        f"error: reset refused: kafka log dir {docs} does not look like Kafka data (no meta.properties, no <topic>-<partition> folders)\n"
+        "hint: check log.dirs / dataDir / dataLogDir in the configs; if that folder really is Kafka's or ZooKeeper's, "
+        "name it with --force-path DIR\n"
+        "see: kafkaops runbook reset what-kafkaops-does\n"
+    )
+    assert (docs / "thesis.docx").read_text() == "years of work"
+    code, out, err = run(["reset", "--confirm", "--yes", "--force-path", str(docs)], lay)
+    assert code == 0, err
+    assert f"  kafka log dir      {docs}  13 B in 1 file [--force-path]\n" in out
+    assert list(docs.iterdir()) == []
+
+
+def test_a_backup_folder_inside_a_data_folder_is_refused(lay: Layout) -> None:
+    lay.fill()
+    code, _, err = run(["reset", "--confirm", "--yes", "--backup", str(lay.logs / "bk")], lay)
+    assert code == 5
+    assert err.startswith(f"error: reset refused: the backup folder {lay.logs / 'bk'} is inside kafka log dir {lay.logs}")
+    assert (lay.logs / "meta.properties").exists()
+
+
+def test_backup_prints_where_the_verified_archives_are(lay: Layout) -> None:
+    lay.fill()
+    backups = lay.root / "backups"
+    code, out, err = run(["reset", "--confirm", "--yes", "--backup", str(backups)], lay)
+    assert code == 0, err
+    assert f"  - back up each folder to a .tar.gz in {backups}, verified before anything is deleted\n" in out
+    archives = sorted(backups.iterdir())
+    assert len(archives) == 2
+    assert f"✓ backed up {lay.logs} to {archives[0]} (3 entries, " in err
+    assert f"✓ backed up {lay.zk} to {archives[1]} (2 entries, " in err
