@@ -105,7 +105,7 @@ def parse_configs(pairs: list[str] | None) -> dict[str, str]:
 
 _BAD_INPUT = {
     "INVALID_CONFIG",
-    "INVALID_TOPIC_EXCEPTION",
+    "TOPIC_EXCEPTION",  # Kafka's InvalidTopicException: a bad or colliding name
     "INVALID_PARTITIONS",
     "INVALID_REPLICATION_FACTOR",
     "INVALID_REPLICA_ASSIGNMENT",
@@ -117,6 +117,7 @@ _NOT_ALLOWED = {
     "CLUSTER_AUTHORIZATION_FAILED",
     "_AUTHENTICATION",
     "SASL_AUTHENTICATION_FAILED",
+    "_SSL",
 }
 
 
@@ -265,6 +266,12 @@ def create_topic(
 
     if name in md.topics:
         return existing(md.topics[name])
+    clash = sorted(t for t in md.topics if t.replace(".", "_") == name.replace(".", "_"))
+    if clash:
+        raise UsageError(
+            f"topic name {name} collides with the existing topic {clash[0]}",
+            hint="Kafka's metric names treat '.' and '_' alike, so it refuses both; pick another name",
+        )
     live = len(md.brokers)
     if replication_factor > live:
         raise UsageError(

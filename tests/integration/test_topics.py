@@ -150,6 +150,20 @@ def test_replication_factor_above_the_live_brokers_is_exit_2_and_creates_nothing
     assert name not in _broker_topics(shared_stack)
 
 
+def test_a_name_colliding_in_metric_names_is_exit_2_and_creates_nothing(shared_stack: Stack) -> None:
+    base = _name("m").replace("-", "_")
+    assert _kafkaops(shared_stack, "topics", "create", f"{base}_x").returncode == 0
+    res = _kafkaops(shared_stack, "topics", "create", f"{base}.x")
+    assert res.returncode == 2
+    warning, *rest = res.stderr.splitlines()
+    assert warning.startswith(f"warning: topic name '{base}.x' mixes '.' and '_'")
+    assert rest == [
+        f"error: topic name {base}.x collides with the existing topic {base}_x",
+        "hint: Kafka's metric names treat '.' and '_' alike, so it refuses both; pick another name",
+    ]
+    assert f"{base}.x" not in _broker_topics(shared_stack)
+
+
 def test_ensure_topic_creates_once_then_finds_it(shared_stack: Stack) -> None:
     name = _name()
     first = topics.ensure_topic(shared_stack.settings, name, 2, 1)

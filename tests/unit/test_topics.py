@@ -116,6 +116,8 @@ SETTINGS = load_settings(env={"KAFKA_BROKER": "broker.example:9093", "KAFKAOPS_H
         ("UNKNOWN_TOPIC_OR_PART", "Broker: Unknown topic or partition", topics.TopicNotFound, ExitCode.ERROR, "topic t does not exist"),
         ("INVALID_CONFIG", "Unknown topic config name: retention.bogus", UsageError, ExitCode.USAGE,
          "cannot create topic t: the broker rejected it: Unknown topic config name: retention.bogus"),
+        ("TOPIC_EXCEPTION", "Topic 'a.b' collides with existing topics: a_b", UsageError, ExitCode.USAGE,
+         "cannot create topic t: the broker rejected it: Topic 'a.b' collides with existing topics: a_b"),
         ("TOPIC_AUTHORIZATION_FAILED", "Broker: Topic authorization failed", KafkaopsError, ExitCode.ERROR,
          "cannot create topic t: not allowed (Broker: Topic authorization failed)"),
         ("_TRANSPORT", "Broker transport failure", KafkaopsError, ExitCode.UNREACHABLE,
