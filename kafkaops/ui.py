@@ -136,3 +136,17 @@ def markdown(text: str) -> None:
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
         sys.stdout.flush()
+
+
+def print_message(header: str, value: Any, value_format: str | None) -> None:
+    """One consumed message for a person: a dim header line, then the value (JSON highlighted)."""
+    out.print(escape(header), style="dim", highlight=False)
+    if value_format == "json":
+        compact = json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+        out.print_json(compact, indent=None if len(compact) <= max(out.width - 2, 40) else 2)
+    elif value_format == "text":
+        out.print(escape(str(value)), highlight=False)
+    elif value_format == "base64":
+        out.print(f"[magenta]<binary, not UTF-8; base64>[/magenta] {escape(str(value))}", highlight=False)
+    else:
+        out.print("[dim](null value)[/dim]", highlight=False)

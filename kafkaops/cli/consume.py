@@ -1,0 +1,176 @@
+"""kafkaops consume."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any
+
+import typer
+
+FORMATS = ("pretty", "json", "raw")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("consume")(consume)
+
+
+class _Writer:
+    """Writes batches of messages to stdout: JSON lines, raw values, or pretty for a person."""
+
+    def __init__(self, fmt: str, keys: bool | None) -> None:
+        self.fmt = fmt
+        self.keys = keys if keys is not None else fmt != "raw"
+        self.stream = sys.stdout.buffer if hasattr(sys.stdout, "buffer") else None
+
+    def _write(self, data: bytes) -> None:
+        from kafkaops.procedures.consume import OutputClosed
+
+        try:
+            if self.stream is not None:
+                self.stream.write(data)
+                self.stream.flush()
+            else:  # a text-only stdout (tests)
+                sys.stdout.write(data.decode("utf-8", errors="replace"))
+                sys.stdout.flush()
+        except BrokenPipeError:
+            raise OutputClosed() from None
+
+    def __call__(self, batch: list[Any]) -> None:
+        from kafkaops.procedures import consume as proc
+
+        if self.fmt == "json":
+            self._write(proc.json_lines(batch, keys=self.keys).encode("utf-8"))
+        elif self.fmt == "raw":
+            self._write(proc.raw_lines(batch, keys=self.keys))
+        else:
+            self._pretty(batch)
+
+    def _pretty(self, batch: list[Any]) -> None:
+        from kafkaops import ui
+        from kafkaops.procedures import consume as proc
+
+        try:
+            for m in batch:
+                head = [f"partition {m.partition()}", f"offset {m.offset()}"]
+                if self.keys:
+                    key, key_fmt = proc.decode_key(m.key())
+                    head.append("key " + ("(none)" if key is None else f"base64:{key}" if key_fmt == "base64" else key))
+                ts_type, ts = m.timestamp()
+                if ts_type:
+                    head.append(proc.iso_ms(ts))
+                value, fmt, _ = proc.decode_value(m.value())
+                ui.print_message("  ".join(head), value, fmt)
+        except BrokenPipeError:
+            raise proc.OutputClosed() from None
+
+
+def _silence_closed_stdout() -> None:
+    """After the reader of a pipe went away: point stdout at /dev/null so the exit flush cannot fail."""
+    import os
+
+    try:
+        fd = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(fd, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def consume(
+    ctx: typer.Context,
+    topic: Annotated[str | None, typer.Argument(help="The topic to read (env KAFKA_TOPIC).", show_default=False)] = None,
+    from_beginning: Annotated[
+        bool, typer.Option("--from-beginning", help="Start at the oldest message kept, even when the group has committed offsets.")
+    ] = False,
+    group: Annotated[
+        str | None, typer.Option("--group", "-g", help="Read as this consumer group and commit what was shown. Default: no group, commit nothing.")
+    ] = None,
+    max_messages: Annotated[int | None, typer.Option("--max-messages", "-n", help="Stop after this many messages.")] = None,
+    timeout: Annotated[float | None, typer.Option("--timeout", help="Stop after this many seconds without a message.")] = None,
+    exit_at_end: Annotated[bool, typer.Option("--exit-at-end", "-e", help="Stop once every partition is read up to its end as of start.")] = False,
+    partition: Annotated[int | None, typer.Option("--partition", "-p", help="Read only this partition (no group).")] = None,
+    offset: Annotated[str | None, typer.Option("--offset", help="With --partition: start at this offset, or 'earliest' / 'latest'.")] = None,
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", "-f", help="pretty | json | raw. Default: pretty on a terminal, json when stdout is a pipe or file."),
+    ] = None,
+    keys: Annotated[bool | None, typer.Option("--keys/--no-keys", help="Show message keys. Default: yes for pretty and json, no for raw.")] = None,
+) -> None:
+    """Read messages from a topic to stdout, saying on stderr where reading starts and why.
+
+    Without --group nothing is committed, so two runs behave the same. With --group the group's
+    committed offsets decide where reading starts (it says so), --from-beginning really starts at
+    the beginning, and what was shown is committed. Ctrl+C stops cleanly (exit code 130).
+
+    Example: kafkaops consume --from-beginning --exit-at-end --format json | jq .value
+    """
+    import signal
+    import threading
+
+    from kafkaops import ui
+    from kafkaops.cli import get_settings
+    from kafkaops.errors import ExitCode, UsageError
+    from kafkaops.procedures import consume as proc
+
+    settings = get_settings(ctx, kafka_topic=topic)
+    if fmt is None:
+        fmt = "pretty" if sys.stdout.isatty() else "json"
+    if fmt not in FORMATS:
+        raise UsageError(f"--format {fmt!r} is not one of {', '.join(FORMATS)}")
+    req = proc.ConsumeRequest(
+        topic=settings.kafka_topic,
+        group=group,
+        from_beginning=from_beginning,
+        partition=partition,
+        offset=proc.parse_offset(offset),
+        max_messages=max_messages,
+        timeout=timeout,
+        exit_at_end=exit_at_end,
+    )
+    stop = threading.Event()
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        if stop.is_set():  # a second Ctrl+C: give up waiting for the clean stop
+            signal.default_int_handler(signum, frame)
+        stop.set()
+
+    previous = signal.signal(signal.SIGINT, on_sigint) if threading.current_thread() is threading.main_thread() else None
+    writer = _Writer(fmt, keys)
+    try:
+        with proc.open_session(settings, req) as session:
+            plan = session.plan
+            ui.info(f"topic {plan.topic}: {len(plan.partitions)} partition(s) on {settings.kafka_broker}" + (f", group {group}" if group else ""))
+            for line in proc.describe_ranges(plan):
+                ui.info("  " + line)
+            for note in plan.notes:
+                ui.info(note)
+            stops = [
+                s
+                for s, on in (
+                    ("at the end", exit_at_end),
+                    (f"after {max_messages} messages", max_messages),
+                    (f"after {timeout:g}s without a message" if timeout else "", timeout),
+                )
+                if on
+            ]
+            ui.info(f"waiting for messages on {plan.topic}" + (f" (stopping {' or '.join(stops)})" if stops else "") + "; Ctrl+C to stop")
+            result = session.run(writer, stop=stop)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+    for w in result.warnings:
+        ui.warn(w)
+    why = {
+        "end": "reached the end",
+        "max-messages": "reached --max-messages",
+        "timeout": f"no message for {timeout:g}s" if timeout else "",
+        "interrupted": "interrupted",
+        "output-closed": "output closed",
+    }.get(result.stopped_by, result.stopped_by)
+    committed = ""
+    if group and result.committed:
+        committed = "; committed for group " + group + ": " + ", ".join(f"partition {p} at {o}" for p, o in sorted(result.committed.items()))
+    ui.info(f"Consumed {result.consumed} message{'s' if result.consumed != 1 else ''} ({why}){committed}")
+    if result.stopped_by == "output-closed":
+        _silence_closed_stdout()
+    if result.stopped_by == "interrupted":
+        raise typer.Exit(int(ExitCode.INTERRUPTED))

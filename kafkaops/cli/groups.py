@@ -1,0 +1,134 @@
+"""kafkaops groups list | describe | reset."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated
+
+import typer
+
+groups_app = typer.Typer(
+    name="groups",
+    help="Consumer groups: list, describe (committed offsets, lag, members), reset offsets.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(groups_app, name="groups")
+
+
+@groups_app.command("list")
+def list_(
+    ctx: typer.Context,
+    json_: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")] = False,
+) -> None:
+    """List the consumer groups the broker knows, with their state.
+
+    Example: kafkaops groups list --json
+    """
+    from kafkaops import ui
+    from kafkaops.cli import get_settings
+    from kafkaops.procedures import groups
+
+    settings = get_settings(ctx)
+    found = groups.list_groups(settings)
+    if json_:
+        ui.print_json({"groups": [asdict(g) for g in found]})
+        return
+    if not found:
+        ui.info("no consumer groups (a group appears once a consumer with --group commits or joins)")
+        return
+    ui.print_table(None, ["GROUP", "STATE", "KIND"], [(g.group, g.state, "offsets only" if g.simple else "consumer") for g in found])
+
+
+@groups_app.command("describe")
+def describe(
+    ctx: typer.Context,
+    group: Annotated[str, typer.Argument(help="The consumer group.")],
+    json_: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")] = False,
+) -> None:
+    """Show a group's state, members, and per partition its committed offset, end offset and lag.
+
+    Example: kafkaops groups describe analytics
+    """
+    from kafkaops import ui
+    from kafkaops.cli import get_settings
+    from kafkaops.procedures import groups
+
+    settings = get_settings(ctx)
+    d = groups.describe(settings, group)
+    if json_:
+        doc = asdict(d)
+        doc["total_lag"] = d.total_lag
+        ui.print_json(doc)
+        return
+    ui.info(
+        f"group {d.group}: state {d.state}, {len(d.members)} member(s), total lag {d.total_lag}" + (f", coordinator {d.coordinator}" if d.coordinator else "")
+    )
+    ui.print_table(
+        None,
+        ["TOPIC", "PARTITION", "COMMITTED", "END", "LAG", "MEMBER"],
+        [(p.topic, p.partition, "-" if p.committed is None else p.committed, p.end, "-" if p.lag is None else p.lag, p.member or "-") for p in d.partitions],
+    )
+    if d.members:
+        ui.print_table(
+            None,
+            ["MEMBER", "CLIENT", "HOST", "PARTITIONS"],
+            [(m.member_id, m.client_id, m.host, ", ".join(f"{t}-{p}" for t, p in m.assignment) or "-") for m in d.members],
+        )
+    else:
+        ui.info(f"group {d.group} has no active members")
+
+
+@groups_app.command("reset")
+def reset(
+    ctx: typer.Context,
+    group: Annotated[str, typer.Argument(help="The consumer group.")],
+    topic: Annotated[str | None, typer.Option("--topic", "-t", help="The topic whose offsets to reset (env KAFKA_TOPIC).")] = None,
+    to_earliest: Annotated[bool, typer.Option("--to-earliest", help="To the oldest offset kept: the group reads everything again.")] = False,
+    to_latest: Annotated[bool, typer.Option("--to-latest", help="To the end: the group skips what is there now.")] = False,
+    to_offset: Annotated[int | None, typer.Option("--to-offset", help="To this offset on every partition (clamped to what exists).")] = None,
+    execute: Annotated[bool, typer.Option("--execute", help="Apply the plan. Without it, only print it (a dry run).")] = False,
+    json_: Annotated[bool, typer.Option("--json", help="Print the plan as one JSON document on stdout.")] = False,
+) -> None:
+    """Reset a group's committed offsets on a topic. Prints the plan; changes nothing without --execute.
+
+    Refused (exit code 5) while the group has active members.
+
+    Example: kafkaops groups reset analytics --topic db_live_events --to-earliest --execute
+    """
+    from kafkaops import ui
+    from kafkaops.cli import get_settings
+    from kafkaops.errors import UsageError
+    from kafkaops.procedures import groups
+
+    chosen = [name for name, on in (("--to-earliest", to_earliest), ("--to-latest", to_latest), ("--to-offset", to_offset is not None)) if on]
+    if len(chosen) != 1:
+        raise UsageError(
+            "give exactly one of --to-earliest, --to-latest, --to-offset N" + (f" (got {', '.join(chosen)})" if chosen else ""),
+            hint=f"e.g. kafkaops groups reset {group} --to-earliest",
+        )
+    settings = get_settings(ctx, kafka_topic=topic)
+    to = "earliest" if to_earliest else "latest" if to_latest else "offset"
+    plan = groups.plan_reset(settings, group, settings.kafka_topic, to, to_offset)
+    if execute:
+        groups.execute_reset(settings, plan)
+    if json_:
+        doc = asdict(plan)
+        doc["executed"] = execute
+        ui.print_json(doc)
+    else:
+        ui.print_table(
+            None,
+            ["TOPIC", "PARTITION", "CURRENT", "NEW", "OFFSETS KEPT"],
+            [(plan.topic, r.partition, "-" if r.current is None else r.current, r.new, f"{r.low}..{r.high}") for r in plan.rows],
+        )
+        for r in plan.rows:
+            if r.note:
+                ui.warn(f"partition {r.partition}: {r.note}")
+    if execute:
+        ui.success(f"group {plan.group}: offsets on {plan.topic} reset to {plan.to} ({plan.changes} partition(s) changed)")
+    else:
+        ui.info(f"dry run: nothing changed; add --execute to reset group {plan.group} on {plan.topic} to {plan.to}")
