@@ -157,7 +157,7 @@ def test_persistence_states_each_rule_and_names_its_test() -> None:
         ("a-restart-keeps-the-data", "tests/integration/test_services.py::test_messages_survive_down_and_up"),
         (
             "only-retention-or-a-reset-removes-messages",
-            "tests/integration/test_reset.py::test_confirm_yes_empties_exactly_the_configured_dirs",
+            "tests/integration/test_reset.py::test_confirm_yes_stops_in_order_and_empties_exactly_the_configured_folders",
         ),
     ]:
         assert test_id in runbooks.section(text, anchor)
@@ -173,6 +173,20 @@ def test_producer_documents_format_guarantee_and_offsets() -> None:
 
 
 _LINK = re.compile(r"\]\(([a-z0-9-]+\.md)?(?:#([^)]+))?\)")
+_TEST_ID = re.compile(r"(tests/[\w/]+\.py)::(test_\w+)")
+
+
+def test_the_tests_named_in_runbooks_exist() -> None:
+    """A runbook that says "proved by <test>" must name a test that is really there."""
+    named = {(m.group(1), m.group(2)) for p in RUNBOOKS.glob("*.md") for m in _TEST_ID.finditer(p.read_text(encoding="utf-8"))}
+    assert len(named) >= 3
+    missing = []
+    for file, name in sorted(named):
+        path = ROOT / file
+        defined = path.is_file() and {n.name for n in ast.walk(ast.parse(path.read_text(encoding="utf-8"))) if isinstance(n, ast.FunctionDef)}
+        if not defined or name not in defined:
+            missing.append(f"{file}::{name}")
+    assert not missing, f"runbooks name tests that do not exist: {missing}"
 
 
 def test_links_between_runbooks_resolve() -> None:
@@ -194,25 +208,57 @@ _CLI_TEXT = re.compile(r"kafkaops runbook ([a-z][a-z0-9.-]*)(?:[ #]([a-z0-9][a-z
 _BARE = re.compile(r"^failures [a-z0-9][a-z0-9-]*$")
 
 
+def _runbook_positions(trees: list[ast.Module]) -> dict[str, int]:
+    """Functions with a parameter named ``runbook`` -> its position among the positional arguments."""
+    positions: dict[str, int] = {}
+    for tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                names = [a.arg for a in (*node.args.posonlyargs, *node.args.args)]
+                if names and names[0] in ("self", "cls"):
+                    names = names[1:]
+                if "runbook" in names:
+                    positions[node.name] = names.index("runbook")
+    return positions
+
+
 def collect_references() -> dict[str, set[str]]:
-    """Every runbook reference in kafkaops/**/*.py -> the places that use it."""
+    """Every runbook reference in kafkaops/**/*.py -> the places that use it.
+
+    Found as: ``runbook="NAME SECTION"`` keywords; a string passed where a function takes its
+    ``runbook`` parameter by position; "kafkaops runbook NAME [SECTION]" inside any string; and any
+    string that is exactly "failures <anchor>". A bare anchor (no runbook name) means the failures
+    runbook, which is how the signature table and doctor's helpers write them.
+    """
     found: dict[str, set[str]] = {}
 
     def add(ref: str, where: str) -> None:
+        ref = ref.strip()
+        if " " not in ref and "#" not in ref and ref not in {b.name for b in runbooks.list_runbooks()}:
+            ref = f"failures {ref}"
         found.setdefault(ref, set()).add(where)
 
-    for path in CODE.rglob("*.py"):
+    files = sorted(CODE.rglob("*.py"))
+    trees = [ast.parse(path.read_text(encoding="utf-8"), filename=str(path)) for path in files]
+    positions = _runbook_positions(trees)
+    for path, tree in zip(files, trees, strict=True):
         rel = path.relative_to(ROOT)
-        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
         for node in ast.walk(tree):
             if isinstance(node, ast.keyword) and node.arg == "runbook" and isinstance(node.value, ast.Constant):
                 if isinstance(node.value.value, str):
                     add(node.value.value, f"{rel}:{node.value.lineno}")
+            elif isinstance(node, ast.Call):
+                func = node.func.id if isinstance(node.func, ast.Name) else node.func.attr if isinstance(node.func, ast.Attribute) else None
+                index = positions.get(func or "")
+                if index is not None and len(node.args) > index:
+                    arg = node.args[index]
+                    if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                        add(arg.value, f"{rel}:{arg.lineno}")
             elif isinstance(node, ast.Constant) and isinstance(node.value, str):
                 for m in _CLI_TEXT.finditer(node.value):
                     if m.group(1) in ("name", "NAME"):
                         continue  # the usage text itself
-                    add(f"{m.group(1)} {m.group(2) or ''}".strip(), f"{rel}:{node.lineno}")
+                    add(f"{m.group(1)} {m.group(2) or ''}", f"{rel}:{node.lineno}")
                 if _BARE.match(node.value):
                     add(node.value, f"{rel}:{node.lineno}")
     for sig in SIGNATURES:
@@ -224,6 +270,7 @@ def test_the_collector_finds_the_references_it_must() -> None:
     refs = collect_references()
     assert "failures stale-broker-registration" in refs  # runbook="..." in services.py
     assert "failures windows-file-lock" in refs  # a signature
+    assert any(place.startswith("kafkaops/procedures/signatures.py:") for place in refs["failures windows-file-lock"])  # by position
 
 
 def test_every_runbook_reference_in_the_code_resolves() -> None:
