@@ -353,3 +353,46 @@ def test_security_settings_reach_the_client_and_secrets_never_reach_output(share
     assert res.returncode == 4  # the settings were used: a plain client would have listed the topics
     assert res.stderr.startswith("error: ")
     assert "pa55-never-shown" not in res.stdout + res.stderr
+
+
+def _delete_on_a_terminal(stack: Stack, name: str, answer: str) -> tuple[int, str]:
+    """`topics delete NAME` with a pseudo-terminal as stdin, answering the question with ``answer``."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    primary, secondary = pty.openpty()
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "kafkaops", "topics", "delete", name],
+            env=stack.env,
+            cwd=stack.root,
+            stdin=secondary,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        os.write(primary, answer.encode() + b"\n")
+        _, err = proc.communicate(timeout=120)
+        return proc.returncode, err
+    finally:
+        os.close(primary)
+        os.close(secondary)
+
+
+def test_delete_on_a_terminal_asks_and_no_keeps_the_topic(shared_stack: Stack) -> None:
+    name = _name()
+    assert _kafkaops(shared_stack, "topics", "create", name).returncode == 0
+    _produce(shared_stack, name, {0: 2})
+
+    code, err = _delete_on_a_terminal(shared_stack, name, "n")
+    assert code == 1
+    assert f"Delete topic {name} and its 2 messages?" in err
+    assert err.endswith(f"topic {name} not deleted\n")  # the answer is echoed on the terminal, not on stderr
+    assert name in _broker_topics(shared_stack)
+
+    code, err = _delete_on_a_terminal(shared_stack, name, "y")
+    assert code == 0, err
+    assert f"✓ topic {name} deleted (2 messages) in " in err.splitlines()[-1]
+    assert name not in _broker_topics(shared_stack)
