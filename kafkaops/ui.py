@@ -132,7 +132,7 @@ def markdown(text: str) -> None:
     if out.is_terminal:
         from rich.markdown import Markdown
 
-        out.print(Markdown(text, hyperlinks=False))
+        out.print(Markdown(text, hyperlinks=False), soft_wrap=False)
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
         sys.stdout.flush()
