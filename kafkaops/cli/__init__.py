@@ -114,6 +114,7 @@ def get_settings(ctx: typer.Context, **flags: object) -> Any:
 def _mount() -> None:
     from kafkaops.cli import consume as consume_cli
     from kafkaops.cli import db as db_cli
+    from kafkaops.cli import doctor as doctor_cli
     from kafkaops.cli import groups as groups_cli
     from kafkaops.cli import install as install_cli
     from kafkaops.cli import produce as produce_cli
@@ -124,6 +125,7 @@ def _mount() -> None:
 
     install_cli.register(app)
     services_cli.register(app)
+    doctor_cli.register(app)
     consume_cli.register(app)
     groups_cli.register(app)
     reset_cli.register(app)
