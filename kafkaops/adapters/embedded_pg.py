@@ -131,6 +131,11 @@ def database_url(settings: Settings) -> str:
     """DATABASE_URL if set, else the embedded server's URL (starting nothing)."""
     if settings.database_url:
         return settings.database_url
+    if not getattr(settings, "embedded_db", True):
+        raise NotReady(
+            "no database: DATABASE_URL is not set and the embedded PostgreSQL is off (KAFKAOPS_EMBEDDED_DB=off)",
+            hint="set DATABASE_URL=postgresql://USER:PASSWORD@HOST:5432/DBNAME, or KAFKAOPS_EMBEDDED_DB=auto and `kafkaops up`",
+        )
     p, pw = port(settings), _password(settings)
     if p is None or pw is None or not (data_dir(settings) / "PG_VERSION").exists():
         raise NotReady(

@@ -18,11 +18,12 @@ CONNECT_TIMEOUT = 5  # seconds: an unreachable server fails fast, not after the 
 
 _URL_PASSWORD = re.compile(r"://[^:/@\s]*:([^@\s]*)@")
 _KV_PASSWORD = re.compile(r"(?i)\bpassword\s*=\s*('[^']*'|\S+)")
+_LOOSE_PASSWORD = re.compile(r"[^\s:/@]+:([^@\s/]+)@")  # user:password@ in a malformed URL
 
 
 def password_in(dsn: str) -> str | None:
     """The password written in a DSN (URL or key=value form), even a malformed one."""
-    m = _URL_PASSWORD.search(dsn) or _KV_PASSWORD.search(dsn)
+    m = _URL_PASSWORD.search(dsn) or _KV_PASSWORD.search(dsn) or _LOOSE_PASSWORD.search(dsn)
     if not m:
         return None
     value = m.group(1).strip("'")
@@ -45,7 +46,11 @@ def scrub(text: str, dsn: str | None) -> str:
 
 def shown(dsn: str) -> str:
     """A DSN as it may be shown: the password masked."""
-    return scrub(redact_dsn(dsn) or "", dsn)
+    try:
+        masked = redact_dsn(dsn) or ""
+    except ValueError:  # urllib cannot split it (a bad port): mask by value only
+        masked = dsn
+    return scrub(masked, dsn)
 
 
 def check_dsn(dsn: str) -> dict[str, Any]:
@@ -59,12 +64,17 @@ def check_dsn(dsn: str) -> dict[str, Any]:
             hint="set DATABASE_URL=postgresql://USER:PASSWORD@HOST:5432/DBNAME",
         )
     try:
-        return conninfo_to_dict(dsn)
-    except psycopg.ProgrammingError as exc:
+        params = conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError:
+        # libpq's message quotes the string it could not parse: not shown, it may hold the password.
         raise UsageError(
-            f"DATABASE_URL is malformed: {scrub(str(exc), dsn)}",
+            "DATABASE_URL is malformed (libpq cannot parse it)",
             hint="set DATABASE_URL=postgresql://USER:PASSWORD@HOST:5432/DBNAME (percent-encode special characters)",
         ) from None
+    for p in str(params.get("port") or "").split(","):
+        if p and not p.strip().isdigit():
+            raise UsageError(f"DATABASE_URL has a port that is not a number ({p!r})", hint="set DATABASE_URL=postgresql://USER:PASSWORD@HOST:5432/DBNAME")
+    return params
 
 
 def translate(exc: BaseException, dsn: str | None, *, what: str = "PostgreSQL") -> KafkaopsError:
@@ -82,7 +92,7 @@ def translate(exc: BaseException, dsn: str | None, *, what: str = "PostgreSQL") 
         return UsageError(f"{what}: {text}", hint="create the database, or fix the database name in DATABASE_URL")
     if any(
         s in lower
-        for s in ("connection refused", "could not translate host name", "timeout expired", "no route to host", "could not connect", "name or service not known", "network is unreachable", "connection timed out")
+        for s in ("connection refused", "failed to resolve host", "could not translate host name", "timeout expired", "no route to host", "could not connect", "name or service not known", "network is unreachable", "connection timed out")
     ):
         return UnreachableError(f"{what} at {where} is unreachable: {text}", hint="check the host and port in DATABASE_URL, and that the server runs")
     if sqlstate == "57P03":  # the database system is starting up / shutting down
