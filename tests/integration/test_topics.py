@@ -275,6 +275,18 @@ def test_delete_with_yes_shows_the_loss_and_removes_the_topic(shared_stack: Stac
     assert _kafkaops(shared_stack, "topics", "describe", name).returncode == 1
 
 
+def test_after_delete_the_name_can_be_reused_at_once_and_the_old_messages_are_gone(shared_stack: Stack) -> None:
+    name = _name()
+    assert _kafkaops(shared_stack, "topics", "create", name).returncode == 0
+    _produce(shared_stack, name, {0: 5})
+    assert _kafkaops(shared_stack, "topics", "delete", name, "--yes").returncode == 0
+
+    again = _kafkaops(shared_stack, "topics", "create", name, "--partitions", "2")
+    assert again.returncode == 0, again.stderr  # not "marked for deletion": the delete had taken effect
+    doc = _json(shared_stack, "topics", "describe", name)
+    assert (len(doc["partitions"]), doc["messages"]) == (2, 0)
+
+
 def test_delete_without_terminal_and_without_yes_refuses_and_deletes_nothing(shared_stack: Stack) -> None:
     name = _name()
     assert _kafkaops(shared_stack, "topics", "create", name).returncode == 0
