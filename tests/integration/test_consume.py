@@ -1,0 +1,297 @@
+"""kafkaops consume against a real broker (the shared stack), run as a user runs it: a subprocess.
+
+Every test uses its own topic and group names. Messages are produced with confluent_kafka.Producer.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Sequence
+
+import pytest
+from confluent_kafka import ConsumerGroupTopicPartitions, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from tests.conftest import Stack, run_kafkaops
+
+pytestmark = pytest.mark.integration
+
+
+def new_topic(stack: Stack, partitions: int = 1, config: dict[str, str] | None = None, prefix: str = "consume") -> str:
+    name = f"{prefix}-{uuid.uuid4().hex[:10]}"
+    admin = AdminClient({"bootstrap.servers": stack.broker})
+    admin.create_topics([NewTopic(name, partitions, 1, config=config or {})])[name].result(timeout=30)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        t = admin.list_topics(timeout=5).topics.get(name)
+        if t is not None and t.partitions and all(p.leader >= 0 for p in t.partitions.values()):
+            return name
+        time.sleep(0.1)
+    raise AssertionError(f"topic {name} has no leader")
+
+
+def produce(stack: Stack, topic: str, values: Sequence[bytes | None], key: bytes | None = None, partition: int = 0, headers=None) -> None:
+    p = Producer({"bootstrap.servers": stack.broker, "linger.ms": 0})
+    for v in values:
+        p.produce(topic, v, key=key, partition=partition, headers=headers)
+    assert p.flush(30) == 0
+
+
+def committed(stack: Stack, group: str, topic: str, partitions: int = 1) -> dict[int, int]:
+    admin = AdminClient({"bootstrap.servers": stack.broker})
+    req = ConsumerGroupTopicPartitions(group, [TopicPartition(topic, p) for p in range(partitions)])
+    res = admin.list_consumer_group_offsets([req])[group].result(timeout=30)
+    return {tp.partition: tp.offset for tp in res.topic_partitions}
+
+
+def consume(stack: Stack, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return run_kafkaops(["consume", *args], env=stack.env, cwd=stack.root, timeout=timeout)
+
+
+def lines(out: str) -> list[dict]:
+    return [json.loads(line) for line in out.splitlines()]
+
+
+def values(out: str) -> list:
+    return [rec["value"] for rec in lines(out)]
+
+
+def start(stack: Stack, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "kafkaops", "consume", *args],
+        env=stack.env,
+        cwd=stack.root,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for_line(stream, needle: str, timeout: float = 30) -> list[str]:
+    """Read lines from a pipe until one contains needle (the test fails if the process ends first)."""
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = stream.readline()
+        if not line:
+            raise AssertionError(f"stream ended before {needle!r}; got {seen}")
+        seen.append(line)
+        if needle in line:
+            return seen
+    raise AssertionError(f"no {needle!r} within {timeout}s; got {seen}")
+
+
+def test_without_from_beginning_only_new_messages(shared_stack: Stack) -> None:
+    topic = new_topic(shared_stack)
+    produce(shared_stack, topic, [b'{"n": "old-1"}', b'{"n": "old-2"}', b'{"n": "old-3"}'])
+    proc = start(shared_stack, topic, "--format", "json", "--max-messages", "2")
+    try:
+        before = wait_for_line(proc.stderr, "waiting for messages")
+        produce(shared_stack, topic, [b'{"n": "new-1"}', b'{"n": "new-2"}'])
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill() if proc.poll() is None else None
+    assert proc.returncode == 0, "".join(before) + err
+    assert [(r["offset"], r["value"]) for r in lines(out)] == [(3, {"n": "new-1"}), (4, {"n": "new-2"})]
+    talk = "".join(before)
+    assert f"topic {topic}: 1 partition(s)" in talk
+    assert "partition 0: offsets 0..2; starting at 3 (latest, 0 to read now)" in talk
+    assert "Consumed 2 messages (reached --max-messages)" in err
+
+
+def test_from_beginning_reads_everything_and_twice_the_same(shared_stack: Stack) -> None:
+    topic = new_topic(shared_stack)
+    produce(shared_stack, topic, [f'{{"i": {i}}}'.encode() for i in range(5)])
+    first = consume(shared_stack, topic, "--from-beginning", "--exit-at-end")
+    second = consume(shared_stack, topic, "--from-beginning", "--exit-at-end")
+    assert first.returncode == 0, first.stderr
+    assert [(r["offset"], r["value"]) for r in lines(first.stdout)] == [(i, {"i": i}) for i in range(5)]
+    assert second.stdout == first.stdout  # no group: nothing was committed, the second run is the same
+    assert "Consumed 5 messages (reached the end)" in first.stderr
+
+
+def test_group_committed_offsets_decide_and_from_beginning_really_seeks(shared_stack: Stack) -> None:
+    topic, group = new_topic(shared_stack), f"g-{uuid.uuid4().hex[:8]}"
+    produce(shared_stack, topic, [f'{{"i": {i}}}'.encode() for i in range(5)])
+
+    first = consume(shared_stack, topic, "--group", group, "--from-beginning", "--exit-at-end")
+    assert first.returncode == 0, first.stderr
+    assert len(lines(first.stdout)) == 5
+    assert f"group {group} has no committed offsets" not in first.stderr  # --from-beginning given
+    assert committed(shared_stack, group, topic) == {0: 5}
+
+    produce(shared_stack, topic, [b'{"i": 5}', b'{"i": 6}'])
+    second = consume(shared_stack, topic, "--group", group, "--exit-at-end")
+    assert second.returncode == 0, second.stderr
+    assert [r["offset"] for r in lines(second.stdout)] == [5, 6]
+    assert f"group {group} has committed offsets: reading from offset 5, not from the beginning" in second.stderr
+    assert committed(shared_stack, group, topic) == {0: 7}
+
+    third = consume(shared_stack, topic, "--group", group, "--from-beginning", "--exit-at-end")
+    assert third.returncode == 0, third.stderr
+    assert [r["offset"] for r in lines(third.stdout)] == list(range(7))
+    assert (
+        f"group {group} has committed offsets (offset 7), but --from-beginning was given: reading from the beginning (offset 0) for this run"
+    ) in third.stderr
+
+    caught_up = consume(shared_stack, topic, "--group", group, "--exit-at-end")
+    assert caught_up.returncode == 0 and caught_up.stdout == ""
+    assert "Consumed 0 messages (reached the end)" in caught_up.stderr
+
+
+def test_max_messages_and_offsets_in_json(shared_stack: Stack) -> None:
+    topic = new_topic(shared_stack, partitions=2)
+    produce(shared_stack, topic, [f'{{"p": 0, "i": {i}}}'.encode() for i in range(6)], partition=0)
+    produce(shared_stack, topic, [f'{{"p": 1, "i": {i}}}'.encode() for i in range(3)], partition=1)
+    r = consume(shared_stack, topic, "--from-beginning", "--max-messages", "4")
+    assert r.returncode == 0, r.stderr
+    assert len(lines(r.stdout)) == 4
+    everything = consume(shared_stack, topic, "--from-beginning", "--exit-at-end")
+    recs = lines(everything.stdout)
+    assert sorted((x["partition"], x["offset"]) for x in recs) == [(0, i) for i in range(6)] + [(1, i) for i in range(3)]
+    for x in recs:
+        assert x["topic"] == topic
+        assert x["value"] == {"p": x["partition"], "i": x["offset"]}
+    assert "partition 1: offsets 0..2; starting at 0 (beginning, 3 to read now)" in everything.stderr
+
+
+def test_partition_and_offset(shared_stack: Stack) -> None:
+    topic = new_topic(shared_stack, partitions=2)
+    produce(shared_stack, topic, [f'"{i}"'.encode() for i in range(6)], partition=1)
+    r = consume(shared_stack, topic, "--partition", "1", "--offset", "4", "--exit-at-end", "--format", "raw")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == '"4"\n"5"\n'
+    bad = consume(shared_stack, topic, "--partition", "1", "--offset", "9", "--exit-at-end")
+    assert bad.returncode == 2
+    assert "error: offset 9 is outside partition 1's offsets 0..6" in bad.stderr
+
+
+def test_exit_at_end_across_transaction_markers(shared_stack: Stack) -> None:
+    """Each committed transaction leaves a control record: the last data offset + 1 is below the end."""
+    topic, group = new_topic(shared_stack), f"g-{uuid.uuid4().hex[:8]}"
+    p = Producer({"bootstrap.servers": shared_stack.broker, "transactional.id": f"tx-{uuid.uuid4().hex[:8]}"})
+    p.init_transactions(30)
+    for batch in ([b"1", b"2", b"3"], [b"4", b"5"]):
+        p.begin_transaction()
+        for v in batch:
+            p.produce(topic, v, partition=0)
+        p.commit_transaction(30)
+    assert _watermarks(shared_stack, topic) == (0, 7)  # offsets 0-2 data, 3 marker, 4-5 data, 6 marker
+    r = consume(shared_stack, topic, "--from-beginning", "--exit-at-end", timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert [(x["offset"], x["value"]) for x in lines(r.stdout)] == [(0, 1), (1, 2), (2, 3), (4, 4), (5, 5)]
+    g = consume(shared_stack, topic, "--group", group, "--from-beginning", "--exit-at-end", timeout=60)
+    assert g.returncode == 0, g.stderr
+    assert len(lines(g.stdout)) == 5
+    assert "Consumed 5 messages (reached the end)" in g.stderr
+
+
+def _watermarks(stack: Stack, topic: str, partition: int = 0) -> tuple[int, int]:
+    from confluent_kafka import Consumer
+
+    c = Consumer({"bootstrap.servers": stack.broker, "group.id": "test-probe"})
+    try:
+        return c.get_watermark_offsets(TopicPartition(topic, partition), timeout=10, cached=False)
+    finally:
+        c.close()
+
+
+def test_exit_at_end_when_old_records_were_deleted(shared_stack: Stack) -> None:
+    topic = new_topic(shared_stack)
+    produce(shared_stack, topic, [f"{i}".encode() for i in range(10)])
+    admin = AdminClient({"bootstrap.servers": shared_stack.broker})
+    futures = admin.delete_records([TopicPartition(topic, 0, 4)])
+    for f in futures.values():
+        f.result(timeout=30)
+    assert _watermarks(shared_stack, topic) == (4, 10)
+    r = consume(shared_stack, topic, "--from-beginning", "--exit-at-end")
+    assert r.returncode == 0, r.stderr
+    assert [x["offset"] for x in lines(r.stdout)] == list(range(4, 10))
+    assert "partition 0: offsets 4..9; starting at 4 (beginning, 6 to read now)" in r.stderr
+
+
+def test_timeout_stops_after_silence(shared_stack: Stack) -> None:
+    topic = new_topic(shared_stack)
+    t0 = time.monotonic()
+    r = consume(shared_stack, topic, "--timeout", "1")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == ""
+    assert "Consumed 0 messages (no message for 1s)" in r.stderr
+    assert time.monotonic() - t0 < 30  # a functional bound (it stops at all), not a performance check
+
+
+def test_json_lines_carry_every_field_and_odd_values_do_not_crash(shared_stack: Stack) -> None:
+    topic = new_topic(shared_stack)
+    p = Producer({"bootstrap.servers": shared_stack.broker})
+    p.produce(topic, b'{"id": 1, "s": "\xc3\xa9"}', key=b"k1", partition=0, headers=[("source", b"db"), ("bin", b"\xff")])
+    p.produce(topic, b"not json {", key=b"\xff\x00", partition=0)
+    p.produce(topic, b"\x00\xff\xfe\x80binary", partition=0)
+    p.produce(topic, None, key=b"tombstone", partition=0)
+    p.produce(topic, b'{\n  "pretty": [1, 2]\n}\n', partition=0)
+    p.produce(topic, b"NaN", partition=0)
+    assert p.flush(30) == 0
+    r = consume(shared_stack, topic, "--from-beginning", "--exit-at-end")
+    assert r.returncode == 0, r.stderr
+    recs = lines(r.stdout)
+    assert len(recs) == 6
+    first = recs[0]
+    assert set(first) == {"topic", "partition", "offset", "timestamp", "timestamp_iso", "key", "key_format", "headers", "value", "value_format"}
+    assert first["value"] == {"id": 1, "s": "é"} and first["value_format"] == "json"
+    assert first["key"] == "k1" and first["key_format"] == "text"
+    assert first["headers"] == [["source", "db"], ["bin", "base64:/w=="]]
+    assert isinstance(first["timestamp"], int) and first["timestamp_iso"].endswith("Z")
+    assert (recs[1]["value"], recs[1]["value_format"], recs[1]["key"], recs[1]["key_format"]) == ("not json {", "text", "/wA=", "base64")
+    assert recs[2]["value_format"] == "base64"
+    import base64
+
+    assert base64.b64decode(recs[2]["value"]) == b"\x00\xff\xfe\x80binary"
+    assert (recs[3]["value"], recs[3]["value_format"], recs[3]["key"]) == (None, None, "tombstone")
+    assert (recs[4]["value"], recs[4]["value_format"]) == ({"pretty": [1, 2]}, "json")
+    assert (recs[5]["value"], recs[5]["value_format"]) == ("NaN", "text")  # not JSON: NaN is a Python-ism
+    raw = subprocess.run(
+        [sys.executable, "-m", "kafkaops", "consume", topic, "--from-beginning", "--exit-at-end", "--format", "raw"],
+        env=shared_stack.env,
+        cwd=shared_stack.root,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=60,
+    )
+    assert raw.returncode == 0, raw.stderr
+    assert raw.stdout == b'{"id": 1, "s": "\xc3\xa9"}\nnot json {\n\x00\xff\xfe\x80binary\n\n{\n  "pretty": [1, 2]\n}\n\nNaN\n'
+    pretty = consume(shared_stack, topic, "--from-beginning", "--exit-at-end", "--format", "pretty")
+    assert pretty.returncode == 0, pretty.stderr
+    assert "partition 0  offset 2" in pretty.stdout and "<binary, not UTF-8; base64>" in pretty.stdout
+    assert "Traceback" not in raw.stderr.decode() + pretty.stderr
+
+
+def test_missing_topic_names_close_matches(shared_stack: Stack) -> None:
+    topic = new_topic(shared_stack, prefix="db_live_events")
+    typo = topic[:-1]
+    r = consume(shared_stack, typo, timeout=60)
+    assert r.returncode == 2
+    assert r.stdout == ""
+    assert f"error: topic {typo} does not exist on {shared_stack.broker}" in r.stderr
+    assert f"hint: did you mean {topic}" in r.stderr
+
+
+def test_ctrl_c_stops_cleanly_and_commits_what_was_shown(shared_stack: Stack) -> None:
+    topic, group = new_topic(shared_stack), f"g-{uuid.uuid4().hex[:8]}"
+    produce(shared_stack, topic, [f'{{"i": {i}}}'.encode() for i in range(5)])
+    proc = start(shared_stack, topic, "--group", group, "--from-beginning", "--format", "json")
+    try:
+        got = [proc.stdout.readline() for _ in range(5)]
+        assert [json.loads(x)["offset"] for x in got] == list(range(5))
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill() if proc.poll() is None else None
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    assert f"Consumed 5 messages (interrupted); committed for group {group}: partition 0 at 5" in err
+    assert committed(shared_stack, group, topic) == {0: 5}
