@@ -255,3 +255,19 @@ def test_backup_prints_where_the_verified_archives_are(lay: Layout) -> None:
     assert len(archives) == 2
     assert f"✓ backed up {lay.logs} to {archives[0]} (3 entries, " in err
     assert f"✓ backed up {lay.zk} to {archives[1]} (2 entries, " in err
+
+
+@pytest.mark.parametrize(("answer", "code"), [("n\n", 5), ("y\n", 0)])
+def test_on_a_terminal_confirm_asks_once_more(lay: Layout, monkeypatch: pytest.MonkeyPatch, answer: str, code: int) -> None:
+    from kafkaops import ui
+
+    lay.fill()
+    monkeypatch.setattr(ui, "stdin_is_terminal", lambda: True)
+    result = CliRunner().invoke(app, ["reset", "--confirm"], env=lay.env, input=answer)
+    assert result.exit_code == code, result.stderr
+    assert "Stop the stack and delete 1.0 KiB in 3 files from 2 folder(s)? [y/n] (n): " in result.stderr
+    assert (lay.logs / "meta.properties").exists() is (code == 5)
+    [line] = lay.audit_lines()
+    assert line["outcome"] == ("refused" if code == 5 else "done")
+    if code == 5:
+        assert result.stderr.endswith("error: reset cancelled: nothing was deleted\n")
