@@ -61,6 +61,7 @@ class DirPlan:
     files: int = 0  # regular files (and other non-folders) anywhere inside
     folders: int = 0
     links: int = 0  # symbolic links inside: removed, never followed
+    mounts: list[str] = field(default_factory=list)  # file systems mounted inside (refused)
     size_bytes: int = 0
     topics: dict[str, int] = field(default_factory=dict)  # topic -> partition folders (log dirs only)
     cluster_id: str | None = None  # from meta.properties (log dirs only)
@@ -127,10 +128,7 @@ class ResetPlan:
 
 def _refusal_hint(plan: ResetPlan) -> str:
     if any(d.refusal_kind == "unrecognised" for d in plan.dirs):
-        return (
-            "check log.dirs / dataDir / dataLogDir in the configs; "
-            "if that folder really is Kafka's or ZooKeeper's, name it with --force-path DIR"
-        )
+        return "check log.dirs / dataDir / dataLogDir in the configs; if that folder really is Kafka's or ZooKeeper's, name it with --force-path DIR"
     if any(s.state == "foreign" for s in plan.stop):
         return "stop that process yourself (kafkaops never signals what it did not start), then rerun"
     if plan.offset_error:
@@ -268,10 +266,11 @@ class Usage:
     folders: int = 0
     links: int = 0
     size_bytes: int = 0
+    mounts: list[str] = field(default_factory=list)  # other filesystems mounted inside: never descended into
 
 
 def measure(real: Path) -> Usage:
-    """Files, folders, links and bytes inside a folder (links counted, not followed)."""
+    """Files, folders, links and bytes inside a folder (links counted, not followed, mount points noted)."""
     usage = Usage()
     stack = [str(real)]
     while stack:
@@ -286,6 +285,9 @@ def measure(real: Path) -> Usage:
                     if _is_link(entry):
                         usage.links += 1
                     elif entry.is_dir(follow_symlinks=False):
+                        if os.path.ismount(entry.path):
+                            usage.mounts.append(entry.path)
+                            continue
                         usage.folders += 1
                         stack.append(entry.path)
                     else:
@@ -344,6 +346,11 @@ def _dir_plan(role: str, configured: Path, protected: Protected, forced: set[str
         return plan
     usage = measure(real)
     plan.files, plan.folders, plan.links, plan.size_bytes = usage.files, usage.folders, usage.links, usage.size_bytes
+    plan.mounts = usage.mounts
+    if usage.mounts:
+        plan.refusal = f"{named} has another file system mounted inside ({', '.join(usage.mounts[:3])}): unmount it first"
+        plan.refusal_kind = "mount-point"
+        return plan
     if role == KAFKA_LOG_DIR:
         plan.topics = _topics_on_disk(real)
         meta = services.read_meta_properties(real)
@@ -538,6 +545,8 @@ def empty_directory(real: Path, protected: Protected) -> Usage:
     if reason:
         raise RefusedError(f"will not empty {real}: {reason}")
     usage = measure(real)
+    if usage.mounts:
+        raise RefusedError(f"will not empty {real}: another file system is mounted inside ({usage.mounts[0]})")
     with os.scandir(real) as it:
         entries = list(it)
     for entry in entries:
@@ -597,8 +606,7 @@ def _check_ports_free(settings: Settings) -> None:
             owner = processes.port_owner(port)
             who = services._owner_label(owner) if owner else "a process kafkaops cannot see"
             raise RefusedError(
-                f"after stopping the stack, port {port} ({label}) is still held by {who}, "
-                "which kafkaops did not start; nothing was deleted",
+                f"after stopping the stack, port {port} ({label}) is still held by {who}, which kafkaops did not start; nothing was deleted",
                 hint="stop that process yourself: deleting data under a running broker or ZooKeeper corrupts it",
                 details=[f"command: {owner.command[:200]}"] if owner else [],
                 runbook="failures foreign-process",

@@ -7,6 +7,7 @@ Every test that could delete something only ever points at folders under tmp_pat
 from __future__ import annotations
 
 import json
+import os
 import socket
 import tarfile
 from pathlib import Path
@@ -386,3 +387,14 @@ def test_a_failed_backup_deletes_nothing(env: Env) -> None:
     assert (logs / "meta.properties").exists() and (zk / "version-2" / "log.1").exists()
     line = json.loads((env.ops / "reset-audit.log").read_text().splitlines()[-1])
     assert line["outcome"] == "failed" and line["deleted"] == []
+
+
+def test_plan_refuses_a_folder_with_a_file_system_mounted_inside(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    logs = kafka_data(env.data / "kafka-logs")
+    (logs / "nfs").mkdir()
+    (logs / "nfs" / "someone-elses.txt").write_text("on another disk")
+    real_ismount = os.path.ismount
+    monkeypatch.setattr(os.path, "ismount", lambda p: str(p) == str(logs / "nfs") or real_ismount(p))
+    plan = env.plan()
+    assert plan.refusals == [f"kafka log dir {logs} has another file system mounted inside ({logs / 'nfs'}): unmount it first"]
+    assert plan.dirs[0].files == 5  # nothing counted below the mount point
