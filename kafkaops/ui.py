@@ -150,3 +150,16 @@ def print_message(header: str, value: Any, value_format: str | None) -> None:
         out.print(f"[magenta]<binary, not UTF-8; base64>[/magenta] {escape(str(value))}", highlight=False)
     else:
         out.print("[dim](null value)[/dim]", highlight=False)
+
+
+def print_data_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Like print_table, but on a pipe or file the table keeps its natural width: no cell is cut to '…'."""
+    table = Table(show_edge=False, pad_edge=False)
+    for col in columns:
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*("" if cell is None else escape(str(cell)) for cell in row))
+    if out.is_terminal:
+        out.print(table)
+    else:
+        Console(file=sys.stdout, width=100_000, soft_wrap=True).print(table)

@@ -63,7 +63,7 @@ def list_(
         return
     if result.topics:
         rows = [[t.name, t.partitions, t.replication_factor] for t in result.topics]
-        ui.print_table(None, ["topic", "partitions", "replication factor"], rows)
+        ui.print_data_table(["topic", "partitions", "replication factor"], rows)
     else:
         ui.info("no topics" if not result.hidden else "no topics besides internal ones")
     if result.hidden:
@@ -181,11 +181,10 @@ def describe(
         )
         return
     ui.print_lines([f"topic {d.name}: {topics.shape(len(d.partitions), d.replication_factor)}, {_count(d.messages)} messages"])
-    ui.print_table(None, _PARTITION_COLUMNS, _partition_rows(d.partitions))
+    ui.print_data_table(_PARTITION_COLUMNS, _partition_rows(d.partitions))
     if d.configs:
         ui.print_lines(["", "non-default configs:"])
-        ui.print_table(
-            None,
+        ui.print_data_table(
             ["config", "value", "set in"],
             [[c.name, "(sensitive)" if c.is_sensitive else c.value, _SOURCES.get(c.source, c.source)] for c in d.configs],
         )

@@ -354,14 +354,15 @@ def _partitions(settings: Settings, client: Any, name: str, timeout: float) -> t
     if tmeta is None or (tmeta.error is not None and tmeta.error.name() == "UNKNOWN_TOPIC_OR_PART"):
         raise TopicNotFound(f"topic {name} does not exist", hint="see the topics with `kafkaops topics list`")
     ids = sorted(tmeta.partitions)
+    led = [pid for pid in ids if tmeta.partitions[pid].leader >= 0]  # a leaderless partition cannot answer
     try:
-        marks = kafka.watermarks(client, name, ids, timeout)
+        marks = kafka.watermarks(client, name, led, timeout)
     except BrokerRequestError as exc:
         raise _translate(exc, "cannot read the offsets of topic", name, settings, timeout) from None
     infos = []
     for pid in ids:
         p = tmeta.partitions[pid]
-        mark = marks[pid]
+        mark = marks.get(pid, kafka.Watermark(pid, None, None))
         perr = p.error.str() if p.error is not None else None
         infos.append(
             PartitionInfo(

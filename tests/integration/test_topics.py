@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from kafkaops.procedures import topics
-from tests.conftest import Stack, run_kafkaops
+from kafkaops.adapters.java import find_java
+from kafkaops.procedures import services, topics
+from tests.conftest import Stack, make_stack, run_kafkaops, teardown_stack
 
 pytestmark = pytest.mark.integration
 
@@ -204,6 +208,14 @@ def test_list_hides_internal_topics_and_all_shows_them(shared_stack: Stack) -> N
     shown = _kafkaops(shared_stack, "topics", "list", "--all")
     assert "__consumer_offsets" in shown.stdout
     assert "hidden" not in shown.stderr
+
+
+def test_list_on_a_pipe_never_cuts_a_long_name(shared_stack: Stack) -> None:
+    name = _name("long-" + "x" * 200)
+    assert _kafkaops(shared_stack, "topics", "create", name).returncode == 0
+    res = _kafkaops(shared_stack, "topics", "list")
+    assert res.returncode == 0
+    assert [line.split()[0] for line in res.stdout.splitlines() if line.startswith("long-")] == [name]
 
 
 # --------------------------------------------------------------------------------------------
@@ -408,3 +420,54 @@ def test_delete_on_a_terminal_asks_and_no_keeps_the_topic(shared_stack: Stack) -
     assert code == 0, err
     assert f"✓ topic {name} deleted (2 messages) in " in err.splitlines()[-1]
     assert name not in _broker_topics(shared_stack)
+
+
+# --------------------------------------------------------------------------------------------
+# a real two-broker cluster: replication and the under-replicated / offline flags
+
+
+@pytest.fixture
+def second_broker(running_stack: Stack, kafka_home: Path, tmp_path: Path) -> Iterator[Stack]:
+    """Broker id 1 joining running_stack's ZooKeeper (its own port, log dir and KAFKAOPS_HOME)."""
+    zk_connect = f"localhost:{running_stack.zk_port}"
+    second = make_stack(tmp_path / "broker-1", kafka_home, **{"broker.id": "1", "zookeeper.connect": zk_connect})
+    second.env["ZOOKEEPER_CONNECT"] = zk_connect
+    settings = second.settings
+    services.start_broker(settings, services.read_stack_config(settings), find_java(settings.java).path, lambda _msg: None)
+    yield second
+    teardown_stack(second)
+
+
+def test_describe_flags_under_replicated_and_offline_partitions(running_stack: Stack, second_broker: Stack) -> None:
+    replicated, single = _name("rf2"), _name("rf1")
+    assert _kafkaops(running_stack, "topics", "create", replicated, "-p", "2", "-r", "2").returncode == 0
+    assert _kafkaops(running_stack, "topics", "create", single, "-p", "2").returncode == 0
+    _produce(running_stack, replicated, {0: 3, 1: 1})
+
+    healthy = _json(running_stack, "topics", "describe", replicated)
+    assert healthy["replication_factor"] == 2
+    assert [sorted(p["isr"]) for p in healthy["partitions"]] == [[0, 1], [0, 1]]
+    assert healthy["under_replicated_partitions"] == [] and healthy["offline_partitions"] == []
+    on_broker_1 = [p["partition"] for p in _json(running_stack, "topics", "describe", single)["partitions"] if p["leader"] == 1]
+    assert len(on_broker_1) == 1  # two single-replica partitions are spread over the two brokers
+
+    services.down(second_broker.settings)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(_json(running_stack, "topics", "describe", replicated)["under_replicated_partitions"]) < 2:
+        time.sleep(0.5)  # the controller drops broker 1 from the ISRs
+
+    degraded = _json(running_stack, "topics", "describe", replicated)
+    assert degraded["under_replicated_partitions"] == [0, 1]
+    assert degraded["offline_partitions"] == []
+    assert degraded["messages"] == 4  # every message still readable from broker 0
+    lost = _json(running_stack, "topics", "describe", single)
+    assert lost["offline_partitions"] == on_broker_1
+    offline = next(p for p in lost["partitions"] if p["partition"] == on_broker_1[0])
+    assert (offline["leader"], offline["offline"], offline["messages"]) == (None, True, None)
+    assert lost["messages"] is None  # unknown, not a wrong total
+
+    human = _kafkaops(running_stack, "topics", "describe", single)
+    assert human.returncode == 0
+    assert human.stdout.splitlines()[0] == f"topic {single}: 2 partitions, replication factor 1, ? messages"
+    assert f"warning: partitions without a leader (offline): {on_broker_1[0]}" in human.stderr
+    assert "under-replicated" in _kafkaops(running_stack, "topics", "describe", replicated).stdout
