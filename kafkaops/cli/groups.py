@@ -125,9 +125,9 @@ def reset(
             ["TOPIC", "PARTITION", "CURRENT", "NEW", "OFFSETS KEPT"],
             [(plan.topic, r.partition, "-" if r.current is None else r.current, r.new, f"{r.low}..{r.high}") for r in plan.rows],
         )
-        for r in plan.rows:
-            if r.note:
-                ui.warn(f"partition {r.partition}: {r.note}")
+    for r in plan.rows:
+        if r.note:
+            ui.warn(f"partition {r.partition}: {r.note}")
     if execute:
         ui.success(f"group {plan.group}: offsets on {plan.topic} reset to {plan.to} ({plan.changes} partition(s) changed)")
     else:
