@@ -448,6 +448,13 @@ def check_broker_process(ctx: Context) -> Outcome:
 def check_broker_metadata(ctx: Context) -> Outcome:
     from kafkaops.adapters.kafka import metadata
 
+    if not ctx.broker_local and network.resolve(ctx.broker_host, timeout=1.0) is None:
+        return failed(
+            f"KAFKA_BROKER={ctx.settings.kafka_broker}: {ctx.broker_host} does not resolve",
+            "fix KAFKA_BROKER (a host name this machine can resolve)",
+            "broker-unreachable",
+            next=f"set KAFKA_BROKER to a reachable host:port (now {ctx.settings.kafka_broker})",
+        )
     t0 = time.perf_counter()
     try:
         md = metadata(ctx.settings, timeout=3.0, client=ctx.admin())
