@@ -382,10 +382,8 @@ def start(settings: Settings, *, port_: int | None = None, timeout: float | None
         timeout=wait + 10,
     )
     if result.returncode != 0:
-        from kafkaops.procedures.services import tail_lines
-
         try:
-            log_tail = tail_lines(log.read_text(errors="replace"), 8)
+            log_tail = log.read_text(errors="replace").splitlines()[-8:]
         except OSError:
             log_tail = []
         raise ServiceFailed("the embedded PostgreSQL did not start", details=log_tail or result.stderr.strip().splitlines()[-3:], hint=f"see {log}")

@@ -388,8 +388,8 @@ class _Run:
     def _fail(self) -> None:
         """Stop: wait (bounded) for the reports of what is still in flight, commit the acknowledged
         prefix, then raise the first failure."""
-        errors = [e for b in self.inflight for e in b.errors] + list(self.fatal)
         self.producer.flush(self.opts.delivery_timeout + 5)
+        errors = [e for b in self.inflight for e in b.errors] + list(self.fatal)
         for batch in list(self.inflight):
             if batch.pending > 0 or batch.errors:
                 break

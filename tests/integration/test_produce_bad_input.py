@@ -9,7 +9,7 @@ import pytest
 
 from kafkaops.procedures import db
 from tests.conftest import free_port, run_kafkaops
-from tests.pg_fixtures import Pipeline, PgServer
+from tests.pg_fixtures import PgServer, Pipeline
 
 pytestmark = pytest.mark.integration
 

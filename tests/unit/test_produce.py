@@ -1,0 +1,215 @@
+"""Pure logic of the produce step: the event, the batch bookkeeping, error wording, DSN scrubbing."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+from confluent_kafka import KafkaError
+
+from kafkaops.adapters.postgres import password_in, scrub
+from kafkaops.errors import ExitCode, KafkaopsError, RefusedError
+from kafkaops.procedures import produce as proc
+from kafkaops.procedures.db import TableRef, producer_lock_key
+from kafkaops.settings import load_settings
+
+
+def _ref(name: str = "livedb") -> TableRef:
+    return TableRef("public", name, {"id": "int8", "created_at": "timestamptz", "amount": "numeric", "blob": "bytea"})
+
+
+def test_event_shape() -> None:
+    b = proc.EventBuilder("kafkaops", _ref())
+    value = b.value(42, '{"id":42,"amount":"1.50","note":null}', 1764349200123)
+    assert value is not None
+    assert json.loads(value) == {
+        "id": "livedb:42",
+        "op": "c",
+        "source": {"db": "kafkaops", "schema": "public", "table": "livedb"},
+        "ts_ms": 1764349200123,
+        "after": {"id": 42, "amount": "1.50", "note": None},
+    }
+
+
+def test_event_with_a_table_name_that_needs_escaping() -> None:
+    b = proc.EventBuilder('d"b', _ref('we"ird\\name'))
+    event = json.loads(b.value(1, "{}", 0) or "")
+    assert event["id"] == 'we"ird\\name:1'
+    assert event["source"] == {"db": 'd"b', "schema": "public", "table": 'we"ird\\name'}
+
+
+def test_mapper_gets_the_row_and_may_skip() -> None:
+    b = proc.EventBuilder("db", _ref(), lambda row: None if row["id"] == 2 else {"n": row["id"] * 10})
+    assert b.value(1, '{"id":1}', 0) == '{"n":10}'
+    assert b.value(2, '{"id":2}', 0) is None
+
+
+def test_mapper_failure_names_the_row() -> None:
+    b = proc.EventBuilder("db", _ref(), lambda row: 1 / 0)
+    with pytest.raises(KafkaopsError, match=r"--mapper failed on row id=7: ZeroDivisionError"):
+        b.value(7, '{"id":7}', 0)
+
+
+def test_load_mapper(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "mapper_mod_for_test.py").write_text("def f(row):\n    return row\n")
+    monkeypatch.chdir(tmp_path)
+    assert proc.load_mapper("mapper_mod_for_test:f")({"a": 1}) == {"a": 1}
+    with pytest.raises(KafkaopsError, match="has no function g"):
+        proc.load_mapper("mapper_mod_for_test:g")
+    with pytest.raises(KafkaopsError, match="is not module:function"):
+        proc.load_mapper("mapper_mod_for_test")
+
+
+def test_select_sql_makes_types_lossless() -> None:
+    from psycopg import sql
+
+    text = sql.Composed([proc.select_sql(_ref())]).as_string(None)
+    assert '"amount"::text AS "amount"' in text
+    assert "translate(encode(\"blob\", 'base64'), E'\\n', '') AS \"blob\"" in text
+    assert "row_to_json(x)::text" in text
+    assert "WHERE id > %s AND id <= %s ORDER BY id LIMIT %s" in text
+
+
+def test_producer_config_is_idempotent_and_bounded() -> None:
+    settings = load_settings(env={"KAFKA_BROKER": "h:1", "KAFKAOPS_HOME": "/tmp/x"}, cwd=Path("/tmp"))
+    conf = proc.producer_config(settings, 12.5)
+    assert conf["enable.idempotence"] is True
+    assert conf["acks"] == "all"
+    assert conf["message.timeout.ms"] == 12500
+    assert conf["allow.auto.create.topics"] is False
+
+
+@pytest.mark.parametrize(
+    ("code", "exit_code", "text"),
+    [
+        (KafkaError._MSG_TIMED_OUT, ExitCode.UNREACHABLE, "did not acknowledge 2 event(s) within 30s"),
+        (KafkaError.UNKNOWN_TOPIC_OR_PART, ExitCode.NOT_READY, "topic t does not exist"),
+        (KafkaError.MSG_SIZE_TOO_LARGE, ExitCode.ERROR, "Kafka rejected 2 event(s): MSG_SIZE_TOO_LARGE"),
+    ],
+)
+def test_delivery_errors(code: int, exit_code: ExitCode, text: str) -> None:
+    err = proc.delivery_error([KafkaError(code), KafkaError(code)], "t", 30, "h:1")
+    assert err.exit_code == exit_code
+    assert text in err.message
+
+
+class _FakeProducer:
+    """Stands in for librdkafka in this pure test: reports are delivered when the test says so."""
+
+    def __init__(self) -> None:
+        self.queued: list[tuple[str, object]] = []
+
+    def produce(self, topic: str, value: str, key: str, on_delivery) -> None:  # noqa: ANN001
+        self.queued.append((key, on_delivery))
+
+    def poll(self, _timeout: float = 0) -> int:
+        return 0
+
+    def flush(self, _timeout: float = 0) -> int:
+        return 0
+
+    def deliver(self, key: str, err: KafkaError | None = None) -> None:
+        for k, cb in self.queued:
+            if k == key:
+                cb(err, None)
+
+
+class _FakeConn:
+    def __init__(self) -> None:
+        self.offset = 0
+        self.updates: list[int] = []
+
+    def execute(self, _q: str, params: tuple) -> object:
+        new, _created, old = params
+        ok = old == self.offset
+        if ok:
+            self.offset = new
+            self.updates.append(new)
+
+        class _Cur:
+            rowcount = 1 if ok else 0
+
+        return _Cur()
+
+
+def _run(conn: _FakeConn, producer: _FakeProducer) -> proc._Run:
+    settings = load_settings(env={"KAFKAOPS_HOME": "/tmp/x"}, cwd=Path("/tmp"))
+    run = proc._Run(settings, proc.ProduceOptions(topic="t"), conn, _ref(), proc.EventBuilder("db", _ref()), proc.Hooks(), threading.Event())
+    run.producer = producer
+    return run
+
+
+def _batch(run: proc._Run, ids: range) -> proc._Batch:
+    batch = proc._Batch(ids[-1], None, len(ids))
+    run._send(batch, [(i, None, "{}") for i in ids], "t")
+    run.inflight.append(batch)
+    return batch
+
+
+def test_offset_commits_only_a_fully_acknowledged_prefix_in_order() -> None:
+    conn, producer = _FakeConn(), _FakeProducer()
+    run = _run(conn, producer)
+    _batch(run, range(1, 4))
+    _batch(run, range(4, 7))
+    for key in ("4", "5", "6"):  # the second batch is acknowledged first (another partition)
+        producer.deliver(key)
+    run._drain(until_below=proc.MAX_IN_FLIGHT)
+    assert conn.updates == []  # nothing: batch 1 is not acknowledged yet
+    for key in ("1", "2"):
+        producer.deliver(key)
+    run._drain(until_below=proc.MAX_IN_FLIGHT)
+    assert conn.updates == []  # row 3 still pending
+    producer.deliver("3")
+    run._drain(until_below=proc.MAX_IN_FLIGHT)
+    assert conn.updates == [3, 6]
+    assert run.sent == 6
+
+
+def test_a_failed_report_stops_the_run_before_its_batch() -> None:
+    conn, producer = _FakeConn(), _FakeProducer()
+    run = _run(conn, producer)
+    _batch(run, range(1, 3))
+    _batch(run, range(3, 5))
+    _batch(run, range(5, 7))
+    for key in ("1", "2", "3", "5", "6"):
+        producer.deliver(key)
+    producer.deliver("4", KafkaError(KafkaError._MSG_TIMED_OUT))
+    with pytest.raises(KafkaopsError) as info:
+        run._drain(until_below=1)
+    assert info.value.exit_code == ExitCode.UNREACHABLE
+    assert conn.offset == 2  # batch [3, 4] failed: neither it nor [5, 6] counts
+
+
+def test_compare_and_set_catches_another_writer() -> None:
+    conn, producer = _FakeConn(), _FakeProducer()
+    run = _run(conn, producer)
+    _batch(run, range(1, 3))
+    conn.offset = 99  # someone else moved it
+    producer.deliver("1")
+    producer.deliver("2")
+    with pytest.raises(RefusedError, match="no longer at 0"):
+        run._drain(until_below=1)
+
+
+def test_password_is_found_and_scrubbed_even_in_malformed_dsns() -> None:
+    for dsn in ("postgresql://u:pa55w0rd@h/db", "postgres//u:pa55w0rd@h/db", "host=h password=pa55w0rd", "host=h password='pa55w0rd'"):
+        assert password_in(dsn) == "pa55w0rd"
+        assert "pa55w0rd" not in scrub(f"could not parse {dsn}", dsn)
+    assert "p@ss" not in scrub("bad p@ss here", "postgresql://u:p%40ss@h/db")
+
+
+def test_lock_key_is_a_stable_bigint() -> None:
+    assert producer_lock_key() == producer_lock_key()
+    assert -(2**63) <= producer_lock_key() < 2**63
+
+
+def test_options_are_validated() -> None:
+    for opts, text in (
+        (proc.ProduceOptions(batch_size=0), "--batch-size"),
+        (proc.ProduceOptions(max_rows=0), "--max-rows"),
+        (proc.ProduceOptions(interval=0), "--interval"),
+    ):
+        with pytest.raises(KafkaopsError, match=text):
+            proc._validate(opts)
