@@ -179,6 +179,22 @@ def test_failures_step_by_step(stack: Stack) -> None:
     assert c["runbook"] == "failures cluster-id-mismatch"
     assert_verdict(doc, "broker", "broker.cluster_id")
 
+    # The broker started anyway, by hand (`kafkaops up` refuses): it dies, and the log scan says why, with file, line and time.
+    rec = services._start(settings, services.KAFKA, java, settings.server_properties)
+    assert processes.wait_exit(rec.pid, rec.create_time, 120), "the broker did not exit on a cluster id mismatch"
+    services.remove_pid(settings, services.KAFKA)
+    code, doc, _ = doctor(stack)
+    assert code == 3
+    c = check(doc, "logs.broker")
+    assert c["status"] == "FAIL", c
+    found = c["data"]["findings"][0]
+    assert found["signature"] == "kafka.cluster_id_mismatch"
+    assert found["file"] == str(services.log_path(settings, services.KAFKA))
+    assert found["line"] > 1 and found["time"].startswith(time.strftime("%Y-"))
+    assert c["runbook"] == "failures cluster-id-mismatch"
+    assert f"server.log:{found['line']}" in c["finding"]
+    assert_verdict(doc, "broker", "broker.cluster_id")  # the cause, not its echo in the log
+
     # ZooKeeper stopped: the first layer fails, and nothing waits on it.
     services.down(settings)
     code, doc, _ = doctor(stack)
