@@ -78,6 +78,12 @@ def read_stack_config(settings: Settings) -> StackConfig:
     if not listeners:
         raise ConfigError(f"{srv.path} has an empty listeners setting")
     data_log = zkp.get("dataLogDir")
+
+    def where(path: str) -> Path:
+        # The JVMs run in KAFKAOPS_HOME, so a relative data path in a config is relative to it.
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else settings.kafkaops_home / p
+
     return StackConfig(
         zookeeper_props=zkp,
         server_props=srv,
@@ -85,9 +91,9 @@ def read_stack_config(settings: Settings) -> StackConfig:
         zk_bind_host=zkp.get("clientPortAddress", "") or "",
         listeners=tuple(listeners),
         broker_id=srv.get_int("broker.id", 0),
-        log_dirs=tuple(Path(d) for d in log_dirs),
-        zk_data_dir=Path(data_dir),
-        zk_data_log_dir=Path(data_log) if data_log else None,
+        log_dirs=tuple(where(d) for d in log_dirs),
+        zk_data_dir=where(data_dir),
+        zk_data_log_dir=where(data_log) if data_log else None,
         broker_zk_connect=srv.get("zookeeper.connect", "localhost:2181") or "localhost:2181",
         zk_session_timeout_ms=srv.get_int("zookeeper.session.timeout.ms", 18000),
     )
