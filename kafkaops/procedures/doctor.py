@@ -203,6 +203,7 @@ class Context:
             except KafkaopsError as exc:
                 self.cfg_error = exc.message
         self._zk_client: Any = None
+        self._zk_error: KafkaopsError | None = None
         self._admin: Any = None
         self.md: Any = None  # kafka.ClusterInfo
         self.db: Any = None  # a psycopg connection
@@ -225,8 +226,15 @@ class Context:
 
     # clients ----------------------------------------------------------------------------
     def zk(self) -> Any:
+        """One kazoo session for every check; a failed connect is remembered, not retried by each check."""
+        if self._zk_error is not None:
+            raise self._zk_error
         if self._zk_client is None:
-            self._zk_client = self.exit.enter_context(zk.connect(self.settings.zookeeper_connect, timeout=2.0))
+            try:
+                self._zk_client = self.exit.enter_context(zk.connect(self.settings.zookeeper_connect, timeout=2.0))
+            except KafkaopsError as exc:
+                self._zk_error = exc
+                raise
         return self._zk_client
 
     def admin(self) -> Any:
