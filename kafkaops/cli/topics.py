@@ -229,6 +229,7 @@ def delete(
             raise RefusedError(
                 f"not deleting topic {name}: no terminal to confirm on",
                 hint=f"rerun with --yes to delete it: kafkaops topics delete {name} --yes",
+                runbook="topics deleting-a-topic",
             )
         if not ui.confirm(f"Delete topic {name} and its {_count(plan.messages)} messages?"):
             ui.info(f"topic {name} not deleted")

@@ -28,6 +28,7 @@ METADATA_TIMEOUT = 5.0  # one metadata request: an unreachable broker fails in s
 WAIT_TIMEOUT = 30.0  # how long create and delete wait for the cluster to reflect the change
 _LEGAL = re.compile(r"[a-zA-Z0-9._-]+")
 _HINT_CHECK = "check the stack with `kafkaops status` or `kafkaops doctor`"
+_RB_MISSING = "failures topic-missing"
 
 
 class TopicExists(KafkaopsError):
@@ -127,12 +128,13 @@ def _translate(exc: BrokerRequestError, doing: str, name: str, settings: Setting
         return UnreachableError(
             f"{doing} {name}: no answer from the broker at {settings.kafka_broker} within {timeout:g}s ({reason})",
             hint=_HINT_CHECK,
+            runbook="failures broker-unreachable",
         )
     if code == "TOPIC_ALREADY_EXISTS":
         hint = "wait a few seconds and try again" if "marked for deletion" in reason else f"see it with `kafkaops topics describe {name}`"
         return TopicExists(f"{doing} {name}: {reason}", hint=hint)
     if code in ("UNKNOWN_TOPIC_OR_PART", "UNKNOWN_TOPIC_ID"):
-        return TopicNotFound(f"topic {name} does not exist", hint="see the topics with `kafkaops topics list`")
+        return TopicNotFound(f"topic {name} does not exist", hint="see the topics with `kafkaops topics list`", runbook=_RB_MISSING)
     if code in _BAD_INPUT:
         return UsageError(f"{doing} {name}: the broker rejected it: {reason}")
     if code in _NOT_ALLOWED:
@@ -262,6 +264,7 @@ def create_topic(
             f"topic {name} already exists",
             details=details,
             hint=f"add --if-not-exists to accept an existing topic; see it with `kafkaops topics describe {name}`",
+            runbook="topics creating-a-topic",
         )
 
     if name in md.topics:
@@ -352,7 +355,7 @@ def _partitions(settings: Settings, client: Any, name: str, timeout: float) -> t
     md = metadata(settings, timeout=METADATA_TIMEOUT, client=client)
     tmeta = md.topics.get(name)
     if tmeta is None or (tmeta.error is not None and tmeta.error.name() == "UNKNOWN_TOPIC_OR_PART"):
-        raise TopicNotFound(f"topic {name} does not exist", hint="see the topics with `kafkaops topics list`")
+        raise TopicNotFound(f"topic {name} does not exist", hint="see the topics with `kafkaops topics list`", runbook=_RB_MISSING)
     ids = sorted(tmeta.partitions)
     led = [pid for pid in ids if tmeta.partitions[pid].leader >= 0]  # a leaderless partition cannot answer
     try:

@@ -88,6 +88,7 @@ def test_create_again_is_exit_1_and_says_how_the_existing_topic_differs(shared_s
     assert same.stderr.splitlines() == [
         f"error: topic {name} already exists",
         f"hint: add --if-not-exists to accept an existing topic; see it with `kafkaops topics describe {name}`",
+        "see: kafkaops runbook topics creating-a-topic",
     ]
 
     other = _kafkaops(shared_stack, "topics", "create", name)
@@ -262,7 +263,11 @@ def test_describe_unknown_topic_is_exit_1(shared_stack: Stack) -> None:
     name = _name("missing")
     res = _kafkaops(shared_stack, "topics", "describe", name)
     assert res.returncode == 1
-    assert res.stderr.splitlines() == [f"error: topic {name} does not exist", "hint: see the topics with `kafkaops topics list`"]
+    assert res.stderr.splitlines() == [
+        f"error: topic {name} does not exist",
+        "hint: see the topics with `kafkaops topics list`",
+        "see: kafkaops runbook failures topic-missing",
+    ]
 
 
 # --------------------------------------------------------------------------------------------
@@ -306,9 +311,10 @@ def test_delete_without_terminal_and_without_yes_refuses_and_deletes_nothing(sha
 
     res = _kafkaops(shared_stack, "topics", "delete", name)  # stdin is /dev/null: no terminal
     assert res.returncode == 5
-    assert res.stderr.splitlines()[-2:] == [
+    assert res.stderr.splitlines()[-3:] == [
         f"error: not deleting topic {name}: no terminal to confirm on",
         f"hint: rerun with --yes to delete it: kafkaops topics delete {name} --yes",
+        "see: kafkaops runbook topics deleting-a-topic",
     ]
     piped = _kafkaops(shared_stack, "topics", "delete", name, input="y\n")  # an answer on a pipe is not a confirmation
     assert piped.returncode == 5

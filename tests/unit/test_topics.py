@@ -145,6 +145,7 @@ def test_topic_marked_for_deletion_hints_to_wait() -> None:
 def test_unreachable_hint_names_status_and_doctor() -> None:
     err = topics._translate(BrokerRequestError("_TIMED_OUT", "timed out"), "cannot delete topic", "t", SETTINGS, 5.0)
     assert err.hint is not None and "kafkaops status" in err.hint and "kafkaops doctor" in err.hint
+    assert err.runbook == "failures broker-unreachable"
 
 
 def _part(pid: int, leader: int | None, replicas: list[int], isr: list[int], low: int | None, high: int | None) -> topics.PartitionInfo:
