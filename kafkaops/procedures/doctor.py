@@ -782,11 +782,18 @@ def check_variables(ctx: Context) -> Outcome:
     if _has_embedded() and getattr(s, "embedded_db", True):
         ctx.db_source = "embedded"
         ctx.db_url, ctx.db_problem = _embedded_url(s)
+        if ctx.db_url is not None:  # the documented default: nothing to warn about
+            return passed(
+                "KAFKA_BROKER, KAFKA_CLIENT_ID and KAFKA_TOPIC are set; DATABASE_URL is unset, so the embedded PostgreSQL is used; " + env_note,
+                details,
+                **data,
+            )
         return warned(
-            "DATABASE_URL is unset: the producer uses kafkaops's embedded PostgreSQL (data under KAFKAOPS_HOME)",
-            f"fine for a local pipeline; to use your own database, set DATABASE_URL in {where}",
+            "DATABASE_URL is unset and the embedded PostgreSQL it falls back to is not set up (see database.reachable)",
+            f"start it with `kafkaops up`, or set DATABASE_URL in {where} to use your own database",
             "database-unreachable",
             details,
+            next="kafkaops up",
             **data,
         )
     return failed(
