@@ -221,6 +221,11 @@ def delete(
     ui.info(f"deleting topic {name} loses {_count(plan.messages)} messages in {len(plan.partitions)} partition(s):")
     for p in plan.partitions:
         ui.info(f"  partition {p.partition}: {_count(p.messages)} messages (offsets {_count(p.low)} to {_count(p.high)})")
+    if name == settings.kafka_topic:
+        ui.warn(
+            f"{name} is the pipeline's topic (KAFKA_TOPIC): after it is re-created, the producer's position in "
+            "producer_offsets still points past the rows already sent (see: kafkaops runbook producer the-offset-table)"
+        )
     if dry_run:
         ui.info("dry run: nothing deleted")
         return

@@ -332,6 +332,16 @@ def test_delete_dry_run_deletes_nothing(shared_stack: Stack) -> None:
     assert name in _broker_topics(shared_stack)
 
 
+def test_deleting_the_pipeline_topic_warns_about_the_producer_position(shared_stack: Stack) -> None:
+    res = _kafkaops(shared_stack, "topics", "delete", "db_live_events", "--dry-run")
+    assert res.returncode == 0
+    assert (
+        "warning: db_live_events is the pipeline's topic (KAFKA_TOPIC): after it is re-created, the producer's position in "
+        "producer_offsets still points past the rows already sent (see: kafkaops runbook producer the-offset-table)"
+    ) in res.stderr.splitlines()
+    assert "db_live_events" in _broker_topics(shared_stack)
+
+
 def test_deleting_consumer_offsets_is_refused(shared_stack: Stack) -> None:
     name = _name()
     assert _kafkaops(shared_stack, "topics", "create", name).returncode == 0
