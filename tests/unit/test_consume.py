@@ -1,0 +1,273 @@
+"""Pure logic of kafkaops consume and groups: start plans, notes, the JSON line format, reset plans.
+
+Messages here are small stand-ins with confluent_kafka.Message's read methods (these are unit tests
+of formatting; the integration tests read real messages from a real broker).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+
+import pytest
+
+from kafkaops.errors import UsageError
+from kafkaops.procedures import consume as proc
+from kafkaops.procedures.groups import plan_rows
+
+
+@dataclass
+class Msg:
+    _value: bytes | None
+    _key: bytes | None = None
+    _offset: int = 0
+    _partition: int = 0
+    _topic: str = "db_live_events"
+    _ts: tuple[int, int] = (1, 1795885966314)
+    _headers: list[tuple[str, bytes | None]] | None = field(default=None)
+
+    def value(self) -> bytes | None:
+        return self._value
+
+    def key(self) -> bytes | None:
+        return self._key
+
+    def offset(self) -> int:
+        return self._offset
+
+    def partition(self) -> int:
+        return self._partition
+
+    def topic(self) -> str:
+        return self._topic
+
+    def timestamp(self) -> tuple[int, int]:
+        return self._ts
+
+    def headers(self) -> list[tuple[str, bytes | None]] | None:
+        return self._headers
+
+
+def req(**kw: object) -> proc.ConsumeRequest:
+    return proc.ConsumeRequest(topic="t", **kw)  # type: ignore[arg-type]
+
+
+# --- start plans --------------------------------------------------------------------------------
+
+
+def test_no_group_starts_at_the_end_and_says_so() -> None:
+    plan = proc.plan_start(req(), {0: (0, 120), 1: (5, 7)}, {})
+    assert [(p.partition, p.start, p.source) for p in plan.partitions] == [(0, 120, "latest"), (1, 7, "latest")]
+    assert plan.notes == ("reading only messages that arrive from now on (add --from-beginning for the ones already in the topic)",)
+
+
+def test_no_group_from_beginning_starts_at_the_low_watermark() -> None:
+    plan = proc.plan_start(req(from_beginning=True), {0: (40, 120)}, {})
+    assert [(p.start, p.source, p.backlog) for p in plan.partitions] == [(40, "beginning", 80)]
+    assert plan.notes == ()
+
+
+def test_group_committed_offsets_decide_and_it_is_said() -> None:
+    plan = proc.plan_start(req(group="g"), {0: (0, 150)}, {0: 120})
+    assert plan.partitions[0].start == 120 and plan.partitions[0].source == "committed"
+    assert plan.notes == ("group g has committed offsets: reading from offset 120, not from the beginning (add --from-beginning to read everything)",)
+
+
+def test_group_from_beginning_really_seeks_and_says_so() -> None:
+    plan = proc.plan_start(req(group="g", from_beginning=True), {0: (0, 150), 1: (3, 9)}, {0: 120, 1: 9})
+    assert [(p.start, p.source) for p in plan.partitions] == [(0, "beginning"), (3, "beginning")]
+    assert plan.notes == (
+        "group g has committed offsets (offsets 0:120, 1:9), but --from-beginning was given: reading from the beginning (offsets 0:0, 1:3) for this run",
+    )
+
+
+def test_group_without_commits_reads_new_messages_only() -> None:
+    plan = proc.plan_start(req(group="g"), {0: (0, 10), 1: (0, 4)}, {0: 6, 1: None})
+    assert [(p.start, p.source) for p in plan.partitions] == [(6, "committed"), (4, "latest")]
+    assert (
+        plan.notes[-1]
+        == "group g has no committed offsets for partition(s) 1: only messages that arrive from now on are shown (add --from-beginning for older ones)"
+    )
+
+
+def test_a_committed_offset_that_was_deleted_is_clamped_and_explained() -> None:
+    plan = proc.plan_start(req(group="g"), {0: (50, 80)}, {0: 10})
+    assert (plan.partitions[0].start, plan.partitions[0].source) == (50, "clamped")
+    assert "partition 0: committed offset 10 no longer exists (records before it were deleted); reading from 50" in plan.notes
+
+
+def test_partition_and_offset() -> None:
+    marks = {0: (0, 10), 1: (2, 30)}
+    assert proc.plan_start(req(partition=1, offset=7), marks, {}).partitions == (proc.PartitionPlan(1, 2, 30, None, 7, "offset"),)
+    assert proc.plan_start(req(partition=1, offset="earliest"), marks, {}).partitions[0].start == 2
+    assert proc.plan_start(req(partition=1), marks, {}).partitions[0].start == 30
+    with pytest.raises(UsageError, match=r"offset 31 is outside partition 1's offsets 2\.\.30"):
+        proc.plan_start(req(partition=1, offset=31), marks, {})
+    with pytest.raises(UsageError, match="topic t has no partition 5"):
+        proc.plan_start(req(partition=5), marks, {})
+
+
+def test_describe_ranges() -> None:
+    plan = proc.plan_start(req(from_beginning=True), {0: (4, 10), 1: (7, 7)}, {})
+    assert proc.describe_ranges(plan) == [
+        "partition 0: offsets 4..9; starting at 4 (beginning, 6 to read now)",
+        "partition 1: empty (next offset 7); starting at 7 (beginning, 0 to read now)",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("kw", "message"),
+    [
+        ({"offset": 3}, "--offset needs --partition"),
+        ({"partition": 0, "group": "g"}, "--partition reads one partition outside any group"),
+        ({"partition": 0, "offset": 3, "from_beginning": True}, "--offset and --from-beginning both choose"),
+        ({"max_messages": 0}, "--max-messages must be at least 1"),
+        ({"timeout": 0.0}, "--timeout must be more than 0 seconds"),
+    ],
+)
+def test_bad_combinations_are_usage_errors(kw: dict, message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        proc.validate(req(**kw))
+
+
+def test_parse_offset() -> None:
+    assert proc.parse_offset("42") == 42
+    assert proc.parse_offset("Earliest") == "earliest"
+    assert proc.parse_offset(None) is None
+    with pytest.raises(UsageError):
+        proc.parse_offset("soon")
+
+
+def test_missing_topic_names_close_matches_and_hides_internal_topics() -> None:
+    err = proc.missing_topic("db_live_event", ["db_live_events", "__consumer_offsets", "other"], "localhost:9092")
+    assert err.message == "topic db_live_event does not exist on localhost:9092"
+    assert err.hint == "did you mean db_live_events?"
+    assert err.exit_code == 2
+    none = proc.missing_topic("zzz", ["db_live_events"], "b:1")
+    assert none.hint is not None and "kafkaops topics list" in none.hint
+    assert proc.close_matches("consumer_offsets", ["__consumer_offsets"]) == []
+
+
+# --- JSON lines -----------------------------------------------------------------------------------
+
+
+def parse(out: bytes) -> list[dict]:
+    text = out.decode("utf-8")
+    assert text.endswith("\n")
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def test_json_line_has_every_field() -> None:
+    [rec] = parse(proc.json_lines([Msg(b'{"id": 1}', b"k", 7, 2)]))
+    assert rec == {
+        "topic": "db_live_events",
+        "partition": 2,
+        "offset": 7,
+        "timestamp": 1795885966314,
+        "timestamp_iso": "2026-11-28T17:12:46.314Z",
+        "key": "k",
+        "key_format": "text",
+        "headers": [],
+        "value": {"id": 1},
+        "value_format": "json",
+    }
+
+
+ODD = [
+    (b"plain text", "plain text", "text"),
+    (b'text with "quotes" and \\ and \t tab', 'text with "quotes" and \\ and \t tab', "text"),
+    ("caf\u00e9 \u2028".encode(), "caf\u00e9 \u2028", "text"),
+    (b"\x00\xff\xfe binary", base64.b64encode(b"\x00\xff\xfe binary").decode(), "base64"),
+    (b'"\xff"', base64.b64encode(b'"\xff"').decode(), "base64"),  # JSON-looking but not UTF-8
+    (b"NaN", "NaN", "text"),
+    (b"Infinity", "Infinity", "text"),
+    (b'{"a": 1,}', '{"a": 1,}', "text"),
+    (b"", "", "text"),
+    (b"42", 42, "json"),
+    (b'"a string"', "a string", "json"),
+    (b'{\n  "multi": "line"\r\n}\n', {"multi": "line"}, "json"),
+    (b'"\\ud800"', "\ud800", "json"),  # a lone surrogate escape: valid JSON text (the fast parsers refuse it)
+    (b"null", None, "json"),
+    (None, None, None),
+]
+
+
+@pytest.mark.parametrize(("raw", "value", "fmt"), ODD)
+def test_odd_values_are_shown_safely(raw: bytes | None, value: object, fmt: str | None) -> None:
+    [rec] = parse(proc.json_lines([Msg(raw)]))
+    assert (rec["value"], rec["value_format"]) == (value, fmt)
+
+
+def test_a_batch_of_odd_values_gives_one_line_each_in_order() -> None:
+    msgs = [Msg(raw, _offset=i) for i, (raw, _, _) in enumerate(ODD)]
+    msgs += [Msg(b'{"ok": true}', b"key", len(ODD) + i) for i in range(3)]
+    recs = parse(proc.json_lines(msgs))
+    assert [r["offset"] for r in recs] == list(range(len(ODD) + 3))
+    assert [(r["value"], r["value_format"]) for r in recs[: len(ODD)]] == [(v, f) for _, v, f in ODD]
+
+
+def test_the_bulk_path_and_the_per_message_path_agree() -> None:
+    msgs = [Msg(b'{"id": %d, "s": "x"}' % i, b"%d" % i, i, _ts=(1, 1795885966314 + i // 3)) for i in range(50)]
+    assert proc._fast_parse is not None  # typer brings pydantic-core: the bulk path is what runs
+    bulk = proc._json_lines_bulk(msgs, True, proc._fast_parse)
+    assert bulk is not None
+    assert bulk == proc._json_lines_each(msgs, True)
+    assert proc.json_lines(msgs, keys=False) == proc._json_lines_each(msgs, False)
+    assert "key" not in parse(proc.json_lines(msgs, keys=False))[0]
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        Msg(b'{"a": 1}', b'needs "escaping"'),
+        Msg(b'{"a": 1}', b"\xff\x00"),
+        Msg(b'{"a": 1}', _headers=[("h", b"v")]),
+        Msg(b'{"a": 1}', _topic="other"),
+        Msg(b"[1,\n2]"),
+        Msg(None),
+        Msg(b"not json"),
+    ],
+)
+def test_a_batch_with_one_odd_message_leaves_the_bulk_path_and_stays_correct(odd: Msg) -> None:
+    msgs = [Msg(b'{"a": 1}', b"k", 0), odd]
+    recs = parse(proc.json_lines(msgs))
+    assert len(recs) == 2
+    assert parse(proc._json_lines_each(msgs)) == recs
+
+
+def test_keys_and_headers_that_are_not_utf8() -> None:
+    [rec] = parse(proc.json_lines([Msg(b"{}", b"\xff\x00", _headers=[("source", b"db"), ("bin", b"\xff"), ("none", None)])]))
+    assert (rec["key"], rec["key_format"]) == ("/wA=", "base64")
+    assert rec["headers"] == [["source", "db"], ["bin", "base64:/w=="], ["none", None]]
+
+
+def test_no_timestamp_is_null() -> None:
+    [rec] = parse(proc.json_lines([Msg(b"1", _ts=(0, -1))]))
+    assert rec["timestamp"] is None and rec["timestamp_iso"] is None
+
+
+def test_raw_lines() -> None:
+    msgs = [Msg(b"a", b"k1"), Msg(None), Msg(b"\xff", None)]
+    assert proc.raw_lines(msgs) == b"a\n\n\xff\n"
+    assert proc.raw_lines(msgs, keys=True) == b"k1\ta\n\t\n\t\xff\n"
+
+
+def test_decode_value_for_pretty() -> None:
+    assert proc.decode_value(b'{"a": [1]}')[:2] == ({"a": [1]}, "json")
+    assert proc.decode_value(b"hi")[:2] == ("hi", "text")
+    assert proc.decode_value(b"\xff")[:2] == ("/w==", "base64")
+    assert proc.decode_value(None) == (None, None, None)
+
+
+# --- group reset plans -------------------------------------------------------------------------------
+
+
+def test_reset_rows() -> None:
+    low, high = {0: 5, 1: 0}, {0: 50, 1: 10}
+    current = {0: 20, 1: None}
+    assert [(r.partition, r.current, r.new) for r in plan_rows("earliest", None, [0, 1], current, low, high)] == [(0, 20, 5), (1, None, 0)]
+    assert [r.new for r in plan_rows("latest", None, [0, 1], current, low, high)] == [50, 10]
+    rows = plan_rows("offset", 30, [0, 1], current, low, high)
+    assert [(r.new, r.note) for r in rows] == [(30, ""), (10, "30 is past the end 10: using 10")]
+    assert plan_rows("offset", 1, [0], current, low, high)[0].note == "1 is older than the oldest kept offset 5: using 5"
