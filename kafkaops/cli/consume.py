@@ -39,7 +39,7 @@ class _Writer:
         from kafkaops.procedures import consume as proc
 
         if self.fmt == "json":
-            self._write(proc.json_lines(batch, keys=self.keys).encode("utf-8"))
+            self._write(proc.json_lines(batch, keys=self.keys))
         elif self.fmt == "raw":
             self._write(proc.raw_lines(batch, keys=self.keys))
         else:

@@ -230,9 +230,9 @@ _encode_str = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
 _iso_cache: dict[int, str] = {}
 
 
-def _fast_json_parser() -> Callable[[str], Any] | None:
-    """A faster JSON parser when one is already installed (never a new dependency): orjson, or
-    pydantic-core's jiter (typer depends on pydantic). Both are strict: NaN/Infinity are rejected."""
+def _fast_json_parser() -> Callable[[bytes | str], Any] | None:
+    """A faster strict JSON parser when one is already installed (never a new dependency): orjson, or
+    pydantic-core's jiter (typer depends on pydantic). Both reject NaN/Infinity and invalid UTF-8."""
     try:
         import orjson
 
@@ -240,16 +240,23 @@ def _fast_json_parser() -> Callable[[str], Any] | None:
     except ImportError:
         pass
     try:
-        from functools import partial
-
         from pydantic_core import from_json
-
-        return partial(from_json, allow_inf_nan=False)
     except ImportError:
         return None
 
+    def jiter(data: bytes | str) -> Any:  # a def, not functools.partial: partial's keyword merge doubles the cost
+        return from_json(data, allow_inf_nan=False, cache_strings="keys")
+
+    return jiter
+
 
 _fast_parse = _fast_json_parser()
+try:
+    from pydantic_core import from_json as _jiter
+except ImportError:  # pragma: no cover - typer brings pydantic-core today
+    _jiter = None  # type: ignore[assignment]
+if _fast_parse is not None and getattr(_fast_parse, "__name__", "") != "jiter":
+    _jiter = None  # orjson is installed: it is used instead
 
 
 def parse_json(text: str) -> Any:
@@ -321,71 +328,141 @@ def _headers(headers: list[tuple[str, bytes | None]] | None) -> list[list[str | 
     return out
 
 
-def json_lines(messages: Sequence[Any], keys: bool = True) -> str:
-    """Messages as JSON lines: topic, partition, offset, timestamp (ms and ISO), key, headers, value.
+# Bytes that can stand inside a JSON string as they are: printable ASCII except '"' and '\\'.
+_PLAIN = bytes(c for c in range(0x20, 0x7F) if c not in b'"\\')
+
+
+def _is_json(raw: bytes) -> bool:
+    """The stdlib's verdict (strict: no NaN/Infinity). It also accepts lone surrogates, which the fast parsers refuse."""
+    try:
+        _decoder.decode(raw.decode("utf-8"))
+        return True
+    except ValueError:
+        return False
+
+
+_LINE = b'{"topic":%b,"partition":%d,"offset":%d,"timestamp":%b,%b"headers":%b,"value":%b,"value_format":%b}\n'
+_LINE_JSON = b'{"topic":%b,"partition":%d,"offset":%d,"timestamp":%b,%b"headers":[],"value":%b,"value_format":"json"}\n'
+
+
+def _ts_json(ts: tuple[int, int]) -> bytes:
+    return f'{ts[1]},"timestamp_iso":"{iso_ms(ts[1])}"'.encode("ascii") if ts[0] else b'null,"timestamp_iso":null'
+
+
+def json_lines(messages: Sequence[Any], keys: bool = True) -> bytes:
+    """Messages as JSON lines (UTF-8): topic, partition, offset, timestamp (ms and ISO), key, headers, value.
 
     The value is the parsed JSON when it is JSON, else text, else base64 of the bytes; ``value_format``
     says which (json | text | base64 | null). This runs once per message, so it is written for speed:
-    a value that is valid JSON is embedded as its own text, never parsed and dumped again.
+    a value that is valid JSON is validated and embedded as its own bytes, never parsed into Python
+    objects and dumped again; a plain ASCII key is embedded as it is. The common batch (one topic,
+    JSON values, plain keys, no headers) is checked and written in bulk; any other goes message by message.
     """
+    if messages and _fast_parse is not None:
+        out = _json_lines_bulk(messages, keys, _fast_parse)
+        if out is not None:
+            return out
+    return _json_lines_each(messages, keys)
+
+
+def _json_lines_bulk(messages: Sequence[Any], keys: bool, fast: Callable[[bytes], Any]) -> bytes | None:
+    """The whole batch at once when every message takes the fast path; None when one does not."""
+    rows = [(m.topic(), m.partition(), m.offset(), m.timestamp(), m.key(), m.value(), m.headers()) for m in messages]
+    topics, parts, offsets, stamps, ks, vs, hs = zip(*rows, strict=True)
+    if None in vs or any(hs) or len(set(topics)) != 1:
+        return None
+    try:
+        if _jiter is not None:  # called directly: a wrapper per value costs as much as the parse
+            jiter = _jiter
+            for v in vs:
+                jiter(v, allow_inf_nan=False, cache_strings="keys")
+        else:
+            for v in vs:
+                fast(v)
+    except ValueError:
+        return None
+    if keys:
+        if b"".join([k for k in ks if k]).translate(None, _PLAIN):
+            return None  # a key that needs escaping
+        kjs = [b'"key":null,"key_format":null,' if k is None else b'"key":"' + k + b'","key_format":"text",' for k in ks]
+    else:
+        kjs = [b""] * len(vs)
+    tj = _encode_str(topics[0]).encode("ascii")
+    cache: dict[tuple[int, int], bytes] = {}
+    tjs = []
+    for ts in stamps:
+        j = cache.get(ts)
+        if j is None:
+            j = cache[ts] = _ts_json(ts)
+        tjs.append(j)
+    line = _LINE_JSON
+    out = b"".join([line % (tj, p, o, t, k, v) for p, o, t, k, v in zip(parts, offsets, tjs, kjs, vs, strict=True)])
+    if out.count(b"\n") != len(vs) or b"\r" in out:
+        return None  # a value spread over lines: the per-message path puts it on one
+    return out
+
+
+def _json_lines_each(messages: Sequence[Any], keys: bool = True) -> bytes:
     enc = _encode_str
+    plain = _PLAIN
     fast = _fast_parse
-    strict = _decoder.decode
-    out: list[str] = []
+    slow = _is_json
+    b64 = base64.b64encode
+    out: list[bytes] = []
     append = out.append
-    topic_json: dict[str, str] = {}
+    topic_json: dict[str, bytes] = {}
     last_ts: int | None = None
-    ts_json = 'null,"timestamp_iso":null'
+    ts_json = b'null,"timestamp_iso":null'
+    no_key = b'"key":null,"key_format":null,' if keys else b""
     for m in messages:
         topic = m.topic()
         tj = topic_json.get(topic)
         if tj is None:
-            tj = topic_json[topic] = enc(topic)
+            tj = topic_json[topic] = enc(topic).encode("ascii")
         ts_type, ts = m.timestamp()
         if ts != last_ts:
             last_ts = ts
-            ts_json = f'{ts},"timestamp_iso":"{iso_ms(ts)}"' if ts_type else 'null,"timestamp_iso":null'
+            ts_json = f'{ts},"timestamp_iso":"{iso_ms(ts)}"'.encode("ascii") if ts_type else b'null,"timestamp_iso":null'
         raw = m.value()
         if raw is None:
-            vj = 'null,"value_format":null'
+            vj, vf = b"null", b"null"
         else:
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                vj = '"' + base64.b64encode(raw).decode("ascii") + '","value_format":"base64"'
+            if fast is not None:
+                try:
+                    fast(raw)  # strict: also fails on invalid UTF-8
+                    ok = True
+                except ValueError:
+                    ok = slow(raw)
+            else:
+                ok = slow(raw)
+            if ok:
+                if b"\n" in raw or b"\r" in raw:  # in valid JSON a raw CR or LF is whitespace between tokens
+                    raw = raw.replace(b"\r", b" ").replace(b"\n", b" ")
+                vj, vf = raw, b'"json"'
+            elif not raw.translate(None, plain):
+                vj, vf = b'"' + raw + b'"', b'"text"'
             else:
                 try:
-                    if fast is None:
-                        raise ValueError
-                    fast(text)
-                    is_json = True
-                except ValueError:
-                    try:
-                        strict(text)
-                        is_json = True
-                    except ValueError:
-                        is_json = False
-                if is_json:
-                    if "\n" in text or "\r" in text:
-                        text = text.replace("\r", " ").replace("\n", " ")
-                    vj = text + ',"value_format":"json"'
-                else:
-                    vj = enc(text) + ',"value_format":"text"'
+                    vj, vf = enc(raw.decode("utf-8")).encode("ascii"), b'"text"'
+                except UnicodeDecodeError:
+                    vj, vf = b'"' + b64(raw) + b'"', b'"base64"'
         if keys:
             k = m.key()
             if k is None:
-                kj = '"key":null,"key_format":null,'
+                kj = no_key
+            elif not k.translate(None, plain):
+                kj = b'"key":"' + k + b'","key_format":"text",'
             else:
                 try:
-                    kj = '"key":' + enc(k.decode("utf-8")) + ',"key_format":"text",'
+                    kj = b'"key":' + enc(k.decode("utf-8")).encode("ascii") + b',"key_format":"text",'
                 except UnicodeDecodeError:
-                    kj = '"key":"' + base64.b64encode(k).decode("ascii") + '","key_format":"base64",'
+                    kj = b'"key":"' + b64(k) + b'","key_format":"base64",'
         else:
-            kj = ""
+            kj = b""
         hdrs = m.headers()
-        hj = json.dumps(_headers(hdrs)) if hdrs else "[]"
-        append(f'{{"topic":{tj},"partition":{m.partition()},"offset":{m.offset()},"timestamp":{ts_json},{kj}"headers":{hj},"value":{vj}}}\n')
-    return "".join(out)
+        hj = json.dumps(_headers(hdrs)).encode("ascii") if hdrs else b"[]"
+        append(_LINE % (tj, m.partition(), m.offset(), ts_json, kj, hj, vj, vf))
+    return b"".join(out)
 
 
 def raw_lines(messages: Sequence[Any], keys: bool = False) -> bytes:
