@@ -101,6 +101,15 @@ def parse_configs(pairs: list[str] | None) -> dict[str, str]:
     return configs
 
 
+def not_found(name: str, existing: Any = ()) -> TopicNotFound:
+    """The topic is not there; name the closest existing one (a typo like db_live_event) when there is one."""
+    import difflib
+
+    close = difflib.get_close_matches(name, [t for t in existing if not is_internal(t)], n=1, cutoff=0.8)
+    hint = f"did you mean {close[0]}? " if close else ""
+    return TopicNotFound(f"topic {name} does not exist", hint=hint + "see the topics with `kafkaops topics list`", runbook=_RB_MISSING)
+
+
 # --------------------------------------------------------------------------------------------
 # broker errors -> kafkaops errors
 
@@ -134,7 +143,7 @@ def _translate(exc: BrokerRequestError, doing: str, name: str, settings: Setting
         hint = "wait a few seconds and try again" if "marked for deletion" in reason else f"see it with `kafkaops topics describe {name}`"
         return TopicExists(f"{doing} {name}: {reason}", hint=hint)
     if code in ("UNKNOWN_TOPIC_OR_PART", "UNKNOWN_TOPIC_ID"):
-        return TopicNotFound(f"topic {name} does not exist", hint="see the topics with `kafkaops topics list`", runbook=_RB_MISSING)
+        return not_found(name)
     if code in _BAD_INPUT:
         return UsageError(f"{doing} {name}: the broker rejected it: {reason}")
     if code in _NOT_ALLOWED:
@@ -355,7 +364,7 @@ def _partitions(settings: Settings, client: Any, name: str, timeout: float) -> t
     md = metadata(settings, timeout=METADATA_TIMEOUT, client=client)
     tmeta = md.topics.get(name)
     if tmeta is None or (tmeta.error is not None and tmeta.error.name() == "UNKNOWN_TOPIC_OR_PART"):
-        raise TopicNotFound(f"topic {name} does not exist", hint="see the topics with `kafkaops topics list`", runbook=_RB_MISSING)
+        raise not_found(name, md.topics)
     ids = sorted(tmeta.partitions)
     led = [pid for pid in ids if tmeta.partitions[pid].leader >= 0]  # a leaderless partition cannot answer
     try:

@@ -259,6 +259,17 @@ def test_describe_low_watermark_moves_when_records_are_deleted(shared_stack: Sta
     assert (p["low"], p["high"], p["messages"]) == (4, 6, 2)
 
 
+def test_describe_a_misspelt_topic_names_the_close_one(shared_stack: Stack) -> None:
+    name = _name()
+    assert _kafkaops(shared_stack, "topics", "create", name).returncode == 0
+    res = _kafkaops(shared_stack, "topics", "describe", name[:-1])
+    assert res.returncode == 1
+    assert res.stderr.splitlines()[:2] == [
+        f"error: topic {name[:-1]} does not exist",
+        f"hint: did you mean {name}? see the topics with `kafkaops topics list`",
+    ]
+
+
 def test_describe_unknown_topic_is_exit_1(shared_stack: Stack) -> None:
     name = _name("missing")
     res = _kafkaops(shared_stack, "topics", "describe", name)

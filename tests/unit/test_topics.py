@@ -180,3 +180,11 @@ def test_create_result_differs() -> None:
     other = topics.CreateResult("t", False, 3, 1, 1, 1)
     assert not same.differs
     assert other.differs
+
+
+def test_not_found_names_the_closest_topic() -> None:
+    assert topics.not_found("db_live_event", ["db_live_events", "orders"]).hint == (
+        "did you mean db_live_events? see the topics with `kafkaops topics list`"
+    )
+    assert topics.not_found("zzz", ["db_live_events"]).hint == "see the topics with `kafkaops topics list`"
+    assert topics.not_found("__consumer_offset", ["__consumer_offsets"]).hint == "see the topics with `kafkaops topics list`"
