@@ -31,6 +31,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -126,20 +127,26 @@ def load_mapper(spec: str) -> Callable[[dict[str, Any]], Any]:
 
 
 class EventBuilder:
-    """Builds (key, value) for each row. The default path joins strings around the JSON PostgreSQL
-    built (no parsing in Python); a mapper gets the parsed row."""
+    """The event around each row. Without a mapper PostgreSQL builds the whole value (the JSON of the
+    row inside a fixed envelope, joined as text: nothing is parsed in Python); a mapper gets the
+    parsed row and returns the value."""
 
     def __init__(self, db: str, ref: TableRef, mapper: Callable[[dict[str, Any]], Any] | None = None) -> None:
-        self.source = json.dumps({"db": db, "schema": ref.schema, "table": ref.name}, separators=(",", ":"))
-        self.id_prefix = json.dumps(ref.name + ":")[:-1]  # '"livedb:' (quoted, escaped, unterminated)
-        self.event_prefix = ref.name + ":"
+        source = json.dumps({"db": db, "schema": ref.schema, "table": ref.name}, separators=(",", ":"))
+        # '{"id":"livedb:' + id + '","op":"c","source":{...},"ts_ms":' + ts + ',"after":' + row + '}'
+        self.head = '{"id":' + json.dumps(ref.name + ":")[:-1]
+        self.mid = f'","op":"c","source":{source},"ts_ms":'
         self.mapper = mapper
 
-    def value(self, row_id: int, row_json: str, ts_ms: int) -> str | None:
+    def params(self, after: int, level: int, limit: int, ts_ms: int) -> dict[str, Any]:
+        return {"head": self.head, "mid": self.mid, "ts": ts_ms, "after": after, "level": level, "limit": limit}
+
+    def value(self, row_id: int, payload: str, ts_ms: int) -> str | None:
+        """The value for one row: ``payload`` is the finished event, or with a mapper the row's JSON."""
         if self.mapper is None:
-            return f'{{"id":{self.id_prefix}{row_id}","op":"c","source":{self.source},"ts_ms":{ts_ms},"after":{row_json}}}'
+            return payload
         try:
-            event = self.mapper(json.loads(row_json))
+            event = self.mapper(json.loads(payload))
         except Exception as exc:
             raise KafkaopsError(f"--mapper failed on row id={row_id}: {type(exc).__name__}: {exc}", hint="fix the mapper; the offset stands before this row") from None
         if event is None:
@@ -150,9 +157,10 @@ class EventBuilder:
             raise KafkaopsError(f"--mapper returned something JSON cannot encode for row id={row_id}: {exc}") from None
 
 
-def select_sql(ref: TableRef) -> Any:
-    """The batch query: PostgreSQL renders each row as JSON, losslessly.
+def select_sql(ref: TableRef, envelope: bool = True) -> Any:
+    """The batch query: (id as text, created_at as text, the event or the row's JSON), in id order.
 
+    PostgreSQL renders each row as JSON, losslessly:
     numeric/money as text (a JSON string: no float rounding), bytea as base64 (no newlines),
     timestamptz in ISO 8601 (the session runs in UTC), json/jsonb nested as they are, NULL as null.
     """
@@ -169,11 +177,16 @@ def select_sql(ref: TableRef) -> Any:
             parts.append(sql.SQL("translate(encode({}, 'base64'), E'\\n', '') AS {}").format(c, c))
         else:
             parts.append(c)
-    created = sql.SQL("x.created_at") if "created_at" in ref.columns else sql.SQL("NULL::timestamptz")
+    created = sql.SQL("x.created_at::text") if "created_at" in ref.columns else sql.SQL("NULL::text")
+    payload = sql.SQL(
+        "%(head)s::text || x.id || %(mid)s::text || %(ts)s::bigint || ',\"after\":' || row_to_json(x)::text || '}'"
+        if envelope
+        else "row_to_json(x)::text"
+    )
     return sql.SQL(
-        "SELECT x.id, {created}, row_to_json(x)::text FROM "
-        "(SELECT {cols} FROM {table} WHERE id > %s AND id <= %s ORDER BY id LIMIT %s) AS x ORDER BY x.id"
-    ).format(created=created, cols=sql.SQL(", ").join(parts), table=ref.ident())
+        "SELECT x.id::text, {created}, {payload} FROM "
+        "(SELECT {cols} FROM {table} WHERE id > %(after)s AND id <= %(level)s ORDER BY id LIMIT %(limit)s) AS x ORDER BY x.id"
+    ).format(created=created, payload=payload, cols=sql.SQL(", ").join(parts), table=ref.ident())
 
 
 # --- the settle gate -------------------------------------------------------------------------------
@@ -316,7 +329,7 @@ def check_topic(settings: Settings, topic: str) -> None:
 class _Run:
     def __init__(self, settings: Settings, opts: ProduceOptions, conn: Any, ref: TableRef, builder: EventBuilder, hooks: Hooks, stop: threading.Event) -> None:
         self.settings, self.opts, self.conn, self.ref, self.builder, self.hooks, self.stop = settings, opts, conn, ref, builder, hooks, stop
-        self.query = select_sql(ref)
+        self.query = select_sql(ref, envelope=builder.mapper is None)
         self.producer: Any = None
         self.fatal: list[Any] = []
         self.inflight: deque[_Batch] = deque()
@@ -340,21 +353,25 @@ class _Run:
             self.fatal.append(err)
 
     def _send(self, batch: _Batch, rows: list[tuple[Any, ...]], topic: str) -> int:
-        produce, poll, value = self.producer.produce, self.producer.poll, self.builder.value
-        ts_ms = int(time.time() * 1000)
+        produce, poll, ack = self.producer.produce, self.producer.poll, batch.ack
         n = 0
-        for row_id, _created, row_json in rows:
-            v = value(row_id, row_json, ts_ms)
+        if self.builder.mapper is not None:
+            value, ts_ms = self.builder.value, int(time.time() * 1000)
+            rows = [(key, None, value(int(key), payload, ts_ms)) for key, _created, payload in rows]
+        for key, _created, v in rows:
             if v is None:  # the mapper skipped it
                 batch.pending -= 1
                 continue
-            key = str(row_id)
-            while True:
-                try:
-                    produce(topic, v, key, on_delivery=batch.ack)
-                    break
-                except BufferError:  # the local queue is full: serve delivery reports, then retry
+            try:
+                produce(topic, v, key, on_delivery=ack)
+            except BufferError:  # the local queue is full: serve delivery reports, then retry
+                while True:
                     poll(0.05)
+                    try:
+                        produce(topic, v, key, on_delivery=ack)
+                        break
+                    except BufferError:
+                        continue
             n += 1
         poll(0)
         return n
@@ -403,7 +420,7 @@ class _Run:
     def _commit(self, batch: _Batch) -> None:
         """Compare-and-set: the offset moves from what this run last wrote, or the run stops."""
         cur = self.conn.execute(
-            "UPDATE producer_offsets SET last_id = %s, last_created_at = coalesce(%s, last_created_at) WHERE id = 1 AND last_id = %s",
+            "UPDATE producer_offsets SET last_id = %s, last_created_at = coalesce(%s::timestamptz, last_created_at) WHERE id = 1 AND last_id = %s",
             (batch.last_id, batch.last_created_at, self.committed),
         )
         if cur.rowcount != 1:
@@ -419,25 +436,38 @@ class _Run:
 
     # one round: everything in (offset, L]
     def round(self, level: int, limit: int | None) -> int:
+        """Everything in (offset, level], batch by batch. The next batch is read (in a helper thread,
+        on the same connection) while this one is produced, so PostgreSQL and Kafka work at once."""
+        from concurrent.futures import ThreadPoolExecutor
+
         topic = self.opts.topic or self.settings.kafka_topic
-        cursor_id = self.committed
         sent_before = self.sent
         queued = 0
-        while not self.stop.is_set():
-            want = self.opts.batch_size if limit is None else min(self.opts.batch_size, limit - queued)
-            if want <= 0:
-                break
-            rows = self.conn.execute(self.query, (cursor_id, level, want)).fetchall()
-            if not rows:
-                break
-            batch = _Batch(rows[-1][0], rows[-1][1], len(rows))
-            self._send(batch, rows, topic)
-            self.inflight.append(batch)
-            queued += len(rows)
-            cursor_id = rows[-1][0]
-            self._drain(until_below=MAX_IN_FLIGHT)
-            if len(rows) < want:
-                break
+
+        def size() -> int:
+            return self.opts.batch_size if limit is None else min(self.opts.batch_size, limit - queued)
+
+        def fetch(after: int, n: int) -> list[tuple[Any, ...]]:
+            params = self.builder.params(after, level, n, int(time.time() * 1000))
+            return self.conn.execute(self.query, params).fetchall()  # type: ignore[no-any-return]
+
+        with ThreadPoolExecutor(1, thread_name_prefix="kafkaops-read") as reader:
+            want = size()
+            pending = reader.submit(fetch, self.committed, want) if want > 0 and not self.stop.is_set() else None
+            while pending is not None:
+                rows = pending.result()
+                pending = None
+                if not rows:
+                    break
+                queued += len(rows)
+                more = len(rows) == want
+                want = size()
+                if more and want > 0 and not self.stop.is_set():
+                    pending = reader.submit(fetch, int(rows[-1][0]), want)
+                batch = _Batch(int(rows[-1][0]), rows[-1][1], len(rows))
+                self._send(batch, rows, topic)
+                self.inflight.append(batch)
+                self._drain(until_below=MAX_IN_FLIGHT)
         self._drain(until_below=1)
         return self.sent - sent_before
 
@@ -505,6 +535,9 @@ def produce(settings: Settings, opts: ProduceOptions, hooks: Hooks | None = None
                 )
         check_topic(settings, topic)
         builder = EventBuilder(conn.info.dbname, ref, mapper)
+        # An offset UPDATE lost in a database crash only means re-sending (the offset lags, never
+        # leads: it is written after Kafka's ack), so the session need not wait for each WAL flush.
+        conn.execute("SET synchronous_commit TO off")
 
         level, blockers = settle(conn, ref, opts.settle_timeout, hooks.waiting)
         if offset.last_id > level:
@@ -555,7 +588,7 @@ def produce(settings: Settings, opts: ProduceOptions, hooks: Hooks | None = None
         result.offset = run.committed
         result.sent = run.sent
         if run.committed_created_at is not None:
-            result.last_created_at = run.committed_created_at.isoformat()
+            result.last_created_at = datetime.fromisoformat(run.committed_created_at).isoformat()
         result.interrupted = stop.is_set()
         return result
 
@@ -563,10 +596,10 @@ def produce(settings: Settings, opts: ProduceOptions, hooks: Hooks | None = None
 def _dry_run(conn: Any, ref: TableRef, builder: EventBuilder, after: int, level: int, opts: ProduceOptions, result: ProduceResult, pending: int) -> ProduceResult:
     from psycopg import sql
 
-    query = select_sql(ref)
+    query = select_sql(ref, envelope=builder.mapper is None)
     ts_ms = int(time.time() * 1000)
-    rows = conn.execute(query, (after, level, min(opts.preview, pending) if pending else 0)).fetchall() if pending else []
-    result.preview = [(str(r[0]), v) for r in rows if (v := builder.value(r[0], r[2], ts_ms)) is not None]
+    rows = conn.execute(query, builder.params(after, level, min(opts.preview, pending), ts_ms)).fetchall() if pending else []
+    result.preview = [(r[0], v) for r in rows if (v := builder.value(int(r[0]), r[2], ts_ms)) is not None]
     result.sent = pending
     if pending:
         last = conn.execute(

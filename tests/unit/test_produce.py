@@ -20,10 +20,14 @@ def _ref(name: str = "livedb") -> TableRef:
     return TableRef("public", name, {"id": "int8", "created_at": "timestamptz", "amount": "numeric", "blob": "bytea"})
 
 
+def _as_postgres_joins_it(b: proc.EventBuilder, row_id: int, ts_ms: int, row_json: str) -> str:
+    # what select_sql's payload expression makes of head, id, mid, ts and the row
+    return b.head + str(row_id) + b.mid + str(ts_ms) + ',"after":' + row_json + "}"
+
+
 def test_event_shape() -> None:
     b = proc.EventBuilder("kafkaops", _ref())
-    value = b.value(42, '{"id":42,"amount":"1.50","note":null}', 1764349200123)
-    assert value is not None
+    value = _as_postgres_joins_it(b, 42, 1764349200123, '{"id":42,"amount":"1.50","note":null}')
     assert json.loads(value) == {
         "id": "livedb:42",
         "op": "c",
@@ -31,11 +35,12 @@ def test_event_shape() -> None:
         "ts_ms": 1764349200123,
         "after": {"id": 42, "amount": "1.50", "note": None},
     }
+    assert b.value(42, value, 0) == value  # no mapper: PostgreSQL's text is the value
 
 
 def test_event_with_a_table_name_that_needs_escaping() -> None:
     b = proc.EventBuilder('d"b', _ref('we"ird\\name'))
-    event = json.loads(b.value(1, "{}", 0) or "")
+    event = json.loads(_as_postgres_joins_it(b, 1, 0, "{}"))
     assert event["id"] == 'we"ird\\name:1'
     assert event["source"] == {"db": 'd"b', "schema": "public", "table": 'we"ird\\name'}
 
@@ -69,7 +74,9 @@ def test_select_sql_makes_types_lossless() -> None:
     assert '"amount"::text AS "amount"' in text
     assert "translate(encode(\"blob\", 'base64'), E'\\n', '') AS \"blob\"" in text
     assert "row_to_json(x)::text" in text
-    assert "WHERE id > %s AND id <= %s ORDER BY id LIMIT %s" in text
+    assert "WHERE id > %(after)s AND id <= %(level)s ORDER BY id LIMIT %(limit)s" in text
+    assert "%(head)s::text || x.id || %(mid)s::text || %(ts)s::bigint" in text
+    assert "row_to_json(x)::text" in sql.Composed([proc.select_sql(_ref(), envelope=False)]).as_string(None)
 
 
 def test_producer_config_is_idempotent_and_bounded() -> None:
@@ -143,7 +150,7 @@ def _run(conn: _FakeConn, producer: _FakeProducer) -> proc._Run:
 
 def _batch(run: proc._Run, ids: range) -> proc._Batch:
     batch = proc._Batch(ids[-1], None, len(ids))
-    run._send(batch, [(i, None, "{}") for i in ids], "t")
+    run._send(batch, [(str(i), None, "{}") for i in ids], "t")
     run.inflight.append(batch)
     return batch
 
