@@ -17,8 +17,9 @@ def register(app: typer.Typer) -> None:
 class _Writer:
     """Writes batches of messages to stdout: JSON lines, raw values, or pretty for a person."""
 
-    def __init__(self, fmt: str, keys: bool | None) -> None:
+    def __init__(self, fmt: str, keys: bool | None, topic: str) -> None:
         self.fmt = fmt
+        self.topic = topic
         self.keys = keys if keys is not None else fmt != "raw"
         self.stream = sys.stdout.buffer if hasattr(sys.stdout, "buffer") else None
 
@@ -39,7 +40,7 @@ class _Writer:
         from kafkaops.procedures import consume as proc
 
         if self.fmt == "json":
-            self._write(proc.json_lines(batch, keys=self.keys))
+            self._write(proc.json_lines(batch, keys=self.keys, topic=self.topic))
         elif self.fmt == "raw":
             self._write(proc.raw_lines(batch, keys=self.keys))
         else:
@@ -134,7 +135,7 @@ def consume(
         stop.set()
 
     previous = signal.signal(signal.SIGINT, on_sigint) if threading.current_thread() is threading.main_thread() else None
-    writer = _Writer(fmt, keys)
+    writer = _Writer(fmt, keys, req.topic)
     try:
         with proc.open_session(settings, req) as session:
             plan = session.plan

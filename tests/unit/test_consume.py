@@ -271,3 +271,10 @@ def test_reset_rows() -> None:
     rows = plan_rows("offset", 30, [0, 1], current, low, high)
     assert [(r.new, r.note) for r in rows] == [(30, ""), (10, "30 is past the end 10: using 10")]
     assert plan_rows("offset", 1, [0], current, low, high)[0].note == "1 is older than the oldest kept offset 5: using 5"
+
+
+def test_a_topic_given_by_the_caller_skips_the_per_message_check() -> None:
+    msgs = [Msg(b'{"id": %d}' % i, b"k", i) for i in range(5)]
+    assert proc.json_lines(msgs, topic="db_live_events") == proc.json_lines(msgs) == proc._json_lines_each(msgs)
+    mixed = [Msg(b"1"), Msg(b"2", _topic="other")]
+    assert [r["topic"] for r in parse(proc.json_lines(mixed))] == ["db_live_events", "other"]
