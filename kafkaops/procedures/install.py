@@ -9,15 +9,11 @@ when complete, so a failure never leaves a half-installed folder behind.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import shutil
 import subprocess
-import tarfile
 import tempfile
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,6 +137,9 @@ def parse_sha512(text: str) -> str:
 
 
 def _fetch(url: str, dest: Path, progress: Progress, timeout: float = 30.0) -> None:
+    import urllib.error
+    import urllib.request  # lazy: ssl and http cost every command ~0.1 s at start-up
+
     try:
         with urllib.request.urlopen(url, timeout=timeout) as resp, open(dest, "wb") as fh:  # noqa: S310
             total = int(resp.headers.get("Content-Length") or 0)
@@ -163,6 +162,9 @@ def _fetch(url: str, dest: Path, progress: Progress, timeout: float = 30.0) -> N
 
 
 def download_archive(version: str, mirror: str, target: Path, work: Path, progress: Progress) -> None:
+    import hashlib
+    import tarfile
+
     name = f"kafka_{SCALA}-{version}.tgz"
     base = mirror.rstrip("/")
     url = f"{base}/{version}/{name}"

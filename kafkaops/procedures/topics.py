@@ -295,9 +295,14 @@ def create_topic(
         kafka.create_topic(client, name, partitions, replication_factor, config, timeout)
     except BrokerRequestError as exc:
         if exc.code == "TOPIC_ALREADY_EXISTS" and "marked for deletion" not in exc.reason:
-            md = metadata(settings, timeout=METADATA_TIMEOUT, client=client)  # created meanwhile by someone else
-            if name in md.topics:
-                return existing(md.topics[name])
+            # Created meanwhile by someone else, or (right after a broker restart) known to the
+            # controller before the broker's metadata cache lists it: wait until metadata shows it.
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                md = metadata(settings, timeout=METADATA_TIMEOUT, client=client)
+                if name in md.topics:
+                    return existing(md.topics[name])
+                time.sleep(0.1)
         raise _translate(exc, "cannot create topic", name, settings, timeout) from None
     n, rf = _wait_leaders(settings, client, name, timeout)
     return CreateResult(name, True, n, rf, partitions, replication_factor, config, time.monotonic() - t0)
