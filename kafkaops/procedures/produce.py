@@ -44,6 +44,8 @@ from kafkaops.settings import Settings
 # in flight at once, so the next batch is read while Kafka acknowledges the previous ones.
 DEFAULT_BATCH_SIZE = 2000
 MAX_IN_FLIGHT = 4
+READERS = 2  # connections reading batches ahead in parallel
+READ_AHEAD = 3  # batches read ahead
 DEFAULT_DELIVERY_TIMEOUT = 30.0  # seconds Kafka has to acknowledge an event before the run fails
 DEFAULT_SETTLE_TIMEOUT = 10.0  # seconds the settle gate waits for in-flight inserts
 DEFAULT_INTERVAL = 1.0
@@ -212,9 +214,10 @@ def high_water(conn: Any, ref: TableRef) -> int:
 def _lock_holders(conn: Any, ref: TableRef) -> list[str]:
     """Transactions (other than ours) holding or awaiting a lock on the table or its id sequence.
 
-    An INSERT holds RowExclusiveLock on the table, and nextval() one on the sequence, until the
-    transaction ends: so these are exactly the transactions that may still commit a row with an id
-    we have already seen the sequence hand out.
+    An INSERT (or COPY) holds RowExclusiveLock on the table, and nextval() one on the sequence,
+    until the transaction ends: so these are exactly the transactions that may still commit a row
+    with an id we have already seen the sequence hand out. Plain readers (AccessShareLock) are not
+    waited for: a long report query does not hold the producer up.
     """
     row = conn.execute(
         """SELECT coalesce(array_agg(DISTINCT l.virtualtransaction), '{}')
@@ -222,6 +225,7 @@ def _lock_holders(conn: Any, ref: TableRef) -> list[str]:
            WHERE l.locktype = 'relation'
              AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
              AND l.relation IN (to_regclass(%s), to_regclass(coalesce(pg_get_serial_sequence(%s, 'id'), '')))
+             AND l.mode NOT IN ('AccessShareLock', 'RowShareLock')  -- readers and SELECT FOR UPDATE insert nothing
              AND l.pid IS DISTINCT FROM pg_backend_pid()""",
         (ref.quoted, ref.quoted),
     ).fetchone()
@@ -327,8 +331,12 @@ def check_topic(settings: Settings, topic: str) -> None:
 
 
 class _Run:
-    def __init__(self, settings: Settings, opts: ProduceOptions, conn: Any, ref: TableRef, builder: EventBuilder, hooks: Hooks, stop: threading.Event) -> None:
+    def __init__(self, settings: Settings, opts: ProduceOptions, conn: Any, ref: TableRef, builder: EventBuilder, hooks: Hooks, stop: threading.Event, dsn: str = "") -> None:
         self.settings, self.opts, self.conn, self.ref, self.builder, self.hooks, self.stop = settings, opts, conn, ref, builder, hooks, stop
+        self.dsn = dsn
+        self._pool: Any = None
+        self._local = threading.local()
+        self._readers: list[Any] = []
         self.query = select_sql(ref, envelope=builder.mapper is None)
         self.producer: Any = None
         self.fatal: list[Any] = []
@@ -435,39 +443,77 @@ class _Run:
         self.hooks.progress(self.sent, self.total)
 
     # one round: everything in (offset, L]
-    def round(self, level: int, limit: int | None) -> int:
-        """Everything in (offset, level], batch by batch. The next batch is read (in a helper thread,
-        on the same connection) while this one is produced, so PostgreSQL and Kafka work at once."""
-        from concurrent.futures import ThreadPoolExecutor
+    def _read(self, after: int, upper: int, n: int) -> list[tuple[Any, ...]]:
+        """One batch, on this reader thread's own connection (made on first use)."""
+        from kafkaops.adapters.postgres import connect
 
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = connect(self.settings, dsn=self.dsn, application_name="kafkaops-produce-reader")
+            self._local.conn = conn
+            self._readers.append(conn)
+        params = self.builder.params(after, upper, n, int(time.time() * 1000))
+        return conn.execute(self.query, params).fetchall()  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+        for conn in self._readers:
+            conn.close()
+        self._readers.clear()
+
+    def round(self, level: int, limit: int | None) -> int:
+        """Everything in (offset, level], batch by batch, in id order.
+
+        The main connection finds each batch's upper id (an index-only lookup); READERS threads, each
+        with its own connection, read the batches ahead in parallel (PostgreSQL building the JSON is
+        the costly part), and they are produced in order as they arrive."""
+        from concurrent.futures import Future, ThreadPoolExecutor
+
+        from psycopg import sql
+
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(READERS, thread_name_prefix="kafkaops-read")
         topic = self.opts.topic or self.settings.kafka_topic
         sent_before = self.sent
-        queued = 0
+        boundary = sql.SQL("SELECT id FROM {} WHERE id > %s AND id <= %s ORDER BY id OFFSET %s LIMIT 1").format(self.ref.ident())
+        after, planned, done = self.committed, 0, False
+        ahead: deque[Future[list[tuple[Any, ...]]]] = deque()
 
-        def size() -> int:
-            return self.opts.batch_size if limit is None else min(self.opts.batch_size, limit - queued)
+        def plan() -> None:
+            nonlocal after, planned, done
+            n = self.opts.batch_size if limit is None else min(self.opts.batch_size, limit - planned)
+            if n <= 0 or self.stop.is_set():
+                done = True
+                return
+            row = self.conn.execute(boundary, (after, level, n - 1)).fetchone()
+            upper = int(row[0]) if row else level
+            assert self._pool is not None
+            ahead.append(self._pool.submit(self._read, after, upper, n))
+            planned += n
+            after = upper
+            if row is None:
+                done = True
 
-        def fetch(after: int, n: int) -> list[tuple[Any, ...]]:
-            params = self.builder.params(after, level, n, int(time.time() * 1000))
-            return self.conn.execute(self.query, params).fetchall()  # type: ignore[no-any-return]
-
-        with ThreadPoolExecutor(1, thread_name_prefix="kafkaops-read") as reader:
-            want = size()
-            pending = reader.submit(fetch, self.committed, want) if want > 0 and not self.stop.is_set() else None
-            while pending is not None:
-                rows = pending.result()
-                pending = None
-                if not rows:
-                    break
-                queued += len(rows)
-                more = len(rows) == want
-                want = size()
-                if more and want > 0 and not self.stop.is_set():
-                    pending = reader.submit(fetch, int(rows[-1][0]), want)
+        while not done and len(ahead) < READ_AHEAD:
+            plan()
+        while ahead:
+            rows = ahead.popleft().result()
+            while not done and len(ahead) < READ_AHEAD:
+                plan()
+            if self.stop.is_set():
+                for future in ahead:
+                    future.cancel()
+                break
+            if rows:
                 batch = _Batch(int(rows[-1][0]), rows[-1][1], len(rows))
                 self._send(batch, rows, topic)
                 self.inflight.append(batch)
                 self._drain(until_below=MAX_IN_FLIGHT)
+        for future in ahead:  # interrupted: let running reads finish before their connections close
+            if not future.cancelled():
+                future.exception()
         self._drain(until_below=1)
         return self.sent - sent_before
 
@@ -557,7 +603,7 @@ def produce(settings: Settings, opts: ProduceOptions, hooks: Hooks | None = None
             hooks.initialized(plan)
             return _dry_run(conn, ref, builder, offset.last_id, level, opts, result, pending)
 
-        run = _Run(settings, opts, conn, ref, builder, hooks, stop)
+        run = _Run(settings, opts, conn, ref, builder, hooks, stop, dsn=database_url(settings))
         run.committed = offset.last_id
         run.total = pending
         run.open_producer()
@@ -581,6 +627,7 @@ def produce(settings: Settings, opts: ProduceOptions, hooks: Hooks | None = None
         finally:
             # Whatever happened, what is in flight gets its reports (bounded) and the acknowledged
             # prefix is committed before the session (and its lock) goes away.
+            run.close()
             if run.inflight and run.producer is not None:
                 run.producer.flush(opts.delivery_timeout + 5)
                 while run.inflight and run.inflight[0].pending <= 0 and not run.inflight[0].errors:
