@@ -154,7 +154,7 @@ def consume(
                 if on
             ]
             ui.info(f"waiting for messages on {plan.topic}" + (f" (stopping {' or '.join(stops)})" if stops else "") + "; Ctrl+C to stop")
-            result = session.run(writer, stop=stop)
+            result = session.run(writer, stop=stop, notice=ui.warn)
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)

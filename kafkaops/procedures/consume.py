@@ -36,6 +36,7 @@ from kafkaops.settings import Settings
 
 BATCH = 1000  # messages per consume() call
 POLL = 0.1  # seconds one consume() call may wait: the latency of a message arriving one by one
+JOIN_PATIENCE = 10.0  # seconds before saying that the group gave this consumer no partition yet
 
 
 @dataclass(frozen=True)
@@ -612,7 +613,12 @@ class ConsumerSession:
             if err.str() not in self.result.warnings:
                 self.result.warnings.append(err.str())
 
-    def run(self, on_batch: Callable[[list[Any]], None], stop: threading.Event | None = None) -> ConsumeResult:
+    def run(
+        self,
+        on_batch: Callable[[list[Any]], None],
+        stop: threading.Event | None = None,
+        notice: Callable[[str], None] | None = None,
+    ) -> ConsumeResult:
         """Read until a stop condition; each batch goes to ``on_batch`` (which writes it), then is committed.
 
         Python's cyclic garbage collector is paused meanwhile: the loop makes no reference cycles, and
@@ -621,12 +627,12 @@ class ConsumerSession:
         collecting = gc.isenabled()
         gc.disable()
         try:
-            return self._run(on_batch, stop)
+            return self._run(on_batch, stop, notice or (lambda _: None))
         finally:
             if collecting:
                 gc.enable()
 
-    def _run(self, on_batch: Callable[[list[Any]], None], stop: threading.Event | None) -> ConsumeResult:
+    def _run(self, on_batch: Callable[[list[Any]], None], stop: threading.Event | None, notice: Callable[[str], None]) -> ConsumeResult:
         from confluent_kafka import KafkaException
 
         req, res = self.req, self.result
@@ -635,8 +641,9 @@ class ConsumerSession:
             for p in self.plan.partitions:
                 if p.start >= p.high:
                     self._done.add(p.partition)
-        last_message = time.monotonic()
+        last_message = started = time.monotonic()
         last_recheck = last_message
+        waited_for_group = False
         remaining = req.max_messages
         while True:
             if stop is not None and stop.is_set():
@@ -670,6 +677,12 @@ class ConsumerSession:
                     if remaining <= 0:
                         res.stopped_by = "max-messages"
                         break
+            elif req.group and not self._ever_assigned and not waited_for_group and now - started > JOIN_PATIENCE:
+                waited_for_group = True
+                notice(
+                    f"no partition of {req.topic} assigned by group {req.group} after {JOIN_PATIENCE:g}s: the group "
+                    "coordinator may be unavailable (run `kafkaops doctor`), or other members hold every partition"
+                )
             elif req.exit_at_end and now - last_recheck > 1.0:
                 self._recheck_positions()
                 last_recheck = now

@@ -95,7 +95,7 @@ def test_consume_prints_exact_lines_and_talk(shared_stack: Stack, monkeypatch: p
     topic = f"cli-consume-{uuid.uuid4().hex[:8]}"
     admin = AdminClient({"bootstrap.servers": shared_stack.broker})  # kept: a collected client cancels its requests
     admin.create_topics([NewTopic(topic, 1, 1)])[topic].result(timeout=30)
-    p = Producer({"bootstrap.servers": shared_stack.broker})
+    p = Producer({"bootstrap.servers": shared_stack.broker, "log_level": 2})
     p.produce(topic, b'{"id": 1}', key=b"1", timestamp=1795885966314)
     p.produce(topic, b"plain", timestamp=1795885966315)
     assert p.flush(30) == 0

@@ -36,7 +36,7 @@ def new_topic(stack: Stack, partitions: int = 1, config: dict[str, str] | None =
 
 
 def produce(stack: Stack, topic: str, values: Sequence[bytes | None], key: bytes | None = None, partition: int = 0, headers=None) -> None:
-    p = Producer({"bootstrap.servers": stack.broker, "linger.ms": 0})
+    p = Producer({"bootstrap.servers": stack.broker, "linger.ms": 0, "log_level": 2})
     for v in values:
         p.produce(topic, v, key=key, partition=partition, headers=headers)
     assert p.flush(30) == 0
@@ -175,7 +175,7 @@ def test_partition_and_offset(shared_stack: Stack) -> None:
 def test_exit_at_end_across_transaction_markers(shared_stack: Stack) -> None:
     """Each committed transaction leaves a control record: the last data offset + 1 is below the end."""
     topic, group = new_topic(shared_stack), f"g-{uuid.uuid4().hex[:8]}"
-    p = Producer({"bootstrap.servers": shared_stack.broker, "transactional.id": f"tx-{uuid.uuid4().hex[:8]}"})
+    p = Producer({"bootstrap.servers": shared_stack.broker, "transactional.id": f"tx-{uuid.uuid4().hex[:8]}", "log_level": 2})
     p.init_transactions(30)
     for batch in ([b"1", b"2", b"3"], [b"4", b"5"]):
         p.begin_transaction()
@@ -228,7 +228,7 @@ def test_timeout_stops_after_silence(shared_stack: Stack) -> None:
 
 def test_json_lines_carry_every_field_and_odd_values_do_not_crash(shared_stack: Stack) -> None:
     topic = new_topic(shared_stack)
-    p = Producer({"bootstrap.servers": shared_stack.broker})
+    p = Producer({"bootstrap.servers": shared_stack.broker, "log_level": 2})
     p.produce(topic, b'{"id": 1, "s": "\xc3\xa9"}', key=b"k1", partition=0, headers=[("source", b"db"), ("bin", b"\xff")])
     p.produce(topic, b"not json {", key=b"\xff\x00", partition=0)
     p.produce(topic, b"\x00\xff\xfe\x80binary", partition=0)
