@@ -67,11 +67,17 @@ def describe(
     ui.info(
         f"group {d.group}: state {d.state}, {len(d.members)} member(s), total lag {d.total_lag}" + (f", coordinator {d.coordinator}" if d.coordinator else "")
     )
-    ui.print_table(
-        None,
-        ["TOPIC", "PARTITION", "COMMITTED", "END", "LAG", "MEMBER"],
-        [(p.topic, p.partition, "-" if p.committed is None else p.committed, p.end, "-" if p.lag is None else p.lag, p.member or "-") for p in d.partitions],
-    )
+    if not d.partitions:
+        ui.info(f"group {d.group} has no committed offsets and no assigned partitions")
+    else:
+        ui.print_table(
+            None,
+            ["TOPIC", "PARTITION", "COMMITTED", "END", "LAG", "MEMBER"],
+            [
+                (p.topic, p.partition, "-" if p.committed is None else p.committed, p.end, "-" if p.lag is None else p.lag, p.member or "-")
+                for p in d.partitions
+            ],
+        )
     if d.members:
         ui.print_table(
             None,

@@ -224,7 +224,7 @@ def _lock_holders(conn: Any, ref: TableRef) -> list[str]:
            FROM pg_locks l
            WHERE l.locktype = 'relation'
              AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-             AND l.relation IN (to_regclass(%s), to_regclass(coalesce(pg_get_serial_sequence(%s, 'id'), '')))
+             AND l.relation IN (to_regclass(%s), to_regclass(pg_get_serial_sequence(%s, 'id')))
              AND l.mode NOT IN ('AccessShareLock', 'RowShareLock')  -- readers and SELECT FOR UPDATE insert nothing
              AND l.pid IS DISTINCT FROM pg_backend_pid()""",
         (ref.quoted, ref.quoted),

@@ -124,3 +124,17 @@ def test_reset_needs_exactly_one_target(shared_stack: Stack) -> None:
     r = kafkaops(shared_stack, "groups", "reset", "some-group", "--to-earliest", "--to-latest")
     assert r.returncode == 2
     assert "error: give exactly one of --to-earliest, --to-latest, --to-offset N (got --to-earliest, --to-latest)" in r.stderr
+
+
+def test_describe_a_group_that_joined_but_never_committed(shared_stack: Stack) -> None:
+    topic, group = new_topic(shared_stack, prefix="groups"), f"g-{uuid.uuid4().hex[:8]}"
+    r = kafkaops(shared_stack, "consume", topic, "--group", group, "--timeout", "1")
+    assert r.returncode == 0, r.stderr
+    assert f"group {group} has no committed offsets: only messages that arrive from now on are shown" in r.stderr
+    d = kafkaops(shared_stack, "groups", "describe", group)
+    assert d.returncode == 0, d.stderr
+    assert d.stdout == ""
+    assert d.stderr.splitlines()[1:] == [
+        f"group {group} has no committed offsets and no assigned partitions",
+        f"group {group} has no active members",
+    ]

@@ -308,3 +308,29 @@ def test_follow_stops_cleanly_on_ctrl_c(pipeline: Pipeline) -> None:
     assert proc.returncode == 0, err
     assert "Sent 12 events to Kafka; offset now 12" in err
     assert [m.row_id for m in p.events()] == list(range(1, 13))
+
+
+def test_a_long_reader_does_not_hold_the_producer_up(pipeline: Pipeline) -> None:
+    """The settle gate waits for writers only: an open transaction that merely read the table is no reason to wait."""
+    p = pipeline
+    _init_demo(p, 3)
+    reader = psycopg.connect(p.database_url)
+    try:
+        reader.execute("SELECT count(*) FROM livedb").fetchone()  # holds AccessShareLock until it ends
+        r = _kafkaops(p, "produce", "--settle-timeout", "1")
+        assert r.returncode == 0, r.stderr
+        assert "Sent 3 events to Kafka; offset now 3" in r.stderr
+    finally:
+        reader.close()
+
+
+def test_a_table_without_a_sequence(pipeline: Pipeline) -> None:
+    p = pipeline
+    db.init(p.settings)
+    p.sql("CREATE TABLE plain (id bigint PRIMARY KEY, v text)")
+    p.sql("INSERT INTO plain SELECT g * 10, 'v' || g FROM generate_series(1, 25) g")
+    r = _kafkaops(p, "produce", "--table", "plain", "--batch-size", "7")
+    assert r.returncode == 0, r.stderr
+    assert "Sent 25 events to Kafka; offset now 250" in r.stderr
+    assert [m.row_id for m in p.events()] == [g * 10 for g in range(1, 26)]
+    assert p.sql("SELECT last_created_at::text FROM producer_offsets") == [("1970-01-01 00:00:00+00",)]
