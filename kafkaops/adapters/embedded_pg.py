@@ -161,14 +161,6 @@ def server_pid(settings: Settings) -> int | None:
     return info.pid
 
 
-def _version() -> str | None:
-    try:
-        out = subprocess.run([str(bin_dir() / exe("postgres")), "--version"], capture_output=True, text=True, timeout=10, check=False)
-    except (OSError, subprocess.SubprocessError, KafkaopsError):
-        return None
-    return out.stdout.strip().rsplit(" ", 1)[-1] or None
-
-
 def status(settings: Settings) -> EmbeddedStatus:
     from kafkaops.redact import redact_dsn
 
@@ -365,6 +357,7 @@ def start(settings: Settings, *, port_: int | None = None, timeout: float | None
         raise ServiceFailed(f"port {p} of the embedded PostgreSQL is already in use{who}", hint=f"stop that process, or write another port into {root_dir(settings) / 'port'}")
     log = log_path(settings)
     if user:
+        _open_traversal(root_dir(settings))  # a parent may have been closed since (e.g. a tmp folder reset to 0700)
         if not log.exists():
             log.touch()
         _chown(log, user)
