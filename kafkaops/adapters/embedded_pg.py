@@ -30,7 +30,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from kafkaops.errors import ConfigError, KafkaopsError, NotReady, ServiceFailed
+from kafkaops.errors import ConfigError, NotReady, ServiceFailed
 from kafkaops.settings import Settings
 
 DEFAULT_PORT = 54329
