@@ -36,6 +36,7 @@ from kafkaops.settings import Settings
 
 BATCH = 1000  # messages per consume() call
 POLL = 0.1  # seconds one consume() call may wait: the latency of a message arriving one by one
+COMMIT_EVERY = 0.5  # seconds between (asynchronous) commits of what was shown; the last one is synchronous
 JOIN_PATIENCE = 10.0  # seconds before saying that the group gave this consumer no partition yet
 
 
@@ -644,6 +645,7 @@ class ConsumerSession:
         last_message = started = time.monotonic()
         last_recheck = last_message
         waited_for_group = False
+        last_commit = 0.0
         remaining = req.max_messages
         while True:
             if stop is not None and stop.is_set():
@@ -670,7 +672,6 @@ class ConsumerSession:
                     break
                 self._note_shown(batch)
                 res.consumed += len(batch)
-                self._commit()
                 last_message = last_recheck = now
                 if remaining is not None:
                     remaining -= len(batch)
@@ -686,6 +687,9 @@ class ConsumerSession:
             elif req.exit_at_end and now - last_recheck > 1.0:
                 self._recheck_positions()
                 last_recheck = now
+            if req.group and now - last_commit >= COMMIT_EVERY:
+                self._commit()  # nothing to do when nothing new was shown
+                last_commit = now
             if req.timeout is not None and now - last_message >= req.timeout:
                 res.stopped_by = "timeout"
                 break

@@ -295,3 +295,22 @@ def test_ctrl_c_stops_cleanly_and_commits_what_was_shown(shared_stack: Stack) ->
     assert "Traceback" not in err
     assert f"Consumed 5 messages (interrupted); committed for group {group}: partition 0 at 5" in err
     assert committed(shared_stack, group, topic) == {0: 5}
+
+
+def test_a_running_group_consumer_commits_what_it_showed_without_waiting_for_exit(shared_stack: Stack) -> None:
+    topic, group = new_topic(shared_stack), f"g-{uuid.uuid4().hex[:8]}"
+    proc = start(shared_stack, topic, "--group", group, "--format", "json")
+    try:
+        wait_for_line(proc.stderr, "waiting for messages")
+        produce(shared_stack, topic, [b'{"i": 0}', b'{"i": 1}', b'{"i": 2}'])
+        got = [json.loads(proc.stdout.readline())["offset"] for _ in range(3)]
+        assert got == [0, 1, 2]
+        deadline = time.monotonic() + 30
+        while committed(shared_stack, group, topic) != {0: 3} and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert proc.poll() is None  # still running
+        assert committed(shared_stack, group, topic) == {0: 3}
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=60)
+    assert proc.returncode == 130
