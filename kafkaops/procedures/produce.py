@@ -522,7 +522,7 @@ class _Run:
                 break
             if rows:
                 batch = _Batch(int(rows[-1][0]), rows[-1][1], len(rows))
-                self._send(batch, rows, topic)
+                batch.count = self._send(batch, rows, topic)  # events: rows a mapper skipped are not counted
                 self.inflight.append(batch)
                 self._drain(until_below=MAX_IN_FLIGHT)
         for future in ahead:  # interrupted: let running reads finish before their connections close

@@ -280,6 +280,7 @@ def test_mapper(pipeline: Pipeline) -> None:
     )
     r = _kafkaops(p, "produce", "--mapper", "mymapper:to_event")
     assert r.returncode == 0, r.stderr
+    assert "Sent 3 events to Kafka; offset now 4" in r.stderr  # row 2 skipped by the mapper, passed by the offset
     events = p.events()
     assert [(m.key, m.value["item"]) for m in events] == [("1", "item-1"), ("3", "item-3"), ("4", "item-4")]
     assert all(isinstance(m.value["amount"], str) for m in events)
