@@ -30,9 +30,10 @@ def produce(
 ) -> None:
     """Send the rows above the offset to Kafka; the offset moves only past rows Kafka acknowledged.
 
-    Exit codes: 0 sent (or nothing new), 2 bad settings, 3 a table/topic is missing or open
-    transactions did not settle, 4 broker or database unreachable, 5 refused (another producer runs,
-    or the offset is ahead of the table), 130 interrupted.
+    Exit codes: 0 sent (or nothing new), 1 Kafka rejected events, 2 bad settings or options,
+    3 a table/topic is missing or open transactions did not settle, 4 broker or database
+    unreachable (or no acknowledgement in time), 5 refused (another producer runs, or the offset
+    is ahead of the table), 130 interrupted.
 
     Example: kafkaops produce --max-rows 100
     """
