@@ -144,12 +144,13 @@ class EventBuilder:
     def params(self, after: int, level: int, limit: int, ts_ms: int) -> dict[str, Any]:
         return {"head": self.head, "mid": self.mid, "ts": ts_ms, "after": after, "level": level, "limit": limit}
 
-    def value(self, row_id: int, payload: str, ts_ms: int) -> str | None:
-        """The value for one row: ``payload`` is the finished event, or with a mapper the row's JSON."""
+    def value(self, row_id: int, row_json: str, ts_ms: int) -> str | None:
+        """The value for one row from its JSON: the event (the same text PostgreSQL joins in the
+        batch query), or what the mapper returns (None: skip the row)."""
         if self.mapper is None:
-            return payload
+            return f'{self.head}{row_id}{self.mid}{ts_ms},"after":{row_json}}}'
         try:
-            event = self.mapper(json.loads(payload))
+            event = self.mapper(json.loads(row_json))
         except Exception as exc:
             raise KafkaopsError(f"--mapper failed on row id={row_id}: {type(exc).__name__}: {exc}", hint="fix the mapper; the offset stands before this row") from None
         if event is None:
@@ -660,7 +661,10 @@ def _dry_run(conn: Any, ref: TableRef, builder: EventBuilder, after: int, level:
     query = select_sql(ref, envelope=builder.mapper is None)
     ts_ms = int(time.time() * 1000)
     rows = conn.execute(query, builder.params(after, level, min(opts.preview, pending), ts_ms)).fetchall() if pending else []
-    result.preview = [(r[0], v) for r in rows if (v := builder.value(int(r[0]), r[2], ts_ms)) is not None]
+    if builder.mapper is None:  # PostgreSQL built the events
+        result.preview = [(r[0], r[2]) for r in rows]
+    else:
+        result.preview = [(r[0], v) for r in rows if (v := builder.value(int(r[0]), r[2], ts_ms)) is not None]
     result.sent = pending
     if pending:
         last = conn.execute(

@@ -335,3 +335,18 @@ def test_a_table_without_a_sequence(pipeline: Pipeline) -> None:
     assert "Sent 25 events to Kafka; offset now 250" in r.stderr
     assert [m.row_id for m in p.events()] == [g * 10 for g in range(1, 26)]
     assert p.sql("SELECT last_created_at::text FROM producer_offsets") == [("1970-01-01 00:00:00+00",)]
+
+
+def test_messages_survive_row_deletion(pipeline: Pipeline) -> None:
+    """Deleting the rows after they were produced leaves their events in the topic (runbooks/persistence.md)."""
+    p = pipeline
+    _init_demo(p, 25)
+    assert _kafkaops(p, "produce").returncode == 0
+    p.sql("DELETE FROM livedb")
+    assert p.sql("SELECT count(*) FROM livedb") == [(0,)]
+    events = p.events()
+    assert [m.row_id for m in events] == list(range(1, 26))
+    assert all(m.value["after"]["name"] == f"item-{m.row_id}" for m in events)
+    r = _kafkaops(p, "produce")
+    assert r.returncode == 0, r.stderr  # an emptied table is not "ahead": the sequence still stands at 25
+    assert "No new rows in public.livedb; offset stays at 25" in r.stderr

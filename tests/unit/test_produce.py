@@ -35,7 +35,8 @@ def test_event_shape() -> None:
         "ts_ms": 1764349200123,
         "after": {"id": 42, "amount": "1.50", "note": None},
     }
-    assert b.value(42, value, 0) == value  # no mapper: PostgreSQL's text is the value
+    # the Python builder (docs, --mapper-less previews) makes the same text as the batch query
+    assert b.value(42, '{"id":42,"amount":"1.50","note":null}', 1764349200123) == value
 
 
 def test_event_with_a_table_name_that_needs_escaping() -> None:
