@@ -38,6 +38,7 @@ def find_java(java: str) -> JavaInfo:
         raise KafkaopsError(
             "Java was not found",
             hint=f"install Java {MIN_JAVA}+ (17 recommended), or set JAVA_HOME or KAFKAOPS_JAVA",
+            runbook="failures java-missing",
         )
     try:
         proc = subprocess.run([path, "-version"], capture_output=True, text=True, timeout=30, check=False)  # noqa: S603
@@ -51,5 +52,6 @@ def find_java(java: str) -> JavaInfo:
         raise KafkaopsError(
             f"Java {major} at {path} is too old: Kafka needs Java {MIN_JAVA} or newer",
             hint="install Java 17 and set JAVA_HOME (or KAFKAOPS_JAVA)",
+            runbook="failures java-missing",
         )
     return JavaInfo(path=path, major=major, version_line=text.strip().splitlines()[0] if text.strip() else "")

@@ -60,6 +60,7 @@ def unreachable(address: str, timeout: float) -> UnreachableError:
     return UnreachableError(
         f"no Kafka broker answered at {address} within {timeout:g}s",
         hint="check the stack with `kafkaops status` or `kafkaops doctor`; start it with `kafkaops up`",
+        runbook="failures broker-unreachable",
     )
 
 

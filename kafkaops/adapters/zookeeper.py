@@ -87,6 +87,7 @@ def connect(connect_string: str, timeout: float = 5.0) -> Iterator[Any]:
         raise UnreachableError(
             f"ZooKeeper at {connect_string} did not answer within {timeout:g}s",
             hint="run `kafkaops status`; start the stack with `kafkaops up`",
+            runbook="failures zookeeper-unreachable",
         ) from None
     try:
         yield client

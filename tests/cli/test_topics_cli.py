@@ -87,6 +87,7 @@ def test_unreachable_broker_is_exit_4_with_the_address_and_the_next_commands(arg
     assert err == (
         f"error: no Kafka broker answered at {env['KAFKA_BROKER']} within 5s\n"
         "hint: check the stack with `kafkaops status` or `kafkaops doctor`; start it with `kafkaops up`\n"
+        "see: kafkaops runbook failures broker-unreachable\n"
     )
 
 
