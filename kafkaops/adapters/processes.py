@@ -185,7 +185,10 @@ def reap(pid: int) -> int | None:
     popen = _children.get(pid)
     if popen is None:
         return None
-    return popen.poll()
+    code = popen.poll()
+    if code is not None:
+        del _children[pid]
+    return code
 
 
 def windows_ctrl_c_command(pid: int, python: str | None = None) -> list[str]:
@@ -223,9 +226,11 @@ def wait_exit(pid: int, create_time: float | None, timeout: float, poll: float =
     """Wait until the process has exited; True if it did within ``timeout``."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        reap(pid)
-        if not is_alive(pid, create_time):
+        if not is_alive(pid, create_time):  # a zombie counts as exited...
+            reap(pid)  # ...and is reaped here when it is our child
             return True
         time.sleep(poll)
-    reap(pid)
-    return not is_alive(pid, create_time)
+    gone = not is_alive(pid, create_time)
+    if gone:
+        reap(pid)
+    return gone

@@ -445,6 +445,7 @@ def _wait_zookeeper(settings: Settings, cfg: StackConfig, record: PidRecord, pro
     progress(f"waiting for ZooKeeper to serve on port {cfg.zk_port} (srvr)")
     while True:
         if not processes.is_alive(record.pid, record.create_time):
+            processes.reap(record.pid)
             remove_pid(settings, ZOOKEEPER)
             raise failure_report("zookeeper", record, "exited while starting")
         answer = zk.srvr(cfg.zk_probe_host, cfg.zk_port, timeout=1.0)
@@ -568,6 +569,7 @@ def _wait_broker(settings: Settings, cfg: StackConfig, record: PidRecord, progre
     with zk.connect(cfg.broker_zk_connect, timeout=5.0) as zc:
         while True:
             if not processes.is_alive(record.pid, record.create_time):
+                processes.reap(record.pid)
                 remove_pid(settings, KAFKA)
                 raise failure_report("kafka", record, "exited while starting")
             if time.monotonic() > deadline:
