@@ -80,12 +80,16 @@ def print_json(data: Any) -> None:
 
 
 def print_table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """A table on stdout. On a pipe or file it keeps its natural width: no cell is cut to '…'."""
     table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
     for col in columns:
         table.add_column(col)
     for row in rows:
         table.add_row(*("" if cell is None else escape(str(cell)) for cell in row))
-    out.print(table)
+    if out.is_terminal:
+        out.print(table)
+    else:
+        Console(file=sys.stdout, width=100_000, soft_wrap=True).print(table)
 
 
 def print_lines(lines: Sequence[str]) -> None:
@@ -153,13 +157,4 @@ def print_message(header: str, value: Any, value_format: str | None) -> None:
 
 
 def print_data_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    """Like print_table, but on a pipe or file the table keeps its natural width: no cell is cut to '…'."""
-    table = Table(show_edge=False, pad_edge=False)
-    for col in columns:
-        table.add_column(col)
-    for row in rows:
-        table.add_row(*("" if cell is None else escape(str(cell)) for cell in row))
-    if out.is_terminal:
-        out.print(table)
-    else:
-        Console(file=sys.stdout, width=100_000, soft_wrap=True).print(table)
+    print_table(None, columns, rows)
