@@ -4,7 +4,6 @@ Errors are caught in one place (:class:`KafkaopsGroup`): a :class:`KafkaopsError
 message with a hint on stderr and its documented exit code; Ctrl+C exits 130 without a traceback.
 """
 
-from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Any

@@ -1,6 +1,5 @@
 """kafkaops consume."""
 
-from __future__ import annotations
 
 import sys
 from typing import Annotated, Any

@@ -1,6 +1,5 @@
 """kafkaops db init | seed | status | rewind: the pipeline's tables in PostgreSQL."""
 
-from __future__ import annotations
 
 from typing import Annotated
 

@@ -1,6 +1,5 @@
 """kafkaops doctor: the debug checklist, automated, ending with a verdict."""
 
-from __future__ import annotations
 
 from typing import Annotated, Any
 

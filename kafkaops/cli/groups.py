@@ -1,6 +1,5 @@
 """kafkaops groups list | describe | reset."""
 
-from __future__ import annotations
 
 from dataclasses import asdict
 from typing import Annotated

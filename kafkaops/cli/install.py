@@ -1,6 +1,5 @@
 """kafkaops install."""
 
-from __future__ import annotations
 
 from typing import Annotated
 

@@ -1,6 +1,5 @@
 """kafkaops produce: send new database rows to the topic."""
 
-from __future__ import annotations
 
 from typing import Annotated
 

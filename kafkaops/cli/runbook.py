@@ -1,6 +1,5 @@
 """kafkaops runbook [NAME [SECTION]]."""
 
-from __future__ import annotations
 
 from typing import Annotated
 

@@ -1,6 +1,5 @@
 """kafkaops up | down | status | logs."""
 
-from __future__ import annotations
 
 import time
 from dataclasses import asdict

@@ -1,6 +1,5 @@
 """kafkaops topics list | create | describe | delete."""
 
-from __future__ import annotations
 
 from typing import Annotated, Any
 

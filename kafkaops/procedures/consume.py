@@ -234,8 +234,8 @@ _iso_cache: dict[int, str] = {}
 
 
 def _fast_json_parser() -> Callable[[bytes | str], Any] | None:
-    """A faster strict JSON parser when one is already installed (never a new dependency): orjson, or
-    pydantic-core's jiter (typer depends on pydantic). Both reject NaN/Infinity and invalid UTF-8."""
+    """A fast strict JSON parser: orjson (a dependency of kafkaops), else pydantic-core's jiter when
+    installed. Both reject NaN/Infinity and invalid UTF-8."""
     try:
         import orjson
 
@@ -256,7 +256,7 @@ def _fast_json_parser() -> Callable[[bytes | str], Any] | None:
 _fast_parse = _fast_json_parser()
 try:
     from pydantic_core import from_json as _jiter
-except ImportError:  # pragma: no cover - typer brings pydantic-core today
+except ImportError:  # pydantic-core is optional: orjson is used
     _jiter = None  # type: ignore[assignment]
 if _fast_parse is not None and getattr(_fast_parse, "__name__", "") != "jiter":
     _jiter = None  # orjson is installed: it is used instead
