@@ -31,7 +31,7 @@ import time
 import uuid
 from pathlib import Path
 
-from common import ROOT, kafka_home, save, summary
+from common import KAFKA_TOOL_JVM_FLAGS, ROOT, kafka_home, kafkaops_command, save, summary
 
 sys.path.insert(0, str(ROOT))
 
@@ -41,22 +41,8 @@ from kafkaops.procedures.layout import ensure_log4j  # noqa: E402
 from tests.conftest import make_stack, teardown_stack  # noqa: E402
 
 # kafka-run-class's defaults for a tool, and the -Xmx512M kafka-console-consumer.sh sets
-JVM_OPTS = [
-    "-Xmx512M",
-    "-server",
-    "-XX:+UseG1GC",
-    "-XX:MaxGCPauseMillis=20",
-    "-XX:InitiatingHeapOccupancyPercent=35",
-    "-XX:+ExplicitGCInvokesConcurrent",
-    "-XX:MaxInlineLevel=15",
-    "-Djava.awt.headless=true",
-]
+JVM_OPTS = ["-Xmx512M", *KAFKA_TOOL_JVM_FLAGS]
 CONSOLE_CONSUMER = "org.apache.kafka.tools.consumer.ConsoleConsumer"
-
-
-def kafkaops_command() -> list[str]:
-    script = Path(sys.executable).parent / "kafkaops"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "kafkaops"]
 
 
 def fill(broker: str, topic: str, n: int) -> None:

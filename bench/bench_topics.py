@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import ROOT, kafka_home, save, summary
+from common import KAFKA_TOOL_JVM_FLAGS, ROOT, kafka_home, kafkaops_command, save, summary
 
 sys.path.insert(0, str(ROOT))
 
@@ -31,24 +31,10 @@ from kafkaops.procedures import topics as topics_proc  # noqa: E402
 from tests.conftest import make_stack, teardown_stack  # noqa: E402
 
 # kafka-run-class's defaults for a tool (KAFKA_HEAP_OPTS, KAFKA_JVM_PERFORMANCE_OPTS, headless)
-JVM_TOOL_OPTS = [
-    "-Xmx256M",
-    "-server",
-    "-XX:+UseG1GC",
-    "-XX:MaxGCPauseMillis=20",
-    "-XX:InitiatingHeapOccupancyPercent=35",
-    "-XX:+ExplicitGCInvokesConcurrent",
-    "-XX:MaxInlineLevel=15",
-    "-Djava.awt.headless=true",
-]
+JVM_TOOL_OPTS = ["-Xmx256M", *KAFKA_TOOL_JVM_FLAGS]
 TOOLS_LOG4J = "log4j.rootLogger=WARN, stderr\nlog4j.appender.stderr=org.apache.log4j.ConsoleAppender\n" \
     "log4j.appender.stderr.layout=org.apache.log4j.PatternLayout\nlog4j.appender.stderr.layout.ConversionPattern=[%d] %p %m (%c)%n\n" \
     "log4j.appender.stderr.Target=System.err\n"
-
-
-def kafkaops_command() -> list[str]:
-    script = Path(sys.executable).parent / "kafkaops"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "kafkaops"]
 
 
 def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, str]:

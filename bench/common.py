@@ -41,3 +41,22 @@ def save(name: str, data: dict) -> Path:
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(data, indent=2))
     return path
+
+
+# What Kafka's kafka-run-class script gives a tool JVM (KAFKA_JVM_PERFORMANCE_OPTS and headless);
+# each tool script adds its own heap (-Xmx256M by default, -Xmx512M for the console consumer).
+KAFKA_TOOL_JVM_FLAGS = [
+    "-server",
+    "-XX:+UseG1GC",
+    "-XX:MaxGCPauseMillis=20",
+    "-XX:InitiatingHeapOccupancyPercent=35",
+    "-XX:+ExplicitGCInvokesConcurrent",
+    "-XX:MaxInlineLevel=15",
+    "-Djava.awt.headless=true",
+]
+
+
+def kafkaops_command() -> list[str]:
+    """kafkaops as an operator runs it: the installed console script when there is one."""
+    script = Path(sys.executable).parent / "kafkaops"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "kafkaops"]
