@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 from kafkaops.adapters import network, processes
 from kafkaops.adapters import zookeeper as zk
+from kafkaops.adapters.javaprops import parse_listeners
 from kafkaops.errors import KafkaopsError
 from kafkaops.procedures import services, signatures
 from kafkaops.redact import MASK, redact_dsn, redact_text
@@ -467,6 +468,18 @@ def check_broker_metadata(ctx: Context) -> Outcome:
     try:
         md = metadata(ctx.settings, timeout=3.0, client=ctx.admin())
     except KafkaopsError as exc:
+        bad = [e for e in _registered_endpoints(ctx) if not network.probe(e[1], e[2], timeout=1.0).connected]
+        if bad and processes.port_open(ctx.broker_host, ctx.broker_port):
+            # The broker's port answers, but librdkafka moved on to an advertised address it cannot
+            # reach (the advertised.listeners trap): config.advertised names the fault.
+            return warned(
+                f"no metadata answer from KAFKA_BROKER={ctx.settings.kafka_broker}, although its port accepts connections: "
+                f"the client is sent on to the advertised {bad[0][1]}:{bad[0][2]}, which it cannot reach",
+                "see config.advertised",
+                "advertised-listeners",
+                next="kafkaops runbook failures advertised-listeners",
+                no_result=True,
+            )
         return failed(
             f"no metadata answer from KAFKA_BROKER={ctx.settings.kafka_broker}: {exc.message}",
             "check that the broker runs (`kafkaops status`) and that KAFKA_BROKER names it",
@@ -806,9 +819,32 @@ def check_variables(ctx: Context) -> Outcome:
     )
 
 
+def _registered_endpoints(ctx: Context) -> list[tuple[int, str, int]]:
+    """(broker id, host, port) of each broker's PLAINTEXT-or-first endpoint, as registered in ZooKeeper."""
+    out: list[tuple[int, str, int]] = []
+    try:
+        client = ctx.zk()
+        for broker_id in zk.broker_ids(client):
+            node = zk.broker_znode(client, broker_id)
+            if node is None or not node.endpoints:
+                continue
+            listeners = parse_listeners(",".join(node.endpoints))
+            chosen = next((lst for lst in listeners if lst.port == ctx.broker_port), listeners[0])
+            out.append((broker_id, chosen.host, chosen.port))
+    except KafkaopsError:
+        return []
+    return out
+
+
 def check_advertised(ctx: Context) -> Outcome:
-    probes = [network.probe(b.host, b.port, timeout=1.0) for b in sorted(ctx.md.brokers, key=lambda b: b.id)]
-    ids = [b.id for b in sorted(ctx.md.brokers, key=lambda b: b.id)]
+    if ctx.md is not None:
+        endpoints = [(b.id, b.host, b.port) for b in sorted(ctx.md.brokers, key=lambda b: b.id)]
+    else:  # no metadata answer: what the brokers registered in ZooKeeper is what clients are sent to
+        endpoints = _registered_endpoints(ctx)
+        if not endpoints:
+            return skipped("no metadata answer and no broker registered in ZooKeeper: nothing to compare")
+    probes = [network.probe(host, port, timeout=1.0) for _, host, port in endpoints]
+    ids = [i for i, _, _ in endpoints]
     details = [
         f"broker {i} advertises {p.host}:{p.port}: " + ("reachable" if p.connected else p.error or "unreachable") + (f" ({p.ms:g} ms)" if p.connected else "")
         for i, p in zip(ids, probes, strict=False)
@@ -1472,7 +1508,7 @@ def checks(canary: bool) -> list[Check]:
         Check("zookeeper.process", 1, "zookeeper", "ZooKeeper process and port", check_zookeeper_process, local="zookeeper"),
         Check("zookeeper.serving", 1, "zookeeper", "ZooKeeper answers srvr", check_zookeeper_serving, ("zookeeper.process",)),
         Check("broker.process", 2, "broker", "broker process and port", check_broker_process, local="broker"),
-        Check("broker.metadata", 2, "broker", "broker answers a metadata request", check_broker_metadata, ("broker.process",)),
+        Check("broker.metadata", 2, "broker", "broker answers a metadata request", check_broker_metadata, ("broker.process",), timeout=6.0),
         Check("broker.registration", 2, "broker", "registration in ZooKeeper (/brokers/ids)", check_broker_registration, ("zookeeper.serving",)),
         Check("broker.controller", 2, "broker", "controller elected", check_controller, ("zookeeper.serving", "broker.registration")),
         Check("broker.cluster_id", 2, "broker", "cluster id on disk vs ZooKeeper", check_cluster_id, ("zookeeper.serving",), local="broker"),
@@ -1480,7 +1516,7 @@ def checks(canary: bool) -> list[Check]:
         Check("topic.layout", 3, "topic", "partitions, replication, leaders", check_topic_layout, ("topic.exists",)),
         Check("topic.internal_replication", 3, "topic", "internal topics' replication factor vs brokers", check_internal_replication, ("broker.metadata",)),
         Check("config.variables", 4, "configuration", "KAFKA_BROKER, KAFKA_CLIENT_ID, KAFKA_TOPIC, DATABASE_URL set", check_variables),
-        Check("config.advertised", 4, "configuration", "KAFKA_BROKER vs advertised listeners", check_advertised, ("broker.metadata",)),
+        Check("config.advertised", 4, "configuration", "KAFKA_BROKER vs advertised listeners", check_advertised, ("broker.process",)),
         Check("config.topic", 4, "configuration", "KAFKA_TOPIC matches a topic", check_topic_name, ("broker.metadata",)),
         Check("database.reachable", 5, "database", "database reachable", check_database_reachable, timeout=5.0),
         Check("database.schema", 5, "database", "livedb and producer_offsets exist", check_database_schema, ("database.reachable",)),
@@ -1514,6 +1550,8 @@ def _blocked_by(ctx: Context, check: Check) -> str | None:
             continue
         if r.status == FAIL:
             return f"skipped: {r.id} failed"
+        if r.status == WARN and r.data.get("no_result"):
+            return f"skipped: {r.id} gave no answer"
         if r.status == SKIP and r.skip_kind == "prerequisite":
             return r.finding if r.finding.startswith("skipped: ") else f"skipped: {r.id} was skipped"
     return None

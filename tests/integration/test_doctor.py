@@ -234,7 +234,12 @@ def test_advertised_listener_unreachable(tmp_path: Path, kafka_home: Path) -> No
         topics.ensure_topic(s.settings.with_overrides(kafka_broker=f"localhost:{inner}"), TOPIC, 1, 1)
         code, doc, _ = doctor(s)
         assert code == 3
-        assert check(doc, "broker.metadata")["status"] == "PASS"  # bootstrap works...
+        # Bootstrap works. Whether librdkafka's metadata answer comes back before it moves on to the
+        # unreachable advertised address is a race inside the client: PASS, or WARN pointing here.
+        meta = check(doc, "broker.metadata")
+        assert meta["status"] in ("PASS", "WARN"), meta
+        if meta["status"] == "WARN":
+            assert meta["runbook"] == "failures advertised-listeners"
         c = check(doc, "config.advertised")
         assert c["status"] == "FAIL"  # ...then clients are sent to a name that does not resolve
         assert f"kafkaops-unresolvable.invalid:{s.broker_port}, which does not resolve" in c["finding"]

@@ -386,6 +386,7 @@ def test_stopped_broker_is_exit_4_with_the_address_and_next_commands(stack: Stac
         assert res.stderr.splitlines() == [
             f"error: no Kafka broker answered at {stack.broker} within 5s",
             "hint: check the stack with `kafkaops status` or `kafkaops doctor`; start it with `kafkaops up`",
+            "see: kafkaops runbook failures broker-unreachable",
         ]
 
 
