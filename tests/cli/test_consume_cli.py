@@ -6,7 +6,6 @@ the network would end in exit 4 instead). The last tests read a real topic on th
 
 from __future__ import annotations
 
-import socket
 import uuid
 from pathlib import Path
 
@@ -16,23 +15,6 @@ from typer.testing import CliRunner
 
 from kafkaops.cli import app
 from tests.conftest import Stack
-
-
-def _closed_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    monkeypatch.chdir(tmp_path)  # no stray .env
-    return {
-        "KAFKA_BROKER": f"127.0.0.1:{_closed_port()}",
-        "KAFKAOPS_HOME": str(tmp_path / "ops"),
-        "KAFKA_HOME": str(tmp_path / "kafka"),
-        "NO_COLOR": "1",
-    }
 
 
 def run(args: list[str], env: dict[str, str]) -> tuple[int, str, str]:

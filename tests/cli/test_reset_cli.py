@@ -7,7 +7,6 @@ tmp_path, and every folder a guard must protect holds a sentinel file that is ch
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
 
 import pytest
@@ -16,12 +15,7 @@ from typer.testing import CliRunner
 from kafkaops.adapters.javaprops import write_properties
 from kafkaops.cli import app
 from kafkaops.procedures import reset as reset_proc
-
-
-def _closed_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.conftest import free_port
 
 
 class Layout:
@@ -33,7 +27,7 @@ class Layout:
         for d in (self.home, self.work, self.ops, self.kafka_home / "libs", self.conf):
             d.mkdir(parents=True)
         (self.kafka_home / "libs" / "kafka_2.13-3.9.2.jar").write_bytes(b"")
-        self.zk_port, self.broker_port = _closed_port(), _closed_port()
+        self.zk_port, self.broker_port = free_port(), free_port()
         self.env = {
             "HOME": str(self.home),
             "KAFKA_HOME": str(self.kafka_home),

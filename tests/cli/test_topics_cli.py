@@ -6,31 +6,10 @@ KAFKA_BROKER points at a port nothing listens on: a command that reached the net
 
 from __future__ import annotations
 
-import socket
-from pathlib import Path
-
 import pytest
 from typer.testing import CliRunner
 
 from kafkaops.cli import app
-
-
-def _closed_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    monkeypatch.chdir(tmp_path)  # no stray .env
-    return {
-        "KAFKA_BROKER": f"127.0.0.1:{_closed_port()}",
-        "KAFKAOPS_HOME": str(tmp_path / "ops"),
-        "KAFKA_HOME": str(tmp_path / "kafka"),
-        "NO_COLOR": "1",
-    }
-
 
 NAME_HINT = "hint: use only letters (a-z, A-Z), digits, '.', '_' and '-'\n"
 EMPTY_HINT = "hint: give a name made of letters, digits, '.', '_' and '-'\n"
