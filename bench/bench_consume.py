@@ -29,16 +29,15 @@ import sys
 import tempfile
 import time
 import uuid
+from contextlib import ExitStack
 from pathlib import Path
 
-from common import KAFKA_TOOL_JVM_FLAGS, ROOT, kafka_home, kafkaops_command, save, summary
+from common import KAFKA_TOOL_JVM_FLAGS, ROOT, bench_broker, kafka_home, kafkaops_command, save, summary
 
 sys.path.insert(0, str(ROOT))
 
 from kafkaops.adapters.java import find_java  # noqa: E402
-from kafkaops.procedures import services  # noqa: E402
 from kafkaops.procedures.layout import ensure_log4j  # noqa: E402
-from tests.conftest import make_stack, teardown_stack  # noqa: E402
 
 # kafka-run-class's defaults for a tool, and the -Xmx512M kafka-console-consumer.sh sets
 JVM_OPTS = ["-Xmx512M", *KAFKA_TOOL_JVM_FLAGS]
@@ -87,17 +86,9 @@ def main() -> None:
 
     home = Path(os.environ["KAFKA_HOME"]) if os.environ.get("KAFKA_HOME") else kafka_home()
     tmp = Path(tempfile.mkdtemp(prefix="bench-consume-"))
-    stack = None
-    existing = os.environ.get("KAFKAOPS_BENCH_BROKER")
+    cleanup = ExitStack()
     try:
-        if existing:
-            env = {**os.environ, "KAFKA_BROKER": existing, "KAFKA_HOME": str(home)}
-            broker = existing
-        else:
-            stack = make_stack(tmp / "stack", home)
-            print(f"starting a stack on {stack.broker} ...", file=sys.stderr)
-            services.up(stack.settings)
-            env, broker = dict(stack.env), stack.broker
+        env, broker = cleanup.enter_context(bench_broker(home, tmp))
         java = find_java(os.environ.get("KAFKAOPS_JAVA") or "java").path
         log4j = ensure_log4j(tmp / "log4j.properties")
         topic = f"bench-consume-{uuid.uuid4().hex[:8]}"
@@ -147,8 +138,7 @@ def main() -> None:
         print(json.dumps(result, indent=2))
         print(f"saved {path}", file=sys.stderr)
     finally:
-        if stack is not None:
-            teardown_stack(stack)
+        cleanup.close()
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -19,16 +19,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
-from common import KAFKA_TOOL_JVM_FLAGS, ROOT, kafka_home, kafkaops_command, save, summary
+from common import KAFKA_TOOL_JVM_FLAGS, ROOT, bench_broker, kafka_home, kafkaops_command, save, summary
 
 sys.path.insert(0, str(ROOT))
 
 from kafkaops.adapters.java import find_java  # noqa: E402
-from kafkaops.procedures import services  # noqa: E402
 from kafkaops.procedures import topics as topics_proc  # noqa: E402
-from tests.conftest import make_stack, teardown_stack  # noqa: E402
 
 # kafka-run-class's defaults for a tool (KAFKA_HEAP_OPTS, KAFKA_JVM_PERFORMANCE_OPTS, headless)
 JVM_TOOL_OPTS = ["-Xmx256M", *KAFKA_TOOL_JVM_FLAGS]
@@ -54,16 +53,8 @@ def main() -> None:
 
     home = Path(os.environ["KAFKA_HOME"]) if os.environ.get("KAFKA_HOME") else kafka_home()
     tmp = Path(tempfile.mkdtemp(prefix="bench-topics-"))
-    stack = None
-    existing = os.environ.get("KAFKAOPS_BENCH_BROKER")
-    if existing:
-        env = {**os.environ, "KAFKA_BROKER": existing, "KAFKA_HOME": str(home)}
-        broker = existing
-    else:
-        stack = make_stack(tmp / "stack", home)
-        print(f"starting a stack on {stack.broker} ...", file=sys.stderr)
-        services.up(stack.settings)
-        env, broker = dict(stack.env), stack.broker
+    cleanup = ExitStack()
+    env, broker = cleanup.enter_context(bench_broker(home, tmp))
     env["NO_COLOR"] = "1"
     try:
         from kafkaops.settings import load_settings
@@ -91,8 +82,7 @@ def main() -> None:
             samples["kafkaops"].append(timed(ours, env)[0])
             samples["jvm"].append(timed(jvm, env)[0])
     finally:
-        if stack is not None:
-            teardown_stack(stack)
+        cleanup.close()
         shutil.rmtree(tmp, ignore_errors=True)
 
     k, j = summary(samples["kafkaops"]), summary(samples["jvm"])

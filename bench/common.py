@@ -7,6 +7,8 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,3 +62,23 @@ def kafkaops_command() -> list[str]:
     """kafkaops as an operator runs it: the installed console script when there is one."""
     script = Path(sys.executable).parent / "kafkaops"
     return [str(script)] if script.exists() else [sys.executable, "-m", "kafkaops"]
+
+
+@contextmanager
+def bench_broker(home: Path, tmp: Path) -> Iterator[tuple[dict[str, str], str]]:
+    """(env, broker) for a benchmark: KAFKAOPS_BENCH_BROKER if set, else a stack started (and stopped
+    afterwards) through kafkaops's own procedures on free ports under ``tmp``."""
+    existing = os.environ.get("KAFKAOPS_BENCH_BROKER")
+    if existing:
+        yield {**os.environ, "KAFKA_BROKER": existing, "KAFKA_HOME": str(home)}, existing
+        return
+    from kafkaops.procedures import services
+    from tests.conftest import make_stack, teardown_stack
+
+    stack = make_stack(tmp / "stack", home)
+    print(f"starting a stack on {stack.broker} ...", file=sys.stderr)
+    try:
+        services.up(stack.settings)
+        yield dict(stack.env), stack.broker
+    finally:
+        teardown_stack(stack)
