@@ -142,9 +142,12 @@ def markdown(text: str) -> None:
         sys.stdout.flush()
 
 
-def print_message(header: str, value: Any, value_format: str | None) -> None:
-    """One consumed message for a person: a dim header line, then the value (JSON highlighted)."""
+def print_message(header: str, value: Any, value_format: str | None, details: Sequence[str] = ()) -> None:
+    """One consumed message for a person: a dim header line (and dim detail lines, such as the message's
+    headers, indented), then the value (JSON highlighted)."""
     out.print(escape(header), style="dim", highlight=False)
+    for line in details:
+        out.print("  " + escape(line), style="dim", highlight=False)
     if value_format == "json":
         compact = json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
         out.print_json(compact, indent=None if len(compact) <= max(out.width - 2, 40) else 2)

@@ -14,7 +14,7 @@ def register(app: typer.Typer) -> None:
 
 
 class _Writer:
-    """Writes batches of messages to stdout: JSON lines, raw values, or pretty for a person."""
+    """Writes batches of messages to stdout: JSON lines, raw values, or pretty for a person (with headers)."""
 
     def __init__(self, fmt: str, keys: bool | None, topic: str) -> None:
         self.fmt = fmt
@@ -59,7 +59,7 @@ class _Writer:
                 if ts_type:
                     head.append(proc.iso_ms(ts))
                 value, fmt, _ = proc.decode_value(m.value())
-                ui.print_message("  ".join(head), value, fmt)
+                ui.print_message("  ".join(head), value, fmt, [proc.header_line(*h) for h in proc.decode_headers(m.headers())])
         except BrokenPipeError:
             raise proc.OutputClosed() from None
 

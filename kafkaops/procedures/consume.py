@@ -318,17 +318,37 @@ def iso_ms(ms: int) -> str:
     return iso
 
 
-def _headers(headers: list[tuple[str, bytes | None]] | None) -> list[list[str | None]]:
-    out: list[list[str | None]] = []
+def decode_headers(headers: Sequence[tuple[str, bytes | None]] | None) -> list[tuple[str, str | None, str | None]]:
+    """(key, value, value_format) per header, in the message's order (Kafka allows a key more than once).
+
+    value_format is "text" (the value is UTF-8), "base64" (it is not: the value is its base64) or None
+    (a null value), as for message keys. Header keys are strings in Kafka's protocol.
+    """
+    out: list[tuple[str, str | None, str | None]] = []
     for k, v in headers or ():
-        if v is None:
-            out.append([k, None])
-        else:
-            try:
-                out.append([k, v.decode("utf-8")])
-            except UnicodeDecodeError:
-                out.append([k, "base64:" + base64.b64encode(v).decode("ascii")])
+        value, fmt = decode_key(v)
+        out.append((k, value, fmt))
     return out
+
+
+def _headers_json(headers: Sequence[tuple[str, bytes | None]]) -> bytes:
+    """Headers as a JSON list of {"key", "value", "value_format"} objects, in order."""
+    items = [{"key": k, "value": v, "value_format": f} for k, v, f in decode_headers(headers)]
+    return json.dumps(items, separators=(",", ":")).encode("ascii")
+
+
+def header_line(key: str, value: str | None, value_format: str | None) -> str:
+    """One header for a person: text quoted (as a JSON string, so a newline cannot break the line),
+    binary marked as such with its base64, a null value as (null)."""
+    if any(c < " " or c == "\x7f" for c in key):
+        key = json.dumps(key, ensure_ascii=False)
+    if value_format == "text":
+        shown = json.dumps(value, ensure_ascii=False)
+    elif value_format == "base64":
+        shown = f"<binary, not UTF-8; base64> {value}"
+    else:
+        shown = "(null)"
+    return f"header {key}: {shown}"
 
 
 # Bytes that can stand inside a JSON string as they are: printable ASCII except '"' and '\\'.
@@ -356,7 +376,8 @@ def json_lines(messages: Sequence[Any], keys: bool = True, topic: str | None = N
     """Messages as JSON lines (UTF-8): topic, partition, offset, timestamp (ms and ISO), key, headers, value.
 
     The value is the parsed JSON when it is JSON, else text, else base64 of the bytes; ``value_format``
-    says which (json | text | base64 | null). This runs once per message, so it is written for speed:
+    says which (json | text | base64 | null). The key is text or base64 (``key_format``); headers are a
+    list, in order, of ``{"key": ..., "value": ..., "value_format": "text" | "base64" | null}``. This runs once per message, so it is written for speed:
     a value that is valid JSON is validated and embedded as its own bytes, never parsed into Python
     objects and dumped again; a plain ASCII key is embedded as it is. The common batch (one topic,
     JSON values, plain keys, no headers) is checked and written in bulk; any other goes message by message.
@@ -471,7 +492,7 @@ def _json_lines_each(messages: Sequence[Any], keys: bool = True) -> bytes:
         else:
             kj = b""
         hdrs = m.headers()
-        hj = json.dumps(_headers(hdrs)).encode("ascii") if hdrs else b"[]"
+        hj = _headers_json(hdrs) if hdrs else b"[]"
         append(_LINE % (tj, m.partition(), m.offset(), ts_json, kj, hj, vj, vf))
     return b"".join(out)
 

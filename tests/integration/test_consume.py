@@ -5,6 +5,7 @@ Every test uses its own topic and group names. Messages are produced with conflu
 
 from __future__ import annotations
 
+import base64
 import json
 import signal
 import subprocess
@@ -12,6 +13,7 @@ import sys
 import time
 import uuid
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 from confluent_kafka import ConsumerGroupTopicPartitions, Producer, TopicPartition
@@ -244,12 +246,10 @@ def test_json_lines_carry_every_field_and_odd_values_do_not_crash(shared_stack: 
     assert set(first) == {"topic", "partition", "offset", "timestamp", "timestamp_iso", "key", "key_format", "headers", "value", "value_format"}
     assert first["value"] == {"id": 1, "s": "é"} and first["value_format"] == "json"
     assert first["key"] == "k1" and first["key_format"] == "text"
-    assert first["headers"] == [["source", "db"], ["bin", "base64:/w=="]]
+    assert first["headers"] == [{"key": "source", "value": "db", "value_format": "text"}, {"key": "bin", "value": "/w==", "value_format": "base64"}]
     assert isinstance(first["timestamp"], int) and first["timestamp_iso"].endswith("Z")
     assert (recs[1]["value"], recs[1]["value_format"], recs[1]["key"], recs[1]["key_format"]) == ("not json {", "text", "/wA=", "base64")
     assert recs[2]["value_format"] == "base64"
-    import base64
-
     assert base64.b64decode(recs[2]["value"]) == b"\x00\xff\xfe\x80binary"
     assert (recs[3]["value"], recs[3]["value_format"], recs[3]["key"]) == (None, None, "tombstone")
     assert (recs[4]["value"], recs[4]["value_format"]) == ({"pretty": [1, 2]}, "json")
@@ -268,6 +268,85 @@ def test_json_lines_carry_every_field_and_odd_values_do_not_crash(shared_stack: 
     assert pretty.returncode == 0, pretty.stderr
     assert "partition 0  offset 2" in pretty.stdout and "<binary, not UTF-8; base64>" in pretty.stdout
     assert "Traceback" not in raw.stderr.decode() + pretty.stderr
+
+
+HEADERS = [
+    ("a", b"base64:aGk="),  # text that only looks like the old "base64:" marker
+    ("b", b"\xff\x80"),  # binary
+    ("trace", b"1"),  # the same key twice: Kafka allows it, order matters
+    ("trace", b"2"),
+    ("none", None),  # a null value
+    ("u", "caf\u00e9".encode()),
+    ("e", b""),
+]
+
+
+def test_headers_come_back_exactly_and_agree_with_the_jvm_console_consumer(shared_stack: Stack, kafka_home: Path) -> None:
+    topic = new_topic(shared_stack)
+    produce(shared_stack, topic, [b'{"id": 1}'], key=b"k1", headers=HEADERS)
+    produce(shared_stack, topic, [b'{"id": 2}'])
+    r = consume(shared_stack, topic, "--from-beginning", "--exit-at-end", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    first, second = lines(r.stdout)
+    assert first["headers"] == [
+        {"key": "a", "value": "base64:aGk=", "value_format": "text"},
+        {"key": "b", "value": "/4A=", "value_format": "base64"},
+        {"key": "trace", "value": "1", "value_format": "text"},
+        {"key": "trace", "value": "2", "value_format": "text"},
+        {"key": "none", "value": None, "value_format": None},
+        {"key": "u", "value": "caf\u00e9", "value_format": "text"},
+        {"key": "e", "value": "", "value_format": "text"},
+    ]
+    assert second["headers"] == []
+    ours = [(h["key"], header_bytes(h)) for h in first["headers"]]
+    assert ours == HEADERS
+
+    pretty = consume(shared_stack, topic, "--from-beginning", "--exit-at-end", "--format", "pretty")
+    assert pretty.returncode == 0, pretty.stderr
+    shown = pretty.stdout.splitlines()
+    assert shown[1:9] == [
+        '  header a: "base64:aGk="',
+        "  header b: <binary, not UTF-8; base64> /4A=",
+        '  header trace: "1"',
+        '  header trace: "2"',
+        "  header none: (null)",
+        '  header u: "caf\u00e9"',
+        '  header e: ""',
+        '{"id": 1}',
+    ]
+    assert shown[0].startswith("partition 0  offset 0  key k1  ") and shown[9].startswith("partition 0  offset 1  key (none)  ")
+    assert shown[10:] == ['{"id": 2}']
+
+    # Kafka's own console consumer on the same messages: it writes each header's raw bytes as
+    # key:value, comma-separated, "null" for a null value and NO_HEADERS when there are none.
+    jvm = subprocess.run(
+        [
+            *jvm_tool(kafka_home, "org.apache.kafka.tools.consumer.ConsoleConsumer"),
+            *("--bootstrap-server", shared_stack.broker, "--topic", topic, "--from-beginning", "--max-messages", "2"),
+            *("--property", "print.headers=true"),
+        ],
+        capture_output=True,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+        env=shared_stack.env,
+    )
+    assert jvm.returncode == 0, jvm.stderr.decode(errors="replace")
+    jvm_lines = jvm.stdout.splitlines()
+    assert [line.split(b"\t", 1)[1] for line in jvm_lines] == [b'{"id": 1}', b'{"id": 2}']
+    jvm_headers = [tuple(h.split(b":", 1)) for h in jvm_lines[0].split(b"\t", 1)[0].split(b",")]
+    assert jvm_headers == [(k.encode(), b"null" if v is None else v) for k, v in ours]
+    assert jvm_lines[1].split(b"\t", 1)[0] == b"NO_HEADERS"
+
+
+def jvm_tool(kafka_home: Path, main_class: str) -> list[str]:
+    """The command line of one of Kafka's own JVM tools (the installation has no bin/ scripts)."""
+    return ["java", "-Xmx128m", "-cp", str(kafka_home / "libs" / "*"), main_class]
+
+
+def header_bytes(header: dict) -> bytes | None:
+    if header["value_format"] is None:
+        return None
+    return base64.b64decode(header["value"]) if header["value_format"] == "base64" else header["value"].encode("utf-8")
 
 
 def test_missing_topic_names_close_matches(shared_stack: Stack) -> None:

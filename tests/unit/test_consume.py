@@ -236,10 +236,55 @@ def test_a_batch_with_one_odd_message_leaves_the_bulk_path_and_stays_correct(odd
     assert parse(proc._json_lines_each(msgs)) == recs
 
 
+def header_bytes(header: dict) -> bytes | None:
+    """What a script does to get a header's bytes back from a JSON line."""
+    if header["value_format"] is None:
+        return None
+    return base64.b64decode(header["value"]) if header["value_format"] == "base64" else header["value"].encode("utf-8")
+
+
 def test_keys_and_headers_that_are_not_utf8() -> None:
     [rec] = parse(proc.json_lines([Msg(b"{}", b"\xff\x00", _headers=[("source", b"db"), ("bin", b"\xff"), ("none", None)])]))
     assert (rec["key"], rec["key_format"]) == ("/wA=", "base64")
-    assert rec["headers"] == [["source", "db"], ["bin", "base64:/w=="], ["none", None]]
+    assert rec["headers"] == [
+        {"key": "source", "value": "db", "value_format": "text"},
+        {"key": "bin", "value": "/w==", "value_format": "base64"},
+        {"key": "none", "value": None, "value_format": None},
+    ]
+
+
+def test_a_text_header_that_looks_like_base64_is_told_from_a_binary_one() -> None:
+    [rec] = parse(proc.json_lines([Msg(b"{}", _headers=[("a", b"base64:aGk="), ("b", b"\xff\x80")])]))
+    assert rec["headers"] == [
+        {"key": "a", "value": "base64:aGk=", "value_format": "text"},
+        {"key": "b", "value": "/4A=", "value_format": "base64"},
+    ]
+    assert [header_bytes(h) for h in rec["headers"]] == [b"base64:aGk=", b"\xff\x80"]
+
+
+def test_duplicate_header_keys_and_odd_header_values_keep_their_order() -> None:
+    hdrs = [("trace", b"1"), ("trace", b"2"), ("trace", None), ("e", b""), ("q", b'say "hi"\n\tthen \\ go'), ("u", "caf\u00e9".encode())]
+    [rec] = parse(proc.json_lines([Msg(b'{"a": 1}', b"k", _headers=hdrs)]))
+    assert rec["headers"] == [
+        {"key": "trace", "value": "1", "value_format": "text"},
+        {"key": "trace", "value": "2", "value_format": "text"},
+        {"key": "trace", "value": None, "value_format": None},
+        {"key": "e", "value": "", "value_format": "text"},
+        {"key": "q", "value": 'say "hi"\n\tthen \\ go', "value_format": "text"},
+        {"key": "u", "value": "caf\u00e9", "value_format": "text"},
+    ]
+    assert [(h["key"], header_bytes(h)) for h in rec["headers"]] == hdrs
+
+
+def test_headers_take_the_per_message_path_and_both_paths_agree() -> None:
+    msgs = [Msg(b'{"id": %d}' % i, b"k", i, _headers=[("n", b"%d" % i)] if i % 2 else None) for i in range(6)]
+    assert proc._fast_parse is not None
+    assert proc._json_lines_bulk(msgs, True, proc._fast_parse) is None  # headers: never the bulk path
+    assert proc._json_lines_bulk(msgs[::2], True, proc._fast_parse) == proc._json_lines_each(msgs[::2], True)
+    assert proc.json_lines(msgs) == proc._json_lines_each(msgs)
+    recs = parse(proc.json_lines(msgs))
+    assert [r["headers"] for r in recs[:2]] == [[], [{"key": "n", "value": "1", "value_format": "text"}]]
+    assert proc.json_lines(msgs[::2]).count(b'"headers":[]') == 3  # no headers: an empty list, as before
 
 
 def test_no_timestamp_is_null() -> None:
