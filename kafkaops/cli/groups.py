@@ -91,15 +91,25 @@ def describe(
 def reset(
     ctx: typer.Context,
     group: Annotated[str, typer.Argument(help="The consumer group.")],
-    topic: Annotated[str | None, typer.Option("--topic", "-t", help="The topic whose offsets to reset (env KAFKA_TOPIC).")] = None,
+    topic: Annotated[
+        list[str] | None,
+        typer.Option("--topic", "-t", help="A topic whose offsets to reset, every partition of it (repeat for more). This or --all-topics is required."),
+    ] = None,
+    all_topics: Annotated[
+        bool, typer.Option("--all-topics", help="Reset every partition the group has a committed offset for (as kafka-consumer-groups --all-topics).")
+    ] = False,
     to_earliest: Annotated[bool, typer.Option("--to-earliest", help="To the oldest offset kept: the group reads everything again.")] = False,
     to_latest: Annotated[bool, typer.Option("--to-latest", help="To the end: the group skips what is there now.")] = False,
-    to_offset: Annotated[int | None, typer.Option("--to-offset", help="To this offset on every partition (clamped to what exists).")] = None,
+    to_offset: Annotated[
+        int | None,
+        typer.Option("--to-offset", help="To this offset on every partition; one outside what a partition holds (-1 included) is clamped to its oldest kept offset or its end, with a warning."),
+    ] = None,
     execute: Annotated[bool, typer.Option("--execute", help="Apply the plan. Without it, only print it (a dry run).")] = False,
     json_: Annotated[bool, typer.Option("--json", help="Print the plan as one JSON document on stdout.")] = False,
 ) -> None:
-    """Reset a group's committed offsets on a topic. Prints the plan; changes nothing without --execute.
+    """Reset a group's committed offsets on the topics named. Prints the plan; changes nothing without --execute.
 
+    Like Kafka's kafka-consumer-groups --reset-offsets, it needs --topic T (repeatable) or --all-topics.
     Refused (exit code 5) while the group has active members.
 
     Example: kafkaops groups reset analytics --topic db_live_events --to-earliest --execute
@@ -109,15 +119,25 @@ def reset(
     from kafkaops.errors import UsageError
     from kafkaops.procedures import groups
 
+    scope = "--all-topics" if all_topics else f"--topic {topic[0]}" if topic else "--topic T"
     chosen = [name for name, on in (("--to-earliest", to_earliest), ("--to-latest", to_latest), ("--to-offset", to_offset is not None)) if on]
     if len(chosen) != 1:
         raise UsageError(
             "give exactly one of --to-earliest, --to-latest, --to-offset N" + (f" (got {', '.join(chosen)})" if chosen else ""),
-            hint=f"e.g. kafkaops groups reset {group} --to-earliest",
+            hint=f"e.g. kafkaops groups reset {group} {scope} --to-earliest",
         )
-    settings = get_settings(ctx, kafka_topic=topic)
+    every = f"every partition group {group} has a committed offset for"
+    if topic and all_topics:
+        raise UsageError("give --topic or --all-topics, not both", hint=f"--all-topics already takes {every}")
+    settings = get_settings(ctx)
+    if not topic and not all_topics:
+        target = f"--to-offset {to_offset}" if to_offset is not None else chosen[0]
+        raise UsageError(
+            "give --topic T or --all-topics: a reset names the topics it moves (KAFKA_TOPIC is not assumed)",
+            hint=f"e.g. kafkaops groups reset {group} --topic {settings.kafka_topic} {target}; --all-topics takes {every}",
+        )
     to = "earliest" if to_earliest else "latest" if to_latest else "offset"
-    plan = groups.plan_reset(settings, group, settings.kafka_topic, to, to_offset)
+    plan = groups.plan_reset(settings, group, topic or [], to, to_offset, all_topics=all_topics)
     if execute:
         groups.execute_reset(settings, plan)
     if json_:
@@ -128,12 +148,13 @@ def reset(
         ui.print_table(
             None,
             ["TOPIC", "PARTITION", "CURRENT", "NEW", "OFFSETS KEPT"],
-            [(plan.topic, r.partition, "-" if r.current is None else r.current, r.new, f"{r.low}..{r.high}") for r in plan.rows],
+            [(r.topic, r.partition, "-" if r.current is None else r.current, r.new, f"{r.low}..{r.high}") for r in plan.rows],
         )
     for r in plan.rows:
         if r.note:
-            ui.warn(f"partition {r.partition}: {r.note}")
+            ui.warn(f"{r.topic} partition {r.partition}: {r.note}")
+    where = ", ".join(plan.topics)
     if execute:
-        ui.success(f"group {plan.group}: offsets on {plan.topic} reset to {plan.to} ({plan.changes} partition(s) changed)")
+        ui.success(f"group {plan.group}: offsets on {where} reset to {plan.to} ({plan.changes} partition(s) changed)")
     else:
-        ui.info(f"dry run: nothing changed; add --execute to reset group {plan.group} on {plan.topic} to {plan.to}")
+        ui.info(f"dry run: nothing changed; add --execute to reset group {plan.group} on {where} to {plan.to}")

@@ -1,7 +1,11 @@
 """Consumer groups: list them, describe one (committed offset, end offset and lag per partition,
-members, state), and reset a group's offsets on a topic, as a plan first.
+members, state), and reset a group's offsets, as a plan first.
 
-A reset is refused while the group has active members: their next commit would overwrite it.
+A reset names its scope as Kafka's kafka-consumer-groups does: the topics given (every partition of
+each), or all topics (every partition the group has a committed offset for). An offset outside what
+a partition holds is clamped to its oldest kept offset or its end, as Kafka's tool does, and the
+plan says so. A reset is refused while the group has active members: their next commit would
+overwrite it.
 """
 
 from __future__ import annotations
@@ -60,6 +64,7 @@ class GroupDescription:
 
 @dataclass(frozen=True)
 class ResetRow:
+    topic: str
     partition: int
     current: int | None
     new: int
@@ -71,7 +76,7 @@ class ResetRow:
 @dataclass(frozen=True)
 class ResetPlan:
     group: str
-    topic: str
+    topics: tuple[str, ...]
     to: str  # earliest | latest | offset N
     rows: tuple[ResetRow, ...]
     state: str
@@ -180,15 +185,16 @@ def describe(settings: Settings, group: str) -> GroupDescription:
 def plan_rows(
     to: str,
     offset: int | None,
-    partitions: Sequence[int],
-    current: dict[int, int | None],
-    low: dict[int, int],
-    high: dict[int, int],
+    partitions: Sequence[tuple[str, int]],
+    current: dict[tuple[str, int], int | None],
+    low: dict[tuple[str, int], int],
+    high: dict[tuple[str, int], int],
 ) -> tuple[ResetRow, ...]:
-    """The new offset of every partition. Pure. An offset outside what exists is clamped (and noted)."""
+    """The new offset of every (topic, partition). Pure. An offset outside what exists (a negative one
+    included) is clamped to the oldest kept offset or the end, as Kafka's tool does, and noted."""
     rows = []
-    for p in partitions:
-        lo, hi = low[p], high[p]
+    for tp in partitions:
+        lo, hi = low[tp], high[tp]
         note = ""
         if to == "earliest":
             new = lo
@@ -201,26 +207,39 @@ def plan_rows(
                 new, note = lo, f"{offset} is older than the oldest kept offset {lo}: using {lo}"
             elif new > hi:
                 new, note = hi, f"{offset} is past the end {hi}: using {hi}"
-        rows.append(ResetRow(p, current.get(p), new, lo, hi, note))
+        rows.append(ResetRow(tp[0], tp[1], current.get(tp), new, lo, hi, note))
     return tuple(rows)
 
 
-def plan_reset(settings: Settings, group: str, topic: str, to: str, offset: int | None = None) -> ResetPlan:
-    """What a reset would change. Raises RefusedError (exit 5) while the group has active members."""
-    from confluent_kafka import TopicPartition
-
+def plan_reset(
+    settings: Settings,
+    group: str,
+    topics: Sequence[str],
+    to: str,
+    offset: int | None = None,
+    all_topics: bool = False,
+) -> ResetPlan:
+    """What a reset would change, on ``topics`` (every partition of each) or, with ``all_topics``, on
+    every partition the group has a committed offset for. Raises RefusedError (exit 5) while the
+    group has active members."""
     if to not in ("earliest", "latest", "offset"):
         raise UsageError(f"unknown reset target {to!r}")
-    if to == "offset" and (offset is None or offset < 0):
-        raise UsageError("--to-offset needs an offset of 0 or more")
+    if to == "offset" and offset is None:
+        raise UsageError("--to-offset needs an offset")
+    if bool(topics) == all_topics:
+        raise UsageError("give topics or all_topics, exactly one")
+    from confluent_kafka import TopicPartition
+
+    from kafkaops.procedures.consume import missing_topic
+
     client = admin(settings)
     md = metadata(settings, timeout=5.0, client=client)
-    t = md.topics.get(topic)
-    if t is None or not t.partitions:
-        from kafkaops.procedures.consume import missing_topic
-
-        raise missing_topic(topic, sorted(md.topics), settings.kafka_broker)
-    parts = sorted(t.partitions)
+    keys: list[tuple[str, int]] = []
+    for topic in dict.fromkeys(topics):
+        t = md.topics.get(topic)
+        if t is None or not t.partitions:
+            raise missing_topic(topic, sorted(md.topics), settings.kafka_broker)
+        keys += [(topic, p) for p in sorted(t.partitions)]
     desc = _describe_raw(settings, client, group)
     state = _state(desc.state)
     if desc.members:
@@ -229,14 +248,23 @@ def plan_reset(settings: Settings, group: str, topic: str, to: str, offset: int 
             f"group {group} has {len(desc.members)} active member(s) ({who}), state {state}: a reset now would be overwritten by their next commit",
             hint="stop the consumers of this group (Ctrl+C on `kafkaops consume --group`), then run the reset again",
         )
-    committed = _committed(settings, client, group, [TopicPartition(topic, p) for p in parts])
-    keys = [(topic, p) for p in parts]
-    lows = {k[1]: v for k, v in _end_offsets(settings, client, keys, "earliest").items()}
-    highs = {k[1]: v for k, v in _end_offsets(settings, client, keys, "latest").items()}
-    current = {k[1]: v for k, v in committed.items()}
-    rows = plan_rows(to, offset, parts, current, lows, highs)
+    if all_topics:
+        committed = _committed(settings, client, group)
+        keys = sorted(tp for tp, c in committed.items() if c is not None and tp[0] in md.topics)  # a deleted topic's offsets go with it
+        if not keys:
+            if state == "dead":
+                raise _missing_group(group, settings, client)
+            raise UsageError(
+                f"group {group} has no committed offsets, so --all-topics names nothing to reset",
+                hint=f"name the topic: kafkaops groups reset {group} --topic T ...",
+            )
+    else:
+        committed = _committed(settings, client, group, [TopicPartition(t, p) for t, p in keys])
+    lows = _end_offsets(settings, client, keys, "earliest")
+    highs = _end_offsets(settings, client, keys, "latest")
+    rows = plan_rows(to, offset, keys, committed, lows, highs)
     label = f"offset {offset}" if to == "offset" else to
-    return ResetPlan(group, topic, label, rows, state, len(desc.members))
+    return ResetPlan(group, tuple(dict.fromkeys(t for t, _ in keys)), label, rows, state, len(desc.members))
 
 
 def execute_reset(settings: Settings, plan: ResetPlan) -> ResetPlan:
@@ -250,7 +278,7 @@ def execute_reset(settings: Settings, plan: ResetPlan) -> ResetPlan:
             f"group {plan.group} got {len(desc.members)} active member(s) since the plan was made; nothing was changed",
             hint="stop its consumers, then run the reset again",
         )
-    req = ConsumerGroupTopicPartitions(plan.group, [TopicPartition(plan.topic, r.partition, r.new) for r in plan.rows])
+    req = ConsumerGroupTopicPartitions(plan.group, [TopicPartition(r.topic, r.partition, r.new) for r in plan.rows])
     futures = client.alter_consumer_group_offsets([req], request_timeout=TIMEOUT)
     res = _result(futures[plan.group], f"resetting the offsets of group {plan.group} failed", settings)
     for tp in res.topic_partitions:

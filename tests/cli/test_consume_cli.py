@@ -42,11 +42,31 @@ def run(args: list[str], env: dict[str, str]) -> tuple[int, str, str]:
         (
             ["groups", "reset", "g", "--to-earliest", "--to-offset", "3"],
             "error: give exactly one of --to-earliest, --to-latest, --to-offset N (got --to-earliest, --to-offset)\n"
-            "hint: e.g. kafkaops groups reset g --to-earliest\n",
+            "hint: e.g. kafkaops groups reset g --topic T --to-earliest\n",
         ),
         (
             ["groups", "reset", "g"],
-            "error: give exactly one of --to-earliest, --to-latest, --to-offset N\nhint: e.g. kafkaops groups reset g --to-earliest\n",
+            "error: give exactly one of --to-earliest, --to-latest, --to-offset N\nhint: e.g. kafkaops groups reset g --topic T --to-earliest\n",
+        ),
+        (
+            ["groups", "reset", "g", "--all-topics"],
+            "error: give exactly one of --to-earliest, --to-latest, --to-offset N\nhint: e.g. kafkaops groups reset g --all-topics --to-earliest\n",
+        ),
+        (
+            ["groups", "reset", "g", "--to-earliest"],
+            "error: give --topic T or --all-topics: a reset names the topics it moves (KAFKA_TOPIC is not assumed)\n"
+            "hint: e.g. kafkaops groups reset g --topic db_live_events --to-earliest; "
+            "--all-topics takes every partition group g has a committed offset for\n",
+        ),
+        (
+            ["groups", "reset", "g", "--to-offset", "-1", "--execute"],
+            "error: give --topic T or --all-topics: a reset names the topics it moves (KAFKA_TOPIC is not assumed)\n"
+            "hint: e.g. kafkaops groups reset g --topic db_live_events --to-offset -1; "
+            "--all-topics takes every partition group g has a committed offset for\n",
+        ),
+        (
+            ["groups", "reset", "g", "--to-latest", "--topic", "t", "--all-topics"],
+            "error: give --topic or --all-topics, not both\nhint: --all-topics already takes every partition group g has a committed offset for\n",
         ),
     ],
 )

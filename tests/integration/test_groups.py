@@ -8,11 +8,14 @@ import subprocess
 import sys
 import time
 import uuid
+from pathlib import Path
 
 import pytest
+from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.admin import AdminClient
 
 from tests.conftest import Stack, run_kafkaops
-from tests.integration.test_consume import committed, new_topic, produce, wait_for_line
+from tests.integration.test_consume import committed, jvm_tool, new_topic, produce, wait_for_line
 
 pytestmark = pytest.mark.integration
 
@@ -78,7 +81,7 @@ def test_reset_dry_run_changes_nothing_and_execute_does(shared_stack: Stack) -> 
     assert to_offset.returncode == 0, to_offset.stderr
     plan = json.loads(to_offset.stdout)
     assert plan["executed"] is True and plan["rows"][0]["new"] == 10
-    assert "partition 0: 99 is past the end 10: using 10" in to_offset.stderr
+    assert f"warning: {topic} partition 0: 99 is past the end 10: using 10" in to_offset.stderr
     assert committed(shared_stack, group, topic) == {0: 10}
 
     latest = kafkaops(shared_stack, "groups", "reset", group, "--topic", topic, "--to-offset", "3", "--execute")
@@ -138,3 +141,118 @@ def test_describe_a_group_that_joined_but_never_committed(shared_stack: Stack) -
         f"group {group} has no committed offsets and no assigned partitions",
         f"group {group} has no active members",
     ]
+
+
+def group_on_three_topics(stack: Stack) -> tuple[str, list[str]]:
+    """Topics a (2 partitions, the oldest 5 records of partition 0 deleted), b and c (1 each), 10
+    records per partition; a group with committed offsets on a-0, a-1 and b-0 only (never on c)."""
+    a, b, c = new_topic(stack, 2, prefix="groups-a"), new_topic(stack, prefix="groups-b"), new_topic(stack, prefix="groups-c")
+    for topic, parts in ((a, 2), (b, 1), (c, 1)):
+        for p in range(parts):
+            produce(stack, topic, [b'{"i": %d}' % i for i in range(10)], partition=p)
+    admin = AdminClient({"bootstrap.servers": stack.broker})
+    for fut in admin.delete_records([TopicPartition(a, 0, 5)]).values():
+        fut.result(timeout=30)
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    consumer = Consumer({"bootstrap.servers": stack.broker, "group.id": group})
+    try:
+        consumer.commit(offsets=[TopicPartition(a, 0, 7), TopicPartition(a, 1, 6), TopicPartition(b, 0, 3)], asynchronous=False)
+    finally:
+        consumer.close()
+    return group, [a, b, c]
+
+
+def kafka_tool_plan(stack: Stack, kafka_home: Path, group: str, *args: str) -> list[tuple[str, int, int]]:
+    """Kafka's own kafka-consumer-groups --reset-offsets --dry-run: (topic, partition, new offset), sorted."""
+    r = subprocess.run(
+        [
+            *jvm_tool(kafka_home, "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand"),
+            *("--bootstrap-server", stack.broker, "--group", group, "--reset-offsets", "--dry-run", *args),
+        ],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+        env=stack.env,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    words = r.stdout.split()
+    assert words[:4] == ["GROUP", "TOPIC", "PARTITION", "NEW-OFFSET"], r.stdout
+    rows = [words[i : i + 4] for i in range(4, len(words), 4)]
+    assert all(w[0] == group for w in rows)
+    return sorted((w[1], int(w[2]), int(w[3])) for w in rows)
+
+
+def test_reset_without_topic_or_all_topics_is_refused_even_with_kafka_topic_set(shared_stack: Stack) -> None:
+    group, (a, b, c) = group_on_three_topics(shared_stack)
+    env = {**shared_stack.env, "KAFKA_TOPIC": c}  # a topic the group never read
+    for extra in ([], ["--execute"]):
+        r = run_kafkaops(["groups", "reset", group, "--to-earliest", *extra], env=env, cwd=shared_stack.root, timeout=90)
+        assert r.returncode == 2, r.stderr
+        assert r.stdout == ""
+        assert r.stderr == (
+            "error: give --topic T or --all-topics: a reset names the topics it moves (KAFKA_TOPIC is not assumed)\n"
+            f"hint: e.g. kafkaops groups reset {group} --topic {c} --to-earliest; "
+            f"--all-topics takes every partition group {group} has a committed offset for\n"
+        )
+    assert committed(shared_stack, group, c) == {0: -1001}  # still no offset on c
+    assert committed(shared_stack, group, a, 2) == {0: 7, 1: 6}
+
+
+def test_an_offset_out_of_range_is_clamped_as_kafkas_tool_does(shared_stack: Stack, kafka_home: Path) -> None:
+    group, (a, _, c) = group_on_three_topics(shared_stack)
+    for offset, expected in (("-1", [(a, 0, 5), (a, 1, 0), (c, 0, 0)]), ("99", [(a, 0, 10), (a, 1, 10), (c, 0, 10)])):
+        r = kafkaops(shared_stack, "groups", "reset", group, "--topic", a, "--topic", c, "--to-offset", offset, "--json")
+        assert r.returncode == 0, r.stderr
+        ours = sorted((row["topic"], row["partition"], row["new"]) for row in json.loads(r.stdout)["rows"])
+        assert ours == sorted(expected)
+        assert ours == kafka_tool_plan(shared_stack, kafka_home, group, "--topic", a, "--topic", c, "--to-offset", offset)
+        assert f"warning: {a} partition 0: {offset} is " in r.stderr
+    assert f"warning: {c} partition 0: 99 is past the end 10: using 10" in r.stderr
+    done = kafkaops(shared_stack, "groups", "reset", group, "--topic", a, "--to-offset", "-1", "--execute")
+    assert done.returncode == 0, done.stderr
+    assert f"warning: {a} partition 0: -1 is older than the oldest kept offset 5: using 5" in done.stderr
+    assert committed(shared_stack, group, a, 2) == {0: 5, 1: 0}
+
+
+def test_all_topics_takes_the_partitions_with_offsets_as_kafkas_tool_does(shared_stack: Stack, kafka_home: Path) -> None:
+    group, (a, b, c) = group_on_three_topics(shared_stack)
+
+    low = kafkaops(shared_stack, "groups", "reset", group, "--all-topics", "--to-offset", "-1", "--json")
+    assert low.returncode == 0, low.stderr
+    plan = json.loads(low.stdout)
+    assert plan["topics"] == sorted([a, b]) and plan["executed"] is False
+    ours = sorted((r["topic"], r["partition"], r["new"]) for r in plan["rows"])
+    assert ours == sorted([(a, 0, 5), (a, 1, 0), (b, 0, 0)])  # -1 is clamped to each partition's oldest kept offset
+    assert f"warning: {a} partition 0: -1 is older than the oldest kept offset 5: using 5" in low.stderr
+    assert f"warning: {b} partition 0: -1 is older than the oldest kept offset 0: using 0" in low.stderr
+    assert ours == kafka_tool_plan(shared_stack, kafka_home, group, "--all-topics", "--to-offset", "-1")
+
+    high = kafkaops(shared_stack, "groups", "reset", group, "--all-topics", "--to-offset", "99")
+    assert high.returncode == 0, high.stderr
+    table = sorted(tuple(c.strip() for c in line.split("│")) for line in high.stdout.splitlines() if line.startswith("groups-"))
+    assert table == sorted([(a, "0", "7", "10", "5..10"), (a, "1", "6", "10", "0..10"), (b, "0", "3", "10", "0..10")])
+    assert f"dry run: nothing changed; add --execute to reset group {group} on {', '.join(sorted([a, b]))} to offset 99" in high.stderr
+    ours = sorted((t, int(p), int(n)) for t, p, _, n, _ in table)
+    assert ours == kafka_tool_plan(shared_stack, kafka_home, group, "--all-topics", "--to-offset", "99")
+    two = kafkaops(shared_stack, "groups", "reset", group, "--topic", a, "--topic", c, "--to-earliest", "--json")
+    assert two.returncode == 0, two.stderr
+    ours = sorted((r["topic"], r["partition"], r["new"]) for r in json.loads(two.stdout)["rows"])
+    assert ours == sorted([(a, 0, 5), (a, 1, 0), (c, 0, 0)])
+    assert ours == kafka_tool_plan(shared_stack, kafka_home, group, "--topic", a, "--topic", c, "--to-earliest")
+    assert committed(shared_stack, group, a, 2) == {0: 7, 1: 6}  # dry runs changed nothing
+
+    done = kafkaops(shared_stack, "groups", "reset", group, "--all-topics", "--to-offset", "-1", "--execute")
+    assert done.returncode == 0, done.stderr
+    assert f"group {group}: offsets on {', '.join(sorted([a, b]))} reset to offset -1 (3 partition(s) changed)" in done.stderr
+    assert committed(shared_stack, group, a, 2) == {0: 5, 1: 0}
+    assert committed(shared_stack, group, b) == {0: 0}
+    assert committed(shared_stack, group, c) == {0: -1001}  # never read: --all-topics leaves it alone
+
+
+def test_all_topics_for_a_group_without_offsets_is_a_clear_usage_error(shared_stack: Stack) -> None:
+    group, _ = group_on_three_topics(shared_stack)
+    r = kafkaops(shared_stack, "groups", "reset", group[:-1], "--all-topics", "--to-earliest")
+    assert r.returncode == 2, r.stderr
+    assert f"error: consumer group {group[:-1]} does not exist (no members, no committed offsets)" in r.stderr
+    assert f"hint: did you mean {group}?" in r.stderr

@@ -309,13 +309,22 @@ def test_decode_value_for_pretty() -> None:
 
 
 def test_reset_rows() -> None:
-    low, high = {0: 5, 1: 0}, {0: 50, 1: 10}
-    current = {0: 20, 1: None}
-    assert [(r.partition, r.current, r.new) for r in plan_rows("earliest", None, [0, 1], current, low, high)] == [(0, 20, 5), (1, None, 0)]
-    assert [r.new for r in plan_rows("latest", None, [0, 1], current, low, high)] == [50, 10]
-    rows = plan_rows("offset", 30, [0, 1], current, low, high)
+    low, high = {("t", 0): 5, ("t", 1): 0}, {("t", 0): 50, ("t", 1): 10}
+    current = {("t", 0): 20, ("t", 1): None}
+    tps = [("t", 0), ("t", 1)]
+    assert [(r.topic, r.partition, r.current, r.new) for r in plan_rows("earliest", None, tps, current, low, high)] == [("t", 0, 20, 5), ("t", 1, None, 0)]
+    assert [r.new for r in plan_rows("latest", None, tps, current, low, high)] == [50, 10]
+    rows = plan_rows("offset", 30, tps, current, low, high)
     assert [(r.new, r.note) for r in rows] == [(30, ""), (10, "30 is past the end 10: using 10")]
-    assert plan_rows("offset", 1, [0], current, low, high)[0].note == "1 is older than the oldest kept offset 5: using 5"
+    assert plan_rows("offset", 1, tps[:1], current, low, high)[0].note == "1 is older than the oldest kept offset 5: using 5"
+
+
+def test_a_negative_offset_is_clamped_to_the_oldest_kept_like_kafkas_tool() -> None:
+    rows = plan_rows("offset", -1, [("a", 0), ("b", 0)], {("a", 0): 4, ("b", 0): None}, {("a", 0): 0, ("b", 0): 7}, {("a", 0): 10, ("b", 0): 9})
+    assert [(r.topic, r.new, r.note) for r in rows] == [
+        ("a", 0, "-1 is older than the oldest kept offset 0: using 0"),
+        ("b", 7, "-1 is older than the oldest kept offset 7: using 7"),
+    ]
 
 
 def test_a_topic_given_by_the_caller_skips_the_per_message_check() -> None:
