@@ -7,6 +7,7 @@ environment. Every variable here is listed, with its meaning, in ``.env.example`
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -149,9 +150,48 @@ def _embedded_db(raw: str) -> bool:
 
 
 def read_env_file(path: Path) -> dict[str, str]:
-    from dotenv import dotenv_values
+    """The variables of a ``.env`` file, parsed by python-dotenv.
 
-    return {k: v for k, v in dotenv_values(path).items() if v is not None}
+    A file that is not UTF-8 text, or a line python-dotenv cannot parse (it would only log a warning
+    and drop the line, so the defaults would silently win), is a usage error naming the file and line.
+    Values are never shown: a line may hold a password.
+    """
+    import io
+
+    from dotenv import dotenv_values
+    from dotenv.parser import parse_stream
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}", hint="make it readable, or name another file with --env-file") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(
+            f"{path} is not a UTF-8 text file (byte {exc.start} is 0x{data[exc.start]:02x})",
+            hint="save it as UTF-8 text with one KEY=VALUE per line, or name another file with --env-file",
+        ) from None
+    for binding in parse_stream(io.StringIO(text)):
+        if binding.error:
+            raise _env_syntax_error(path, binding.original.string, binding.original.line)
+    return {k: v for k, v in dotenv_values(stream=io.StringIO(text)).items() if v is not None}
+
+
+_ENV_QUOTED = re.compile(r"\s*(?:export\s+)?([^=#\s]+)\s*=\s*([\"'])")
+
+
+def _env_syntax_error(path: Path, statement: str, line: int) -> UsageError:
+    # python-dotenv counts a statement from the blank lines before it: report the line with text.
+    stripped = statement.lstrip()
+    line += statement[: len(statement) - len(stripped)].count("\n")
+    quoted = _ENV_QUOTED.match(stripped)
+    if quoted:
+        return UsageError(
+            f"{path}, line {line}: the value of {quoted.group(1)} opens a quote ({quoted.group(2)}) that is never closed",
+            hint=f"close the quote on line {line} of {path} (or remove the line); kafkaops does not guess",
+        )
+    return UsageError(f"{path}, line {line} is not KEY=VALUE", hint=f"fix line {line} of {path} or comment it out with #")
 
 
 def load_settings(
