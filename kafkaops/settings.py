@@ -40,6 +40,7 @@ VARIABLES: dict[str, Var] = {
     "topic_replication_factor": Var("KAFKA_TOPIC_REPLICATION_FACTOR", "1", "Replication factor for KAFKA_TOPIC when `up` creates it."),
     "database_url": Var("DATABASE_URL", None, "PostgreSQL connection string. Unset: kafkaops runs an embedded PostgreSQL under KAFKAOPS_HOME."),
     "embedded_db": Var("KAFKAOPS_EMBEDDED_DB", "auto", "auto: `up`/`down` run kafkaops's own PostgreSQL when DATABASE_URL is unset; off: never."),
+    "embedded_db_port": Var("KAFKAOPS_EMBEDDED_DB_PORT", None, "TCP port of the embedded PostgreSQL (localhost only). Default: the port chosen at its first start (54329 when free, else a free one); a new value takes effect at its next start."),
     "server_properties": Var("KAFKAOPS_SERVER_PROPERTIES", None, "The broker config. Default: KAFKA_HOME/config/server.properties."),
     "zookeeper_properties": Var("KAFKAOPS_ZOOKEEPER_PROPERTIES", None, "The ZooKeeper config. Default: KAFKA_HOME/config/zookeeper.properties."),
     "java": Var("KAFKAOPS_JAVA", None, "The java executable. Default: JAVA_HOME/bin/java, else java on PATH."),
@@ -87,6 +88,7 @@ class Settings:
     start_timeout: float
     stop_timeout: float
     kafka_version: str
+    embedded_db_port: int | None = None  # None: the port the embedded PostgreSQL chose at its first start
     client_security: dict[str, str] = field(default_factory=dict)
     env_file: Path | None = None  # the .env file that was read, if any
     sources: dict[str, str] = field(default_factory=dict)  # setting -> "flag" | "env" | ".env" | "default" | "config"
@@ -137,6 +139,15 @@ def _positive_float(name: str, raw: str) -> float:
         raise UsageError(f"{name}={raw!r} is not a number of seconds") from None
     if value <= 0:
         raise UsageError(f"{name} must be more than 0 seconds (got {value})")
+    return value
+
+
+def _port(name: str, raw: str | None) -> int | None:
+    if not raw:
+        return None
+    value = _positive_int(name, raw.strip())
+    if value > 65535:
+        raise UsageError(f"{name} must be a TCP port from 1 to 65535 (got {value})")
     return value
 
 
@@ -279,6 +290,7 @@ def load_settings(
         start_timeout=_positive_float("KAFKAOPS_START_TIMEOUT", raw["start_timeout"] or "120"),
         stop_timeout=_positive_float("KAFKAOPS_STOP_TIMEOUT", raw["stop_timeout"] or "60"),
         kafka_version=version,
+        embedded_db_port=_port("KAFKAOPS_EMBEDDED_DB_PORT", raw["embedded_db_port"]),
         client_security=security,
         env_file=used_env_file,
         sources=sources,
