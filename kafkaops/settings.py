@@ -7,6 +7,7 @@ environment. Every variable here is listed, with its meaning, in ``.env.example`
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -39,6 +40,7 @@ VARIABLES: dict[str, Var] = {
     "topic_replication_factor": Var("KAFKA_TOPIC_REPLICATION_FACTOR", "1", "Replication factor for KAFKA_TOPIC when `up` creates it."),
     "database_url": Var("DATABASE_URL", None, "PostgreSQL connection string. Unset: kafkaops runs an embedded PostgreSQL under KAFKAOPS_HOME."),
     "embedded_db": Var("KAFKAOPS_EMBEDDED_DB", "auto", "auto: `up`/`down` run kafkaops's own PostgreSQL when DATABASE_URL is unset; off: never."),
+    "embedded_db_port": Var("KAFKAOPS_EMBEDDED_DB_PORT", None, "TCP port of the embedded PostgreSQL (localhost only). Default: the port chosen at its first start (54329 when free, else a free one); a new value takes effect at its next start."),
     "server_properties": Var("KAFKAOPS_SERVER_PROPERTIES", None, "The broker config. Default: KAFKA_HOME/config/server.properties."),
     "zookeeper_properties": Var("KAFKAOPS_ZOOKEEPER_PROPERTIES", None, "The ZooKeeper config. Default: KAFKA_HOME/config/zookeeper.properties."),
     "java": Var("KAFKAOPS_JAVA", None, "The java executable. Default: JAVA_HOME/bin/java, else java on PATH."),
@@ -86,6 +88,7 @@ class Settings:
     start_timeout: float
     stop_timeout: float
     kafka_version: str
+    embedded_db_port: int | None = None  # None: the port the embedded PostgreSQL chose at its first start
     client_security: dict[str, str] = field(default_factory=dict)
     env_file: Path | None = None  # the .env file that was read, if any
     sources: dict[str, str] = field(default_factory=dict)  # setting -> "flag" | "env" | ".env" | "default" | "config"
@@ -139,6 +142,15 @@ def _positive_float(name: str, raw: str) -> float:
     return value
 
 
+def _port(name: str, raw: str | None) -> int | None:
+    if not raw:
+        return None
+    value = _positive_int(name, raw.strip())
+    if value > 65535:
+        raise UsageError(f"{name} must be a TCP port from 1 to 65535 (got {value})")
+    return value
+
+
 def _embedded_db(raw: str) -> bool:
     value = raw.strip().lower()
     if value in ("auto", "on", "true", "1", "yes"):
@@ -149,9 +161,48 @@ def _embedded_db(raw: str) -> bool:
 
 
 def read_env_file(path: Path) -> dict[str, str]:
-    from dotenv import dotenv_values
+    """The variables of a ``.env`` file, parsed by python-dotenv.
 
-    return {k: v for k, v in dotenv_values(path).items() if v is not None}
+    A file that is not UTF-8 text, or a line python-dotenv cannot parse (it would only log a warning
+    and drop the line, so the defaults would silently win), is a usage error naming the file and line.
+    Values are never shown: a line may hold a password.
+    """
+    import io
+
+    from dotenv import dotenv_values
+    from dotenv.parser import parse_stream
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}", hint="make it readable, or name another file with --env-file") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(
+            f"{path} is not a UTF-8 text file (byte {exc.start} is 0x{data[exc.start]:02x})",
+            hint="save it as UTF-8 text with one KEY=VALUE per line, or name another file with --env-file",
+        ) from None
+    for binding in parse_stream(io.StringIO(text)):
+        if binding.error:
+            raise _env_syntax_error(path, binding.original.string, binding.original.line)
+    return {k: v for k, v in dotenv_values(stream=io.StringIO(text)).items() if v is not None}
+
+
+_ENV_QUOTED = re.compile(r"\s*(?:export\s+)?([^=#\s]+)\s*=\s*([\"'])")
+
+
+def _env_syntax_error(path: Path, statement: str, line: int) -> UsageError:
+    # python-dotenv counts a statement from the blank lines before it: report the line with text.
+    stripped = statement.lstrip()
+    line += statement[: len(statement) - len(stripped)].count("\n")
+    quoted = _ENV_QUOTED.match(stripped)
+    if quoted:
+        return UsageError(
+            f"{path}, line {line}: the value of {quoted.group(1)} opens a quote ({quoted.group(2)}) that is never closed",
+            hint=f"close the quote on line {line} of {path} (or remove the line); kafkaops does not guess",
+        )
+    return UsageError(f"{path}, line {line} is not KEY=VALUE", hint=f"fix line {line} of {path} or comment it out with #")
 
 
 def load_settings(
@@ -239,6 +290,7 @@ def load_settings(
         start_timeout=_positive_float("KAFKAOPS_START_TIMEOUT", raw["start_timeout"] or "120"),
         stop_timeout=_positive_float("KAFKAOPS_STOP_TIMEOUT", raw["stop_timeout"] or "60"),
         kafka_version=version,
+        embedded_db_port=_port("KAFKAOPS_EMBEDDED_DB_PORT", raw["embedded_db_port"]),
         client_security=security,
         env_file=used_env_file,
         sources=sources,

@@ -108,7 +108,9 @@ def make_stack(root: Path, kafka_home: Path, **server_overrides: str) -> Stack:
 
 def teardown_stack(stack: Stack) -> None:
     """Stop whatever a test left running: cleanly if possible, then by force."""
-    from kafkaops.adapters import processes
+    import shutil
+
+    from kafkaops.adapters import embedded_pg, processes
     from kafkaops.errors import KafkaopsError
     from kafkaops.procedures import services
 
@@ -121,6 +123,12 @@ def teardown_stack(stack: Stack) -> None:
         rec = services.read_pid(settings, svc)
         if rec and services.live_process(rec):
             processes.kill(rec.pid)
+    try:
+        embedded_pg.stop(settings)
+    except KafkaopsError:
+        pass
+    # An embedded PostgreSQL started as root keeps its data outside the (0700) temporary home.
+    shutil.rmtree(embedded_pg.shared_dir(settings), ignore_errors=True)
 
 
 @pytest.fixture

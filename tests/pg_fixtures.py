@@ -58,6 +58,7 @@ def pg_server() -> Iterator[PgServer]:
     server.url = server.url_for("postgres")
     yield server
     embedded_pg.stop(settings, timeout=30)
+    shutil.rmtree(embedded_pg.shared_dir(settings), ignore_errors=True)  # its data, as root (0700 home)
     shutil.rmtree(home, ignore_errors=True)
 
 

