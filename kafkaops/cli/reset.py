@@ -47,7 +47,9 @@ def render_plan(plan: ResetPlan, settings: Any) -> list[str]:
             what = f"{human_size(d.size_bytes)} in {_files(d.files + d.links)}"
             if d.links:
                 what += f" ({d.links} symbolic link(s): removed, not followed)"
-            if d.forced:
+            if d.foreign_named:
+                what += f" [--force-path: {d.foreign_named} {'entry' if d.foreign_named == 1 else 'entries'} named]"
+            elif d.forced:
                 what += " [--force-path]"
         shown = d.real if d.real == d.path else f"{d.path} -> {d.real}"
         lines.append(f"  {d.role:<{width}}  {shown}  {what}")

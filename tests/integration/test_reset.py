@@ -232,3 +232,44 @@ def test_reset_producer_offset_rewinds_and_the_next_produce_sends_every_row_agai
     assert again.returncode == 0, again.stderr
     events = [json.loads(v) for v in _messages(stack.settings, stack.settings.kafka_topic)]
     assert sorted(e["after"]["id"] if "after" in e else e["id"] for e in events) == list(range(1, 8))
+
+
+def test_a_real_brokers_and_zookeepers_data_is_recognised_and_a_users_file_in_it_is_not(running_stack: Stack) -> None:
+    """What a real broker and ZooKeeper wrote (a deleted topic, a committed group, internal topics) is accepted as
+    theirs; a file a user dropped into the log dir stops the reset until it is named, then everything goes."""
+    from confluent_kafka import Consumer, TopicPartition
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    stack = running_stack
+    _with_data(stack)
+    admin = AdminClient({"bootstrap.servers": stack.settings.kafka_broker})
+    admin.create_topics([NewTopic("gone", 2, 1)])["gone"].result(30)
+    _produce(stack.settings, 3, topic="gone")
+    admin.delete_topics(["gone"])["gone"].result(30)  # leaves gone-N.<id>-delete folders for a minute
+    consumer = Consumer({"bootstrap.servers": stack.settings.kafka_broker, "group.id": "g", "auto.offset.reset": "earliest"})
+    consumer.commit(offsets=[TopicPartition(stack.settings.kafka_topic, 0, 2)], asynchronous=False)
+    consumer.close()
+    names = {p.name for p in stack.log_dir.iterdir()}
+    assert {"meta.properties", "__consumer_offsets-0", "db_live_events-0"} <= names and any(n.endswith("-delete") for n in names), names
+
+    dry = run_kafkaops(["reset", "--dry-run", "--json"], stack.env, stack.root)
+    assert dry.returncode == 0, dry.stderr
+    plan = json.loads(dry.stdout)["plan"]
+    assert [(d["role"], d["looks_like_data"], d["foreign_count"], d["refusal"]) for d in plan["dirs"]] == [
+        ("kafka log dir", True, 0, None),
+        ("ZooKeeper dataDir", True, 0, None),
+    ]
+
+    (stack.log_dir / "notes.txt").write_text("mine")
+    refused = run_kafkaops(["reset", "--confirm", "--yes"], stack.env, stack.root)
+    assert refused.returncode == 5, refused.stderr
+    assert refused.stderr.startswith(
+        f"error: reset refused: kafka log dir {stack.log_dir} holds 1 entry Kafka and ZooKeeper never write: notes.txt\n"
+        f"hint: {reset.FOREIGN_HINT}\n"
+    )
+    assert services.status(stack.settings).up  # refused before stopping anything
+    assert (stack.log_dir / "notes.txt").read_text() == "mine" and (stack.log_dir / PARTITION_LOG).exists()
+
+    res = run_kafkaops(["reset", "--confirm", "--yes", "--force-path", str(stack.log_dir / "notes.txt")], stack.env, stack.root)
+    assert res.returncode == 0, res.stderr
+    assert list(stack.log_dir.iterdir()) == [] and list(stack.zk_data.iterdir()) == []
