@@ -919,7 +919,7 @@ def read_producer_offset(settings: Settings) -> dict[str, object] | None:
         offset = db.read_offset(conn)
         key = db.producer_lock_key()
         if not conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]:
-            raise RefusedError("a producer is running (it holds the producer lock)", hint="stop `kafkaops produce` first")
+            raise RefusedError(db.PRODUCER_RUNNING, hint=db.STOP_THE_PRODUCER)
         conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
     return {"last_id": offset.last_id, "last_created_at": str(offset.last_created_at)}
 

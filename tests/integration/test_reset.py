@@ -273,3 +273,46 @@ def test_a_real_brokers_and_zookeepers_data_is_recognised_and_a_users_file_in_it
     res = run_kafkaops(["reset", "--confirm", "--yes", "--force-path", str(stack.log_dir / "notes.txt")], stack.env, stack.root)
     assert res.returncode == 0, res.stderr
     assert list(stack.log_dir.iterdir()) == [] and list(stack.zk_data.iterdir()) == []
+
+
+def test_reset_producer_offset_with_a_producer_running_says_so_and_how_to_stop_it(running_stack: Stack, database_url: str) -> None:
+    """Issue 11 item 18: the refusal suggested fixing DATABASE_URL while the database answered fine."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psycopg
+
+    stack = running_stack
+    env = {**stack.env, "DATABASE_URL": database_url}
+    for args in (["db", "init", "--demo"], ["db", "seed", "5"]):
+        res = run_kafkaops(args, env, stack.root)
+        assert res.returncode == 0, (args, res.stderr)
+    producer = subprocess.Popen(
+        [sys.executable, "-m", "kafkaops", "produce", "--follow", "--interval", "0.2"],
+        env=env, cwd=stack.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            with psycopg.connect(database_url) as conn:
+                if conn.execute("SELECT last_id FROM producer_offsets WHERE id = 1").fetchone()[0] == 5:
+                    break
+            assert producer.poll() is None, producer.communicate()
+            assert time.monotonic() < deadline, "the producer sent nothing"
+            time.sleep(0.2)
+
+        res = run_kafkaops(["reset", "--dry-run", "--reset-producer-offset"], env, stack.root)
+
+        assert res.returncode == 5, res.stderr
+        assert res.stderr == (
+            "error: reset refused: --reset-producer-offset: a producer is running (it holds the producer lock)\n"
+            "hint: stop the running `kafkaops produce` first: Ctrl+C in its terminal (or end its process), then rerun\n"
+            "see: kafkaops runbook reset what-kafkaops-does\n"
+        )
+        assert "DATABASE_URL" not in res.stdout + res.stderr
+    finally:
+        producer.send_signal(signal.SIGINT)
+        producer.communicate(timeout=60)
+    assert (stack.log_dir / PARTITION_LOG).stat().st_size > 0

@@ -508,3 +508,26 @@ def test_execute_checks_the_contents_again_after_the_stop(env: Env) -> None:
     )
     assert (logs / "dropped-here-later.txt").read_text() == "mine" and (logs / "meta.properties").exists()
     assert (zk / "version-2" / "log.1").exists()
+
+
+def test_the_offset_refusal_keeps_the_hint_of_what_went_wrong(env: Env) -> None:
+    from kafkaops.procedures import db
+
+    kafka_data(env.data / "kafka-logs")
+
+    def producer_running(_settings: Settings) -> None:
+        raise RefusedError(db.PRODUCER_RUNNING, hint=db.STOP_THE_PRODUCER)
+
+    def database_down(_settings: Settings) -> None:
+        raise KafkaopsError("cannot connect to PostgreSQL at localhost:1", hint="start PostgreSQL (kafkaops up), or fix DATABASE_URL")
+
+    for read, refusal, hint in [
+        (producer_running, f"--reset-producer-offset: {db.PRODUCER_RUNNING}", db.STOP_THE_PRODUCER),
+        (database_down, "--reset-producer-offset: cannot read producer_offsets: cannot connect to PostgreSQL at localhost:1",
+         "start PostgreSQL (kafkaops up), or fix DATABASE_URL"),
+    ]:
+        plan = env.plan(reset_producer_offset=True, read_offset=read)
+        assert plan.refusals == [refusal]
+        with pytest.raises(RefusedError) as caught:
+            plan.check()
+        assert (caught.value.message, caught.value.hint) == (f"reset refused: {refusal}", hint)
