@@ -813,6 +813,28 @@ def _check_ports_free(settings: Settings) -> None:
             )
 
 
+def emptying_error(settings: Settings, d: DirPlan, exc: OSError, emptied: Sequence[Emptied]) -> KafkaopsError:
+    """What went wrong while a folder was being emptied, said as what happened and what to do."""
+    import errno
+
+    path = exc.filename or d.real
+    what, hint = f"{exc.strerror or exc} ({path})", "fix the cause above, then rerun `kafkaops reset --confirm`"
+    busy = exc.errno in (errno.EBUSY, errno.ETXTBSY) or getattr(exc, "winerror", None) in (32, 33)  # sharing/lock violation
+    if isinstance(exc, FileNotFoundError):
+        what = f"{path} vanished while kafkaops was deleting it: another process (another `kafkaops reset`?) is deleting in the same folder"
+        hint = f"let the other one finish (a reset appends a line to {audit_path(settings)}), then run `kafkaops reset --dry-run` to see what is left"
+    elif busy:
+        what = f"{path} is in use by another process ({exc.strerror})"
+        hint = "find and stop the process using it (a broker or ZooKeeper kafkaops did not start, a backup, an editor), then rerun `kafkaops reset --confirm`"
+    elif exc.errno == errno.ENOTEMPTY:
+        what = f"new files appeared in {path} while it was being emptied: another process is writing there"
+        hint = "find and stop what writes there (a broker or ZooKeeper kafkaops did not start?), then rerun `kafkaops reset --confirm`"
+    elif isinstance(exc, PermissionError):
+        what = f"permission denied on {path}"
+        hint = "run kafkaops as the user that owns the data (the one that ran `kafkaops up`), then rerun `kafkaops reset --confirm`"
+    return KafkaopsError(f"could not empty {d.real}: {what}", hint=hint, details=[f"already emptied: {e.path}" for e in emptied])
+
+
 def _check_contents_again(plan: ResetPlan) -> None:
     """Just before anything is deleted: no entry Kafka and ZooKeeper never write has appeared since the plan."""
     named = _named_keys(plan.force_paths)
@@ -873,11 +895,7 @@ def execute(
             try:
                 usage = empty_directory(Path(d.real), protected)
             except OSError as exc:
-                raise KafkaopsError(
-                    f"could not empty {d.real}: {exc.strerror or exc} ({exc.filename or d.real})",
-                    hint="close whatever holds files there, then rerun `kafkaops reset --confirm`",
-                    details=[f"already emptied: {e.path}" for e in result.emptied],
-                ) from None
+                raise emptying_error(settings, d, exc, result.emptied) from None
             result.emptied.append(Emptied(d.role, d.real, usage.files, usage.folders, usage.links, usage.size_bytes))
 
         if plan.reset_producer_offset:

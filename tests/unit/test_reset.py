@@ -531,3 +531,53 @@ def test_the_offset_refusal_keeps_the_hint_of_what_went_wrong(env: Env) -> None:
         with pytest.raises(RefusedError) as caught:
             plan.check()
         assert (caught.value.message, caught.value.hint) == (f"reset refused: {refusal}", hint)
+
+
+def test_a_file_deleted_by_another_process_while_emptying_is_named_as_such(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two resets at once: the second found files gone under it and blamed "whatever holds files there"."""
+    import shutil
+
+    logs, _zk = kafka_data(env.data / "kafka-logs"), zk_data(env.data / "zookeeper")
+    real_rmtree = shutil.rmtree
+
+    def another_reset_gets_there_first(path: str, *args: object, **kwargs: object) -> None:
+        if (logs / "db_live_events-0").exists():
+            real_rmtree(logs / "db_live_events-0")  # what the other process deletes, a moment before this one
+        real_rmtree(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(shutil, "rmtree", another_reset_gets_there_first)
+    with pytest.raises(KafkaopsError) as caught:
+        reset.execute(env.settings, env.plan(), cwd=env.cwd, home=env.home)
+    gone = reset.realpath(logs) / "db_live_events-0"
+    assert caught.value.message == (
+        f"could not empty {reset.realpath(logs)}: {gone} vanished while kafkaops was deleting it: "
+        "another process (another `kafkaops reset`?) is deleting in the same folder"
+    )
+    assert caught.value.hint == (
+        f"let the other one finish (a reset appends a line to {env.ops / 'reset-audit.log'}), "
+        "then run `kafkaops reset --dry-run` to see what is left"
+    )
+    assert json.loads((env.ops / "reset-audit.log").read_text().splitlines()[-1])["outcome"] == "failed"
+
+
+def test_a_busy_file_while_emptying_is_named_as_such(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    logs, _zk = kafka_data(env.data / "kafka-logs"), zk_data(env.data / "zookeeper")
+    real_unlink = os.unlink
+    busy = reset.realpath(logs) / "meta.properties"
+
+    def in_use(path: str, *args: object, **kwargs: object) -> None:
+        if str(path) == str(busy):
+            raise OSError(errno.EBUSY, os.strerror(errno.EBUSY), str(path))
+        real_unlink(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "unlink", in_use)
+    with pytest.raises(KafkaopsError) as caught:
+        reset.execute(env.settings, env.plan(), cwd=env.cwd, home=env.home)
+    assert caught.value.message == f"could not empty {reset.realpath(logs)}: {busy} is in use by another process ({os.strerror(errno.EBUSY)})"
+    assert caught.value.hint == (
+        "find and stop the process using it (a broker or ZooKeeper kafkaops did not start, a backup, an editor), "
+        "then rerun `kafkaops reset --confirm`"
+    )
+    assert busy.exists()
