@@ -98,8 +98,11 @@ def reset(
         list[Path] | None,
         typer.Option(
             "--force-path",
-            metavar="DIR",
-            help="Empty this configured folder although it does not look like Kafka/ZooKeeper data (repeatable).",
+            metavar="PATH",
+            help=(
+                "Repeatable. A configured data folder: empty it although nothing in it proves it is Kafka's or ZooKeeper's. "
+                "A file or folder inside one that Kafka and ZooKeeper never write: delete it too (each must be named)."
+            ),
         ),
     ] = None,
     json_: Annotated[bool, typer.Option("--json", help="Print the plan (and the result) as one JSON document on stdout.")] = False,
@@ -107,9 +110,9 @@ def reset(
     """Stop the stack (broker, then ZooKeeper) and empty exactly Kafka's and ZooKeeper's data folders, after a plan and guards.
 
     The folders come from log.dirs (every entry), dataDir and dataLogDir in the configs. Refuses a folder that is a
-    filesystem root, your home, KAFKA_HOME, the current folder (or a folder containing one of them), or a non-empty
-    folder that does not look like Kafka or ZooKeeper data. Every attempt with --confirm is appended to
-    KAFKAOPS_HOME/reset-audit.log.
+    filesystem root, your home, KAFKA_HOME, the current folder (or a folder containing one of them), a non-empty
+    folder with nothing in it that only Kafka or ZooKeeper writes, and any file Kafka and ZooKeeper never write
+    unless --force-path names it. Every attempt with --confirm is appended to KAFKAOPS_HOME/reset-audit.log.
 
     Example: kafkaops reset --confirm --backup ~/kafka-backups --restart
     """
