@@ -437,13 +437,22 @@ def measure(real: Path) -> Usage:
     return usage
 
 
+def _holds_only_kafka_files(folder: str) -> bool:
+    try:
+        with os.scandir(folder) as it:
+            return all(_PARTITION_FILE.match(e.name) and e.is_file(follow_symlinks=False) for e in it)
+    except OSError:
+        return False
+
+
 def _topics_on_disk(real: Path) -> dict[str, int]:
+    """Topic -> partition folders: folders named <topic>-<n> that hold only Kafka's files (python-3 is no topic)."""
     topics: dict[str, int] = {}
     try:
         with os.scandir(real) as it:
             for e in it:
                 m = _PARTITION_DIR.match(e.name)
-                if m and e.is_dir(follow_symlinks=False) and not _is_link(e):
+                if m and e.is_dir(follow_symlinks=False) and not _is_link(e) and _holds_only_kafka_files(e.path):
                     topics[m.group("topic")] = topics.get(m.group("topic"), 0) + 1
     except OSError:
         pass

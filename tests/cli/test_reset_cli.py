@@ -288,6 +288,7 @@ def test_a_users_folder_with_partition_like_names_survives_confirm_yes(lay: Layo
         "notes.txt, photos-2019/img1.jpg, python-3/site.py, taxes/ (1 file)"
     )
     assert f"  REFUSED: {refusal}\n" in out
+    assert "  - every topic and message\n" in out  # photos-2019 and python-3 are no topics
     assert err == (
         f"error: reset refused: {refusal}\n"
         "hint: point log.dirs / dataDir / dataLogDir at the data folder, or move those entries out; to delete them anyway, "
