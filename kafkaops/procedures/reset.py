@@ -855,6 +855,7 @@ def _check_contents_again(plan: ResetPlan) -> None:
             raise RefusedError(
                 f"{foreign_refusal(f'{d.role} {d.real}', unnamed)} (it appeared after the plan); nothing was deleted",
                 hint=FOREIGN_HINT,
+                details=["the stack was stopped: `kafkaops up` starts it again"],
                 runbook="reset what-kafkaops-does",
             )
 

@@ -506,6 +506,7 @@ def test_execute_checks_the_contents_again_after_the_stop(env: Env) -> None:
         f"kafka log dir {reset.realpath(logs)} holds 1 entry Kafka and ZooKeeper never write: dropped-here-later.txt "
         "(it appeared after the plan); nothing was deleted"
     )
+    assert caught.value.details == ["the stack was stopped: `kafkaops up` starts it again"]
     assert (logs / "dropped-here-later.txt").read_text() == "mine" and (logs / "meta.properties").exists()
     assert (zk / "version-2" / "log.1").exists()
 
