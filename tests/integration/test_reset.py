@@ -237,6 +237,8 @@ def test_reset_producer_offset_rewinds_and_the_next_produce_sends_every_row_agai
 def test_a_real_brokers_and_zookeepers_data_is_recognised_and_a_users_file_in_it_is_not(running_stack: Stack) -> None:
     """What a real broker and ZooKeeper wrote (a deleted topic, a committed group, internal topics) is accepted as
     theirs; a file a user dropped into the log dir stops the reset until it is named, then everything goes."""
+    import time
+
     from confluent_kafka import Consumer, TopicPartition
     from confluent_kafka.admin import AdminClient, NewTopic
 
@@ -249,8 +251,12 @@ def test_a_real_brokers_and_zookeepers_data_is_recognised_and_a_users_file_in_it
     consumer = Consumer({"bootstrap.servers": stack.settings.kafka_broker, "group.id": "g", "auto.offset.reset": "earliest"})
     consumer.commit(offsets=[TopicPartition(stack.settings.kafka_topic, 0, 2)], asynchronous=False)
     consumer.close()
+    deadline = time.monotonic() + 30  # the broker renames a deleted topic's folders a moment later
+    while not any(p.name.endswith("-delete") for p in stack.log_dir.iterdir()):
+        assert time.monotonic() < deadline, sorted(p.name for p in stack.log_dir.iterdir() if not p.name.startswith("__"))
+        time.sleep(0.2)
     names = {p.name for p in stack.log_dir.iterdir()}
-    assert {"meta.properties", "__consumer_offsets-0", "db_live_events-0"} <= names and any(n.endswith("-delete") for n in names), names
+    assert {"meta.properties", "__consumer_offsets-0", "db_live_events-0"} <= names, names
 
     dry = run_kafkaops(["reset", "--dry-run", "--json"], stack.env, stack.root)
     assert dry.returncode == 0, dry.stderr
