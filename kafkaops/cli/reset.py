@@ -47,7 +47,9 @@ def render_plan(plan: ResetPlan, settings: Any) -> list[str]:
             what = f"{human_size(d.size_bytes)} in {_files(d.files + d.links)}"
             if d.links:
                 what += f" ({d.links} symbolic link(s): removed, not followed)"
-            if d.forced:
+            if d.foreign_named:
+                what += f" [--force-path: {d.foreign_named} {'entry' if d.foreign_named == 1 else 'entries'} named]"
+            elif d.forced:
                 what += " [--force-path]"
         shown = d.real if d.real == d.path else f"{d.path} -> {d.real}"
         lines.append(f"  {d.role:<{width}}  {shown}  {what}")
@@ -96,8 +98,11 @@ def reset(
         list[Path] | None,
         typer.Option(
             "--force-path",
-            metavar="DIR",
-            help="Empty this configured folder although it does not look like Kafka/ZooKeeper data (repeatable).",
+            metavar="PATH",
+            help=(
+                "Repeatable. A configured data folder: empty it although nothing in it proves it is Kafka's or ZooKeeper's. "
+                "A file or folder inside one that Kafka and ZooKeeper never write: delete it too (each must be named)."
+            ),
         ),
     ] = None,
     json_: Annotated[bool, typer.Option("--json", help="Print the plan (and the result) as one JSON document on stdout.")] = False,
@@ -105,9 +110,9 @@ def reset(
     """Stop the stack (broker, then ZooKeeper) and empty exactly Kafka's and ZooKeeper's data folders, after a plan and guards.
 
     The folders come from log.dirs (every entry), dataDir and dataLogDir in the configs. Refuses a folder that is a
-    filesystem root, your home, KAFKA_HOME, the current folder (or a folder containing one of them), or a non-empty
-    folder that does not look like Kafka or ZooKeeper data. Every attempt with --confirm is appended to
-    KAFKAOPS_HOME/reset-audit.log.
+    filesystem root, your home, KAFKA_HOME, the current folder (or a folder containing one of them), a non-empty
+    folder with nothing in it that only Kafka or ZooKeeper writes, and any file Kafka and ZooKeeper never write
+    unless --force-path names it. Every attempt with --confirm is appended to KAFKAOPS_HOME/reset-audit.log.
 
     Example: kafkaops reset --confirm --backup ~/kafka-backups --restart
     """

@@ -269,7 +269,7 @@ def rewind_offset(settings: Settings, to_id: int = 0) -> RewindResult:
     with session(settings, application_name="kafkaops-rewind") as conn:
         before = read_offset(conn)
         if not conn.execute("SELECT pg_try_advisory_lock(%s)", (producer_lock_key(),)).fetchone()[0]:
-            raise RefusedError("a producer is running (it holds the producer lock); not moving its offset", hint="stop `kafkaops produce` first")
+            raise RefusedError(f"{PRODUCER_RUNNING}; not moving its offset", hint=STOP_THE_PRODUCER)
         try:
             if to_id == 0:
                 conn.execute("UPDATE producer_offsets SET last_id = 0, last_created_at = 'epoch' WHERE id = 1")
@@ -278,6 +278,11 @@ def rewind_offset(settings: Settings, to_id: int = 0) -> RewindResult:
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (producer_lock_key(),))
     return RewindResult(before.last_id, to_id)
+
+
+# What a command that must not run beside a producer says (reset --reset-producer-offset, db rewind).
+PRODUCER_RUNNING = "a producer is running (it holds the producer lock)"
+STOP_THE_PRODUCER = "stop the running `kafkaops produce` first: Ctrl+C in its terminal (or end its process), then rerun"
 
 
 def producer_lock_key() -> int:

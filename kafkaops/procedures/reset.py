@@ -38,8 +38,45 @@ ZK_DATA_DIR = "ZooKeeper dataDir"
 ZK_DATA_LOG_DIR = "ZooKeeper dataLogDir"
 
 AUDIT_FILE = "reset-audit.log"
-# Kafka names a partition's folder <topic>-<partition>; deleted or moved ones get a suffix after a dot.
-_PARTITION_DIR = re.compile(r"^(?P<topic>.+)-(?P<partition>\d+)(?:\.[0-9a-f]+-(?:delete|future|stray))?$")
+
+# What Kafka 3.9 writes in a log dir (names from its sources: LogManager, ReplicaManager, LogCleanerManager,
+# CleanShutdownFileHandler, MetaPropertiesEnsemble, LocalLog, LogFileUtils, LeaderEpochCheckpointFile,
+# PartitionMetadataFile; in KRaft mode also BootstrapDirectory, FileQuorumStateStore and Snapshots).
+# Every checkpoint is written to "<name>.tmp" first and then renamed, so a ".tmp" twin is Kafka's too.
+_KAFKA_TOP_FILES = frozenset(
+    {
+        "meta.properties",
+        ".lock",
+        ".kafka_cleanshutdown",
+        "recovery-point-offset-checkpoint",
+        "replication-offset-checkpoint",
+        "log-start-offset-checkpoint",
+        "cleaner-offset-checkpoint",
+        "bootstrap.checkpoint",
+    }
+)
+# A partition's folder is <topic>-<partition> (topic names use only [a-zA-Z0-9._-]); a deleted, moving or
+# stray one is renamed <topic>-<partition>.<32 hex>-delete|-future|-stray (the prefix cut when too long).
+_PARTITION_DIR = re.compile(r"^(?P<topic>[A-Za-z0-9._-]+)-(?P<partition>\d+)$")
+_MOVED_PARTITION_DIR = re.compile(r"^[A-Za-z0-9._-]+\.[0-9a-f]{32}-(?:delete|future|stray)$")
+# Inside a partition folder: segments and their indexes named by a 20-digit offset, producer snapshots,
+# the files a cleaning, swap or deletion leaves for a moment, and the partition's own checkpoints
+# (plus KRaft's metadata snapshots and quorum state in __cluster_metadata-0).
+_PARTITION_FILE = re.compile(
+    r"^(?:\d{20}\.(?:log|index|timeindex|txnindex|snapshot)(?:\.(?:deleted|cleaned|swap))?"
+    r"|(?:leader-epoch-checkpoint|partition\.metadata|quorum-state)(?:\.tmp)?"
+    r"|\d{20}-\d{10}\.checkpoint(?:\.deleted)?|\d{20}-\d{10}.*\.checkpoint\.part)$"
+)
+# What ZooKeeper 3.8 writes in a dataDir / dataLogDir: version-2 with transaction logs and snapshots
+# named by a hex zxid (snapshots maybe compressed), the quorum epochs; next to it myid, the pid file of
+# zkServer.sh, and the "initialize" marker of zkServer-initialize.sh.
+ZK_VERSION_DIR = "version-2"
+_ZK_TOP_FILES = frozenset({"myid", "zookeeper_server.pid", "initialize"})
+_ZK_VERSION_FILE = re.compile(
+    r"^(?:(?:log|snapshot)\.[0-9a-f]+(?:\.(?:gz|snappy))?|(?:acceptedEpoch|currentEpoch|updatingEpoch)(?:\.tmp)?)$"
+)
+_ZK_DATA_FILE = re.compile(r"^(?:log|snapshot)\.[0-9a-f]+")
+FOREIGN_SHOWN = 5  # foreign entries named in a refusal; the rest are counted
 
 
 def _noop(_msg: str) -> None:
@@ -67,8 +104,11 @@ class DirPlan:
     cluster_id: str | None = None  # from meta.properties (log dirs only)
     looks_like_data: bool = True
     forced: bool = False  # named by --force-path
+    foreign: list[str] = field(default_factory=list)  # entries Kafka and ZooKeeper never write, not named (first few)
+    foreign_count: int = 0  # all of them, not named by --force-path
+    foreign_named: int = 0  # entries Kafka and ZooKeeper never write that --force-path named: deleted too
     refusal: str | None = None  # why this folder must not be emptied
-    refusal_kind: str | None = None  # "protected" | "unrecognised" | "not-a-folder"
+    refusal_kind: str | None = None  # "protected" | "foreign" | "unrecognised" | "not-a-folder" | "mount-point"
 
     @property
     def entries(self) -> int:
@@ -97,7 +137,9 @@ class ResetPlan:
     restart: bool = False
     offset_before: dict[str, object] | None = None  # producer_offsets row 1 now (with --reset-producer-offset)
     offset_error: str | None = None  # why the database could not be read
+    offset_hint: str | None = None  # what to do about it, from the error itself
     refusals: list[str] = field(default_factory=list)
+    force_paths: list[str] = field(default_factory=list)  # --force-path, resolved (checked again before emptying)
 
     @property
     def total_bytes(self) -> int:
@@ -126,13 +168,22 @@ class ResetPlan:
             )
 
 
+FOREIGN_HINT = (
+    "point log.dirs / dataDir / dataLogDir at the data folder, or move those entries out; to delete them anyway, "
+    "name each with --force-path PATH (and the folder itself with --force-path DIR)"
+)
+
+
 def _refusal_hint(plan: ResetPlan) -> str:
+    if any(d.refusal_kind == "foreign" for d in plan.dirs):
+        return FOREIGN_HINT
     if any(d.refusal_kind == "unrecognised" for d in plan.dirs):
         return "check log.dirs / dataDir / dataLogDir in the configs; if that folder really is Kafka's or ZooKeeper's, name it with --force-path DIR"
     if any(s.state == "foreign" for s in plan.stop):
         return "stop that process yourself (kafkaops never signals what it did not start), then rerun"
     if plan.offset_error:
-        return "start the database (or fix DATABASE_URL), or leave out --reset-producer-offset"
+        # The error says what to do (a running producer: stop it; an unreachable database: start it or fix DATABASE_URL).
+        return plan.offset_hint or "start the database (or fix DATABASE_URL), or leave out --reset-producer-offset"
     return "point log.dirs / dataDir / dataLogDir at folders used only by Kafka and ZooKeeper"
 
 
@@ -221,20 +272,108 @@ def _same(a: Path, b: Path) -> bool:
     return os.path.normcase(str(a)) == os.path.normcase(str(b))
 
 
-def looks_like_kafka_data(real: Path) -> bool:
-    """A log dir Kafka wrote: meta.properties, or at least one <topic>-<partition> folder."""
-    if (real / "meta.properties").is_file():
-        return True
+@dataclass
+class Foreign:
+    """An entry Kafka and ZooKeeper never write: a file, a link, or a folder (with the files inside it)."""
+
+    path: str  # relative to the data folder, "/"-separated
+    is_dir: bool = False
+    files: int = 0  # inside a folder
+
+    def __str__(self) -> str:
+        return f"{self.path}/ ({_count(self.files, 'file')})" if self.is_dir else self.path
+
+
+@dataclass
+class Contents:
+    """What is inside a data folder, sorted by who wrote it."""
+
+    kafka: bool = False  # something only Kafka writes: meta.properties, a checkpoint, a segment or its index
+    zookeeper: bool = False  # a ZooKeeper transaction log or snapshot under version-2
+    empty: bool = True
+    foreign: list[Foreign] = field(default_factory=list)
+
+
+def _count(n: int, noun: str, nouns: str | None = None) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {nouns or noun + 's'}"
+
+
+def _files_below(path: str) -> int:
+    files = 0
+    for _root, _dirs, names in os.walk(path):  # os.walk never follows links to folders
+        files += len(names)
+    return files
+
+
+def _is_partition_dir(name: str) -> bool:
+    return bool(_PARTITION_DIR.match(name) or _MOVED_PARTITION_DIR.match(name))
+
+
+def survey(real: Path) -> Contents:
+    """Sort a folder's contents into Kafka's, ZooKeeper's and everything else (links and mounts never followed).
+
+    Kafka writes files at the top (meta.properties, checkpoints) and one level of partition folders holding
+    only segment, index and checkpoint files; ZooKeeper writes version-2 with logs and snapshots, and myid.
+    Anything else, at any depth, is foreign: a reset must not delete it without being told by name.
+    """
+    found = Contents()
     try:
         with os.scandir(real) as it:
-            return any(_PARTITION_DIR.match(e.name) and e.is_dir(follow_symlinks=False) for e in it)
+            top = sorted(it, key=lambda e: e.name)
     except OSError:
-        return False
+        return found
+    for entry in top:
+        found.empty = False
+        if _is_link(entry):
+            found.foreign.append(Foreign(entry.name))
+        elif entry.is_dir(follow_symlinks=False):
+            if os.path.ismount(entry.path):
+                found.foreign.append(Foreign(entry.name, is_dir=True))
+            elif entry.name == ZK_VERSION_DIR or _is_partition_dir(entry.name):
+                _survey_data_dir(entry, found)  # "version-2" is also a valid partition folder name
+            else:
+                found.foreign.append(Foreign(entry.name, is_dir=True, files=_files_below(entry.path)))
+        elif entry.name in _KAFKA_TOP_FILES:
+            found.kafka = True
+        elif entry.name.endswith(".tmp") and entry.name[: -len(".tmp")] in _KAFKA_TOP_FILES:
+            pass  # a checkpoint being written: Kafka's, though not proof of Kafka
+        elif entry.name not in _ZK_TOP_FILES:
+            found.foreign.append(Foreign(entry.name))
+    return found
+
+
+def _survey_data_dir(folder: os.DirEntry[str], found: Contents) -> None:
+    """A partition folder (or ZooKeeper's version-2): only Kafka's or ZooKeeper's files, no folders, no links."""
+    try:
+        with os.scandir(folder.path) as it:
+            inside = sorted(it, key=lambda e: e.name)
+    except OSError:
+        found.foreign.append(Foreign(folder.name, is_dir=True))
+        return
+    for entry in inside:
+        rel = f"{folder.name}/{entry.name}"
+        if _is_link(entry):
+            found.foreign.append(Foreign(rel))
+        elif entry.is_dir(follow_symlinks=False):
+            found.foreign.append(Foreign(rel, is_dir=True, files=0 if os.path.ismount(entry.path) else _files_below(entry.path)))
+        elif _is_partition_dir(folder.name) and _PARTITION_FILE.match(entry.name):
+            found.kafka = True
+        elif folder.name == ZK_VERSION_DIR and _ZK_VERSION_FILE.match(entry.name):
+            found.zookeeper = found.zookeeper or bool(_ZK_DATA_FILE.match(entry.name))
+        else:
+            found.foreign.append(Foreign(rel))
+
+
+def looks_like_kafka_data(real: Path) -> bool:
+    """A log dir Kafka wrote: something only Kafka writes, and nothing it does not."""
+    found = survey(real)
+    return found.kafka and not found.foreign
 
 
 def looks_like_zookeeper_data(real: Path) -> bool:
-    """A ZooKeeper dataDir / dataLogDir: it has a version-2 folder."""
-    return (real / "version-2").is_dir() and not (real / "version-2").is_symlink()
+    """A ZooKeeper dataDir / dataLogDir: version-2 with logs or snapshots, and nothing ZooKeeper does not write."""
+    found = survey(real)
+    return found.zookeeper and not found.foreign
 
 
 def _is_empty(real: Path) -> bool:
@@ -298,13 +437,22 @@ def measure(real: Path) -> Usage:
     return usage
 
 
+def _holds_only_kafka_files(folder: str) -> bool:
+    try:
+        with os.scandir(folder) as it:
+            return all(_PARTITION_FILE.match(e.name) and e.is_file(follow_symlinks=False) for e in it)
+    except OSError:
+        return False
+
+
 def _topics_on_disk(real: Path) -> dict[str, int]:
+    """Topic -> partition folders: folders named <topic>-<n> that hold only Kafka's files (python-3 is no topic)."""
     topics: dict[str, int] = {}
     try:
         with os.scandir(real) as it:
             for e in it:
                 m = _PARTITION_DIR.match(e.name)
-                if m and e.is_dir(follow_symlinks=False) and not e.name.endswith(("-delete", "-future", "-stray")):
+                if m and e.is_dir(follow_symlinks=False) and not _is_link(e) and _holds_only_kafka_files(e.path):
                     topics[m.group("topic")] = topics.get(m.group("topic"), 0) + 1
     except OSError:
         pass
@@ -331,6 +479,39 @@ def _service_plan(settings: Settings, cfg: services.StackConfig, service: str) -
     return ServicePlan(service, port, "not-running")
 
 
+def _key(path: Path | str) -> str:
+    return os.path.normcase(str(path))
+
+
+def resolve_named(path: Path | str) -> tuple[Path, Path]:
+    """A --force-path resolved two ways: as a folder (every link followed) and as an entry (its own name kept).
+
+    A link inside a data folder is named by its own path: resolving it would name its target instead.
+    """
+    path = Path(os.path.abspath(path))
+    return realpath(path), realpath(path.parent) / path.name
+
+
+def _named_keys(force_paths: Iterable[Path | str]) -> set[str]:
+    return {_key(form) for p in force_paths for form in resolve_named(p)}
+
+
+def _unnamed_foreign(real: Path, foreign: Sequence[Foreign], named: set[str]) -> list[Foreign]:
+    """The foreign entries no --force-path names, by itself or by a folder inside ``real`` that holds it."""
+    left = []
+    for f in foreign:
+        parts = f.path.split("/")
+        if not any(_key(real.joinpath(*parts[:i])) in named for i in range(1, len(parts) + 1)):
+            left.append(f)
+    return left
+
+
+def foreign_refusal(named_dir: str, foreign: Sequence[Foreign]) -> str:
+    shown = ", ".join(str(f) for f in foreign[:FOREIGN_SHOWN])
+    more = f", and {len(foreign) - FOREIGN_SHOWN} more" if len(foreign) > FOREIGN_SHOWN else ""
+    return f"{named_dir} holds {_count(len(foreign), 'entry', 'entries')} Kafka and ZooKeeper never write: {shown}{more}"
+
+
 def _dir_plan(role: str, configured: Path, protected: Protected, forced: set[str], base: Path) -> DirPlan:
     real = realpath(configured, base)
     plan = DirPlan(role=role, path=str(configured), real=str(real), exists=real.exists())
@@ -351,19 +532,42 @@ def _dir_plan(role: str, configured: Path, protected: Protected, forced: set[str
         plan.refusal = f"{named} has another file system mounted inside ({', '.join(usage.mounts[:3])}): unmount it first"
         plan.refusal_kind = "mount-point"
         return plan
+    contents = survey(real)
     if role == KAFKA_LOG_DIR:
         plan.topics = _topics_on_disk(real)
         meta = services.read_meta_properties(real)
         plan.cluster_id = (meta or {}).get("cluster.id")
-        plan.looks_like_data = looks_like_kafka_data(real)
-        kind = "Kafka data (no meta.properties, no <topic>-<partition> folders)"
+        plan.looks_like_data = contents.kafka
+        kind = "Kafka data (no meta.properties, no checkpoint files, no <topic>-<partition> folders with segments)"
     else:
-        plan.looks_like_data = looks_like_zookeeper_data(real)
-        kind = "ZooKeeper data (no version-2 folder)"
-    plan.forced = os.path.normcase(str(real)) in forced
-    if not plan.looks_like_data and not plan.forced and not _is_empty(real):
+        plan.looks_like_data = contents.zookeeper
+        kind = "ZooKeeper data (no version-2 folder with transaction logs or snapshots)"
+    plan.forced = _key(real) in forced
+    unnamed = _unnamed_foreign(real, contents.foreign, forced)
+    plan.foreign = [str(f) for f in unnamed[:FOREIGN_SHOWN]]
+    plan.foreign_count = len(unnamed)
+    plan.foreign_named = len(contents.foreign) - len(unnamed)
+    if unnamed:  # even --force-path DIR does not hand over files Kafka and ZooKeeper never wrote
+        plan.refusal, plan.refusal_kind = foreign_refusal(named, unnamed), "foreign"
+    elif not plan.looks_like_data and not plan.forced and not contents.empty:
         plan.refusal, plan.refusal_kind = f"{named} does not look like {kind}", "unrecognised"
     return plan
+
+
+def _check_force_paths(force_paths: Iterable[Path], dirs: Sequence[DirPlan]) -> list[str]:
+    """A --force-path must name a configured data folder, or something that exists inside one."""
+    refusals = []
+    folders = [Path(d.real) for d in dirs if d.exists]
+    for given in force_paths:
+        as_folder, as_entry = resolve_named(given)
+        if any(_same(as_folder, Path(d.real)) for d in dirs):
+            continue
+        inside = any(_is_within(as_entry, f) and not _same(as_entry, f) for f in folders)
+        if not inside:
+            refusals.append(f"--force-path {as_entry} is not one of the configured data folders, nor inside one")
+        elif not os.path.lexists(as_entry):
+            refusals.append(f"--force-path {as_entry} does not exist")
+    return refusals
 
 
 def build_plan(
@@ -380,7 +584,8 @@ def build_plan(
     """What a reset would do, and whether it may: reads configs, folders and process state; changes nothing."""
     cfg = services.read_stack_config(settings)
     protected = Protected.of(settings, cwd=cwd, home=home)
-    forced = {os.path.normcase(str(realpath(p))) for p in force_paths}
+    force_paths = list(force_paths)
+    forced = _named_keys(force_paths)
     base = service_cwd(settings)  # Java resolves a relative log.dirs / dataDir against the JVM's working folder
 
     configured: list[tuple[str, Path]] = [(KAFKA_LOG_DIR, d) for d in cfg.log_dirs]
@@ -400,9 +605,7 @@ def build_plan(
     refusals = [d.refusal for d in dirs if d.refusal]
     refusals += [f"{'Kafka broker' if s.service == services.KAFKA else 'ZooKeeper'}: {s.detail}" for s in stop if s.state == "foreign"]
 
-    unused = {os.path.normcase(str(realpath(p))) for p in force_paths} - {os.path.normcase(d.real) for d in dirs}
-    for path in sorted(unused):
-        refusals.append(f"--force-path {path} is not one of the configured data folders")
+    refusals += _check_force_paths(force_paths, dirs)
 
     backup_real: str | None = None
     if backup_dir is not None:
@@ -416,11 +619,15 @@ def build_plan(
 
     offset_before: dict[str, object] | None = None
     offset_error: str | None = None
+    offset_hint: str | None = None
     if reset_producer_offset:
         try:
             offset_before = (read_offset or read_producer_offset)(settings)
+        except RefusedError as exc:  # the database answered: a producer is running
+            offset_error, offset_hint = exc.message, exc.hint
+            refusals.append(f"--reset-producer-offset: {exc.message}")
         except KafkaopsError as exc:
-            offset_error = exc.message
+            offset_error, offset_hint = exc.message, exc.hint
             refusals.append(f"--reset-producer-offset: cannot read producer_offsets: {exc.message}")
 
     keeps = [
@@ -450,7 +657,9 @@ def build_plan(
         restart=restart,
         offset_before=offset_before,
         offset_error=offset_error,
+        offset_hint=offset_hint,
         refusals=refusals,
+        force_paths=[str(p) for p in force_paths],
     )
 
 
@@ -613,6 +822,44 @@ def _check_ports_free(settings: Settings) -> None:
             )
 
 
+def emptying_error(settings: Settings, d: DirPlan, exc: OSError, emptied: Sequence[Emptied]) -> KafkaopsError:
+    """What went wrong while a folder was being emptied, said as what happened and what to do."""
+    import errno
+
+    path = exc.filename or d.real
+    what, hint = f"{exc.strerror or exc} ({path})", "fix the cause above, then rerun `kafkaops reset --confirm`"
+    busy = exc.errno in (errno.EBUSY, errno.ETXTBSY) or getattr(exc, "winerror", None) in (32, 33)  # sharing/lock violation
+    if isinstance(exc, FileNotFoundError):
+        what = f"{path} vanished while kafkaops was deleting it: another process (another `kafkaops reset`?) is deleting in the same folder"
+        hint = f"let the other one finish (a reset appends a line to {audit_path(settings)}), then run `kafkaops reset --dry-run` to see what is left"
+    elif busy:
+        what = f"{path} is in use by another process ({exc.strerror})"
+        hint = "find and stop the process using it (a broker or ZooKeeper kafkaops did not start, a backup, an editor), then rerun `kafkaops reset --confirm`"
+    elif exc.errno == errno.ENOTEMPTY:
+        what = f"new files appeared in {path} while it was being emptied: another process is writing there"
+        hint = "find and stop what writes there (a broker or ZooKeeper kafkaops did not start?), then rerun `kafkaops reset --confirm`"
+    elif isinstance(exc, PermissionError):
+        what = f"permission denied on {path}"
+        hint = "run kafkaops as the user that owns the data (the one that ran `kafkaops up`), then rerun `kafkaops reset --confirm`"
+    return KafkaopsError(f"could not empty {d.real}: {what}", hint=hint, details=[f"already emptied: {e.path}" for e in emptied])
+
+
+def _check_contents_again(plan: ResetPlan) -> None:
+    """Just before anything is deleted: no entry Kafka and ZooKeeper never write has appeared since the plan."""
+    named = _named_keys(plan.force_paths)
+    for d in plan.dirs:
+        if not d.exists:
+            continue
+        unnamed = _unnamed_foreign(Path(d.real), survey(Path(d.real)).foreign, named)
+        if unnamed:
+            raise RefusedError(
+                f"{foreign_refusal(f'{d.role} {d.real}', unnamed)} (it appeared after the plan); nothing was deleted",
+                hint=FOREIGN_HINT,
+                details=["the stack was stopped: `kafkaops up` starts it again"],
+                runbook="reset what-kafkaops-does",
+            )
+
+
 def execute(
     settings: Settings,
     plan: ResetPlan,
@@ -638,6 +885,7 @@ def execute(
         result.stopped = down.services
         _check_stopped_cleanly(down)
         _check_ports_free(settings)
+        _check_contents_again(plan)
 
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         if plan.backup_dir is not None:
@@ -657,11 +905,7 @@ def execute(
             try:
                 usage = empty_directory(Path(d.real), protected)
             except OSError as exc:
-                raise KafkaopsError(
-                    f"could not empty {d.real}: {exc.strerror or exc} ({exc.filename or d.real})",
-                    hint="close whatever holds files there, then rerun `kafkaops reset --confirm`",
-                    details=[f"already emptied: {e.path}" for e in result.emptied],
-                ) from None
+                raise emptying_error(settings, d, exc, result.emptied) from None
             result.emptied.append(Emptied(d.role, d.real, usage.files, usage.folders, usage.links, usage.size_bytes))
 
         if plan.reset_producer_offset:
@@ -703,7 +947,7 @@ def read_producer_offset(settings: Settings) -> dict[str, object] | None:
         offset = db.read_offset(conn)
         key = db.producer_lock_key()
         if not conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]:
-            raise RefusedError("a producer is running (it holds the producer lock)", hint="stop `kafkaops produce` first")
+            raise RefusedError(db.PRODUCER_RUNNING, hint=db.STOP_THE_PRODUCER)
         conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
     return {"last_id": offset.last_id, "last_created_at": str(offset.last_created_at)}
 

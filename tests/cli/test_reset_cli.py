@@ -211,24 +211,26 @@ def test_the_current_folder_is_refused(lay: Layout) -> None:
     assert err.startswith(f"error: reset refused: kafka log dir {lay.work}: it is the current folder\n")
 
 
-def test_a_folder_with_unrelated_files_is_refused_until_named_with_force_path(lay: Layout) -> None:
-    docs = lay.root / "docs"
-    docs.mkdir()
-    (docs / "thesis.docx").write_text("years of work")
-    lay.configure(str(docs), str(lay.zk))
+def test_a_folder_kafka_did_not_write_is_refused_until_named_with_force_path(lay: Layout) -> None:
+    """log.dirs at ZooKeeper's data: nothing foreign, but nothing Kafka wrote either."""
+    zk_only = lay.root / "zk-only"
+    (zk_only / "version-2").mkdir(parents=True)
+    (zk_only / "version-2" / "log.1").write_text("zk log")
+    lay.configure(str(zk_only), str(lay.zk))
     code, _, err = run(["reset", "--confirm", "--yes"], lay)
     assert code == 5
     assert err == (
-        f"error: reset refused: kafka log dir {docs} does not look like Kafka data (no meta.properties, no <topic>-<partition> folders)\n"
+        f"error: reset refused: kafka log dir {zk_only} does not look like Kafka data "
+        "(no meta.properties, no checkpoint files, no <topic>-<partition> folders with segments)\n"
         "hint: check log.dirs / dataDir / dataLogDir in the configs; if that folder really is Kafka's or ZooKeeper's, "
         "name it with --force-path DIR\n"
         "see: kafkaops runbook reset what-kafkaops-does\n"
     )
-    assert (docs / "thesis.docx").read_text() == "years of work"
-    code, out, err = run(["reset", "--confirm", "--yes", "--force-path", str(docs)], lay)
+    assert (zk_only / "version-2" / "log.1").read_text() == "zk log"
+    code, out, err = run(["reset", "--confirm", "--yes", "--force-path", str(zk_only)], lay)
     assert code == 0, err
-    assert f"  kafka log dir      {docs}  13 B in 1 file [--force-path]\n" in out
-    assert list(docs.iterdir()) == []
+    assert f"  kafka log dir      {zk_only}  6 B in 1 file [--force-path]\n" in out
+    assert list(zk_only.iterdir()) == []
 
 
 def test_a_backup_folder_inside_a_data_folder_is_refused(lay: Layout) -> None:
@@ -265,3 +267,70 @@ def test_on_a_terminal_confirm_asks_once_more(lay: Layout, monkeypatch: pytest.M
     assert line["outcome"] == ("refused" if code == 5 else "done")
     if code == 5:
         assert result.stderr.endswith("error: reset cancelled: nothing was deleted\n")
+
+
+def _issue_folder(root: Path) -> Path:
+    """The folder from issue 11: a user's files, two of them in folders named like <topic>-<partition>."""
+    mine = root / "mine"
+    for rel, text in {"notes.txt": "notes", "taxes/2024.pdf": "pdf", "photos-2019/img1.jpg": "jpg", "python-3/site.py": "py"}.items():
+        (mine / rel).parent.mkdir(parents=True, exist_ok=True)
+        (mine / rel).write_text(text)
+    return mine
+
+
+def test_a_users_folder_with_partition_like_names_survives_confirm_yes(lay: Layout) -> None:
+    mine = _issue_folder(lay.root)
+    lay.configure(str(mine), str(lay.zk))
+    code, out, err = run(["reset", "--confirm", "--yes"], lay)
+    assert code == 5, err
+    refusal = (
+        f"kafka log dir {mine} holds 4 entries Kafka and ZooKeeper never write: "
+        "notes.txt, photos-2019/img1.jpg, python-3/site.py, taxes/ (1 file)"
+    )
+    assert f"  REFUSED: {refusal}\n" in out
+    assert "  - every topic and message\n" in out  # photos-2019 and python-3 are no topics
+    assert err == (
+        f"error: reset refused: {refusal}\n"
+        "hint: point log.dirs / dataDir / dataLogDir at the data folder, or move those entries out; to delete them anyway, "
+        "name each with --force-path PATH (and the folder itself with --force-path DIR)\n"
+        "see: kafkaops runbook reset what-kafkaops-does\n"
+    )
+    assert {str(p.relative_to(mine)) for p in mine.rglob("*") if p.is_file()} == {
+        "notes.txt", "taxes/2024.pdf", "photos-2019/img1.jpg", "python-3/site.py"
+    }
+    # --force-path on the folder alone does not hand the user's files over
+    code, _, err = run(["reset", "--confirm", "--yes", "--force-path", str(mine)], lay)
+    assert code == 5
+    assert err.startswith(f"error: reset refused: {refusal}\n")
+    assert (mine / "notes.txt").read_text() == "notes" and (mine / "taxes" / "2024.pdf").read_text() == "pdf"
+
+
+def test_foreign_entries_are_deleted_only_when_each_is_named(lay: Layout) -> None:
+    mine = _issue_folder(lay.root)
+    lay.configure(str(mine), str(lay.zk))
+    named = ["--force-path", str(mine / "notes.txt"), "--force-path", str(mine / "taxes"), "--force-path", str(mine / "photos-2019" / "img1.jpg")]
+    code, _, err = run(["reset", "--confirm", "--yes", "--force-path", str(mine), *named], lay)
+    assert code == 5
+    assert err.startswith(f"error: reset refused: kafka log dir {mine} holds 1 entry Kafka and ZooKeeper never write: python-3/site.py\n")
+    assert (mine / "python-3" / "site.py").exists() and (mine / "notes.txt").exists()
+    code, out, err = run(["reset", "--confirm", "--yes", "--force-path", str(mine), *named, "--force-path", str(mine / "python-3" / "site.py")], lay)
+    assert code == 0, err
+    assert f"  kafka log dir      {mine}  13 B in 4 files [--force-path: 4 entries named]\n" in out
+    assert list(mine.iterdir()) == []
+
+
+def test_a_system_folder_is_refused_in_the_dry_run(lay: Layout) -> None:
+    """log.dirs=/usr/lib: a tree of libraries, some folders named like <topic>-<partition> (python3.11, x86_64-linux-gnu, perl-5)."""
+    lib = lay.root / "usr" / "lib"
+    for rel in ("x86_64-linux-gnu/libc.so.6", "python3.11/os.py", "perl-5/strict.pm", "gcc-12/x86_64-linux-gnu/12/crtbegin.o",
+                "os-release", "locale/C.utf8/LC_CTYPE", "jvm/java-17/bin/java", "node-18/index.js"):
+        (lib / rel).parent.mkdir(parents=True, exist_ok=True)
+        (lib / rel).write_bytes(b"\x7fELF")
+    lay.configure(str(lib), str(lay.zk))
+    code, out, err = run(["reset", "--dry-run"], lay)
+    assert code == 5, err
+    assert err.startswith(
+        f"error: reset refused: kafka log dir {lib} holds 8 entries Kafka and ZooKeeper never write: "
+        "gcc-12/x86_64-linux-gnu/ (1 file), jvm/ (1 file), locale/ (1 file), node-18/index.js, os-release, and 3 more\n"
+    )
+    assert "dry run" not in err

@@ -232,3 +232,93 @@ def test_reset_producer_offset_rewinds_and_the_next_produce_sends_every_row_agai
     assert again.returncode == 0, again.stderr
     events = [json.loads(v) for v in _messages(stack.settings, stack.settings.kafka_topic)]
     assert sorted(e["after"]["id"] if "after" in e else e["id"] for e in events) == list(range(1, 8))
+
+
+def test_a_real_brokers_and_zookeepers_data_is_recognised_and_a_users_file_in_it_is_not(running_stack: Stack) -> None:
+    """What a real broker and ZooKeeper wrote (a deleted topic, a committed group, internal topics) is accepted as
+    theirs; a file a user dropped into the log dir stops the reset until it is named, then everything goes."""
+    import time
+
+    from confluent_kafka import Consumer, TopicPartition
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    stack = running_stack
+    _with_data(stack)
+    admin = AdminClient({"bootstrap.servers": stack.settings.kafka_broker})
+    admin.create_topics([NewTopic("gone", 2, 1)])["gone"].result(30)
+    _produce(stack.settings, 3, topic="gone")
+    admin.delete_topics(["gone"])["gone"].result(30)  # leaves gone-N.<id>-delete folders for a minute
+    consumer = Consumer({"bootstrap.servers": stack.settings.kafka_broker, "group.id": "g", "auto.offset.reset": "earliest"})
+    consumer.commit(offsets=[TopicPartition(stack.settings.kafka_topic, 0, 2)], asynchronous=False)
+    consumer.close()
+    deadline = time.monotonic() + 30  # the broker renames a deleted topic's folders a moment later
+    while not any(p.name.endswith("-delete") for p in stack.log_dir.iterdir()):
+        assert time.monotonic() < deadline, sorted(p.name for p in stack.log_dir.iterdir() if not p.name.startswith("__"))
+        time.sleep(0.2)
+    names = {p.name for p in stack.log_dir.iterdir()}
+    assert {"meta.properties", "__consumer_offsets-0", "db_live_events-0"} <= names, names
+
+    dry = run_kafkaops(["reset", "--dry-run", "--json"], stack.env, stack.root)
+    assert dry.returncode == 0, dry.stderr
+    plan = json.loads(dry.stdout)["plan"]
+    assert [(d["role"], d["looks_like_data"], d["foreign_count"], d["refusal"]) for d in plan["dirs"]] == [
+        ("kafka log dir", True, 0, None),
+        ("ZooKeeper dataDir", True, 0, None),
+    ]
+
+    (stack.log_dir / "notes.txt").write_text("mine")
+    refused = run_kafkaops(["reset", "--confirm", "--yes"], stack.env, stack.root)
+    assert refused.returncode == 5, refused.stderr
+    assert refused.stderr.startswith(
+        f"error: reset refused: kafka log dir {stack.log_dir} holds 1 entry Kafka and ZooKeeper never write: notes.txt\n"
+        f"hint: {reset.FOREIGN_HINT}\n"
+    )
+    assert services.status(stack.settings).up  # refused before stopping anything
+    assert (stack.log_dir / "notes.txt").read_text() == "mine" and (stack.log_dir / PARTITION_LOG).exists()
+
+    res = run_kafkaops(["reset", "--confirm", "--yes", "--force-path", str(stack.log_dir / "notes.txt")], stack.env, stack.root)
+    assert res.returncode == 0, res.stderr
+    assert list(stack.log_dir.iterdir()) == [] and list(stack.zk_data.iterdir()) == []
+
+
+def test_reset_producer_offset_with_a_producer_running_says_so_and_how_to_stop_it(running_stack: Stack, database_url: str) -> None:
+    """Issue 11 item 18: the refusal suggested fixing DATABASE_URL while the database answered fine."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psycopg
+
+    stack = running_stack
+    env = {**stack.env, "DATABASE_URL": database_url}
+    for args in (["db", "init", "--demo"], ["db", "seed", "5"]):
+        res = run_kafkaops(args, env, stack.root)
+        assert res.returncode == 0, (args, res.stderr)
+    producer = subprocess.Popen(
+        [sys.executable, "-m", "kafkaops", "produce", "--follow", "--interval", "0.2"],
+        env=env, cwd=stack.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            with psycopg.connect(database_url) as conn:
+                if conn.execute("SELECT last_id FROM producer_offsets WHERE id = 1").fetchone()[0] == 5:
+                    break
+            assert producer.poll() is None, producer.communicate()
+            assert time.monotonic() < deadline, "the producer sent nothing"
+            time.sleep(0.2)
+
+        res = run_kafkaops(["reset", "--dry-run", "--reset-producer-offset"], env, stack.root)
+
+        assert res.returncode == 5, res.stderr
+        assert res.stderr == (
+            "error: reset refused: --reset-producer-offset: a producer is running (it holds the producer lock)\n"
+            "hint: stop the running `kafkaops produce` first: Ctrl+C in its terminal (or end its process), then rerun\n"
+            "see: kafkaops runbook reset what-kafkaops-does\n"
+        )
+        assert "DATABASE_URL" not in res.stdout + res.stderr
+    finally:
+        producer.send_signal(signal.SIGINT)
+        producer.communicate(timeout=60)
+    assert (stack.log_dir / PARTITION_LOG).stat().st_size > 0

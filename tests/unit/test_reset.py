@@ -154,18 +154,75 @@ def test_hard_guard_sees_through_symbolic_links(env: Env) -> None:
     assert reset.hard_guard(reset.realpath(dotted), protected) == "it is your home folder"
 
 
-def test_what_looks_like_kafka_or_zookeeper_data(tmp_path: Path) -> None:
-    assert reset.looks_like_kafka_data(kafka_data(tmp_path / "a"))
-    only_partition = tmp_path / "b"
-    (only_partition / "orders-12").mkdir(parents=True)
-    assert reset.looks_like_kafka_data(only_partition)
-    photos = tmp_path / "c"
-    photos.mkdir()
-    (photos / "holiday-2019.jpg").write_bytes(b"jpg")  # a file named like a partition is not one
-    (photos / "album").mkdir()
-    assert not reset.looks_like_kafka_data(photos)
-    assert reset.looks_like_zookeeper_data(zk_data(tmp_path / "d"))
-    assert not reset.looks_like_zookeeper_data(photos)
+def _tree(root: Path, files: list[str], folders: tuple[str, ...] = ()) -> Path:
+    for rel in files:
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(b"x")
+    for rel in folders:
+        (root / rel).mkdir(parents=True, exist_ok=True)
+    return root
+
+
+SEGMENT = "00000000000000000000"
+# Every name a Kafka 3.9 broker wrote in a log dir here (ZooKeeper mode; a compacted topic, transactions, a
+# consumer group, a deleted topic; running and after a clean stop), plus what its sources write for a moment
+# (cleaning, swapping, deleting, checkpoints being written) and KRaft's metadata partition.
+KAFKA_WRITES = [
+    "meta.properties", ".lock", ".kafka_cleanshutdown", "recovery-point-offset-checkpoint", "replication-offset-checkpoint",
+    "log-start-offset-checkpoint", "cleaner-offset-checkpoint", "recovery-point-offset-checkpoint.tmp", "meta.properties.tmp",
+    *[f"db_live_events-0/{SEGMENT}.{ext}" for ext in ("log", "index", "timeindex", "snapshot", "txnindex")],
+    "db_live_events-0/leader-epoch-checkpoint", "db_live_events-0/partition.metadata", "db_live_events-0/partition.metadata.tmp",
+    f"compacted-11/{SEGMENT}.log.cleaned", f"compacted-11/{SEGMENT}.index.swap", f"compacted-11/{SEGMENT}.log.deleted",
+    f"compacted-11/{SEGMENT}.timeindex.deleted", "compacted-11/leader-epoch-checkpoint.tmp",
+    f"__consumer_offsets-49/{SEGMENT}.log", f"__transaction_state-0/{SEGMENT}.txnindex",
+    f"gone-0.7f808f04fa9e4445ab0ea57c18ed07ac-delete/{SEGMENT}.log",
+    f"moving-3.0123456789abcdef0123456789abcdef-future/{SEGMENT}.index",
+    "stray-1.0123456789abcdef0123456789abcdef-stray/partition.metadata",
+    "bootstrap.checkpoint", "__cluster_metadata-0/quorum-state", f"__cluster_metadata-0/{SEGMENT}-0000000000.checkpoint",
+]
+ZOOKEEPER_WRITES = ["myid", "zookeeper_server.pid", "version-2/log.1", "version-2/snapshot.0", "version-2/log.10000002a",
+                    "version-2/snapshot.1a.gz", "version-2/acceptedEpoch", "version-2/currentEpoch", "version-2/currentEpoch.tmp"]
+
+
+def test_everything_kafka_and_zookeeper_write_is_theirs(tmp_path: Path) -> None:
+    kafka = reset.survey(_tree(tmp_path / "k", KAFKA_WRITES))
+    assert (kafka.kafka, kafka.zookeeper, kafka.foreign) == (True, False, [])
+    zk = reset.survey(_tree(tmp_path / "z", ZOOKEEPER_WRITES))
+    assert (zk.kafka, zk.zookeeper, zk.foreign) == (False, True, [])
+    both = reset.survey(_tree(tmp_path / "b", KAFKA_WRITES + ZOOKEEPER_WRITES))  # log.dirs = dataDir
+    assert (both.kafka, both.zookeeper, both.foreign) == (True, True, [])
+    assert reset.looks_like_kafka_data(tmp_path / "k") and reset.looks_like_zookeeper_data(tmp_path / "z")
+    assert reset.looks_like_kafka_data(kafka_data(tmp_path / "a")) and reset.looks_like_zookeeper_data(zk_data(tmp_path / "d"))
+
+
+def test_a_folder_named_like_a_partition_is_not_enough(tmp_path: Path) -> None:
+    """Issue 11: notes.txt, taxes/2024.pdf, photos-2019/img1.jpg, python-3/site.py passed as Kafka data."""
+    mine = _tree(tmp_path / "mine", ["notes.txt", "taxes/2024.pdf", "photos-2019/img1.jpg", "python-3/site.py"])
+    found = reset.survey(mine)
+    assert [str(f) for f in found.foreign] == ["notes.txt", "photos-2019/img1.jpg", "python-3/site.py", "taxes/ (1 file)"]
+    assert not found.kafka and not reset.looks_like_kafka_data(mine)
+    # Kafka's names in the wrong place are not Kafka's either.
+    odd = _tree(tmp_path / "odd", [f"orders-0/{SEGMENT}.log", f"orders-0/nested/{SEGMENT}.log", f"{SEGMENT}.log", "x-1/1.log",
+                                   "orders-1/meta.properties", "version-2/myid", "version-2/log.xyz", "holiday-2019.jpg"],
+                folders=("album", "empty-7"))
+    assert [str(f) for f in reset.survey(odd).foreign] == [
+        f"{SEGMENT}.log", "album/ (0 files)", "holiday-2019.jpg", "orders-0/nested/ (1 file)", "orders-1/meta.properties",
+        "version-2/log.xyz", "version-2/myid", "x-1/1.log",
+    ]
+
+
+def test_links_inside_are_foreign_and_never_followed(tmp_path: Path) -> None:
+    outside = _tree(tmp_path / "outside", ["a.txt", "b.txt"])
+    logs = kafka_data(tmp_path / "logs")
+    (logs / "db_live_events-1").symlink_to(outside)
+    (logs / "db_live_events-0" / f"{SEGMENT}.timeindex").symlink_to(outside / "a.txt")
+    assert [str(f) for f in reset.survey(logs).foreign] == ["db_live_events-0/00000000000000000000.timeindex", "db_live_events-1"]
+
+
+def test_an_empty_folder_or_empty_partition_folders_prove_nothing(tmp_path: Path) -> None:
+    assert reset.survey(_tree(tmp_path / "e", [])) == reset.Contents(empty=True)
+    only = reset.survey(_tree(tmp_path / "p", [], folders=("orders-12", "version-2")))
+    assert (only.kafka, only.zookeeper, only.foreign, only.empty) == (False, False, [], False)
 
 
 # --------------------------------------------------------------------------------------------
@@ -210,19 +267,51 @@ def test_plan_accepts_missing_and_empty_folders(env: Env) -> None:
     assert [(d.exists, d.files) for d in plan.dirs] == [(False, 0), (True, 0)]
 
 
-def test_plan_refuses_a_folder_with_unrelated_files_unless_forced(env: Env) -> None:
+def test_plan_refuses_a_folder_with_unrelated_files_even_when_forced(env: Env) -> None:
     docs = env.data / "docs"
     docs.mkdir()
     (docs / "thesis.docx").write_text("years of work")
     env.configure(log_dirs=str(docs), data_dir=str(zk_data(env.data / "zk")))
+    refusal = f"kafka log dir {docs} holds 1 entry Kafka and ZooKeeper never write: thesis.docx"
     plan = env.plan()
-    assert plan.refusals == [f"kafka log dir {docs} does not look like Kafka data (no meta.properties, no <topic>-<partition> folders)"]
-    assert plan.dirs[0].refusal_kind == "unrecognised"
+    assert plan.refusals == [refusal]
+    assert (plan.dirs[0].refusal_kind, plan.dirs[0].foreign, plan.dirs[0].foreign_count) == ("foreign", ["thesis.docx"], 1)
     with pytest.raises(RefusedError) as caught:
         plan.check()
-    assert caught.value.hint is not None and "--force-path" in caught.value.hint
-    forced = env.plan(force_paths=[docs])
-    assert forced.refusals == [] and forced.dirs[0].forced
+    assert caught.value.hint == reset.FOREIGN_HINT
+    assert env.plan(force_paths=[docs]).refusals == [refusal]
+    # the file named as well: nothing foreign is left, but the folder is still not Kafka's
+    unrecognised = "does not look like Kafka data (no meta.properties, no checkpoint files, no <topic>-<partition> folders with segments)"
+    assert env.plan(force_paths=[docs / "thesis.docx"]).refusals == [f"kafka log dir {docs} {unrecognised}"]
+    forced = env.plan(force_paths=[docs, docs / "thesis.docx"])
+    assert forced.refusals == [] and forced.dirs[0].forced and forced.dirs[0].foreign_named == 1
+
+
+def test_foreign_entries_in_real_kafka_data_are_named_first_few_with_a_count(env: Env) -> None:
+    logs = kafka_data(env.data / "kafka-logs")
+    _tree(logs, ["notes.txt", "a.txt", "b.txt", "c/d.txt", "c/e.txt", "db_live_events-0/readme.md", "z.txt"])
+    plan = env.plan()
+    assert plan.refusals == [
+        f"kafka log dir {logs} holds 6 entries Kafka and ZooKeeper never write: a.txt, b.txt, c/ (2 files), "
+        "db_live_events-0/readme.md, notes.txt, and 1 more"
+    ]
+    assert plan.dirs[0].foreign_count == 6
+    # a folder inside the data folder names what is in it; a relative --force-path is taken from the current folder
+    os.chdir(logs)
+    try:
+        named = env.plan(force_paths=[Path("c"), Path("notes.txt"), logs / "a.txt", logs / "b.txt", logs / "z.txt"])
+    finally:
+        os.chdir(env.cwd)
+    assert named.refusals == [f"kafka log dir {logs} holds 1 entry Kafka and ZooKeeper never write: db_live_events-0/readme.md"]
+    assert named.dirs[0].foreign_named == 5
+
+
+def test_a_link_is_named_by_its_own_path_not_its_target(env: Env) -> None:
+    logs = kafka_data(env.data / "kafka-logs")
+    (logs / "shortcut").symlink_to(env.home)
+    assert env.plan().refusals == [f"kafka log dir {logs} holds 1 entry Kafka and ZooKeeper never write: shortcut"]
+    assert env.plan(force_paths=[logs / "shortcut"]).refusals == []
+    assert env.plan(force_paths=[env.home]).refusals[-1] == f"--force-path {env.home} is not one of the configured data folders, nor inside one"
 
 
 def test_force_path_never_overrides_a_hard_guard(env: Env) -> None:
@@ -231,18 +320,24 @@ def test_force_path_never_overrides_a_hard_guard(env: Env) -> None:
     assert plan.refusals == [f"kafka log dir {env.home}: it is your home folder"]
 
 
-def test_force_path_must_name_a_configured_folder(env: Env) -> None:
-    kafka_data(env.data / "kafka-logs")
-    plan = env.plan(force_paths=[env.data / "elsewhere"])
-    assert plan.refusals == [f"--force-path {reset.realpath(env.data / 'elsewhere')} is not one of the configured data folders"]
+def test_force_path_must_name_a_configured_folder_or_something_in_one(env: Env) -> None:
+    logs = kafka_data(env.data / "kafka-logs")
+    plan = env.plan(force_paths=[env.data / "elsewhere", logs / "missing.txt"])
+    assert plan.refusals == [
+        f"--force-path {reset.realpath(env.data / 'elsewhere')} is not one of the configured data folders, nor inside one",
+        f"--force-path {logs / 'missing.txt'} does not exist",
+    ]
 
 
-def test_plan_refuses_a_zookeeper_folder_without_version_2(env: Env) -> None:
+def test_plan_refuses_a_zookeeper_folder_without_logs_or_snapshots(env: Env) -> None:
     odd = env.data / "zk"
-    odd.mkdir()
-    (odd / "notes.txt").write_text("mine")
+    (odd / "version-2").mkdir(parents=True)
+    (odd / "myid").write_text("1")
     env.configure(log_dirs=str(kafka_data(env.data / "k")), data_dir=str(odd))
-    assert env.plan().refusals == [f"ZooKeeper dataDir {odd} does not look like ZooKeeper data (no version-2 folder)"]
+    assert env.plan().refusals == [
+        f"ZooKeeper dataDir {odd} does not look like ZooKeeper data (no version-2 folder with transaction logs or snapshots)"
+    ]
+    assert env.plan(force_paths=[odd]).refusals == []
 
 
 def test_plan_refuses_a_backup_folder_inside_a_data_folder(env: Env) -> None:
@@ -308,12 +403,12 @@ def test_execute_refuses_a_refused_plan_before_stopping_or_deleting(env: Env) ->
     (docs / "thesis.docx").write_text("years of work")
     env.configure(log_dirs=str(docs), data_dir=str(zk_data(env.data / "zk")))
     plan = env.plan()
-    with pytest.raises(RefusedError, match="does not look like Kafka data"):
+    with pytest.raises(RefusedError, match="Kafka and ZooKeeper never write: thesis.docx"):
         reset.execute(env.settings, plan, cwd=env.cwd, home=env.home)
     assert (docs / "thesis.docx").read_text() == "years of work"
     assert (env.data / "zk" / "version-2" / "log.1").exists()
     line = json.loads((env.ops / "reset-audit.log").read_text().splitlines()[-1])
-    assert line["outcome"] == "refused" and line["deleted"] == [] and "does not look like" in line["reason"]
+    assert line["outcome"] == "refused" and line["deleted"] == [] and "never write" in line["reason"]
 
 
 def test_execute_on_a_stopped_stack_empties_the_folders_backs_up_and_audits(env: Env) -> None:
@@ -398,3 +493,92 @@ def test_plan_refuses_a_folder_with_a_file_system_mounted_inside(env: Env, monke
     plan = env.plan()
     assert plan.refusals == [f"kafka log dir {logs} has another file system mounted inside ({logs / 'nfs'}): unmount it first"]
     assert plan.dirs[0].files == 5  # nothing counted below the mount point
+
+
+def test_execute_checks_the_contents_again_after_the_stop(env: Env) -> None:
+    logs, zk = kafka_data(env.data / "kafka-logs"), zk_data(env.data / "zookeeper")
+    plan = env.plan()
+    assert plan.refusals == []
+    (logs / "dropped-here-later.txt").write_text("mine")  # between the plan (shown to the user) and the deletion
+    with pytest.raises(RefusedError) as caught:
+        reset.execute(env.settings, plan, cwd=env.cwd, home=env.home)
+    assert caught.value.message == (
+        f"kafka log dir {reset.realpath(logs)} holds 1 entry Kafka and ZooKeeper never write: dropped-here-later.txt "
+        "(it appeared after the plan); nothing was deleted"
+    )
+    assert caught.value.details == ["the stack was stopped: `kafkaops up` starts it again"]
+    assert (logs / "dropped-here-later.txt").read_text() == "mine" and (logs / "meta.properties").exists()
+    assert (zk / "version-2" / "log.1").exists()
+
+
+def test_the_offset_refusal_keeps_the_hint_of_what_went_wrong(env: Env) -> None:
+    from kafkaops.procedures import db
+
+    kafka_data(env.data / "kafka-logs")
+
+    def producer_running(_settings: Settings) -> None:
+        raise RefusedError(db.PRODUCER_RUNNING, hint=db.STOP_THE_PRODUCER)
+
+    def database_down(_settings: Settings) -> None:
+        raise KafkaopsError("cannot connect to PostgreSQL at localhost:1", hint="start PostgreSQL (kafkaops up), or fix DATABASE_URL")
+
+    for read, refusal, hint in [
+        (producer_running, f"--reset-producer-offset: {db.PRODUCER_RUNNING}", db.STOP_THE_PRODUCER),
+        (database_down, "--reset-producer-offset: cannot read producer_offsets: cannot connect to PostgreSQL at localhost:1",
+         "start PostgreSQL (kafkaops up), or fix DATABASE_URL"),
+    ]:
+        plan = env.plan(reset_producer_offset=True, read_offset=read)
+        assert plan.refusals == [refusal]
+        with pytest.raises(RefusedError) as caught:
+            plan.check()
+        assert (caught.value.message, caught.value.hint) == (f"reset refused: {refusal}", hint)
+
+
+def test_a_file_deleted_by_another_process_while_emptying_is_named_as_such(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two resets at once: the second found files gone under it and blamed "whatever holds files there"."""
+    import shutil
+
+    logs, _zk = kafka_data(env.data / "kafka-logs"), zk_data(env.data / "zookeeper")
+    real_rmtree = shutil.rmtree
+
+    def another_reset_gets_there_first(path: str, *args: object, **kwargs: object) -> None:
+        if (logs / "db_live_events-0").exists():
+            real_rmtree(logs / "db_live_events-0")  # what the other process deletes, a moment before this one
+        real_rmtree(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(shutil, "rmtree", another_reset_gets_there_first)
+    with pytest.raises(KafkaopsError) as caught:
+        reset.execute(env.settings, env.plan(), cwd=env.cwd, home=env.home)
+    gone = reset.realpath(logs) / "db_live_events-0"
+    assert caught.value.message == (
+        f"could not empty {reset.realpath(logs)}: {gone} vanished while kafkaops was deleting it: "
+        "another process (another `kafkaops reset`?) is deleting in the same folder"
+    )
+    assert caught.value.hint == (
+        f"let the other one finish (a reset appends a line to {env.ops / 'reset-audit.log'}), "
+        "then run `kafkaops reset --dry-run` to see what is left"
+    )
+    assert json.loads((env.ops / "reset-audit.log").read_text().splitlines()[-1])["outcome"] == "failed"
+
+
+def test_a_busy_file_while_emptying_is_named_as_such(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    logs, _zk = kafka_data(env.data / "kafka-logs"), zk_data(env.data / "zookeeper")
+    real_unlink = os.unlink
+    busy = reset.realpath(logs) / "meta.properties"
+
+    def in_use(path: str, *args: object, **kwargs: object) -> None:
+        if str(path) == str(busy):
+            raise OSError(errno.EBUSY, os.strerror(errno.EBUSY), str(path))
+        real_unlink(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "unlink", in_use)
+    with pytest.raises(KafkaopsError) as caught:
+        reset.execute(env.settings, env.plan(), cwd=env.cwd, home=env.home)
+    assert caught.value.message == f"could not empty {reset.realpath(logs)}: {busy} is in use by another process ({os.strerror(errno.EBUSY)})"
+    assert caught.value.hint == (
+        "find and stop the process using it (a broker or ZooKeeper kafkaops did not start, a backup, an editor), "
+        "then rerun `kafkaops reset --confirm`"
+    )
+    assert busy.exists()
