@@ -724,6 +724,8 @@ def up(settings: Settings, progress: Progress = _noop, *, ensure_topic: bool = T
 
 
 def _up(settings: Settings, cfg: StackConfig, java: str, progress: Progress, *, ensure_topic: bool) -> UpResult:
+    for service in (ZOOKEEPER, KAFKA):  # before anything starts
+        _refuse_mismatch(settings, check_pid(read_pid(settings, service), settings))
     result = UpResult(services=[])
     result.services.append(start_zookeeper(settings, cfg, java, progress))
     try:
@@ -820,10 +822,16 @@ def down(settings: Settings, progress: Progress = _noop, *, force: bool = False,
             f"{mismatched[0].detail}; nothing was signalled",
             hint=mismatch_hint(settings, [(s.service, s.pid or 0) for s in mismatched]),
             details=[f"{s.detail}; nothing was signalled" for s in mismatched[1:]]
-            + [f"{SERVICE_LABEL.get(s.service, 'PostgreSQL')}: {s.action}" for s in result.services if s.action != "pid-file-mismatch"],
+            + [_done(s) for s in result.services if s.action != "pid-file-mismatch"],
             runbook="startup pid-files",
         )
     return result
+
+
+def _done(outcome: StopOutcome) -> str:
+    name = SERVICE_LABEL.get(outcome.service, "embedded PostgreSQL")
+    what = {"stopped": "stopped", "forced": "killed", "not-running": "was not running", "stale-pid-file-removed": "was not running (stale pid file removed)"}
+    return f"{name} {what.get(outcome.action, outcome.action)}" + (f" (pid {outcome.pid})" if outcome.pid and outcome.action in ("stopped", "forced") else "")
 
 
 def _down(settings: Settings, cfg: StackConfig, progress: Progress, *, force: bool) -> DownResult:

@@ -233,7 +233,7 @@ def _stack_jvms(stack: Stack) -> list[processes.ProcInfo]:
     """Every live JVM of this stack: a ZooKeeper or broker whose config is one of the stack's files."""
     confs = {str((stack.root / "conf" / name).resolve()) for name in ("zookeeper.properties", "server.properties")}
     found = processes.find_processes(services.MAIN_CLASS[services.ZOOKEEPER]) + processes.find_processes(services.MAIN_CLASS[services.KAFKA])
-    return [p for p in found if confs & set(p.cmdline)]
+    return [p for p in found if confs & set(p.cmdline) and Path(p.cmdline[0]).name == "java"]
 
 
 def _kill_stack_jvms(stack: Stack) -> None:
@@ -379,7 +379,36 @@ def test_forged_pid_file_naming_an_unrelated_process_is_never_signalled(stack: S
         st = run_kafkaops(["status", "--json"], stack.env, stack.root)
         kafka_s = json.loads(st.stdout)["services"][1]
         assert kafka_s["state"] == "stale-pid-file"
+        # up starts nothing beside a process it cannot account for.
+        up = run_kafkaops(["up"], stack.env, stack.root)
+        assert up.returncode == 5, up.stderr
+        assert f"error: the zookeeper pid file names pid {lookalike.pid}, which is not the ZooKeeper kafkaops started" in up.stderr
+        assert _stack_jvms(stack) == [] and services.read_pid(settings, "zookeeper").pid == lookalike.pid
+        assert victim.poll() is None and lookalike.poll() is None
     finally:
         for proc in (victim, lookalike):
             proc.kill()
             proc.wait()
+
+
+def test_down_during_a_real_up_waits_for_the_start_then_stops_everything(stack: Stack) -> None:
+    up = subprocess.Popen([sys.executable, "-m", "kafkaops", "up", "--no-topic"], env=stack.env, cwd=stack.root,
+                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while services.read_pid(stack.settings, "zookeeper") is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert up.poll() is None  # up is starting the stack: ZooKeeper launched, the broker not yet ready
+        down = run_kafkaops(["down"], stack.env, stack.root)
+        _out, up_err = up.communicate(timeout=120)
+        assert up.returncode == 0, up_err
+        assert "Kafka broker started" in up_err  # the start was not cut short
+        assert down.returncode == 0, down.stderr
+        assert f"another kafkaops up is starting the stack (pid {up.pid}); waiting" in down.stderr
+        assert "Kafka broker stopped cleanly" in down.stderr and "ZooKeeper stopped cleanly" in down.stderr
+        assert _stack_jvms(stack) == []
+        assert services.read_pid(stack.settings, "kafka") is None and services.read_pid(stack.settings, "zookeeper") is None
+    finally:
+        up.kill()
+        up.wait()
+        _kill_stack_jvms(stack)
