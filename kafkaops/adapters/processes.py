@@ -17,8 +17,12 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kafkaops.errors import KafkaopsError
+
+if TYPE_CHECKING:
+    import psutil
 
 IS_WINDOWS = sys.platform == "win32"
 
@@ -232,7 +236,7 @@ def windows_ctrl_c_command(pid: int, python: str | None = None) -> list[str]:
     return [python or sys.executable, "-c", WINDOWS_CTRL_C_HELPER, str(pid)]
 
 
-def _same_process(pid: int, create_time: float | None) -> object | None:
+def _same_process(pid: int, create_time: float | None) -> psutil.Process | None:
     """A psutil handle on ``pid`` if it is still the process that started at ``create_time``.
 
     psutil refuses to signal through a handle whose pid was reused since, which closes the gap
@@ -246,6 +250,8 @@ def _same_process(pid: int, create_time: float | None) -> object | None:
             return None
         return proc
     except (psutil.NoSuchProcess, ProcessLookupError):
+        return None
+    except psutil.AccessDenied:  # its start time cannot be read: it cannot be verified
         return None
 
 
@@ -265,7 +271,7 @@ def request_stop(pid: int, create_time: float | None = None) -> None:
             raise KafkaopsError(f"could not send Ctrl+C to process {pid} (helper exit {result.returncode})", hint="use --force to kill it")
         return
     try:
-        proc.send_signal(signal.SIGTERM)  # type: ignore[attr-defined]
+        proc.send_signal(signal.SIGTERM)
     except psutil.NoSuchProcess:
         return
     except psutil.AccessDenied:
@@ -280,7 +286,7 @@ def kill(pid: int, create_time: float | None = None) -> None:
     if proc is None:
         return
     try:
-        proc.kill()  # type: ignore[attr-defined]
+        proc.kill()
     except psutil.NoSuchProcess:
         return
     except psutil.AccessDenied:
