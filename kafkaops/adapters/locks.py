@@ -96,6 +96,7 @@ def hold(lock_path: Path, command: str, *, timeout: float, on_wait: Callable[[Ho
     except OSError as exc:
         raise KafkaopsError(f"cannot create {lock_path.parent}: {exc.strerror or exc}", hint="check KAFKAOPS_HOME and its permissions") from None
     lock = FileLock(str(lock_path))
+    me = _me(command)  # ready before the lock is taken: the note follows it at once
     try:
         lock.acquire(timeout=0)
     except Timeout:
@@ -107,7 +108,7 @@ def hold(lock_path: Path, command: str, *, timeout: float, on_wait: Callable[[Ho
             raise LockTimeout(read_holder(lock_path) or holder, timeout) from None
     except OSError as exc:
         raise KafkaopsError(f"cannot lock {lock_path}: {exc.strerror or exc}", hint="check KAFKAOPS_HOME and its permissions") from None
-    me = _me(command)
+    me = Holder(me.pid, me.create_time, me.command, time.time())
     try:
         _write_note(lock_path, me)
         _held[key] = me
@@ -118,7 +119,7 @@ def hold(lock_path: Path, command: str, *, timeout: float, on_wait: Callable[[Ho
         lock.release()
 
 
-def _wait_for_note(lock_path: Path, patience: float = 1.0) -> Holder | None:
+def _wait_for_note(lock_path: Path, patience: float = 5.0) -> Holder | None:
     """The holder's note; it may be a moment behind the lock (written just after taking it)."""
     deadline = time.monotonic() + patience
     while True:

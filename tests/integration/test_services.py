@@ -253,12 +253,12 @@ def test_two_ups_at_once_on_a_cold_stack_both_succeed(stack: Stack) -> None:
         # Exactly one started the stack; the other waited for it, then found it running.
         starter = next(i for i, err in enumerate(errs) if "ZooKeeper started" in err)
         waiter = 1 - starter
-        assert f"another kafkaops up is starting the stack (pid {ups[starter].pid}); waiting" in errs[waiter]
-        assert "Kafka broker started" in errs[starter]
+        assert f"another kafkaops up is starting the stack (pid {ups[starter].pid}); waiting" in errs[waiter], errs
+        assert "Kafka broker started" in errs[starter], errs
         settings = stack.settings
         zk_rec, kafka_rec = services.read_pid(settings, "zookeeper"), services.read_pid(settings, "kafka")
-        assert f"ZooKeeper already running (pid {zk_rec.pid})" in errs[waiter]
-        assert f"Kafka broker already running (pid {kafka_rec.pid})" in errs[waiter]
+        assert f"ZooKeeper already running (pid {zk_rec.pid})" in errs[waiter], errs
+        assert f"Kafka broker already running (pid {kafka_rec.pid})" in errs[waiter], errs
         # The pid files name the stack's only two JVMs, and those are the ones running.
         jvms = _stack_jvms(stack)
         assert sorted(p.pid for p in jvms) == sorted([zk_rec.pid, kafka_rec.pid])
