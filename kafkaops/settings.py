@@ -49,6 +49,7 @@ VARIABLES: dict[str, Var] = {
     "jvm_opts": Var("KAFKAOPS_JVM_OPTS", "", "Extra JVM options for both services, space-separated."),
     "start_timeout": Var("KAFKAOPS_START_TIMEOUT", "120", "Seconds each service may take to become ready."),
     "stop_timeout": Var("KAFKAOPS_STOP_TIMEOUT", "60", "Seconds each service may take to shut down cleanly."),
+    "lock_timeout": Var("KAFKAOPS_LOCK_TIMEOUT", "600", "Seconds up, down and reset wait for another of them on the same KAFKAOPS_HOME to finish."),
     "kafka_version": Var("KAFKAOPS_KAFKA_VERSION", DEFAULT_KAFKA_VERSION, "Kafka version `install` fetches and the default KAFKA_HOME uses."),
     "security_protocol": Var("KAFKA_SECURITY_PROTOCOL", None, "Remote clusters: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL."),
     "sasl_mechanism": Var("KAFKA_SASL_MECHANISM", None, "Remote clusters: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512."),
@@ -89,6 +90,7 @@ class Settings:
     stop_timeout: float
     kafka_version: str
     embedded_db_port: int | None = None  # None: the port the embedded PostgreSQL chose at its first start
+    lock_timeout: float = 600.0
     client_security: dict[str, str] = field(default_factory=dict)
     env_file: Path | None = None  # the .env file that was read, if any
     sources: dict[str, str] = field(default_factory=dict)  # setting -> "flag" | "env" | ".env" | "default" | "config"
@@ -291,6 +293,7 @@ def load_settings(
         stop_timeout=_positive_float("KAFKAOPS_STOP_TIMEOUT", raw["stop_timeout"] or "60"),
         kafka_version=version,
         embedded_db_port=_port("KAFKAOPS_EMBEDDED_DB_PORT", raw["embedded_db_port"]),
+        lock_timeout=_positive_float("KAFKAOPS_LOCK_TIMEOUT", raw["lock_timeout"] or "600"),
         client_security=security,
         env_file=used_env_file,
         sources=sources,

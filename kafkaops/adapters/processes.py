@@ -8,7 +8,8 @@ a process started with CREATE_NEW_PROCESS_GROUP ignores Ctrl+C altogether.
 
 from __future__ import annotations
 
-import os
+import ntpath
+import posixpath
 import signal
 import socket
 import subprocess
@@ -16,8 +17,12 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kafkaops.errors import KafkaopsError
+
+if TYPE_CHECKING:
+    import psutil
 
 IS_WINDOWS = sys.platform == "win32"
 
@@ -76,11 +81,47 @@ def proc_info(pid: int) -> ProcInfo | None:
         return None
 
 
+# How far a process's start time may differ from the one recorded at launch and still be the same
+# process (psutil derives it from clock ticks since boot; a reused pid starts later by far more).
+START_TIME_TOLERANCE = 1.0
+JAVA_NAMES = ("java",)
+JAVA_NAMES_WINDOWS = ("java.exe", "javaw.exe", "java")
+
+
+def same_start(create_time: float, recorded: float) -> bool:
+    return abs(create_time - recorded) < START_TIME_TOLERANCE
+
+
 def is_alive(pid: int, create_time: float | None = None) -> bool:
     info = proc_info(pid)
     if info is None:
         return False
-    return create_time is None or abs(info.create_time - create_time) < 1.0
+    return create_time is None or same_start(info.create_time, create_time)
+
+
+def _norm_path(path: str, windows: bool) -> str:
+    # Windows paths compare without regard to case or slash direction; POSIX paths exactly.
+    return ntpath.normcase(ntpath.normpath(path)) if windows else posixpath.normpath(path)
+
+
+def runs_java_main(info: ProcInfo, main_class: str, config: str, *, windows: bool | None = None) -> bool:
+    """Whether a process is what kafkaops launches: a JVM running ``main_class`` with ``config`` right after it.
+
+    A pid file's word is never enough to signal a process: this is the check of its real command
+    line (``windows`` defaults to this platform; the tests pass it to cover both branches).
+    """
+    windows = IS_WINDOWS if windows is None else windows
+    args = info.cmdline
+    if not args:
+        return False  # its command line cannot be read: it cannot be verified
+    exe = (ntpath.basename(args[0]).lower()) if windows else posixpath.basename(args[0])
+    if exe not in (JAVA_NAMES_WINDOWS if windows else JAVA_NAMES):
+        return False
+    try:
+        at = args.index(main_class)
+    except ValueError:
+        return False
+    return at + 1 < len(args) and _norm_path(args[at + 1], windows) == _norm_path(config, windows)
 
 
 def find_processes(marker: str) -> list[ProcInfo]:
@@ -195,27 +236,57 @@ def windows_ctrl_c_command(pid: int, python: str | None = None) -> list[str]:
     return [python or sys.executable, "-c", WINDOWS_CTRL_C_HELPER, str(pid)]
 
 
-def request_stop(pid: int) -> None:
-    """Ask a process to shut down gracefully (SIGTERM; Ctrl+C in its console on Windows)."""
+def _same_process(pid: int, create_time: float | None) -> psutil.Process | None:
+    """A psutil handle on ``pid`` if it is still the process that started at ``create_time``.
+
+    psutil refuses to signal through a handle whose pid was reused since, which closes the gap
+    between this check and the signal.
+    """
+    import psutil
+
+    try:
+        proc = psutil.Process(pid)
+        if create_time is not None and not same_start(proc.create_time(), create_time):
+            return None
+        return proc
+    except (psutil.NoSuchProcess, ProcessLookupError):
+        return None
+    except psutil.AccessDenied:  # its start time cannot be read: it cannot be verified
+        return None
+
+
+def request_stop(pid: int, create_time: float | None = None) -> None:
+    """Ask a process to shut down gracefully (SIGTERM; Ctrl+C in its console on Windows).
+
+    With ``create_time``, nothing is sent unless the process still has that start time.
+    """
+    import psutil
+
+    proc = _same_process(pid, create_time)
+    if proc is None:
+        return
     if IS_WINDOWS:
         result = subprocess.run(windows_ctrl_c_command(pid), creationflags=CREATE_NO_WINDOW, check=False)  # type: ignore[call-arg]
         if result.returncode != 0:
             raise KafkaopsError(f"could not send Ctrl+C to process {pid} (helper exit {result.returncode})", hint="use --force to kill it")
         return
     try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
+        proc.send_signal(signal.SIGTERM)
+    except psutil.NoSuchProcess:
         return
-    except PermissionError:
+    except psutil.AccessDenied:
         raise KafkaopsError(f"not allowed to signal process {pid}", hint="run kafkaops as the user that started the service") from None
 
 
-def kill(pid: int) -> None:
-    """Stop a process at once (no shutdown hooks)."""
+def kill(pid: int, create_time: float | None = None) -> None:
+    """Stop a process at once (no shutdown hooks); with ``create_time``, only if it is still that process."""
     import psutil
 
+    proc = _same_process(pid, create_time)
+    if proc is None:
+        return
     try:
-        psutil.Process(pid).kill()
+        proc.kill()
     except psutil.NoSuchProcess:
         return
     except psutil.AccessDenied:

@@ -166,7 +166,10 @@ def reset(
             finish_json()
             raise refusal
 
-    result = proc.execute(settings, plan, progress=ui.step)
+    from kafkaops.procedures import services
+
+    with services.stack_lock(settings, "reset", notice=ui.info):  # no up or down in between: waits for one that runs
+        result = proc.execute(settings, plan, progress=ui.step)
     _render_result(result, settings)
     finish_json(result)
 

@@ -51,7 +51,7 @@ def up(
     )
     t0 = time.monotonic()
     with ui.spinner("starting the stack") as spin:
-        result = services.up(settings, progress=spin.update, ensure_topic=not no_topic)
+        result = services.up(settings, progress=spin.update, ensure_topic=not no_topic, notice=ui.info)
     for svc in result.services:
         name = "ZooKeeper" if svc.service == services.ZOOKEEPER else "Kafka broker"
         for note in svc.notes:
@@ -88,7 +88,7 @@ def down(
 
     settings = get_settings(ctx, stop_timeout=timeout)
     with ui.spinner("stopping the stack") as spin:
-        result = services.down(settings, progress=spin.update, force=force)
+        result = services.down(settings, progress=spin.update, force=force, notice=ui.info)
     names = {services.ZOOKEEPER: "ZooKeeper", services.KAFKA: "Kafka broker", services.POSTGRES: "embedded PostgreSQL"}
     for svc in result.services:
         name = names[svc.service]

@@ -3,19 +3,25 @@
 ``up`` waits for real readiness (ZooKeeper answers ``srvr``; the broker logged "started", registered
 under /brokers/ids and answers a metadata request) instead of fixed sleeps, and refuses to start into
 the two classic traps (a stale registration, a cluster id mismatch). ``down`` stops the broker first,
-waits for its clean shutdown, then ZooKeeper. Only processes kafkaops started (recorded in pid files
-under KAFKAOPS_HOME/run, checked against the live process) are ever signalled.
+waits for its clean shutdown, then ZooKeeper. Only processes kafkaops started are ever signalled: a
+pid file under KAFKAOPS_HOME/run is trusted only when its process has the recorded start time and
+really runs what kafkaops launches (java, the service's main class, this stack's config file).
+
+``up``, ``down`` and ``reset`` hold the stack lock (KAFKAOPS_HOME/run/stack.lock) while they work, so
+two of them never start, stop or empty the same stack at once; another one waits, saying for whom.
+A pid file is removed only while its content is still what this command read or wrote.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from kafkaops.adapters import processes
+from kafkaops.adapters import locks, processes
 from kafkaops.adapters import zookeeper as zk
 from kafkaops.adapters.java import find_java
 from kafkaops.adapters.javaprops import Listener, Properties, parse_listeners, read_properties
@@ -149,12 +155,14 @@ def log_path(settings: Settings, service: str) -> Path:
 
 def read_pid(settings: Settings, service: str) -> PidRecord | None:
     path = pid_path(settings, service)
+    unreadable = PidRecord(service, -1, 0.0, "", "", "", "", 0, 0.0, "")  # treated as stale
     try:
-        return PidRecord(**json.loads(path.read_text(encoding="utf-8")))
+        record = PidRecord(**json.loads(path.read_text(encoding="utf-8")))
     except FileNotFoundError:
         return None
-    except (ValueError, TypeError):
-        return PidRecord(service, -1, 0.0, "", "", "", "", 0, 0.0, "")  # unreadable: treated as stale
+    except (ValueError, TypeError, UnicodeDecodeError):
+        return unreadable
+    return record if record.service == service else unreadable
 
 
 def write_pid(settings: Settings, record: PidRecord) -> None:
@@ -165,20 +173,98 @@ def write_pid(settings: Settings, record: PidRecord) -> None:
     tmp.replace(path)
 
 
-def remove_pid(settings: Settings, service: str) -> None:
-    pid_path(settings, service).unlink(missing_ok=True)
+def remove_pid(settings: Settings, record: PidRecord) -> bool:
+    """Remove a pid file only if it still says what ``record`` says (what this command read or wrote)."""
+    if read_pid(settings, record.service) != record:
+        return False
+    pid_path(settings, record.service).unlink(missing_ok=True)
+    return True
 
 
-def live_process(record: PidRecord | None) -> processes.ProcInfo | None:
-    """The process a pid file names, only if it is still that process (same start time, same main class)."""
-    if record is None or record.pid <= 0:
-        return None
-    info = processes.proc_info(record.pid)
-    if info is None or abs(info.create_time - record.create_time) > 1.0:
-        return None
-    if info.cmdline and not info.runs(record.main_class):
-        return None
-    return info
+SERVICE_LABEL = {ZOOKEEPER: "ZooKeeper", KAFKA: "Kafka broker"}
+
+
+def service_config(settings: Settings, service: str) -> Path:
+    return settings.zookeeper_properties if service == ZOOKEEPER else settings.server_properties
+
+
+@dataclass(frozen=True)
+class PidCheck:
+    """What a pid file's process really is."""
+
+    service: str
+    verdict: str  # none (no pid file) | ours | gone | mismatch
+    proc: processes.ProcInfo | None = None  # the live process: verified when "ours"
+    detail: str | None = None
+
+
+def check_pid(record: PidRecord | None, settings: Settings | None = None) -> PidCheck:
+    """Whether a pid file names a live process that kafkaops launched, checked on the process itself.
+
+    The process must have the start time recorded at launch (else the pid file is stale: "gone"),
+    and its real command line must be java running the service's main class (fixed here, never read
+    from the file) with the config file: this stack's (from ``settings``), else the one the file names.
+    A live process with that start time that fails the second test is a "mismatch": never signalled.
+    """
+    if record is None:
+        return PidCheck("", "none")
+    main_class = MAIN_CLASS.get(record.service)
+    info = processes.proc_info(record.pid) if record.pid > 0 else None
+    if main_class is None or info is None or not processes.same_start(info.create_time, record.create_time):
+        return PidCheck(record.service, "gone", detail=f"pid file names process {record.pid}, which is gone or is now another program")
+    config = service_config(settings, record.service) if settings is not None else Path(record.config or ".")
+    expected = str(config.resolve())
+    if processes.runs_java_main(info, main_class, expected):
+        return PidCheck(record.service, "ours", info)
+    what = f"it runs `{info.command[:200]}`" if info.cmdline else f"{info.name}: its command line cannot be read"
+    label = SERVICE_LABEL.get(record.service, record.service)
+    return PidCheck(
+        record.service,
+        "mismatch",
+        info,
+        f"the {record.service} pid file names pid {record.pid}, which is not the {label} kafkaops started "
+        f"({what}, not java {main_class} {expected})",
+    )
+
+
+def live_process(record: PidRecord | None, settings: Settings | None = None) -> processes.ProcInfo | None:
+    """The process a pid file names, only if it is verified to be the service kafkaops launched (see check_pid)."""
+    check = check_pid(record, settings)
+    return check.proc if check.verdict == "ours" else None
+
+
+LOCK_VERB = {"up": "starting", "down": "stopping", "reset": "resetting"}
+
+
+def lock_path(settings: Settings) -> Path:
+    return settings.run_dir / "stack.lock"
+
+
+@contextmanager
+def stack_lock(settings: Settings, command: str, notice: Progress = _noop) -> Iterator[None]:
+    """Hold this stack's lock (one per KAFKAOPS_HOME) for ``command``: up, down or reset.
+
+    Another holder is waited for up to KAFKAOPS_LOCK_TIMEOUT seconds, with one ``notice`` naming it;
+    after that the command is refused (exit 5) with nothing done.
+    """
+
+    def on_wait(holder: locks.Holder | None) -> None:
+        if holder is None:
+            notice(f"another kafkaops command holds the stack lock ({lock_path(settings)}); waiting")
+        else:
+            notice(f"another kafkaops {holder.command} is {LOCK_VERB.get(holder.command, 'using')} the stack (pid {holder.pid}); waiting")
+
+    with ExitStack() as held:
+        try:
+            held.enter_context(locks.hold(lock_path(settings), command, timeout=settings.lock_timeout, on_wait=on_wait))
+        except locks.LockTimeout as exc:
+            who = f"kafkaops {exc.holder.command} (pid {exc.holder.pid})" if exc.holder else "another kafkaops command"
+            raise RefusedError(
+                f"{who} still holds the stack lock after {exc.waited:g}s; nothing was done",
+                hint="wait for it to finish, then rerun this command (KAFKAOPS_LOCK_TIMEOUT sets how long to wait)",
+                runbook="startup one-command-at-a-time",
+            ) from None
+        yield
 
 
 # --------------------------------------------------------------------------------------------
@@ -204,14 +290,15 @@ def _owner_label(info: processes.ProcInfo) -> str:
 
 def zookeeper_status(settings: Settings, cfg: StackConfig) -> ServiceStatus:
     record = read_pid(settings, ZOOKEEPER)
-    proc = live_process(record)
+    check = check_pid(record, settings)
+    proc = check.proc if check.verdict == "ours" else None
     status = ServiceStatus(ZOOKEEPER, "stopped", port=cfg.zk_port)
     if proc is not None:
         status.state, status.pid, status.managed = "running", proc.pid, True
         status.uptime_s = round(time.time() - proc.create_time, 1)
     elif record is not None:
         status.state, status.pid = "stale-pid-file", record.pid
-        status.detail = f"pid file names process {record.pid}, which is gone or is now another program"
+        status.detail = check.detail
     answer = zk.srvr(cfg.zk_probe_host, cfg.zk_port, timeout=1.0)
     if answer is not None:
         status.health = {"serving": answer.serving, "mode": answer.mode, "version": answer.version}
@@ -230,7 +317,8 @@ def zookeeper_status(settings: Settings, cfg: StackConfig) -> ServiceStatus:
 
 def broker_status(settings: Settings, cfg: StackConfig, *, timeout: float = 3.0) -> ServiceStatus:
     record = read_pid(settings, KAFKA)
-    proc = live_process(record)
+    check = check_pid(record, settings)
+    proc = check.proc if check.verdict == "ours" else None
     port = cfg.listeners[0].port
     status = ServiceStatus(KAFKA, "stopped", port=port)
     if proc is not None:
@@ -239,7 +327,7 @@ def broker_status(settings: Settings, cfg: StackConfig, *, timeout: float = 3.0)
         status.health["kafka_version"] = kafka_version(Path(record.kafka_home)) if record else None
     elif record is not None:
         status.state, status.pid = "stale-pid-file", record.pid
-        status.detail = f"pid file names process {record.pid}, which is gone or is now another program"
+        status.detail = check.detail
     open_ = processes.port_open(_probe_host(cfg.listeners[0].host), port)
     if open_ and proc is None:
         owner = processes.port_owner(port)
@@ -420,9 +508,38 @@ def _check_port_free(service: str, host: str, port: int) -> None:
         )
 
 
+def _refuse_mismatch(settings: Settings, check: PidCheck) -> None:
+    """A pid file whose process is alive but is not what kafkaops launched: never signal it, never overwrite it."""
+    if check.verdict != "mismatch":
+        return
+    assert check.detail is not None and check.proc is not None
+    raise RefusedError(
+        f"{check.detail}; nothing was signalled",
+        hint=mismatch_hint(settings, [(check.service, check.proc.pid)]),
+        runbook="startup pid-files",
+    )
+
+
+def mismatch_hint(settings: Settings, mismatches: list[tuple[str, int]]) -> str:
+    """What to do about pid files (service, pid) whose process is not what kafkaops launched."""
+    pids = ", ".join(str(pid) for _s, pid in mismatches)
+    files = " and ".join(str(pid_path(settings, service)) for service, _pid in mismatches)
+    return (
+        f"look at process {pids}: if kafkaops did not start it, delete {files}; if it is this stack's service started "
+        "with another config file, set KAFKAOPS_ZOOKEEPER_PROPERTIES / KAFKAOPS_SERVER_PROPERTIES back to that file"
+    )
+
+
+def _clear_stale(settings: Settings, record: PidRecord | None, check: PidCheck) -> None:
+    _refuse_mismatch(settings, check)
+    if record is not None and check.verdict == "gone":
+        remove_pid(settings, record)
+
+
 def start_zookeeper(settings: Settings, cfg: StackConfig, java: str, progress: Progress) -> ServiceOutcome:
     record = read_pid(settings, ZOOKEEPER)
-    proc = live_process(record)
+    check = check_pid(record, settings)
+    proc = check.proc if check.verdict == "ours" else None
     if proc is not None:
         answer = zk.srvr(cfg.zk_probe_host, cfg.zk_port)
         if answer and answer.serving:
@@ -430,8 +547,7 @@ def start_zookeeper(settings: Settings, cfg: StackConfig, java: str, progress: P
         assert record is not None
         _wait_zookeeper(settings, cfg, record, progress, time.monotonic())
         return ServiceOutcome(ZOOKEEPER, "already-running", proc.pid)
-    if record is not None:
-        remove_pid(settings, ZOOKEEPER)
+    _clear_stale(settings, record, check)
     _check_port_free("zookeeper", cfg.zk_bind_host, cfg.zk_port)
     t0 = time.monotonic()
     progress(f"starting ZooKeeper on port {cfg.zk_port}")
@@ -446,7 +562,7 @@ def _wait_zookeeper(settings: Settings, cfg: StackConfig, record: PidRecord, pro
     while True:
         if not processes.is_alive(record.pid, record.create_time):
             processes.reap(record.pid)
-            remove_pid(settings, ZOOKEEPER)
+            remove_pid(settings, record)
             raise failure_report("zookeeper", record, "exited while starting")
         answer = zk.srvr(cfg.zk_probe_host, cfg.zk_port, timeout=1.0)
         if answer is not None and answer.serving:
@@ -534,13 +650,13 @@ def wait_stale_registration(cfg: StackConfig, client: object, progress: Progress
 
 def start_broker(settings: Settings, cfg: StackConfig, java: str, progress: Progress) -> ServiceOutcome:
     record = read_pid(settings, KAFKA)
-    proc = live_process(record)
+    check = check_pid(record, settings)
+    proc = check.proc if check.verdict == "ours" else None
     if proc is not None:
         assert record is not None
         _wait_broker(settings, cfg, record, progress, time.monotonic(), already=True)
         return ServiceOutcome(KAFKA, "already-running", proc.pid)
-    if record is not None:
-        remove_pid(settings, KAFKA)
+    _clear_stale(settings, record, check)
     for host, port in cfg.broker_ports:
         _check_port_free("kafka", host, port)
     t0 = time.monotonic()
@@ -570,7 +686,7 @@ def _wait_broker(settings: Settings, cfg: StackConfig, record: PidRecord, progre
         while True:
             if not processes.is_alive(record.pid, record.create_time):
                 processes.reap(record.pid)
-                remove_pid(settings, KAFKA)
+                remove_pid(settings, record)
                 raise failure_report("kafka", record, "exited while starting")
             if time.monotonic() > deadline:
                 raise failure_report("kafka", record, f"was not ready after {settings.start_timeout:g}s (waiting until {stage})")
@@ -598,10 +714,18 @@ def _wait_broker(settings: Settings, cfg: StackConfig, record: PidRecord, progre
             time.sleep(POLL)
 
 
-def up(settings: Settings, progress: Progress = _noop, *, ensure_topic: bool = True) -> UpResult:
+def up(settings: Settings, progress: Progress = _noop, *, ensure_topic: bool = True, notice: Progress = _noop) -> UpResult:
+    """Start the stack under the stack lock; ``notice`` gets what must be shown even without a terminal (a wait)."""
     java = find_java(settings.java).path
     check_kafka_home(settings)
     cfg = read_stack_config(settings)
+    with stack_lock(settings, "up", notice):
+        return _up(settings, cfg, java, progress, ensure_topic=ensure_topic)
+
+
+def _up(settings: Settings, cfg: StackConfig, java: str, progress: Progress, *, ensure_topic: bool) -> UpResult:
+    for service in (ZOOKEEPER, KAFKA):  # before anything starts
+        _refuse_mismatch(settings, check_pid(read_pid(settings, service), settings))
     result = UpResult(services=[])
     result.services.append(start_zookeeper(settings, cfg, java, progress))
     try:
@@ -631,7 +755,7 @@ def up(settings: Settings, progress: Progress = _noop, *, ensure_topic: bool = T
 @dataclass
 class StopOutcome:
     service: str
-    action: str  # stopped | forced | not-running | stale-pid-file-removed | foreign-left-running
+    action: str  # stopped | forced | not-running | stale-pid-file-removed | foreign-left-running | pid-file-mismatch
     pid: int | None = None
     seconds: float = 0.0
     clean: bool | None = None
@@ -645,10 +769,14 @@ class DownResult:
 
 def _stop_one(settings: Settings, service: str, force: bool, progress: Progress) -> StopOutcome:
     record = read_pid(settings, service)
-    proc = live_process(record)
+    check = check_pid(record, settings)
+    if check.verdict == "mismatch":
+        assert record is not None
+        return StopOutcome(service, "pid-file-mismatch", record.pid, detail=check.detail)
+    proc = check.proc if check.verdict == "ours" else None
     if proc is None or record is None:
         if record is not None:
-            remove_pid(settings, service)
+            remove_pid(settings, record)
             return StopOutcome(service, "stale-pid-file-removed", record.pid if record.pid > 0 else None,
                                detail="its process was already gone; nothing was signalled")
         return StopOutcome(service, "not-running")
@@ -657,7 +785,7 @@ def _stop_one(settings: Settings, service: str, force: bool, progress: Progress)
     t0 = time.monotonic()
     label = "the Kafka broker" if service == KAFKA else "ZooKeeper"
     progress(f"stopping {label} (pid {proc.pid})")
-    processes.request_stop(proc.pid)
+    processes.request_stop(proc.pid, proc.create_time)
     exited = processes.wait_exit(proc.pid, proc.create_time, settings.stop_timeout)
     if not exited:
         if not force:
@@ -666,12 +794,12 @@ def _stop_one(settings: Settings, service: str, force: bool, progress: Progress)
                 hint="run `kafkaops down --force` to kill it (Kafka will recover its logs at the next start)",
                 runbook="failures unclean-shutdown",
             )
-        processes.kill(proc.pid)
+        processes.kill(proc.pid, proc.create_time)
         processes.wait_exit(proc.pid, proc.create_time, 10)
-        remove_pid(settings, service)
+        remove_pid(settings, record)
         return StopOutcome(service, "forced", proc.pid, round(time.monotonic() - t0, 2), clean=False,
                            detail=f"killed after {settings.stop_timeout:g}s without a clean shutdown")
-    remove_pid(settings, service)
+    remove_pid(settings, record)
     clean = True
     if service == KAFKA:
         clean = SHUTDOWN_LINE in read_log_since(log, offset)
@@ -679,8 +807,34 @@ def _stop_one(settings: Settings, service: str, force: bool, progress: Progress)
                        detail=None if clean else "the broker exited without logging a clean shutdown")
 
 
-def down(settings: Settings, progress: Progress = _noop, *, force: bool = False) -> DownResult:
+def down(settings: Settings, progress: Progress = _noop, *, force: bool = False, notice: Progress = _noop) -> DownResult:
+    """Stop the stack under the stack lock: a running `up` is waited for (``notice`` says so), then stopped.
+
+    A pid file whose live process is not what kafkaops launched is left alone (nothing signalled, the
+    file kept); after stopping what may be stopped, that is refused (exit 5) with what was done.
+    """
     cfg = read_stack_config(settings)
+    with stack_lock(settings, "down", notice):
+        result = _down(settings, cfg, progress, force=force)
+    mismatched = [s for s in result.services if s.action == "pid-file-mismatch"]
+    if mismatched:
+        raise RefusedError(
+            f"{mismatched[0].detail}; nothing was signalled",
+            hint=mismatch_hint(settings, [(s.service, s.pid or 0) for s in mismatched]),
+            details=[f"{s.detail}; nothing was signalled" for s in mismatched[1:]]
+            + [_done(s) for s in result.services if s.action != "pid-file-mismatch"],
+            runbook="startup pid-files",
+        )
+    return result
+
+
+def _done(outcome: StopOutcome) -> str:
+    name = SERVICE_LABEL.get(outcome.service, "embedded PostgreSQL")
+    what = {"stopped": "stopped", "forced": "killed", "not-running": "was not running", "stale-pid-file-removed": "was not running (stale pid file removed)"}
+    return f"{name} {what.get(outcome.action, outcome.action)}" + (f" (pid {outcome.pid})" if outcome.pid and outcome.action in ("stopped", "forced") else "")
+
+
+def _down(settings: Settings, cfg: StackConfig, progress: Progress, *, force: bool) -> DownResult:
     result = DownResult([])
     broker = _stop_one(settings, KAFKA, force, progress)
     result.services.append(broker)

@@ -69,7 +69,7 @@ def stop_broker_cleanly(stack: Stack) -> None:
     assert rec is not None
     processes.request_stop(rec.pid)
     assert processes.wait_exit(rec.pid, rec.create_time, 60)
-    services.remove_pid(settings, services.KAFKA)
+    services.remove_pid(settings, rec)
 
 
 def delete_topic(stack: Stack, name: str) -> None:
@@ -182,7 +182,7 @@ def test_failures_step_by_step(stack: Stack) -> None:
     # The broker started anyway, by hand (`kafkaops up` refuses): it dies, and the log scan says why, with file, line and time.
     rec = services._start(settings, services.KAFKA, java, settings.server_properties)
     assert processes.wait_exit(rec.pid, rec.create_time, 120), "the broker did not exit on a cluster id mismatch"
-    services.remove_pid(settings, services.KAFKA)
+    services.remove_pid(settings, rec)
     code, doc, _ = doctor(stack)
     assert code == 3
     c = check(doc, "logs.broker")

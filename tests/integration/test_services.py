@@ -223,3 +223,192 @@ def test_procedure_api_errors_are_kafkaops_errors(stack: Stack) -> None:
     assert res.returncode == 2
     assert "is not a Kafka installation" in res.stderr and "kafkaops install" in res.stderr
     assert "Traceback" not in res.stderr
+
+
+# --------------------------------------------------------------------------------------------
+# Concurrent commands and forged pid files (issue 11, items 5 and 6)
+
+
+def _stack_jvms(stack: Stack) -> list[processes.ProcInfo]:
+    """Every live JVM of this stack: a ZooKeeper or broker whose config is one of the stack's files."""
+    confs = {str((stack.root / "conf" / name).resolve()) for name in ("zookeeper.properties", "server.properties")}
+    found = processes.find_processes(services.MAIN_CLASS[services.ZOOKEEPER]) + processes.find_processes(services.MAIN_CLASS[services.KAFKA])
+    return [p for p in found if confs & set(p.cmdline) and Path(p.cmdline[0]).name == "java"]
+
+
+def _kill_stack_jvms(stack: Stack) -> None:
+    for p in _stack_jvms(stack):
+        processes.kill(p.pid)
+
+
+def test_two_ups_at_once_on_a_cold_stack_both_succeed(stack: Stack) -> None:
+    cmd = [sys.executable, "-m", "kafkaops", "up"]
+    try:
+        ups = [subprocess.Popen(cmd, env=stack.env, cwd=stack.root, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True) for _ in range(2)]
+        outs = [p.communicate(timeout=300) for p in ups]
+        codes = [p.returncode for p in ups]
+        assert codes == [0, 0], outs
+        errs = [err for _out, err in outs]
+        # Exactly one started the stack; the other waited for it, then found it running.
+        starter = next(i for i, err in enumerate(errs) if "ZooKeeper started" in err)
+        waiter = 1 - starter
+        assert f"another kafkaops up is starting the stack (pid {ups[starter].pid}); waiting" in errs[waiter], errs
+        assert "Kafka broker started" in errs[starter], errs
+        settings = stack.settings
+        zk_rec, kafka_rec = services.read_pid(settings, "zookeeper"), services.read_pid(settings, "kafka")
+        assert f"ZooKeeper already running (pid {zk_rec.pid})" in errs[waiter], errs
+        assert f"Kafka broker already running (pid {kafka_rec.pid})" in errs[waiter], errs
+        # The pid files name the stack's only two JVMs, and those are the ones running.
+        jvms = _stack_jvms(stack)
+        assert sorted(p.pid for p in jvms) == sorted([zk_rec.pid, kafka_rec.pid])
+        assert services.live_process(zk_rec) is not None and services.live_process(kafka_rec) is not None
+        down = run_kafkaops(["down"], stack.env, stack.root)
+        assert down.returncode == 0, down.stderr
+        assert "Kafka broker stopped cleanly" in down.stderr and "ZooKeeper stopped cleanly" in down.stderr
+        assert _stack_jvms(stack) == []
+    finally:
+        _kill_stack_jvms(stack)
+
+
+def _hold_stack_lock(stack: Stack, command: str) -> subprocess.Popen[str]:
+    """Another kafkaops process that holds this stack's lock (as `command` does) until it is killed."""
+    code = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from kafkaops.settings import load_settings\n"
+        "from kafkaops.procedures import services\n"
+        f"settings = load_settings(env={stack.env!r}, cwd=Path({str(stack.root)!r}))\n"
+        f"with services.stack_lock(settings, {command!r}):\n"
+        "    print('held', flush=True)\n"
+        "    time.sleep(120)\n"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, cwd=stack.root)
+    assert holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def test_up_waiting_for_another_up_times_out_clearly(stack: Stack) -> None:
+    holder = _hold_stack_lock(stack, "up")
+    try:
+        env = dict(stack.env, KAFKAOPS_LOCK_TIMEOUT="1")
+        res = run_kafkaops(["up"], env, stack.root)
+        assert res.returncode == 5, res.stderr
+        assert f"another kafkaops up is starting the stack (pid {holder.pid}); waiting" in res.stderr
+        assert f"error: kafkaops up (pid {holder.pid}) still holds the stack lock after 1s; nothing was done" in res.stderr
+        assert "hint: wait for it to finish, then rerun this command" in res.stderr
+        assert services.read_pid(stack.settings, "zookeeper") is None  # nothing was started
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_down_while_up_is_starting_says_so_and_waits(stack: Stack) -> None:
+    holder = _hold_stack_lock(stack, "up")
+    try:
+        env = dict(stack.env, KAFKAOPS_LOCK_TIMEOUT="1")
+        res = run_kafkaops(["down"], env, stack.root)
+        assert res.returncode == 5, res.stderr
+        assert f"another kafkaops up is starting the stack (pid {holder.pid}); waiting" in res.stderr
+        assert f"error: kafkaops up (pid {holder.pid}) still holds the stack lock after 1s; nothing was done" in res.stderr
+        # Once the start is over, down goes ahead.
+        holder.kill()
+        holder.wait()
+        res = run_kafkaops(["down"], env, stack.root)
+        assert res.returncode == 0, res.stderr
+        assert "waiting" not in res.stderr and "Kafka broker was not running" in res.stderr
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_reset_waits_for_the_stack_lock_too(stack: Stack) -> None:
+    stack.log_dir.mkdir(parents=True)
+    (stack.log_dir / "meta.properties").write_text("version=0\nbroker.id=0\ncluster.id=abc\n")
+    holder = _hold_stack_lock(stack, "down")
+    try:
+        env = dict(stack.env, KAFKAOPS_LOCK_TIMEOUT="1")
+        res = run_kafkaops(["reset", "--confirm", "--yes"], env, stack.root)
+        assert res.returncode == 5, res.stderr
+        assert f"another kafkaops down is stopping the stack (pid {holder.pid}); waiting" in res.stderr
+        assert (stack.log_dir / "meta.properties").exists()  # nothing was deleted
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_the_lock_is_per_stack(stack: Stack, tmp_path_factory: pytest.TempPathFactory, kafka_home: Path) -> None:
+    from tests.conftest import make_stack
+
+    other = make_stack(tmp_path_factory.mktemp("other-stack"), kafka_home)  # another KAFKAOPS_HOME
+    holder = _hold_stack_lock(stack, "up")
+    try:
+        res = run_kafkaops(["down"], dict(other.env, KAFKAOPS_LOCK_TIMEOUT="30"), other.root, timeout=20)
+        assert res.returncode == 0, res.stderr
+        assert "waiting" not in res.stderr
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_forged_pid_file_naming_an_unrelated_process_is_never_signalled(stack: Stack) -> None:
+    settings = stack.settings
+    victim = subprocess.Popen(["sleep", "300"])
+    # A process whose arguments even name the broker's main class and config, but which is no JVM.
+    lookalike = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)", "kafka.Kafka",
+                                  str(settings.server_properties.resolve())])
+    try:
+        for proc, main_class, service in ((victim, "sleep", "kafka"), (lookalike, "kafka.Kafka", "zookeeper")):
+            info = None
+            while info is None or info.cmdline[:1] == ():
+                info = processes.proc_info(proc.pid)
+            services.write_pid(settings, services.PidRecord(
+                service, proc.pid, info.create_time, main_class, str(settings.server_properties), str(stack.root / "forged.log"),
+                str(stack.root / "forged.out"), 0, time.time(), str(stack.env["KAFKA_HOME"])))
+        res = run_kafkaops(["down"], stack.env, stack.root)
+        assert res.returncode == 5, res.stderr
+        assert (f"error: the kafka pid file names pid {victim.pid}, which is not the Kafka broker kafkaops started "
+                f"(it runs `sleep 300`, not java kafka.Kafka {settings.server_properties.resolve()}); nothing was signalled") in res.stderr
+        assert (f"  the zookeeper pid file names pid {lookalike.pid}, which is not the ZooKeeper kafkaops started (it runs `{sys.executable} -c") in res.stderr
+        assert f"look at process {victim.pid}, {lookalike.pid}: if kafkaops did not start it, delete {services.pid_path(settings, 'kafka')}" in res.stderr
+        time.sleep(0.5)
+        assert victim.poll() is None and lookalike.poll() is None  # both still alive
+        # The files were left for a person to look at.
+        assert services.read_pid(settings, "kafka").pid == victim.pid
+        assert services.read_pid(settings, "zookeeper").pid == lookalike.pid
+        st = run_kafkaops(["status", "--json"], stack.env, stack.root)
+        kafka_s = json.loads(st.stdout)["services"][1]
+        assert kafka_s["state"] == "stale-pid-file"
+        # up starts nothing beside a process it cannot account for.
+        up = run_kafkaops(["up"], stack.env, stack.root)
+        assert up.returncode == 5, up.stderr
+        assert f"error: the zookeeper pid file names pid {lookalike.pid}, which is not the ZooKeeper kafkaops started" in up.stderr
+        assert _stack_jvms(stack) == [] and services.read_pid(settings, "zookeeper").pid == lookalike.pid
+        assert victim.poll() is None and lookalike.poll() is None
+    finally:
+        for proc in (victim, lookalike):
+            proc.kill()
+            proc.wait()
+
+
+def test_down_during_a_real_up_waits_for_the_start_then_stops_everything(stack: Stack) -> None:
+    up = subprocess.Popen([sys.executable, "-m", "kafkaops", "up", "--no-topic"], env=stack.env, cwd=stack.root,
+                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while services.read_pid(stack.settings, "zookeeper") is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert up.poll() is None  # up is starting the stack: ZooKeeper launched, the broker not yet ready
+        down = run_kafkaops(["down"], stack.env, stack.root)
+        _out, up_err = up.communicate(timeout=120)
+        assert up.returncode == 0, up_err
+        assert "Kafka broker started" in up_err  # the start was not cut short
+        assert down.returncode == 0, down.stderr
+        assert f"another kafkaops up is starting the stack (pid {up.pid}); waiting" in down.stderr
+        assert "Kafka broker stopped cleanly" in down.stderr and "ZooKeeper stopped cleanly" in down.stderr
+        assert _stack_jvms(stack) == []
+        assert services.read_pid(stack.settings, "kafka") is None and services.read_pid(stack.settings, "zookeeper") is None
+    finally:
+        up.kill()
+        up.wait()
+        _kill_stack_jvms(stack)
