@@ -52,6 +52,7 @@ READ_AHEAD = 3  # batches read ahead
 DEFAULT_DELIVERY_TIMEOUT = 30.0  # seconds Kafka has to acknowledge an event before the run fails
 DEFAULT_SETTLE_TIMEOUT = 10.0  # seconds the settle gate waits for in-flight inserts
 DEFAULT_INTERVAL = 1.0
+OFFSET_SYNCHRONOUS_COMMIT = "on"  # durable offset updates (bench/bench_produce.py --offset-commit compares "off")
 
 RETRIABLE = ("_MSG_TIMED_OUT", "_TRANSPORT", "_ALL_BROKERS_DOWN", "_TIMED_OUT", "REQUEST_TIMED_OUT", "NOT_ENOUGH_REPLICAS", "LEADER_NOT_AVAILABLE", "NOT_LEADER_FOR_PARTITION")
 MISSING_TOPIC = ("UNKNOWN_TOPIC_OR_PART", "_UNKNOWN_TOPIC", "_UNKNOWN_PARTITION")
@@ -599,9 +600,10 @@ def produce(settings: Settings, opts: ProduceOptions, hooks: Hooks | None = None
             offset = read_position(conn, pipeline, settings) or offset  # as it is now that this run holds the lock
         check_topic(settings, topic)
         builder = EventBuilder(conn.info.dbname, ref, mapper)
-        # An offset UPDATE lost in a database crash only means re-sending (the offset lags, never
-        # leads: it is written after Kafka's ack), so the session need not wait for each WAL flush.
-        conn.execute("SET synchronous_commit TO off")
+        # Each offset UPDATE waits for its WAL flush, whatever the server's or role's default: after
+        # a PostgreSQL crash the offset is the last one committed, so only the batches in flight are
+        # re-sent (off lost up to ~3 x wal_writer_delay of commits: tens of thousands of rows).
+        conn.execute("SELECT set_config('synchronous_commit', %s, false)", (OFFSET_SYNCHRONOUS_COMMIT,))
 
         level, blockers = settle(conn, ref, opts.settle_timeout, hooks.waiting)
         if offset.last_id > level:
