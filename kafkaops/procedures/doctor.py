@@ -982,7 +982,7 @@ def check_database_schema(ctx: Context) -> Outcome:
     pipeline = _pipeline(ctx)
     offset = db.read_position(ctx.db, pipeline, ctx.settings)
     ctx.db_facts["last_id"] = offset.last_id if offset else 0
-    ctx.db_facts["offset_row"] = offset.row if offset else None
+    ctx.db_facts["rewind"] = _rewind_remedy(pipeline, offset.row if offset else None)
     if offset is None:
         return passed(f"tables {LIVEDB} and {OFFSETS_TABLE} exist; the pipeline {pipeline} has no position yet (it starts at 0)", pipeline=str(pipeline))
     return passed(f"tables {LIVEDB} and {OFFSETS_TABLE} exist, with the position of {pipeline} (row id={offset.row})", pipeline=str(pipeline))
@@ -1267,7 +1267,7 @@ def check_end_offsets(ctx: Context) -> Outcome:
             return failed(
                 f"{name} is empty but {OFFSETS_TABLE}.last_id={last_id}: the topic was recreated or reset after rows were sent, "
                 "and the producer will not send them again",
-                f"if the rows must be in Kafka again, rewind the offset: {_rewind_remedy(_pipeline(ctx), ctx.db_facts.get('offset_row'))}, then `kafkaops produce`",
+                f"if the rows must be in Kafka again, rewind the offset: {ctx.db_facts.get('rewind', '`kafkaops db rewind --yes`')}, then `kafkaops produce`",
                 "producer-offset-ahead",
                 details,
                 next="kafkaops runbook failures producer-offset-ahead",
