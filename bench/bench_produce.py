@@ -88,6 +88,20 @@ PROCEDURE = textwrap.dedent(
 )
 
 
+# kafkaops with its offset updates committed without waiting for the WAL flush (as before they were
+# made durable): for --offset-commit off/both only.
+OFFSETS_NOT_DURABLE = textwrap.dedent(
+    """
+    import sys
+    import kafkaops.procedures.produce as produce
+    from kafkaops.cli import main
+    produce.OFFSET_SYNCHRONOUS_COMMIT = "off"
+    sys.argv = ["kafkaops", *sys.argv[1:]]
+    main()
+    """
+)
+
+
 def kafkaops_command() -> list[str]:
     script = Path(sys.executable).parent / "kafkaops"
     return [str(script)] if script.exists() else [sys.executable, "-m", "kafkaops"]
@@ -131,6 +145,12 @@ def main() -> None:
     parser.add_argument("--procedure-rows", type=int, default=20_000, help="sample size for (b), batches of 10")
     parser.add_argument("--repeat", type=int, default=2, help="runs of each contender; the best of each is compared")
     parser.add_argument("--batch-size", type=int, default=None, help="kafkaops produce --batch-size (default: its own default)")
+    parser.add_argument(
+        "--offset-commit",
+        choices=("on", "off", "both"),
+        default="on",
+        help="synchronous_commit of the offset updates: on (kafkaops's own), off (not durable), both (interleaved, side by side)",
+    )
     args = parser.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="kafkaops-bench-produce-", dir="/var/tmp"))
@@ -153,6 +173,7 @@ def main() -> None:
 
         kafkaops_runs: list[dict[str, float]] = []
         raw_runs: list[dict[str, float]] = []
+        not_durable_runs: list[dict[str, float]] = []
         for i in range(args.repeat):
             topic = new_topic(settings)
             wall, peak, code, out, err, cpu = run_child([py, "-c", RAW, url, stack.broker, topic, str(args.rows)], stack.env, root)
@@ -161,18 +182,20 @@ def main() -> None:
             raw_runs.append({"seconds": round(wall, 2), "rows_per_s": round(args.rows / wall), "peak_rss_mb": round(peak, 1), "cpu_s": round(cpu, 2)})
             print(f"(a) raw baseline   run {i + 1}: {args.rows / wall:>9,.0f} rows/s ({wall:.1f}s, CPU {cpu:.1f}s, peak RSS {peak:.0f} MB)", flush=True)
 
-            db.rewind_offset(settings)
-            topic = new_topic(settings)
-            cmd = [*kafkaops_command(), "produce", "--topic", topic]
-            if args.batch_size:
-                cmd += ["--batch-size", str(args.batch_size)]
-            wall, peak, code, out, err, cpu = run_child(cmd, stack.env, root)
-            if code != 0 or f"Sent {args.rows} events" not in err:
-                raise SystemExit(f"kafkaops produce failed ({code}): {err[-2000:]}")
-            st = db.status(settings)
-            assert st.last_id == args.rows, st
-            kafkaops_runs.append({"seconds": round(wall, 2), "rows_per_s": round(args.rows / wall), "peak_rss_mb": round(peak, 1), "cpu_s": round(cpu, 2)})
-            print(f"kafkaops produce   run {i + 1}: {args.rows / wall:>9,.0f} rows/s ({wall:.1f}s, CPU {cpu:.1f}s, peak RSS {peak:.0f} MB, offset {st.last_id:,})", flush=True)
+            for mode in ("on", "off") if args.offset_commit == "both" else (args.offset_commit,):
+                topic = new_topic(settings)  # a new pipeline (livedb -> topic): it starts at 0
+                cmd = [*kafkaops_command(), "produce", "--topic", topic] if mode == "on" else [py, "-c", OFFSETS_NOT_DURABLE, "produce", "--topic", topic]
+                if args.batch_size:
+                    cmd += ["--batch-size", str(args.batch_size)]
+                wall, peak, code, out, err, cpu = run_child(cmd, stack.env, root)
+                if code != 0 or f"Sent {args.rows} events" not in err:
+                    raise SystemExit(f"kafkaops produce failed ({code}): {err[-2000:]}")
+                st = db.status(settings, topic=topic)
+                assert st.last_id == args.rows, st
+                run = {"seconds": round(wall, 2), "rows_per_s": round(args.rows / wall), "peak_rss_mb": round(peak, 1), "cpu_s": round(cpu, 2)}
+                (kafkaops_runs if mode == "on" else not_durable_runs).append(run)
+                label = "kafkaops produce " if mode == "on" else "  offsets async  "
+                print(f"{label}  run {i + 1}: {args.rows / wall:>9,.0f} rows/s ({wall:.1f}s, CPU {cpu:.1f}s, peak RSS {peak:.0f} MB, offset {st.last_id:,})", flush=True)
 
         n = min(args.procedure_rows, args.rows)
         procedure_runs: list[dict[str, float]] = []
@@ -194,6 +217,16 @@ def main() -> None:
             print(f"could not stop the embedded PostgreSQL: {exc}")
         shutil.rmtree(root, ignore_errors=True)
 
+    if not_durable_runs:
+        best_off = max(r["rows_per_s"] for r in not_durable_runs)
+        results["offsets_not_durable"] = not_durable_runs
+        if not kafkaops_runs:
+            print(f"offsets not durable (synchronous_commit off): best {best_off:,} rows/s")
+            print(f"saved {save(f'produce-{args.rows}-offsets-off', results)}")
+            return
+        best_on = max(r["rows_per_s"] for r in kafkaops_runs)
+        results["durable_offsets_cost"] = round(1 - best_on / best_off, 3)
+        print(f"\ndurable offsets (synchronous_commit on) vs off: {best_on:,} vs {best_off:,} rows/s (best of {args.repeat}): cost {1 - best_on / best_off:.1%}")
     best_k = max(r["rows_per_s"] for r in kafkaops_runs)
     best_a = max(r["rows_per_s"] for r in raw_runs)
     peak = max(r["peak_rss_mb"] for r in kafkaops_runs)

@@ -13,6 +13,8 @@ db_app = typer.Typer(
 )
 
 TABLE_HELP = "The source table (table or schema.table)."
+PIPELINE_TABLE_HELP = "The pipeline's source table (table or schema.table), as given to produce."
+TOPIC_HELP = "The pipeline's topic, as given to produce (env KAFKA_TOPIC)."
 
 
 def register(app: typer.Typer) -> None:
@@ -24,7 +26,10 @@ def init(
     ctx: typer.Context,
     demo: Annotated[bool, typer.Option("--demo", help="Also create a demo livedb table (bigserial id, created_at, text, numeric, jsonb, bytea, nullable note).")] = False,
 ) -> None:
-    """Create producer_offsets with its row id=1 at zero, if absent. Safe to repeat: existing data is never touched.
+    """Create producer_offsets with the default pipeline's row (livedb -> KAFKA_TOPIC, id=1) at zero, if absent.
+
+    Safe to repeat: no offset is ever changed. An offset table made by an older kafkaops (one row for
+    every table) is upgraded in place to one row per pipeline; its row becomes the default pipeline's.
 
     Example: kafkaops db init --demo
     """
@@ -63,10 +68,13 @@ def seed(
 @db_app.command("status")
 def status(
     ctx: typer.Context,
-    table: Annotated[str, typer.Option("--table", help=TABLE_HELP)] = "livedb",
+    table: Annotated[str, typer.Option("--table", help=PIPELINE_TABLE_HELP)] = "livedb",
+    topic: Annotated[str | None, typer.Option("--topic", help=TOPIC_HELP)] = None,
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")] = False,
 ) -> None:
-    """Show the offset row, the newest id and how many rows wait to be produced.
+    """Show a pipeline's position (table -> topic), the newest id and how many rows wait to be produced.
+
+    The other pipelines' positions are listed below it.
 
     Exit code 3 when a table is missing or the offset is ahead of the table.
 
@@ -78,15 +86,17 @@ def status(
     from kafkaops.procedures import db
 
     settings = get_settings(ctx)
-    st = db.status(settings, table=table)
+    st = db.status(settings, table=table, topic=topic)
     if json_:
         ui.print_json(st.as_dict())
     else:
         ui.print_table(
             None,
-            ["database", "table", "last_id", "last_created_at", "newest id", "pending"],
-            [[st.database, st.table if st.table_exists else f"{st.table} (missing)", st.last_id, st.last_created_at, st.newest_id, st.pending]],
+            ["database", "table", "topic", "last_id", "last_created_at", "newest id", "pending"],
+            [[st.database, st.table if st.table_exists else f"{st.table} (missing)", st.topic, st.last_id, st.last_created_at, st.newest_id, st.pending]],
         )
+        if st.others:
+            ui.print_table("other pipelines", ["table", "topic", "last_id"], [[o["table"], o["topic"], o["last_id"]] for o in st.others])
         if not st.offsets_exists:
             ui.warn("the offset table producer_offsets does not exist: run `kafkaops db init`")
         if not st.table_exists:
@@ -94,7 +104,7 @@ def status(
         if st.offset_ahead:
             ui.warn(
                 f"the offset ({st.last_id}) is ahead of the newest id ({st.newest_id}): produce would send nothing; "
-                "rewind with `kafkaops db rewind --yes`"
+                f"rewind with `kafkaops db rewind --yes{db.Pipeline(st.table, st.topic).flags}`"
             )
     if not st.offsets_exists or not st.table_exists or st.offset_ahead:
         raise typer.Exit(int(ExitCode.NOT_READY))
@@ -104,9 +114,13 @@ def status(
 def rewind(
     ctx: typer.Context,
     to_id: Annotated[int, typer.Option("--to", help="The id to rewind to (rows above it are sent again).")] = 0,
+    table: Annotated[str, typer.Option("--table", help=PIPELINE_TABLE_HELP)] = "livedb",
+    topic: Annotated[str | None, typer.Option("--topic", help=TOPIC_HELP)] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
-    """Move the producer's offset back so that the next produce re-sends rows above it (default: all rows).
+    """Move a pipeline's offset back so that its next produce re-sends rows above it (default: all rows).
+
+    Only the pipeline named by --table and --topic moves; refused (exit 5) while its producer runs.
 
     Example: kafkaops db rewind --yes
     """
@@ -116,10 +130,12 @@ def rewind(
     from kafkaops.procedures import db
 
     settings = get_settings(ctx)
+    topic = topic or settings.kafka_topic
     if not yes:
         if not ui.stdin_is_terminal():
             raise UsageError("rewinding the offset needs a confirmation", hint="pass --yes")
-        if not ui.confirm(f"Set producer_offsets.last_id to {to_id}? The next produce re-sends every row above it"):
+        question = f"Set the offset of {table} -> {topic} to {to_id}? The next produce re-sends every row above it"
+        if not ui.confirm(question):
             raise typer.Exit(int(ExitCode.REFUSED))
-    result = db.rewind_offset(settings, to_id)
-    ui.success(f"offset moved from {result.before} to {result.after}")
+    result = db.rewind_offset(settings, to_id, table=table, topic=topic)
+    ui.success(f"offset of {result.pipeline} moved from {result.before} to {result.after}")

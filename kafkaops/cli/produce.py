@@ -44,10 +44,10 @@ def produce(
     from kafkaops.errors import ExitCode
     from kafkaops.procedures import produce as proc
 
-    settings = get_settings(ctx, kafka_topic=topic)
+    settings = get_settings(ctx)  # KAFKA_TOPIC stays the default pipeline's topic; --topic names this run's
     opts = proc.ProduceOptions(
         table=table,
-        topic=settings.kafka_topic,
+        topic=topic or settings.kafka_topic,
         batch_size=batch_size,
         max_rows=max_rows,
         dry_run=dry_run,

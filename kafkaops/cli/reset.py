@@ -61,8 +61,12 @@ def render_plan(plan: ResetPlan, settings: Any) -> list[str]:
         then.append(f"back up each folder to a .tar.gz in {plan.backup_dir}, verified before anything is deleted")
     if plan.reset_producer_offset:
         before = plan.offset_before
-        was = f"last_id {before['last_id']}" if before else "no row yet"
-        then.append(f"rewind producer_offsets row 1 ({was}) to last_id 0, last_created_at 1970-01-01: every livedb row will be sent again")
+        pipeline = before["pipeline"] if before and "pipeline" in before else f"livedb -> {settings.kafka_topic}"
+        was = f"last_id {before['last_id']}" if before else "not read"
+        then.append(
+            f"rewind the producer offset of {pipeline} ({was}) to last_id 0, last_created_at 1970-01-01: "
+            "every livedb row will be sent again (other pipelines keep theirs)"
+        )
     if plan.restart:
         then.append(f"start the stack again and create topic {settings.kafka_topic}")
     if then:
@@ -91,7 +95,10 @@ def reset(
     ] = None,
     reset_producer_offset: Annotated[
         bool,
-        typer.Option("--reset-producer-offset", help="Also rewind producer_offsets row 1 to last_id 0: every livedb row is sent again."),
+        typer.Option(
+            "--reset-producer-offset",
+            help="Also rewind the default pipeline's offset (livedb -> KAFKA_TOPIC) to 0: every livedb row is sent again. Refused while its producer runs.",
+        ),
     ] = False,
     restart: Annotated[bool, typer.Option("--restart", help="Start the stack again afterwards and recreate the pipeline topic.")] = False,
     force_path: Annotated[
@@ -199,7 +206,8 @@ def _render_result(result: ResetResult, settings: Any) -> None:
     if result.offset_rewound:
         before = result.offset_before
         was = f"from last_id {before['last_id']} " if before else ""
-        ui.warn(f"producer offset rewound {was}to 0: every livedb row will be sent again at the next produce")
+        pipeline = f" of {before['pipeline']}" if before and "pipeline" in before else ""
+        ui.warn(f"producer offset{pipeline} rewound {was}to 0: every livedb row will be sent again at the next produce")
     if result.restarted is not None:
         topic = result.restarted.topic
         ui.success(f"stack restarted; topic {settings.kafka_topic} {'created' if topic and topic.created else 'exists'}")

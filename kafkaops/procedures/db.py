@@ -1,8 +1,21 @@
 """The database side of the pipeline: the offset table, the demo table, seeding, status, rewinding.
 
-``producer_offsets`` holds one row (id=1) with ``last_id`` (the highest ``livedb.id`` Kafka has
-acknowledged) and ``last_created_at`` (that row's ``created_at``). Everything here is idempotent and
-never touches data that exists, except :func:`rewind_offset`, which is asked for explicitly.
+A *pipeline* is a source table and a topic (``public.livedb -> db_live_events``). ``producer_offsets``
+holds one row per pipeline: ``source_table`` (``schema.table``, as resolved in the database),
+``topic``, ``last_id`` (the highest id of that table Kafka has acknowledged on that topic) and
+``last_created_at`` (that row's ``created_at``); ``(source_table, topic)`` is unique. A pipeline
+that has never run has no row: its position is 0, and the producer adds the row when it starts.
+
+The *default pipeline* is ``livedb`` -> KAFKA_TOPIC. It owns the row ``id = 1``: before positions
+were per pipeline, that row was the only one, so a database made by an older kafkaops upgrades in
+place (:func:`ensure_schema`, run by ``db init``, produce, rewind and reset): the columns are added
+and row 1 becomes the default pipeline's position, at the offset it had. Nothing is re-sent or
+skipped. The upgrade runs in one transaction under an advisory lock, so two processes upgrading at
+once are safe, and it does nothing on a database already upgraded.
+
+Each pipeline has its own producer lock (:func:`lock_key`): two pipelines can be produced at once,
+the same pipeline only once. Everything here is idempotent and never changes an offset that
+exists, except :func:`rewind_offset`, which is asked for explicitly.
 """
 
 from __future__ import annotations
@@ -13,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from kafkaops.errors import NotReady, UsageError
+from kafkaops.errors import ExitCode, KafkaopsError, NotReady, RefusedError, UsageError
 from kafkaops.settings import Settings
 
 OFFSETS_TABLE = "producer_offsets"
@@ -26,7 +39,19 @@ CREATE TABLE IF NOT EXISTS producer_offsets (
     last_id         bigint NOT NULL DEFAULT 0,
     last_created_at timestamptz NOT NULL DEFAULT 'epoch'
 )"""
-OFFSETS_ROW = "INSERT INTO producer_offsets (id, last_id, last_created_at) VALUES (1, 0, 'epoch') ON CONFLICT (id) DO NOTHING"
+# The upgrade to one row per pipeline (run once, in one transaction; see ensure_schema). New rows
+# take their id from a sequence that starts after the ids already there; row 1 becomes the default
+# pipeline's position.
+OFFSETS_UPGRADE = (
+    "ALTER TABLE producer_offsets ADD COLUMN IF NOT EXISTS source_table text",
+    "ALTER TABLE producer_offsets ADD COLUMN IF NOT EXISTS topic text",
+    "CREATE SEQUENCE IF NOT EXISTS producer_offsets_id_seq AS integer OWNED BY producer_offsets.id",
+    "SELECT setval('producer_offsets_id_seq', greatest((SELECT max(id) FROM producer_offsets), 1))",
+    "ALTER TABLE producer_offsets ALTER COLUMN id SET DEFAULT nextval('producer_offsets_id_seq')",
+    "CREATE UNIQUE INDEX IF NOT EXISTS producer_offsets_pipeline ON producer_offsets (source_table, topic)",
+)
+DEFAULT_ROW = 1  # the default pipeline's row (the only row before positions were per pipeline)
+UPGRADE_LOCK = 0x6B6F7073  # advisory lock (transaction) around creating or upgrading producer_offsets
 
 # A table to try the pipeline with: a bigserial key, a creation time, and columns of the types whose
 # conversion to JSON usually loses something (numeric, jsonb, bytea, NULL).
@@ -107,18 +132,162 @@ def require_table(conn: Any, name: str, *, demo_hint: bool = True) -> TableRef:
 
 
 @dataclass(frozen=True)
+class Pipeline:
+    """A source table (``schema.table`` as resolved) and a topic: one position, one producer at a time."""
+
+    table: str
+    topic: str
+
+    def __str__(self) -> str:
+        return f"{self.table} -> {self.topic}"
+
+    @property
+    def flags(self) -> str:
+        """The options naming this pipeline on a command line (--table left out for livedb)."""
+        table = "" if self.table == f"public.{DEMO_TABLE}" else f" --table {self.table}"
+        return f"{table} --topic {self.topic}"
+
+
+@dataclass(frozen=True)
 class Offset:
     last_id: int
     last_created_at: datetime | None
+    row: int | None = None  # producer_offsets.id; None: the pipeline has no row yet (position 0)
 
 
-def read_offset(conn: Any) -> Offset:
+def pipeline_for(conn: Any, table: str, topic: str) -> Pipeline:
+    """The pipeline of ``--table``/``--topic``, the table named as the database resolves it (so that
+    ``livedb`` and ``public.livedb`` are one pipeline); a table that does not exist (yet) is named
+    in the current schema unless a schema is given."""
+    try:
+        ref = resolve_table(conn, table)
+    except Exception:  # noqa: BLE001 - psycopg: not a valid name; named as given
+        ref = None
+    if ref is not None:
+        return Pipeline(ref.qualified, topic)
+    if "." in table:
+        return Pipeline(table, topic)
+    return Pipeline(f"{conn.execute('SELECT current_schema()').fetchone()[0]}.{table}", topic)
+
+
+def default_pipeline(conn: Any, settings: Settings) -> Pipeline:
+    """livedb -> KAFKA_TOPIC: the pipeline of `kafkaops produce` without --table and --topic."""
+    return pipeline_for(conn, DEMO_TABLE, settings.kafka_topic)
+
+
+def offsets_layout(conn: Any) -> str | None:
+    """None (no offset table), "old" (one row, id=1, for every pipeline) or "pipelines"."""
     if resolve_table(conn, OFFSETS_TABLE) is None:
+        return None
+    row = conn.execute(
+        "SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attname IN ('source_table', 'topic') AND NOT attisdropped",
+        (OFFSETS_TABLE,),
+    ).fetchone()
+    return "pipelines" if row[0] == 2 else "old"
+
+
+def ensure_schema(conn: Any, settings: Settings, *, create: bool = False) -> bool:
+    """Bring producer_offsets to one row per pipeline; True if it created or upgraded something.
+
+    Without ``create`` a missing table is an error (db init creates it). An old table is upgraded in
+    one transaction under an advisory lock: a second process waits, then finds nothing to do.
+    """
+    import psycopg
+
+    layout = offsets_layout(conn)
+    if layout == "pipelines":
+        return False
+    if layout is None and not create:
         raise NotReady(f"the offset table {OFFSETS_TABLE} does not exist", hint="create it with `kafkaops db init`")
-    row = conn.execute("SELECT last_id, last_created_at FROM producer_offsets WHERE id = 1").fetchone()
-    if row is None:
-        raise NotReady(f"{OFFSETS_TABLE} has no row id=1 (the producer's offset)", hint="create it with `kafkaops db init`")
-    return Offset(int(row[0]), row[1])
+    try:
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (UPGRADE_LOCK,))
+            layout = offsets_layout(conn)  # what the process that held the lock left
+            if layout == "pipelines":
+                return False
+            conn.execute(OFFSETS_DDL)
+            for statement in OFFSETS_UPGRADE:
+                conn.execute(statement)
+            default = default_pipeline(conn, settings)
+            conn.execute(
+                "UPDATE producer_offsets SET source_table = %s, topic = %s WHERE id = %s AND source_table IS NULL",
+                (default.table, default.topic, DEFAULT_ROW),
+            )
+    except psycopg.errors.InsufficientPrivilege as exc:
+        raise KafkaopsError(
+            f"cannot upgrade {OFFSETS_TABLE} to one position per pipeline: {str(exc).strip().splitlines()[0]}",
+            hint="run `kafkaops db init` once as the owner of producer_offsets (it adds two columns; no offset changes)",
+            exit_code=ExitCode.NOT_READY,
+        ) from None
+    return True
+
+
+def read_position(conn: Any, pipeline: Pipeline, settings: Settings) -> Offset | None:
+    """The pipeline's row as it is (None: no row yet), read-only: an old table is read as it is
+    (its row id=1 is the default pipeline's position)."""
+    layout = offsets_layout(conn)
+    if layout is None:
+        raise NotReady(f"the offset table {OFFSETS_TABLE} does not exist", hint="create it with `kafkaops db init`")
+    if layout == "old":
+        if pipeline != default_pipeline(conn, settings):
+            return None
+        row = conn.execute("SELECT last_id, last_created_at, id FROM producer_offsets WHERE id = %s", (DEFAULT_ROW,)).fetchone()
+    else:
+        row = conn.execute(
+            "SELECT last_id, last_created_at, id FROM producer_offsets WHERE source_table = %s AND topic = %s", (pipeline.table, pipeline.topic)
+        ).fetchone()
+    return Offset(int(row[0]), row[1], int(row[2])) if row else None
+
+
+def claim_position(conn: Any, pipeline: Pipeline, settings: Settings) -> Offset:
+    """The pipeline's row, added at 0 (epoch) if it has none; upgrades an old table first."""
+    ensure_schema(conn, settings)
+    conn.execute(
+        "INSERT INTO producer_offsets (source_table, topic) VALUES (%s, %s) ON CONFLICT (source_table, topic) DO NOTHING",
+        (pipeline.table, pipeline.topic),
+    )
+    offset = read_position(conn, pipeline, settings)
+    assert offset is not None
+    return offset
+
+
+def lock_key(row: int) -> int:
+    """The advisory lock a producer holds for as long as it runs, one per pipeline (its row's id).
+
+    The default pipeline's row keeps the key every kafkaops used before positions were per
+    pipeline, so an older producer still running during an upgrade keeps a new one out."""
+    import zlib
+
+    if row == DEFAULT_ROW:
+        return zlib.crc32(b"kafkaops produce producer_offsets") - 2**31
+    return (zlib.crc32(b"kafkaops producer_offsets pipeline") & 0x7FFFFFFF) << 32 | row
+
+
+def try_lock(conn: Any, row: int) -> bool:
+    return bool(conn.execute("SELECT pg_try_advisory_lock(%s)", (lock_key(row),)).fetchone()[0])
+
+
+def unlock(conn: Any, row: int) -> None:
+    conn.execute("SELECT pg_advisory_unlock(%s)", (lock_key(row),))
+
+
+def lock_holder(conn: Any, row: int) -> str:
+    """' (database session pid N, application)' for the session holding the pipeline's lock, or ''."""
+    key = lock_key(row)
+    holder = conn.execute(
+        """SELECT a.pid, a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+           WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+             AND l.classid = ((%s::bigint >> 32) & 4294967295)::oid AND l.objid = (%s::bigint & 4294967295)::oid LIMIT 1""",
+        (key, key),
+    ).fetchone()
+    return f" (database session pid {holder[0]}, {holder[1] or 'no application_name'})" if holder else ""
+
+
+def producer_running(pipeline: Pipeline, holder: str = "") -> RefusedError:
+    return RefusedError(
+        f"a producer is running for {pipeline}{holder}: it holds that pipeline's producer lock",
+        hint=f"stop that `kafkaops produce` (table {pipeline.table}, topic {pipeline.topic}) first: Ctrl+C in its terminal (or end its process), then rerun",
+    )
 
 
 @contextmanager
@@ -150,19 +319,32 @@ class InitResult:
 
 
 def init(settings: Settings, *, demo: bool = False) -> InitResult:
-    """Create producer_offsets (row id=1 at zero) and, with ``demo``, the livedb table; if absent."""
+    """Create producer_offsets (or upgrade an old one to one row per pipeline) with the default
+    pipeline's row id=1 at zero, and, with ``demo``, the livedb table; if absent."""
     from kafkaops.adapters.embedded_pg import database_url
     from kafkaops.adapters.postgres import shown
 
     created: list[str] = []
     existed: list[str] = []
     with session(settings) as conn:
-        wanted = [(OFFSETS_TABLE, OFFSETS_DDL)] + ([(DEMO_TABLE, DEMO_DDL)] if demo else [])
-        for name, ddl in wanted:
-            (existed if resolve_table(conn, name) is not None else created).append(name)
-            conn.execute(ddl)
-        if conn.execute(OFFSETS_ROW).rowcount == 1 and OFFSETS_TABLE in existed:
-            created.append(f"{OFFSETS_TABLE} row id=1")
+        if demo:  # first: the default pipeline is named after the table as it resolves
+            (existed if resolve_table(conn, DEMO_TABLE) is not None else created).append(DEMO_TABLE)
+            conn.execute(DEMO_DDL)
+        old = offsets_layout(conn)
+        ensure_schema(conn, settings, create=True)
+        if old is None:
+            created.insert(0, OFFSETS_TABLE)
+        else:
+            existed.insert(0, OFFSETS_TABLE)
+            if old == "old":
+                created.append(f"{OFFSETS_TABLE} columns source_table, topic (row id=1 is now {default_pipeline(conn, settings)})")
+        default = default_pipeline(conn, settings)
+        added = conn.execute(
+            "INSERT INTO producer_offsets (id, source_table, topic, last_id, last_created_at) VALUES (%s, %s, %s, 0, 'epoch') ON CONFLICT DO NOTHING",
+            (DEFAULT_ROW, default.table, default.topic),
+        ).rowcount
+        if added == 1 and old is not None:
+            created.append(f"{OFFSETS_TABLE} row id=1 ({default})")
     return InitResult(shown(database_url(settings)), created, existed)
 
 
@@ -202,13 +384,15 @@ def seed(settings: Settings, rows: int, *, table: str = DEMO_TABLE) -> SeedResul
 class DbStatus:
     database: str  # redacted
     table: str
+    topic: str
     table_exists: bool
     offsets_exists: bool
-    last_id: int | None
+    last_id: int | None  # 0 when the pipeline has no row yet (it has sent nothing)
     last_created_at: str | None
     newest_id: int | None
     pending: int | None
     offset_ahead: bool  # last_id > newest id: the table was truncated and re-seeded
+    others: list[dict[str, Any]] = field(default_factory=list)  # the other pipelines' positions
 
     def as_dict(self) -> dict[str, Any]:
         from dataclasses import asdict
@@ -216,19 +400,27 @@ class DbStatus:
         return asdict(self)
 
 
-def status(settings: Settings, *, table: str = DEMO_TABLE) -> DbStatus:
+def status(settings: Settings, *, table: str = DEMO_TABLE, topic: str | None = None) -> DbStatus:
     from psycopg import sql
 
     from kafkaops.adapters.embedded_pg import database_url
     from kafkaops.adapters.postgres import shown
 
+    topic = topic or settings.kafka_topic
     with session(settings) as conn:
         ref = resolve_table(conn, table)
-        offsets = resolve_table(conn, OFFSETS_TABLE) is not None
+        pipeline = pipeline_for(conn, table, topic)
+        layout = offsets_layout(conn)
         offset: Offset | None = None
-        if offsets:
-            row = conn.execute("SELECT last_id, last_created_at FROM producer_offsets WHERE id = 1").fetchone()
-            offset = Offset(int(row[0]), row[1]) if row else None
+        others: list[dict[str, Any]] = []
+        if layout is not None:
+            offset = read_position(conn, pipeline, settings) or Offset(0, None)
+            if layout == "pipelines":
+                rows = conn.execute(
+                    "SELECT source_table, topic, last_id FROM producer_offsets WHERE (source_table, topic) IS DISTINCT FROM (%s, %s) ORDER BY id",
+                    (pipeline.table, pipeline.topic),
+                ).fetchall()
+                others = [{"table": r[0], "topic": r[1], "last_id": int(r[2])} for r in rows]
         newest = pending = None
         if ref is not None:
             newest = conn.execute(sql.SQL("SELECT max(id) FROM {}").format(ref.ident())).fetchone()[0]
@@ -237,14 +429,16 @@ def status(settings: Settings, *, table: str = DEMO_TABLE) -> DbStatus:
     last_id = offset.last_id if offset else None
     return DbStatus(
         database=shown(database_url(settings)),
-        table=ref.qualified if ref else table,
+        table=pipeline.table,
+        topic=topic,
         table_exists=ref is not None,
-        offsets_exists=offsets,
+        offsets_exists=layout is not None,
         last_id=last_id,
         last_created_at=offset.last_created_at.isoformat() if offset and offset.last_created_at else None,
         newest_id=newest,
         pending=pending,
         offset_ahead=bool(last_id and last_id > (newest or 0)),
+        others=others,
     )
 
 
@@ -253,40 +447,39 @@ def status(settings: Settings, *, table: str = DEMO_TABLE) -> DbStatus:
 
 @dataclass(frozen=True)
 class RewindResult:
+    pipeline: str
     before: int
     after: int
 
 
-def rewind_offset(settings: Settings, to_id: int = 0) -> RewindResult:
-    """Set the producer's offset back (default: to the start, last_id=0 and last_created_at epoch).
+def set_position(conn: Any, row: int, to_id: int) -> None:
+    """Move a pipeline's row to ``to_id`` (0: the start, last_created_at back to the epoch)."""
+    if to_id == 0:
+        conn.execute("UPDATE producer_offsets SET last_id = 0, last_created_at = 'epoch' WHERE id = %s", (row,))
+    else:
+        conn.execute("UPDATE producer_offsets SET last_id = %s WHERE id = %s", (to_id, row))
 
-    The next `kafkaops produce` re-sends every row above it. Refuses while a producer runs.
+
+def rewind_offset(settings: Settings, to_id: int = 0, *, table: str = DEMO_TABLE, topic: str | None = None) -> RewindResult:
+    """Set a pipeline's offset back (default: to the start, last_id=0 and last_created_at epoch).
+
+    The next `kafkaops produce` of that pipeline re-sends every row above it. Refuses while a
+    producer of that pipeline runs; other pipelines are not touched.
     """
-    from kafkaops.errors import RefusedError
-
     if to_id < 0:
         raise UsageError(f"the offset cannot be negative (got {to_id})")
     with session(settings, application_name="kafkaops-rewind") as conn:
-        before = read_offset(conn)
-        if not conn.execute("SELECT pg_try_advisory_lock(%s)", (producer_lock_key(),)).fetchone()[0]:
-            raise RefusedError(f"{PRODUCER_RUNNING}; not moving its offset", hint=STOP_THE_PRODUCER)
+        pipeline = pipeline_for(conn, table, topic or settings.kafka_topic)
+        if read_position(conn, pipeline, settings) is None:  # a new pipeline: only for a table that exists
+            require_table(conn, table)
+        row = claim_position(conn, pipeline, settings).row
+        assert row is not None
+        if not try_lock(conn, row):
+            raise producer_running(pipeline, lock_holder(conn, row))
         try:
-            if to_id == 0:
-                conn.execute("UPDATE producer_offsets SET last_id = 0, last_created_at = 'epoch' WHERE id = 1")
-            else:
-                conn.execute("UPDATE producer_offsets SET last_id = %s WHERE id = 1", (to_id,))
+            before = read_position(conn, pipeline, settings)  # as it is now that no producer can move it
+            assert before is not None
+            set_position(conn, row, to_id)
         finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (producer_lock_key(),))
-    return RewindResult(before.last_id, to_id)
-
-
-# What a command that must not run beside a producer says (reset --reset-producer-offset, db rewind).
-PRODUCER_RUNNING = "a producer is running (it holds the producer lock)"
-STOP_THE_PRODUCER = "stop the running `kafkaops produce` first: Ctrl+C in its terminal (or end its process), then rerun"
-
-
-def producer_lock_key() -> int:
-    """The advisory lock a producer holds for as long as it runs (one offset row: one producer)."""
-    import zlib
-
-    return zlib.crc32(b"kafkaops produce producer_offsets") - 2**31
+            unlock(conn, row)
+    return RewindResult(str(pipeline), before.last_id, to_id)

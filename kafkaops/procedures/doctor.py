@@ -952,51 +952,99 @@ def check_database_reachable(ctx: Context) -> Outcome:
     )
 
 
+def _pipeline(ctx: Context) -> Any:
+    """The pipeline doctor checks: the default one, livedb -> KAFKA_TOPIC (see procedures/db.py)."""
+    from kafkaops.procedures import db
+
+    return db.default_pipeline(ctx.db, ctx.settings)
+
+
+def _rewind_remedy(pipeline: Any, row: int | None) -> str:
+    sql_text = f"UPDATE {OFFSETS_TABLE} SET last_id = 0, last_created_at = 'epoch' WHERE id = {row}" if row is not None else None  # noqa: S608
+    return f"`kafkaops db rewind --yes{pipeline.flags}`" + (f" (or in SQL: {sql_text})" if sql_text else "")
+
+
 def check_database_schema(ctx: Context) -> Outcome:
+    from kafkaops.procedures import db
+
     with ctx.db.cursor() as cur:
         cur.execute("SELECT to_regclass(%s) IS NOT NULL, to_regclass(%s) IS NOT NULL", (LIVEDB, OFFSETS_TABLE))
         has_live, has_offsets = cur.fetchone()
-        missing = [t for t, ok in ((LIVEDB, has_live), (OFFSETS_TABLE, has_offsets)) if not ok]
-        if missing:
-            return failed(
-                f"table(s) {', '.join(missing)} missing in the database",
-                "create them: `kafkaops db init` (`--demo` also creates a livedb table to try the pipeline)",
-                "database-unreachable",
-                next="kafkaops db init",
-                missing=missing,
-            )
-        cur.execute(f"SELECT last_id FROM {OFFSETS_TABLE} WHERE id = 1")  # noqa: S608
-        row = cur.fetchone()
-    if row is None:
+    missing = [t for t, ok in ((LIVEDB, has_live), (OFFSETS_TABLE, has_offsets)) if not ok]
+    if missing:
         return failed(
-            f"{OFFSETS_TABLE} has no row id=1 (the producer's position)", "create it: `kafkaops db init`", "database-unreachable", next="kafkaops db init"
+            f"table(s) {', '.join(missing)} missing in the database",
+            "create them: `kafkaops db init` (`--demo` also creates a livedb table to try the pipeline)",
+            "database-unreachable",
+            next="kafkaops db init",
+            missing=missing,
         )
-    ctx.db_facts["last_id"] = int(row[0] or 0)
-    return passed(f"tables {LIVEDB} and {OFFSETS_TABLE} exist, with the offset row id=1")
+    pipeline = _pipeline(ctx)
+    offset = db.read_position(ctx.db, pipeline, ctx.settings)
+    ctx.db_facts["last_id"] = offset.last_id if offset else 0
+    ctx.db_facts["rewind"] = _rewind_remedy(pipeline, offset.row if offset else None)
+    if offset is None:
+        return passed(f"tables {LIVEDB} and {OFFSETS_TABLE} exist; the pipeline {pipeline} has no position yet (it starts at 0)", pipeline=str(pipeline))
+    return passed(f"tables {LIVEDB} and {OFFSETS_TABLE} exist, with the position of {pipeline} (row id={offset.row})", pipeline=str(pipeline))
+
+
+def _other_pipelines_ahead(ctx: Context, pipeline: Any) -> list[str]:
+    """Every other recorded pipeline whose offset is ahead of its table's newest id."""
+    from psycopg import sql
+
+    from kafkaops.procedures import db
+
+    if db.offsets_layout(ctx.db) != "pipelines":
+        return []
+    ahead = []
+    rows = ctx.db.execute(
+        "SELECT source_table, topic, last_id FROM producer_offsets WHERE source_table IS NOT NULL AND (source_table, topic) IS DISTINCT FROM (%s, %s) ORDER BY id",
+        (pipeline.table, pipeline.topic),
+    ).fetchall()
+    for table, topic, last_id in rows:
+        ref = db.resolve_table(ctx.db, table)
+        if ref is None or "id" not in ref.columns:
+            continue
+        newest = ctx.db.execute(sql.SQL("SELECT max(id) FROM {}").format(ref.ident())).fetchone()[0]
+        if int(last_id) > int(newest or 0):
+            ahead.append(f"{db.Pipeline(table, topic)}: last_id={last_id} but the newest id is {newest if newest is not None else 'none (empty table)'}")
+    return ahead
 
 
 def check_database_offset(ctx: Context) -> Outcome:
+    from kafkaops.procedures import db
+
+    pipeline = _pipeline(ctx)
     with ctx.db.cursor() as cur:
         cur.execute(f"SELECT max(id), count(*) FROM {LIVEDB}")  # noqa: S608
         max_id, rows = cur.fetchone()
-        cur.execute(f"SELECT last_id, last_created_at FROM {OFFSETS_TABLE} WHERE id = 1")  # noqa: S608
-        last_id, last_created = cur.fetchone()
-    last_id = int(last_id or 0)
+    offset = db.read_position(ctx.db, pipeline, ctx.settings)
+    last_id, last_created = (offset.last_id, offset.last_created_at) if offset else (0, None)
     newest = int(max_id) if max_id is not None else 0
     ctx.db_facts.update({"last_id": last_id, "max_id": max_id, "rows": rows})
-    data = {"last_id": last_id, "max_id": max_id, "rows": rows, "last_created_at": str(last_created) if last_created else None}
+    data = {"pipeline": str(pipeline), "last_id": last_id, "max_id": max_id, "rows": rows, "last_created_at": str(last_created) if last_created else None}
     if last_id > newest:
         return failed(
-            f"the producer's offset is ahead of the data: {OFFSETS_TABLE}.last_id={last_id} but the newest {LIVEDB} id is "
+            f"the producer's offset of {pipeline} is ahead of the data: {OFFSETS_TABLE}.last_id={last_id} but the newest {LIVEDB} id is "
             f"{max_id if max_id is not None else 'none (empty table)'}: the table was truncated or re-seeded, so the producer will send nothing, ever",
-            f"rewind the offset to the last id really sent (usually 0 after a re-seed): UPDATE {OFFSETS_TABLE} SET last_id = 0 WHERE id = 1 "  # noqa: S608
-            "(every row is then sent again)",
+            f"rewind the offset to the last id really sent (usually 0 after a re-seed): {_rewind_remedy(pipeline, offset.row if offset else None)} "
+            "(every row above it is then sent again)",
             "producer-offset-ahead",
             next="kafkaops runbook failures producer-offset-ahead",
             priority=10,
             **data,
         )
-    return passed(f"offset last_id={last_id} is within the data (newest id {max_id if max_id is not None else 'none'})", **data)
+    others = _other_pipelines_ahead(ctx, pipeline)
+    if others:  # a warning: the pipeline doctor checks is fine, and its later checks still run
+        return warned(
+            f"{len(others)} other pipeline(s) have an offset ahead of their table: their producer will send nothing, ever",
+            "rewind each with `kafkaops db rewind --yes --table TABLE --topic TOPIC` (its rows are then sent again)",
+            "producer-offset-ahead",
+            others,
+            next="kafkaops runbook failures producer-offset-ahead",
+            **data,
+        )
+    return passed(f"offset of {pipeline} last_id={last_id} is within the data (newest id {max_id if max_id is not None else 'none'})", **data)
 
 
 def check_database_pending(ctx: Context) -> Outcome:
@@ -1219,7 +1267,7 @@ def check_end_offsets(ctx: Context) -> Outcome:
             return failed(
                 f"{name} is empty but {OFFSETS_TABLE}.last_id={last_id}: the topic was recreated or reset after rows were sent, "
                 "and the producer will not send them again",
-                f"if the rows must be in Kafka again, rewind the offset: UPDATE {OFFSETS_TABLE} SET last_id = 0 WHERE id = 1, then `kafkaops produce`",  # noqa: S608
+                f"if the rows must be in Kafka again, rewind the offset: {ctx.db_facts.get('rewind', '`kafkaops db rewind --yes`')}, then `kafkaops produce`",
                 "producer-offset-ahead",
                 details,
                 next="kafkaops runbook failures producer-offset-ahead",
@@ -1520,7 +1568,7 @@ def checks(canary: bool) -> list[Check]:
         Check("config.topic", 4, "configuration", "KAFKA_TOPIC matches a topic", check_topic_name, ("broker.metadata",)),
         Check("database.reachable", 5, "database", "database reachable", check_database_reachable, timeout=5.0),
         Check("database.schema", 5, "database", "livedb and producer_offsets exist", check_database_schema, ("database.reachable",)),
-        Check("database.offset", 5, "database", "producer offset within the data", check_database_offset, ("database.schema",)),
+        Check("database.offset", 5, "database", "producer offsets within the data (every pipeline)", check_database_offset, ("database.schema",)),
         Check("database.pending", 5, "database", "rows pending for the producer", check_database_pending, ("database.schema", "database.offset")),
         Check("producer.leader", 6, "producer", "a producer reaches the topic's leaders", check_producer_leader, ("topic.exists", "config.advertised")),
     ]

@@ -2,8 +2,10 @@
 
 One run (see ``runbooks/producer.md`` for the user's view):
 
-1. Connect (autocommit, session time zone UTC), resolve the table, read ``producer_offsets`` row id=1.
-2. Take the producer lock (``pg_try_advisory_lock`` on this session): a second producer refuses.
+1. Connect (autocommit, session time zone UTC), resolve the table, read the pipeline's row of
+   ``producer_offsets`` (table + topic; added at 0 if the pipeline never ran, see ``procedures/db.py``).
+2. Take the pipeline's producer lock (``pg_try_advisory_lock`` on this session): a second producer of
+   the same pipeline refuses; producers of other pipelines run side by side.
 3. Check the topic exists (never relies on auto-creation) and the offset is not ahead of the table.
 4. Settle gate: read the high-water mark L (the id sequence's last value, or ``max(id)``), then wait
    until every transaction that held a lock on the table or its sequence at that moment has ended.
@@ -37,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from kafkaops.errors import KafkaopsError, NotReady, RefusedError, UnreachableError, UsageError
-from kafkaops.procedures.db import DEMO_TABLE, TableRef, producer_lock_key, read_offset, require_table, session
+from kafkaops.procedures.db import DEMO_TABLE, Offset, Pipeline, TableRef, claim_position, lock_holder, read_position, require_table, session, try_lock
 from kafkaops.settings import Settings
 
 # 2000 rows per batch: one offset UPDATE and one keyset query per 2000 rows keeps PostgreSQL far
@@ -50,6 +52,7 @@ READ_AHEAD = 3  # batches read ahead
 DEFAULT_DELIVERY_TIMEOUT = 30.0  # seconds Kafka has to acknowledge an event before the run fails
 DEFAULT_SETTLE_TIMEOUT = 10.0  # seconds the settle gate waits for in-flight inserts
 DEFAULT_INTERVAL = 1.0
+OFFSET_SYNCHRONOUS_COMMIT = "on"  # durable offset updates (bench/bench_produce.py --offset-commit compares "off")
 
 RETRIABLE = ("_MSG_TIMED_OUT", "_TRANSPORT", "_ALL_BROKERS_DOWN", "_TIMED_OUT", "REQUEST_TIMED_OUT", "NOT_ENOUGH_REPLICAS", "LEADER_NOT_AVAILABLE", "NOT_LEADER_FOR_PARTITION")
 MISSING_TOPIC = ("UNKNOWN_TOPIC_OR_PART", "_UNKNOWN_TOPIC", "_UNKNOWN_PARTITION")
@@ -343,6 +346,7 @@ class _Run:
         self.producer: Any = None
         self.fatal: list[Any] = []
         self.inflight: deque[_Batch] = deque()
+        self.row = 0  # the pipeline's producer_offsets.id
         self.committed = 0
         self.committed_created_at: Any = None
         self.sent = 0
@@ -430,12 +434,13 @@ class _Run:
     def _commit(self, batch: _Batch) -> None:
         """Compare-and-set: the offset moves from what this run last wrote, or the run stops."""
         cur = self.conn.execute(
-            "UPDATE producer_offsets SET last_id = %s, last_created_at = coalesce(%s::timestamptz, last_created_at) WHERE id = 1 AND last_id = %s",
-            (batch.last_id, batch.last_created_at, self.committed),
+            "UPDATE producer_offsets SET last_id = %s, last_created_at = coalesce(%s::timestamptz, last_created_at) WHERE id = %s AND last_id = %s",
+            (batch.last_id, batch.last_created_at, self.row, self.committed),
         )
         if cur.rowcount != 1:
             raise RefusedError(
-                f"producer_offsets row id=1 is no longer at {self.committed}: something else changed it during this run",
+                f"producer_offsets row id={self.row} ({self.ref.qualified} -> {self.opts.topic or self.settings.kafka_topic}) is no longer at {self.committed}: "
+                "something else changed it during this run",
                 hint="find who writes producer_offsets (only one producer may run); then rerun `kafkaops produce`",
             )
         self.committed = batch.last_id
@@ -581,24 +586,24 @@ def produce(settings: Settings, opts: ProduceOptions, hooks: Hooks | None = None
         ref = require_table(conn, opts.table)
         if "id" not in ref.columns:
             raise UsageError(f"table {ref.qualified} has no id column (kafkaops produce reads rows by an increasing id)")
-        offset = read_offset(conn)
-        if not opts.dry_run:
-            if not conn.execute("SELECT pg_try_advisory_lock(%s)", (producer_lock_key(),)).fetchone()[0]:
-                holder = conn.execute(
-                    """SELECT a.pid, a.application_name, a.client_addr FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-                       WHERE l.locktype = 'advisory' AND l.granted AND l.objid = (%s::bigint & 4294967295)::oid LIMIT 1""",
-                    (producer_lock_key(),),
-                ).fetchone()
-                who = f" (database session pid {holder[0]}, {holder[1] or 'no application_name'})" if holder else ""
+        pipeline = Pipeline(ref.qualified, topic)
+        if opts.dry_run:  # writes nothing: an old offset table is read as it is, a new pipeline is at 0
+            offset = read_position(conn, pipeline, settings) or Offset(0, None)
+        else:
+            offset = claim_position(conn, pipeline, settings)
+            assert offset.row is not None
+            if not try_lock(conn, offset.row):
                 raise RefusedError(
-                    f"another producer is running for {ref.qualified}{who}; refusing to run a second one",
+                    f"another producer is running for {pipeline}{lock_holder(conn, offset.row)}; refusing to run a second one",
                     hint="wait for it to finish (or stop it); two producers would send rows twice",
                 )
+            offset = read_position(conn, pipeline, settings) or offset  # as it is now that this run holds the lock
         check_topic(settings, topic)
         builder = EventBuilder(conn.info.dbname, ref, mapper)
-        # An offset UPDATE lost in a database crash only means re-sending (the offset lags, never
-        # leads: it is written after Kafka's ack), so the session need not wait for each WAL flush.
-        conn.execute("SET synchronous_commit TO off")
+        # Each offset UPDATE waits for its WAL flush, whatever the server's or role's default: after
+        # a PostgreSQL crash the offset is the last one committed, so only the batches in flight are
+        # re-sent (off lost up to ~3 x wal_writer_delay of commits: tens of thousands of rows).
+        conn.execute("SELECT set_config('synchronous_commit', %s, false)", (OFFSET_SYNCHRONOUS_COMMIT,))
 
         level, blockers = settle(conn, ref, opts.settle_timeout, hooks.waiting)
         if offset.last_id > level:
@@ -606,7 +611,7 @@ def produce(settings: Settings, opts: ProduceOptions, hooks: Hooks | None = None
             raise RefusedError(
                 f"the offset is ahead of the table: producer_offsets.last_id={offset.last_id} but the newest id in {ref.qualified} is {newest if newest is not None else 'none (empty table)'}; "
                 "rows would never be sent",
-                hint="if the table was truncated and re-seeded, send it again from the start with `kafkaops db rewind --yes`, then `kafkaops produce`",
+                hint=f"if the table was truncated and re-seeded, send it again from the start with `kafkaops db rewind --yes{pipeline.flags}`, then `kafkaops produce{pipeline.flags}`",
             )
         if blockers and not opts.follow:
             raise _gate_error(level, blockers, opts.settle_timeout)
@@ -619,6 +624,7 @@ def produce(settings: Settings, opts: ProduceOptions, hooks: Hooks | None = None
             return _dry_run(conn, ref, builder, offset.last_id, level, opts, result, pending)
 
         run = _Run(settings, opts, conn, ref, builder, hooks, stop, dsn=database_url(settings))
+        run.row = offset.row or 0
         run.committed = offset.last_id
         run.total = pending
         run.open_producer()

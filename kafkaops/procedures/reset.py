@@ -5,7 +5,10 @@ and changes nothing: it says what would be stopped, emptied, kept and lost, and 
 :func:`execute` carries a plan out: stop the stack with the code ``kafkaops down`` uses, make sure no
 broker or ZooKeeper kafkaops did not start holds the ports, archive and verify the folders if asked,
 empty them (the folders themselves stay; symbolic links inside are removed, never followed), rewind
-the producer offset if asked, start again if asked, and append one line to the audit log.
+the producer offset if asked, start again if asked, and append one line to the audit log. With
+``--reset-producer-offset`` the rewound pipeline is the default one (livedb -> KAFKA_TOPIC); its
+producer lock is taken before anything is stopped or deleted and held until the rewind is done, so
+a producer cannot start in between and a running one makes the reset refuse with nothing touched.
 
 Every guard works on resolved real paths, so a symbolic link or a ``..`` cannot smuggle a home
 folder, a filesystem root or a Kafka installation past it. The hard guards are checked a second
@@ -21,7 +24,8 @@ import shutil
 import stat
 import sys
 import tarfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -135,9 +139,9 @@ class ResetPlan:
     reset_producer_offset: bool = False
     backup_dir: str | None = None
     restart: bool = False
-    offset_before: dict[str, object] | None = None  # producer_offsets row 1 now (with --reset-producer-offset)
+    offset_before: dict[str, object] | None = None  # the default pipeline's position now (with --reset-producer-offset)
     offset_error: str | None = None  # why the database could not be read
-    offset_hint: str | None = None  # what to do about it, from the error itself
+    offset_hint: str | None = None  # what to do about it
     refusals: list[str] = field(default_factory=list)
     force_paths: list[str] = field(default_factory=list)  # --force-path, resolved (checked again before emptying)
 
@@ -182,7 +186,6 @@ def _refusal_hint(plan: ResetPlan) -> str:
     if any(s.state == "foreign" for s in plan.stop):
         return "stop that process yourself (kafkaops never signals what it did not start), then rerun"
     if plan.offset_error:
-        # The error says what to do (a running producer: stop it; an unreachable database: start it or fix DATABASE_URL).
         return plan.offset_hint or "start the database (or fix DATABASE_URL), or leave out --reset-producer-offset"
     return "point log.dirs / dataDir / dataLogDir at folders used only by Kafka and ZooKeeper"
 
@@ -623,7 +626,7 @@ def build_plan(
     if reset_producer_offset:
         try:
             offset_before = (read_offset or read_producer_offset)(settings)
-        except RefusedError as exc:  # the database answered: a producer is running
+        except RefusedError as exc:  # a producer runs: the database is fine
             offset_error, offset_hint = exc.message, exc.hint
             refusals.append(f"--reset-producer-offset: {exc.message}")
         except KafkaopsError as exc:
@@ -646,7 +649,8 @@ def build_plan(
         "ZooKeeper's state: broker registrations, controller, topic configs, the cluster id",
     ]
     if reset_producer_offset:
-        loses.append("the producer's position: producer_offsets row 1 goes back to last_id 0, so every livedb row is sent again")
+        pipeline = (offset_before or {}).get("pipeline", f"livedb -> {settings.kafka_topic}")
+        loses.append(f"the producer's position of {pipeline}: it goes back to last_id 0, so every livedb row is sent again to {settings.kafka_topic}")
     return ResetPlan(
         stop=stop,
         dirs=dirs,
@@ -867,18 +871,21 @@ def execute(
     *,
     cwd: Path | None = None,
     home: Path | None = None,
-    rewind: Callable[[Settings], dict[str, object] | None] | None = None,
+    hold_offset: Callable[[Settings], AbstractContextManager[Callable[[], dict[str, object]]]] | None = None,
 ) -> ResetResult:
     """Carry out a plan (already confirmed by the user). Appends one line to the audit log, whatever happens.
 
-    ``rewind`` rewinds the producer offset (only called when the plan asks for it); it returns the
-    row as it was before, if known.
+    When the plan rewinds the producer offset, ``hold_offset`` (default :func:`producer_offset_held`)
+    takes the producer lock first (a running producer: refused, nothing touched) and gives the
+    rewind, called after the folders are emptied, the lock still held.
     """
     result = ResetResult(stopped=[], emptied=[], backups=[])
     outcome, reason = "failed", None
+    held = ExitStack()
     try:
         plan.check()
         protected = Protected.of(settings, cwd=cwd, home=home)
+        rewind = held.enter_context((hold_offset or producer_offset_held)(settings)) if plan.reset_producer_offset else None
 
         progress("stopping the stack: the Kafka broker, then ZooKeeper")
         down = services.down(_kafka_only(settings), progress)
@@ -908,14 +915,15 @@ def execute(
                 raise emptying_error(settings, d, exc, result.emptied) from None
             result.emptied.append(Emptied(d.role, d.real, usage.files, usage.folders, usage.links, usage.size_bytes))
 
-        if plan.reset_producer_offset:
+        if rewind is not None:
             progress("rewinding the producer offset to last_id 0")
             try:
-                result.offset_before = (rewind or rewind_producer_offset)(settings)
+                result.offset_before = rewind()
             except KafkaopsError as exc:
                 exc.message = f"Kafka's data was deleted, but the producer offset was not rewound: {exc.message}"
                 raise
             result.offset_rewound = True
+            held.close()  # the lock goes: a producer may start now
 
         if plan.restart:
             progress("starting the stack again")
@@ -932,6 +940,7 @@ def execute(
         outcome, reason = "interrupted", "Ctrl+C"
         raise
     finally:
+        held.close()
         result.audit_log = str(audit(settings, plan, result, outcome, reason))
 
 
@@ -940,24 +949,46 @@ def execute(
 
 
 def read_producer_offset(settings: Settings) -> dict[str, object] | None:
-    """producer_offsets row 1 as it is now; refuses while a producer runs (it would overwrite a rewind)."""
+    """The default pipeline's position (livedb -> KAFKA_TOPIC) as it is now, read-only; refuses while
+    its producer runs (the plan would be refused at once)."""
     from kafkaops.procedures import db
 
     with db.session(settings, application_name="kafkaops-reset") as conn:
-        offset = db.read_offset(conn)
-        key = db.producer_lock_key()
-        if not conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]:
-            raise RefusedError(db.PRODUCER_RUNNING, hint=db.STOP_THE_PRODUCER)
-        conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
-    return {"last_id": offset.last_id, "last_created_at": str(offset.last_created_at)}
+        pipeline = db.default_pipeline(conn, settings)
+        offset = db.read_position(conn, pipeline, settings)
+        if offset is not None and offset.row is not None:
+            if not db.try_lock(conn, offset.row):
+                raise db.producer_running(pipeline, db.lock_holder(conn, offset.row))
+            db.unlock(conn, offset.row)
+    if offset is None:
+        return {"pipeline": str(pipeline), "last_id": 0, "last_created_at": None}
+    return {"pipeline": str(pipeline), "last_id": offset.last_id, "last_created_at": str(offset.last_created_at)}
 
 
-def rewind_producer_offset(settings: Settings) -> dict[str, object] | None:
-    """producer_offsets row 1 back to last_id 0 and the epoch (the procedure's SQL); the last_id it had."""
+@contextmanager
+def producer_offset_held(settings: Settings) -> Iterator[Callable[[], dict[str, object]]]:
+    """Hold the default pipeline's producer lock; yields the rewind (to last_id 0 and the epoch), which
+    returns the position it had. A running producer: refused before anything was touched."""
     from kafkaops.procedures import db
 
-    rewound = db.rewind_offset(settings, 0)
-    return {"last_id": rewound.before}
+    with db.session(settings, application_name="kafkaops-reset") as conn:
+        pipeline = db.default_pipeline(conn, settings)
+        row = db.claim_position(conn, pipeline, settings).row
+        assert row is not None
+        if not db.try_lock(conn, row):
+            refusal = db.producer_running(pipeline, db.lock_holder(conn, row))
+            refusal.message += "; nothing was stopped or deleted"
+            raise refusal
+
+        def rewind() -> dict[str, object]:
+            before = db.read_position(conn, pipeline, settings)
+            db.set_position(conn, row, 0)
+            return {"pipeline": str(pipeline), "last_id": before.last_id if before else 0}
+
+        try:
+            yield rewind
+        finally:
+            db.unlock(conn, row)
 
 
 # --------------------------------------------------------------------------------------------

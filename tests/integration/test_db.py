@@ -104,7 +104,7 @@ def test_status_reports_offset_ahead_and_rewind_fixes_it(database_url: str, tmp_
     assert _sql(database_url, "SELECT last_id FROM producer_offsets") == [(50,)]
     r = run_kafkaops(["db", "rewind", "--yes"], env, tmp_path)
     assert r.returncode == 0, r.stderr
-    assert "offset moved from 50 to 0" in r.stderr
+    assert "offset of public.livedb -> db_live_events moved from 50 to 0" in r.stderr
     assert _sql(database_url, "SELECT last_id, last_created_at::text FROM producer_offsets") == [(0, "1970-01-01 00:00:00+00")]
 
 

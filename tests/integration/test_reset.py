@@ -217,15 +217,18 @@ def test_reset_producer_offset_rewinds_and_the_next_produce_sends_every_row_agai
     res = run_kafkaops(["reset", "--confirm", "--yes", "--reset-producer-offset", "--restart"], env, stack.root)
 
     assert res.returncode == 0, res.stderr
-    assert "  - rewind producer_offsets row 1 (last_id 7) to last_id 0, last_created_at 1970-01-01: every livedb row will be sent again\n" in res.stdout
-    assert "warning: producer offset rewound from last_id 7 to 0: every livedb row will be sent again at the next produce" in res.stderr
+    assert (
+        "  - rewind the producer offset of public.livedb -> db_live_events (last_id 7) to last_id 0, last_created_at 1970-01-01: "
+        "every livedb row will be sent again (other pipelines keep theirs)\n"
+    ) in res.stdout
+    assert "warning: producer offset of public.livedb -> db_live_events rewound from last_id 7 to 0: every livedb row will be sent again at the next produce" in res.stderr
     import psycopg
 
     with psycopg.connect(database_url) as conn:
         last_id, last_created_at = conn.execute("SELECT last_id, last_created_at FROM producer_offsets WHERE id = 1").fetchone()
     assert last_id == 0 and last_created_at.year == 1970
     [audit] = [json.loads(line) for line in (stack.root / "ops" / "reset-audit.log").read_text().splitlines()]
-    assert audit["offset_rewound"] is True and audit["offset_before"] == {"last_id": 7}
+    assert audit["offset_rewound"] is True and audit["offset_before"] == {"pipeline": "public.livedb -> db_live_events", "last_id": 7}
     assert _messages(stack.settings, stack.settings.kafka_topic) == []
 
     again = run_kafkaops(["produce"], env, stack.root)
@@ -312,13 +315,77 @@ def test_reset_producer_offset_with_a_producer_running_says_so_and_how_to_stop_i
         res = run_kafkaops(["reset", "--dry-run", "--reset-producer-offset"], env, stack.root)
 
         assert res.returncode == 5, res.stderr
-        assert res.stderr == (
-            "error: reset refused: --reset-producer-offset: a producer is running (it holds the producer lock)\n"
-            "hint: stop the running `kafkaops produce` first: Ctrl+C in its terminal (or end its process), then rerun\n"
-            "see: kafkaops runbook reset what-kafkaops-does\n"
-        )
+        lines = res.stderr.splitlines()
+        assert lines[0].startswith(f"error: reset refused: --reset-producer-offset: a producer is running for public.livedb -> {stack.settings.kafka_topic}"), res.stderr
+        assert lines[1:] == [
+            f"hint: stop that `kafkaops produce` (table public.livedb, topic {stack.settings.kafka_topic}) first: Ctrl+C in its terminal (or end its process), then rerun",
+            "see: kafkaops runbook reset what-kafkaops-does",
+        ], res.stderr
         assert "DATABASE_URL" not in res.stdout + res.stderr
     finally:
         producer.send_signal(signal.SIGINT)
         producer.communicate(timeout=60)
     assert (stack.log_dir / PARTITION_LOG).stat().st_size > 0
+
+
+def _hold_producer_lock(database_url: str) -> object:
+    """A database session holding the default pipeline's producer lock, the way `kafkaops produce` holds it."""
+    import zlib
+
+    import psycopg
+
+    conn = psycopg.connect(database_url, autocommit=True)
+    key = zlib.crc32(b"kafkaops produce producer_offsets") - 2**31  # row id=1's key, before and after positions per pipeline
+    assert conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]
+    return conn
+
+
+def test_a_producer_that_starts_after_the_plan_stops_the_reset_before_anything_is_deleted(running_stack: Stack, database_url: str) -> None:
+    stack = running_stack
+    env = {**stack.env, "DATABASE_URL": database_url}
+    for args in (["db", "init", "--demo"], ["db", "seed", "7"], ["produce"]):
+        res = run_kafkaops(args, env, stack.root)
+        assert res.returncode == 0, (args, res.stderr)
+    from kafkaops.settings import load_settings
+
+    settings = load_settings(env=env, cwd=stack.root)
+    assert (stack.log_dir / PARTITION_LOG).stat().st_size > 0
+    before = _files(stack.log_dir)
+    plan = reset.build_plan(settings, reset_producer_offset=True)
+    assert plan.refusals == [] and plan.offset_before is not None and plan.offset_before["last_id"] == 7
+
+    producer = _hold_producer_lock(database_url)  # a `produce --follow` starts between the plan and the reset
+    try:
+        with pytest.raises(RefusedError) as caught:
+            reset.execute(settings, plan)
+    finally:
+        producer.close()
+
+    assert caught.value.exit_code == 5
+    assert caught.value.message.startswith("a producer is running for public.livedb -> db_live_events (database session pid ")
+    assert caught.value.message.endswith("it holds that pipeline's producer lock; nothing was stopped or deleted")
+    assert "DATABASE_URL" not in (caught.value.hint or "")
+    assert _files(stack.log_dir) == before  # nothing deleted
+    assert services.status(stack.settings).up  # nothing stopped
+    import psycopg
+
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("SELECT last_id FROM producer_offsets WHERE id = 1").fetchone() == (7,)
+
+
+def test_reset_refuses_while_a_producer_runs_and_says_so(running_stack: Stack, database_url: str) -> None:
+    stack = running_stack
+    env = {**stack.env, "DATABASE_URL": database_url}
+    assert run_kafkaops(["db", "init", "--demo"], env, stack.root).returncode == 0
+    before = _files(stack.log_dir)
+    producer = _hold_producer_lock(database_url)
+    try:
+        res = run_kafkaops(["reset", "--confirm", "--yes", "--reset-producer-offset"], env, stack.root)
+    finally:
+        producer.close()
+
+    assert res.returncode == 5, res.stderr
+    assert "error: reset refused: --reset-producer-offset: a producer is running for public.livedb -> db_live_events" in res.stderr
+    assert "hint: stop that `kafkaops produce`" in res.stderr
+    assert "DATABASE_URL" not in res.stderr
+    assert _files(stack.log_dir) == before

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import zlib
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from confluent_kafka import KafkaError
 from kafkaops.adapters.postgres import password_in, scrub
 from kafkaops.errors import ExitCode, KafkaopsError, RefusedError
 from kafkaops.procedures import produce as proc
-from kafkaops.procedures.db import TableRef, producer_lock_key
+from kafkaops.procedures.db import TableRef, lock_key
 from kafkaops.settings import load_settings
 
 
@@ -130,8 +131,8 @@ class _FakeConn:
         self.updates: list[int] = []
 
     def execute(self, _q: str, params: tuple) -> object:
-        new, _created, old = params
-        ok = old == self.offset
+        new, _created, row, old = params
+        ok = row == 7 and old == self.offset  # the run's own pipeline row
         if ok:
             self.offset = new
             self.updates.append(new)
@@ -146,6 +147,7 @@ def _run(conn: _FakeConn, producer: _FakeProducer) -> proc._Run:
     settings = load_settings(env={"KAFKAOPS_HOME": "/tmp/x"}, cwd=Path("/tmp"))
     run = proc._Run(settings, proc.ProduceOptions(topic="t"), conn, _ref(), proc.EventBuilder("db", _ref()), proc.Hooks(), threading.Event())
     run.producer = producer
+    run.row = 7
     return run
 
 
@@ -208,9 +210,12 @@ def test_password_is_found_and_scrubbed_even_in_malformed_dsns() -> None:
     assert "p@ss" not in scrub("bad p@ss here", "postgresql://u:p%40ss@h/db")
 
 
-def test_lock_key_is_a_stable_bigint() -> None:
-    assert producer_lock_key() == producer_lock_key()
-    assert -(2**63) <= producer_lock_key() < 2**63
+def test_lock_keys_are_stable_bigints_one_per_pipeline_row() -> None:
+    keys = [lock_key(row) for row in (1, 2, 3, 2**31 - 1)]
+    assert keys == [lock_key(row) for row in (1, 2, 3, 2**31 - 1)]
+    assert len(set(keys)) == 4
+    assert all(-(2**63) <= k < 2**63 for k in keys)
+    assert keys[0] == zlib.crc32(b"kafkaops produce producer_offsets") - 2**31  # the default pipeline keeps the old key
 
 
 def test_options_are_validated() -> None:

@@ -516,14 +516,16 @@ def test_the_offset_refusal_keeps_the_hint_of_what_went_wrong(env: Env) -> None:
 
     kafka_data(env.data / "kafka-logs")
 
+    running = db.producer_running(db.Pipeline("public.livedb", "db_live_events"))
+
     def producer_running(_settings: Settings) -> None:
-        raise RefusedError(db.PRODUCER_RUNNING, hint=db.STOP_THE_PRODUCER)
+        raise running
 
     def database_down(_settings: Settings) -> None:
         raise KafkaopsError("cannot connect to PostgreSQL at localhost:1", hint="start PostgreSQL (kafkaops up), or fix DATABASE_URL")
 
     for read, refusal, hint in [
-        (producer_running, f"--reset-producer-offset: {db.PRODUCER_RUNNING}", db.STOP_THE_PRODUCER),
+        (producer_running, f"--reset-producer-offset: {running.message}", running.hint),
         (database_down, "--reset-producer-offset: cannot read producer_offsets: cannot connect to PostgreSQL at localhost:1",
          "start PostgreSQL (kafkaops up), or fix DATABASE_URL"),
     ]:
