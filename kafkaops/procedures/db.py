@@ -106,6 +106,28 @@ def require_table(conn: Any, name: str, *, demo_hint: bool = True) -> TableRef:
     return ref
 
 
+INTEGER_TYPES = ("smallint", "integer", "bigint")
+ID_RULE = "kafkaops reads rows by an increasing integer id (smallint, integer or bigint; e.g. bigserial or GENERATED ALWAYS AS IDENTITY)"
+
+
+def require_id_column(conn: Any, ref: TableRef) -> None:
+    """Refuse (exit 2) a table the producer cannot page through: no ``id`` column, or one that is not
+    an integer (text, uuid, numeric: ``id > last_id`` and the offset would not mean what they must)."""
+    if "id" not in ref.columns:
+        raise UsageError(f"table {ref.qualified} cannot be produced: it has no id column, and {ID_RULE}", hint="pass --table with a table that has one")
+    shown_type, base = conn.execute(
+        """SELECT format_type(a.atttypid, a.atttypmod), format_type(coalesce(nullif(t.typbasetype, 0), t.oid), NULL)
+           FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+           WHERE a.attrelid = to_regclass(%s) AND a.attname = 'id' AND NOT a.attisdropped""",
+        (ref.quoted,),
+    ).fetchone()
+    if base not in INTEGER_TYPES:
+        raise UsageError(
+            f"table {ref.qualified} cannot be produced: its id column is {shown_type}, and {ID_RULE}",
+            hint=f"give it one: ALTER TABLE {ref.qualified} RENAME COLUMN id TO key, then ALTER TABLE {ref.qualified} ADD COLUMN id bigint GENERATED ALWAYS AS IDENTITY",
+        )
+
+
 @dataclass(frozen=True)
 class Offset:
     last_id: int
@@ -231,6 +253,7 @@ def status(settings: Settings, *, table: str = DEMO_TABLE) -> DbStatus:
             offset = Offset(int(row[0]), row[1]) if row else None
         newest = pending = None
         if ref is not None:
+            require_id_column(conn, ref)
             newest = conn.execute(sql.SQL("SELECT max(id) FROM {}").format(ref.ident())).fetchone()[0]
             if offset is not None:
                 pending = conn.execute(sql.SQL("SELECT count(*) FROM {} WHERE id > %s").format(ref.ident()), (offset.last_id,)).fetchone()[0]

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from kafkaops.errors import KafkaopsError, NotReady, RefusedError, UnreachableError, UsageError
-from kafkaops.procedures.db import DEMO_TABLE, TableRef, producer_lock_key, read_offset, require_table, session
+from kafkaops.procedures.db import DEMO_TABLE, TableRef, producer_lock_key, read_offset, require_id_column, require_table, session
 from kafkaops.settings import Settings
 
 # 2000 rows per batch: one offset UPDATE and one keyset query per 2000 rows keeps PostgreSQL far
@@ -579,8 +579,7 @@ def produce(settings: Settings, opts: ProduceOptions, hooks: Hooks | None = None
 
     with session(settings, application_name="kafkaops-produce") as conn:
         ref = require_table(conn, opts.table)
-        if "id" not in ref.columns:
-            raise UsageError(f"table {ref.qualified} has no id column (kafkaops produce reads rows by an increasing id)")
+        require_id_column(conn, ref)
         offset = read_offset(conn)
         if not opts.dry_run:
             if not conn.execute("SELECT pg_try_advisory_lock(%s)", (producer_lock_key(),)).fetchone()[0]:
