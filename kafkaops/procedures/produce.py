@@ -165,18 +165,23 @@ def select_sql(ref: TableRef, envelope: bool = True) -> Any:
     """The batch query: (id as text, created_at as text, the event or the row's JSON), in id order.
 
     PostgreSQL renders each row as JSON, losslessly:
-    numeric/money as text (a JSON string: no float rounding), bytea as base64 (no newlines),
-    timestamptz in ISO 8601 (the session runs in UTC), json/jsonb nested as they are, NULL as null.
+    numeric as text (a JSON string: no float rounding), money as numeric text (its own text is
+    lc_monetary's: "$1,234.50" or "1.234,50 €"), bytea as base64 (no newlines), timestamptz in ISO
+    8601 (the session runs in UTC), json/jsonb nested as they are, NULL as null.
     """
     from psycopg import sql
 
     parts = []
     for col, typ in ref.columns.items():
         c = sql.Identifier(col)
-        if typ in ("numeric", "money"):
+        if typ == "numeric":
             parts.append(sql.SQL("{}::text AS {}").format(c, c))
-        elif typ in ("_numeric", "_money"):
+        elif typ == "money":
+            parts.append(sql.SQL("{}::numeric::text AS {}").format(c, c))
+        elif typ == "_numeric":
             parts.append(sql.SQL("{}::text[] AS {}").format(c, c))
+        elif typ == "_money":
+            parts.append(sql.SQL("{}::numeric[]::text[] AS {}").format(c, c))
         elif typ == "bytea":
             parts.append(sql.SQL("translate(encode({}, 'base64'), E'\\n', '') AS {}").format(c, c))
         else:

@@ -3,13 +3,18 @@ one clear line, the documented exit code, nothing damaged. Real PostgreSQL and a
 
 from __future__ import annotations
 
+import shutil
 import subprocess
+import tempfile
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
 
 from kafkaops.procedures import db
+from kafkaops.settings import load_settings
 from tests.conftest import run_kafkaops
 from tests.pg_fixtures import PgServer, Pipeline, make_pipeline
 
@@ -96,3 +101,71 @@ def test_text_that_is_not_utf8_in_a_sql_ascii_database_is_a_clear_error(ascii_pi
     assert _error_lines(r.stderr) == ['error: PostgreSQL: invalid byte sequence for encoding "UTF8": 0xe9 0x22 0x2c (a row holds text that is not valid UTF-8)']
     assert "hint: events are UTF-8 JSON: fix that text in the table" in r.stderr
     assert p.offset() == 0
+
+
+# --- item 16: money as a decimal string, whatever lc_monetary says ---------------------------------------
+
+GERMAN = "de_DE.UTF-8"  # money reads "1.234.567,89 €" there, "$1,234,567.89" in the C locale
+
+
+def _locale_installed(name: str) -> bool:
+    out = subprocess.run(["locale", "-a"], capture_output=True, text=True, check=False).stdout.split()
+    norm = name.lower().replace("-", "")
+    return any(x.lower().replace("-", "") == norm for x in out)
+
+
+@pytest.fixture(scope="module")
+def german_pg(pg_server: PgServer) -> Iterator[PgServer]:
+    """A PostgreSQL that knows the de_DE.UTF-8 locale: the session's server if the system has it, else
+    a server of its own started with LOCPATH pointing at the locale compiled here with localedef."""
+    if _locale_installed(GERMAN):
+        yield pg_server
+        return
+    from kafkaops.adapters import embedded_pg
+    from tests.conftest import free_port
+
+    home = Path(tempfile.mkdtemp(prefix="kafkaops-test-pg-de-"))
+    home.chmod(0o755)  # the server may run as another user: it must read the locale
+    locales = home / "locales"
+    locales.mkdir()
+    subprocess.run(["localedef", "-i", "de_DE", "-f", "UTF-8", str(locales / GERMAN)], check=True, capture_output=True)
+    for p in [locales, *locales.rglob("*")]:
+        p.chmod(0o755 if p.is_dir() else 0o644)
+    settings = load_settings(env={"KAFKAOPS_HOME": str(home / "ops")}, cwd=home)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LOCPATH", str(locales))  # inherited by the server it starts
+        info = embedded_pg.start(settings, port_=free_port(), timeout=60)
+    server = PgServer(settings, "", info.port or 0)
+    server.url = server.url_for("postgres")
+    try:
+        yield server
+    finally:
+        embedded_pg.stop(settings, timeout=30)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.mark.parametrize("lc_monetary", ["C", GERMAN])
+def test_money_is_sent_as_a_decimal_string(shared_stack, german_pg: PgServer, tmp_path: Path, lc_monetary: str) -> None:
+    url = german_pg.new_database()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"ALTER DATABASE \"{url.rsplit('/', 1)[1]}\" SET lc_monetary TO '{lc_monetary}'")
+    p = make_pipeline(shared_stack, url, tmp_path)
+    db.init(p.settings)
+    p.sql("CREATE TABLE priced (id bigserial PRIMARY KEY, price money, prices money[])")
+    p.sql(
+        """INSERT INTO priced (price, prices) VALUES
+           (12.34::numeric::money, ARRAY[1.5::numeric::money, 2::numeric::money]),
+           (1234567.89::numeric::money, NULL), ((-5)::numeric::money, '{}'), (NULL, NULL)"""
+    )
+    shown = p.sql("SELECT price::text FROM priced WHERE id = 2")[0][0]
+    assert shown == ("1.234.567,89 €" if lc_monetary == GERMAN else "$1,234,567.89")  # what the bug sent
+    r = run_kafkaops(["produce", "--table", "priced"], p.env, p.root)
+    assert r.returncode == 0, r.stderr
+    rows = [m.value["after"] for m in p.events()]
+    assert [(x["price"], x["prices"]) for x in rows] == [("12.34", ["1.50", "2.00"]), ("1234567.89", None), ("-5.00", []), (None, None)]
+
+    (p.root / "moneymapper.py").write_text("def f(row):\n    return {'p': row['price']}\n")
+    assert run_kafkaops(["db", "rewind", "--yes"], p.env, p.root).returncode == 0
+    r = run_kafkaops(["produce", "--table", "priced", "--mapper", "moneymapper:f"], p.env, p.root)
+    assert r.returncode == 0, r.stderr
+    assert [m.value for m in p.events()[4:]] == [{"p": "12.34"}, {"p": "1234567.89"}, {"p": "-5.00"}, {"p": None}]
