@@ -121,6 +121,8 @@ def load_mapper(spec: str) -> Callable[[dict[str, Any]], Any]:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise UsageError(f"--mapper: cannot import {module_name}: {exc}") from None
+    except SystemExit as exc:
+        raise UsageError(f"--mapper: importing {module_name} called sys.exit({exc.code})") from None
     except Exception as exc:  # the user's module failed while importing
         raise UsageError(f"--mapper: importing {module_name} failed: {type(exc).__name__}: {exc}") from None
     func = getattr(module, func_name, None)
@@ -149,16 +151,24 @@ class EventBuilder:
         batch query), or what the mapper returns (None: skip the row)."""
         if self.mapper is None:
             return f'{self.head}{row_id}{self.mid}{ts_ms},"after":{row_json}}}'
+        # A mapper is the user's code: whatever it does wrong stops the run (exit 2) naming it and
+        # the row, before anything of that row's batch is sent.
+        name = f"{getattr(self.mapper, '__module__', '?')}:{getattr(self.mapper, '__qualname__', '?')}"
+        hint = f"fix the mapper, then rerun `kafkaops produce`: the offset stands before row id={row_id}"
         try:
             event = self.mapper(json.loads(row_json))
+        except SystemExit as exc:
+            raise UsageError(f"--mapper {name} called sys.exit({exc.code}) on row id={row_id} instead of returning an event", hint=hint) from None
         except Exception as exc:
-            raise KafkaopsError(f"--mapper failed on row id={row_id}: {type(exc).__name__}: {exc}", hint="fix the mapper; the offset stands before this row") from None
+            raise UsageError(f"--mapper {name} failed on row id={row_id}: {type(exc).__name__}: {exc}", hint=hint) from None
         if event is None:
             return None
-        try:
-            return event if isinstance(event, str) else json.dumps(event, separators=(",", ":"), default=str)
-        except (TypeError, ValueError) as exc:
-            raise KafkaopsError(f"--mapper returned something JSON cannot encode for row id={row_id}: {exc}") from None
+        if isinstance(event, str):  # already the value's text: sent as it is
+            return event
+        try:  # no default=str: a set or bytes must not go out as its Python repr; nor NaN as non-JSON
+            return json.dumps(event, separators=(",", ":"), allow_nan=False)
+        except (TypeError, ValueError, RecursionError) as exc:
+            raise UsageError(f"--mapper {name} returned a value JSON cannot hold for row id={row_id}: {exc}", hint=hint) from None
 
 
 def select_sql(ref: TableRef, envelope: bool = True) -> Any:

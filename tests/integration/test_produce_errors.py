@@ -169,3 +169,51 @@ def test_money_is_sent_as_a_decimal_string(shared_stack, german_pg: PgServer, tm
     r = run_kafkaops(["produce", "--table", "priced", "--mapper", "moneymapper:f"], p.env, p.root)
     assert r.returncode == 0, r.stderr
     assert [m.value for m in p.events()[4:]] == [{"p": "12.34"}, {"p": "1234567.89"}, {"p": "-5.00"}, {"p": None}]
+
+
+# --- item 18: a mapper that exits, raises or returns what JSON cannot hold ------------------------------
+
+MAPPER = """\
+import sys
+
+
+def to_event(row):
+    if row["id"] < 3:
+        return {"n": row["id"]}
+    return BAD
+"""
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ("sys.exit(3)", "error: --mapper badmapper:to_event called sys.exit(3) on row id=3 instead of returning an event"),
+        ("{1, 2}", "error: --mapper badmapper:to_event returned a value JSON cannot hold for row id=3: Object of type set is not JSON serializable"),
+        ("b'raw'", "error: --mapper badmapper:to_event returned a value JSON cannot hold for row id=3: Object of type bytes is not JSON serializable"),
+        ("{'x': float('nan')}", "error: --mapper badmapper:to_event returned a value JSON cannot hold for row id=3: Out of range float values are not JSON compliant"),
+        ("1 / 0", "error: --mapper badmapper:to_event failed on row id=3: ZeroDivisionError: division by zero"),
+    ],
+)
+def test_a_mapper_that_exits_raises_or_returns_no_json_stops_with_the_row(pipeline: Pipeline, bad: str, message: str) -> None:
+    p = pipeline
+    db.init(p.settings, demo=True)
+    db.seed(p.settings, 5)
+    (p.root / "badmapper.py").write_text(MAPPER.replace("return BAD", f"return {bad}" if "exit" not in bad else bad))
+    for extra in (["--dry-run"], ["--batch-size", "2"]):
+        r = _kafkaops(p, "produce", "--mapper", "badmapper:to_event", *extra)
+        assert r.returncode == 2, (extra, r.stderr)
+        assert _error_lines(r.stderr) == [message], (extra, r.stderr)
+        assert "hint: fix the mapper, then rerun `kafkaops produce`: the offset stands before row id=3" in r.stderr
+    assert p.offset() == 2  # the batch [1, 2] before the row was sent and committed; nothing after it
+    assert [m.value for m in p.events()] == [{"n": 1}, {"n": 2}]
+
+
+def test_a_mapper_module_that_exits_while_imported(pipeline: Pipeline) -> None:
+    p = pipeline
+    db.init(p.settings, demo=True)
+    db.seed(p.settings, 2)
+    (p.root / "exitmapper.py").write_text("import sys\nsys.exit(4)\n")
+    r = _kafkaops(p, "produce", "--mapper", "exitmapper:f")
+    assert r.returncode == 2, r.stderr
+    assert _error_lines(r.stderr) == ["error: --mapper: importing exitmapper called sys.exit(4)"]
+    assert p.offset() == 0
