@@ -26,10 +26,18 @@ def produce(
     settle_timeout: Annotated[
         float, typer.Option("--settle-timeout", help="Seconds to wait for open transactions that may still commit lower ids.")
     ] = 10.0,
+    skip_oversize: Annotated[
+        bool,
+        typer.Option(
+            "--skip-oversize",
+            help="A row whose event is over the topic's max.message.bytes is not sent but recorded in producer_skipped (created if missing), and the run goes on (default: stop before it, naming it).",
+        ),
+    ] = False,
 ) -> None:
     """Send the rows above the offset to Kafka; the offset moves only past rows Kafka acknowledged.
 
-    Exit codes: 0 sent (or nothing new), 1 Kafka rejected events, 2 bad settings or options,
+    Exit codes: 0 sent (or nothing new), 1 Kafka rejected events or a row is too large for the
+    topic (the message names it), 2 bad settings or options (or a table without an integer id),
     3 a table/topic is missing or open transactions did not settle, 4 broker or database
     unreachable (or no acknowledgement in time), 5 refused (another producer runs, or the offset
     is ahead of the table), 130 interrupted.
@@ -56,6 +64,7 @@ def produce(
         mapper=mapper,
         delivery_timeout=delivery_timeout,
         settle_timeout=settle_timeout,
+        skip_oversize=skip_oversize,
     )
 
     stop = threading.Event()
@@ -93,6 +102,9 @@ def produce(
         def waiting(self, message: str) -> None:
             ui.info(message)
 
+        def skipped(self, message: str) -> None:
+            ui.warn(message)
+
         def close(self) -> None:
             if self.bar is not None:
                 self.bar.__exit__(None, None, None)
@@ -115,9 +127,10 @@ def produce(
         else:
             ui.info(f"No new rows in {result.table}; offset stays at {result.start_offset}")
         return
-    if result.sent == 0 and not result.interrupted:
+    if result.sent == 0 and not result.skipped and not result.interrupted:
         ui.info(f"No new rows in {result.table}; offset stays at {result.offset}")
     else:
-        ui.success(f"Sent {result.sent} events to Kafka; offset now {result.offset}")
+        skipped = f" ({result.skipped} row{'s' if result.skipped != 1 else ''} too large skipped: see producer_skipped)" if result.skipped else ""
+        ui.success(f"Sent {result.sent} events to Kafka; offset now {result.offset}{skipped}")
     if result.interrupted and not follow:
         raise typer.Exit(int(ExitCode.INTERRUPTED))

@@ -217,6 +217,34 @@ def seed(settings: Settings, rows: int, *, table: str = DEMO_TABLE) -> SeedResul
     return SeedResult(ref.qualified, int(count), first, last)
 
 
+# --- rows skipped as too large ----------------------------------------------------------------------
+
+SKIPPED_TABLE = "producer_skipped"
+SKIPPED_DDL = """
+CREATE TABLE IF NOT EXISTS producer_skipped (
+    source_table text NOT NULL,
+    topic        text NOT NULL,
+    row_id       bigint NOT NULL,
+    size_bytes   bigint NOT NULL,
+    limit_bytes  bigint NOT NULL,
+    reason       text NOT NULL,
+    skipped_at   timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (source_table, topic, row_id)
+)"""
+
+
+def record_skipped(conn: Any, table: str, topic: str, row_id: int, size: int, limit: int, reason: str) -> None:
+    """Note a row `produce --skip-oversize` did not send (the table is created on first use). Written
+    before the offset passes the row; a rerun that skips it again updates the note."""
+    conn.execute(SKIPPED_DDL)
+    conn.execute(
+        """INSERT INTO producer_skipped (source_table, topic, row_id, size_bytes, limit_bytes, reason) VALUES (%s, %s, %s, %s, %s, %s)
+           ON CONFLICT (source_table, topic, row_id) DO UPDATE
+           SET size_bytes = EXCLUDED.size_bytes, limit_bytes = EXCLUDED.limit_bytes, reason = EXCLUDED.reason, skipped_at = now()""",
+        (table, topic, row_id, size, limit, reason),
+    )
+
+
 # --- status ----------------------------------------------------------------------------------------
 
 

@@ -3,6 +3,10 @@ one clear line, the documented exit code, nothing damaged. Real PostgreSQL and a
 
 from __future__ import annotations
 
+import base64
+import json
+import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -217,3 +221,88 @@ def test_a_mapper_module_that_exits_while_imported(pipeline: Pipeline) -> None:
     assert r.returncode == 2, r.stderr
     assert _error_lines(r.stderr) == ["error: --mapper: importing exitmapper called sys.exit(4)"]
     assert p.offset() == 0
+
+
+# --- item 8: a row whose event is over the topic's max.message.bytes ----------------------------------
+
+BIG = 10 * 1024 * 1024  # a 10 MB bytea: base64 makes it a ~13.3 MB event
+TOO_LARGE = re.compile(
+    r"error: row id=6 of public\.livedb is too large for topic (\S+): its event is ([\d,]+) bytes, and the topic's "
+    r"max\.message\.bytes is 1,048,588 \(with Kafka's framing it must fit in that\)"
+)
+
+
+@pytest.fixture
+def big_row(pipeline: Pipeline) -> tuple[Pipeline, bytes]:
+    """Rows 1..5 and 7..10 ordinary, row 6 with a 10 MB bytea."""
+    p = pipeline
+    db.init(p.settings, demo=True)
+    db.seed(p.settings, 5)
+    blob = os.urandom(BIG)
+    p.sql("INSERT INTO livedb (name, amount, blob) VALUES ('big', 1, %s)", (blob,))
+    db.seed(p.settings, 4)
+    return p, blob
+
+
+def test_a_row_over_the_topic_limit_is_named_with_the_choices_and_doctor_names_it(big_row: tuple[Pipeline, bytes]) -> None:
+    p, _ = big_row
+    for _ in range(2):  # the second run stops at the same row, sending nothing again
+        r = _kafkaops(p, "produce", "--batch-size", "3")
+        assert r.returncode == 1, r.stderr
+        [line] = _error_lines(r.stderr)
+        m = TOO_LARGE.fullmatch(line)
+        assert m, line
+        assert m.group(1) == p.topic
+        assert 13_981_013 < int(m.group(2).replace(",", "")) < 13_983_000  # 4/3 of 10 MiB, plus the other columns
+        assert f"--entity-name {p.topic} --add-config max.message.bytes=14680064" in r.stderr  # rounded up to 14 MiB
+        assert "UPDATE public.livedb SET ... WHERE id = 6" in r.stderr
+        assert "`kafkaops produce --skip-oversize`" in r.stderr
+        assert "unexpected" not in r.stderr
+        assert p.offset() == 5  # everything before the row was sent and committed
+        assert [m.row_id for m in p.events()] == [1, 2, 3, 4, 5]
+
+    # doctor's pending-rows check names the row (and exits 3: the pipeline is stuck)
+    r = _kafkaops(p, "doctor", "--json")
+    doc = json.loads(r.stdout)
+    pending = next(c for c in doc["checks"] if c["id"] == "database.pending")
+    assert pending["status"] == "FAIL", pending
+    assert pending["finding"].startswith("row id=6 of livedb makes an event of 13,98"), pending
+    assert f"over topic {p.topic}'s max.message.bytes of 1,048,588: `kafkaops produce` stops before it, 5 row(s) wait" in pending["finding"]
+    assert "--skip-oversize" in pending["remedy"] and "max.message.bytes" in pending["remedy"]
+    assert r.returncode == 3, r.stderr
+
+
+def test_skip_oversize_records_the_row_and_moves_on(big_row: tuple[Pipeline, bytes]) -> None:
+    p, _ = big_row
+    r = _kafkaops(p, "produce", "--batch-size", "3", "--skip-oversize")
+    assert r.returncode == 0, r.stderr
+    assert re.search(rf"warning: skipped row id=6 of public\.livedb: its event is [\d,]+ bytes, over topic {p.topic}'s max\.message\.bytes of 1,048,588; recorded in producer_skipped", r.stderr), r.stderr
+    assert "Sent 9 events to Kafka; offset now 10 (1 row too large skipped: see producer_skipped)" in r.stderr
+    assert [m.row_id for m in p.events()] == [1, 2, 3, 4, 5, 7, 8, 9, 10]
+    [(table, topic, row_id, size, limit, reason)] = p.sql("SELECT source_table, topic, row_id, size_bytes, limit_bytes, reason FROM producer_skipped")
+    assert (table, topic, row_id, limit) == ("public.livedb", p.topic, 6, 1_048_588)
+    assert 13_981_013 < size < 13_983_000
+    assert reason == "event larger than the topic's max.message.bytes"
+    r = _kafkaops(p, "doctor", "--json")
+    pending = next(c for c in json.loads(r.stdout)["checks"] if c["id"] == "database.pending")
+    assert pending["status"] == "PASS", pending
+    assert any("1 row(s) too large were skipped (see producer_skipped)" in d for d in pending["details"]), pending
+
+
+def test_raising_the_topic_limit_lets_the_row_through(big_row: tuple[Pipeline, bytes]) -> None:
+    p, blob = big_row
+    assert _kafkaops(p, "produce").returncode == 1
+    from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, ResourceType
+
+    from kafkaops.adapters.kafka import client_config
+
+    resource = ConfigResource(ResourceType.TOPIC, p.topic, incremental_configs=[ConfigEntry("max.message.bytes", "14680064", incremental_operation=AlterConfigOpType.SET)])
+    client = AdminClient(client_config(p.settings))
+    for future in client.incremental_alter_configs([resource]).values():
+        future.result(timeout=30)
+    r = _kafkaops(p, "produce")
+    assert r.returncode == 0, r.stderr
+    assert "Sent 5 events to Kafka; offset now 10" in r.stderr
+    events = p.events(timeout=60)
+    assert [m.row_id for m in events] == list(range(1, 11))
+    assert base64.b64decode(events[5].value["after"]["blob"]) == blob
