@@ -11,6 +11,8 @@ One run (see ``runbooks/producer.md`` for the user's view):
    never skipped. If the gate does not clear in time, nothing is sent past the offset.
 5. Read ``L >= id > last_id`` by keyset pagination in batches; PostgreSQL builds each row's JSON
    (numeric as text, bytea as base64, timestamps in UTC, json nested) and kafkaops wraps it in the event.
+   Each event is measured against the topic's max.message.bytes before its batch is sent: one too
+   large stops the run before it (naming it), or with --skip-oversize is recorded in producer_skipped.
 6. Produce with an idempotent producer (acks=all). Each batch's delivery reports are counted and
    checked one by one; the offset moves to a batch's last row only when every earlier batch and this
    one are fully acknowledged, with a compare-and-set UPDATE (exactly one row or the run stops).
@@ -514,7 +516,7 @@ class _Run:
         produce, poll, ack = self.producer.produce, self.producer.poll, batch.ack
         n = 0
         for key, _created, v in rows:
-            if v is None:  # the mapper skipped it
+            if v is None:  # skipped (by the mapper, or too large with --skip-oversize)
                 batch.pending -= 1
                 continue
             try:
