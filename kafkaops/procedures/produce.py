@@ -483,10 +483,10 @@ class _Run:
         with --skip-oversize it is recorded in producer_skipped and dropped (the offset passes it);
         else the rows before it are sent and committed and the run stops, naming it."""
         largest = max_event_bytes(self.limit)
+        quick = (largest - 20) // 4  # UTF-8: at most 4 bytes a character; a key: at most 20 digits
         out = rows
-        for i, (key, created, v) in enumerate(rows):
-            if v is None or 4 * len(v) + len(key) <= largest:  # UTF-8: at most 4 bytes a character
-                continue
+        for i in [i for i, r in enumerate(rows) if r[2] is not None and len(r[2]) > quick]:
+            key, created, v = rows[i]
             size = len(v.encode()) + len(key)
             if size <= largest:
                 continue
