@@ -121,7 +121,16 @@ def produce(
     if result.dry_run:
         for key, value in result.preview:
             ui.print_lines([f"{key}\t{value}"])
-        if result.sent:
+        if result.too_large and skip_oversize:
+            ids = ", ".join(str(i) for i, _ in result.too_large[:10]) + (", ..." if len(result.too_large) > 10 else "")
+            ui.warn(f"{len(result.too_large)} row(s) too large for topic {result.topic} would be skipped and recorded in producer_skipped (ids {ids})")
+        elif result.too_large:
+            row_id, size = result.too_large[0]
+            ui.warn(
+                f"row id={row_id} of {result.table} is too large for topic {result.topic}: its event is {size:,} bytes, over max.message.bytes of {result.limit:,}; "
+                "a real run stops before it (see `kafkaops runbook failures row-too-large`, or --skip-oversize)"
+            )
+        if result.sent or result.too_large:
             more = f" (showing the first {len(result.preview)})" if len(result.preview) < result.sent else ""
             ui.info(f"Would send {result.sent} events to {result.topic}{more}; the offset would move from {result.start_offset} to {result.offset}")
         else:

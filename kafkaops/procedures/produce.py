@@ -104,6 +104,8 @@ class ProduceResult:
     rounds: int = 0
     interrupted: bool = False
     skipped: int = 0  # rows too large for the topic, recorded in producer_skipped (--skip-oversize)
+    too_large: list[tuple[int, int]] = field(default_factory=list)  # dry run: (id, event bytes) over the limit
+    limit: int = 0  # dry run: the topic's max.message.bytes
 
 
 class Hooks:
@@ -272,7 +274,7 @@ def oversize_error(ref: TableRef, row_id: int, size: int, topic: str, limit: int
     )
 
 
-def oversize_rows(conn: Any, ref: TableRef, after: int, limit: int, rows: int = DEFAULT_BATCH_SIZE) -> list[tuple[int, int]]:
+def oversize_rows(conn: Any, ref: TableRef, after: int, limit: int, rows: int = DEFAULT_BATCH_SIZE, upper: int = 2**63 - 1) -> list[tuple[int, int]]:
     """(id, event size) of the rows among the first ``rows`` above ``after`` whose event is too large
     for ``limit``: what `produce` stops at. PostgreSQL builds each event as produce does and counts
     its bytes; only the sizes come back."""
@@ -281,7 +283,7 @@ def oversize_rows(conn: Any, ref: TableRef, after: int, limit: int, rows: int = 
     builder = EventBuilder(conn.info.dbname, ref)
     query = sql.SQL("SELECT s.id, octet_length(s.ev) + octet_length(s.id) FROM ({}) AS s(id, created, ev)").format(select_sql(ref))
     largest = max_event_bytes(limit)
-    found = conn.execute(query, builder.params(after, 2**63 - 1, rows, int(time.time() * 1000))).fetchall()
+    found = conn.execute(query, builder.params(after, upper, rows, int(time.time() * 1000))).fetchall()
     return [(int(i), int(n)) for i, n in found if n > largest]
 
 
@@ -746,7 +748,7 @@ def produce(settings: Settings, opts: ProduceOptions, hooks: Hooks | None = None
                     hint="wait for it to finish (or stop it); two producers would send rows twice",
                 )
         check_topic(settings, topic)
-        limit = topic_limit(settings, topic) if not opts.dry_run else DEFAULT_MAX_MESSAGE_BYTES
+        limit = topic_limit(settings, topic)
         builder = EventBuilder(conn.info.dbname, ref, mapper)
         # An offset UPDATE lost in a database crash only means re-sending (the offset lags, never
         # leads: it is written after Kafka's ack), so the session need not wait for each WAL flush.
@@ -768,7 +770,7 @@ def produce(settings: Settings, opts: ProduceOptions, hooks: Hooks | None = None
 
         if opts.dry_run:
             hooks.initialized(plan)
-            return _dry_run(conn, ref, builder, offset.last_id, level, opts, result, pending)
+            return _dry_run(conn, ref, builder, offset.last_id, level, opts, result, pending, limit)
 
         run = _Run(settings, opts, conn, ref, builder, hooks, stop, dsn=database_url(settings))
         run.committed = offset.last_id
@@ -809,9 +811,17 @@ def produce(settings: Settings, opts: ProduceOptions, hooks: Hooks | None = None
         return result
 
 
-def _dry_run(conn: Any, ref: TableRef, builder: EventBuilder, after: int, level: int, opts: ProduceOptions, result: ProduceResult, pending: int) -> ProduceResult:
+def _dry_run(
+    conn: Any, ref: TableRef, builder: EventBuilder, after: int, level: int, opts: ProduceOptions, result: ProduceResult, pending: int, limit: int = DEFAULT_MAX_MESSAGE_BYTES
+) -> ProduceResult:
     from psycopg import sql
 
+    if pending and builder.mapper is None:  # a mapper's events are measured when it runs, not here
+        result.too_large, result.limit = oversize_rows(conn, ref, after, limit, rows=pending, upper=level), limit
+    too_large = {row_id for row_id, _size in result.too_large}
+    if too_large and not opts.skip_oversize:  # a real run stops before the first one
+        first = min(too_large)
+        pending = int(conn.execute(sql.SQL("SELECT count(*) FROM {} WHERE id > %s AND id < %s").format(ref.ident()), (after, first)).fetchone()[0])
     query = select_sql(ref, envelope=builder.mapper is None)
     ts_ms = int(time.time() * 1000)
     rows = conn.execute(query, builder.params(after, level, min(opts.preview, pending), ts_ms)).fetchall() if pending else []
@@ -819,7 +829,8 @@ def _dry_run(conn: Any, ref: TableRef, builder: EventBuilder, after: int, level:
         result.preview = [(r[0], r[2]) for r in rows]
     else:
         result.preview = [(r[0], v) for r in rows if (v := builder.value(int(r[0]), r[2], ts_ms)) is not None]
-    result.sent = pending
+    result.preview = [(k, v) for k, v in result.preview if int(k) not in too_large]
+    result.sent = pending - (len(too_large) if opts.skip_oversize else 0)
     if pending:
         last = conn.execute(
             sql.SQL("SELECT id, created_at FROM {} WHERE id > %s AND id <= %s ORDER BY id OFFSET %s LIMIT 1").format(ref.ident())

@@ -246,6 +246,11 @@ def big_row(pipeline: Pipeline) -> tuple[Pipeline, bytes]:
 
 def test_a_row_over_the_topic_limit_is_named_with_the_choices_and_doctor_names_it(big_row: tuple[Pipeline, bytes]) -> None:
     p, _ = big_row
+    r = _kafkaops(p, "produce", "--dry-run")  # the dry run tells the same story
+    assert r.returncode == 0, r.stderr
+    assert re.search(rf"warning: row id=6 of public\.livedb is too large for topic {p.topic}: its event is [\d,]+ bytes, over max\.message\.bytes of 1,048,588; a real run stops before it", r.stderr), r.stderr
+    assert "Would send 5 events to" in r.stderr and "the offset would move from 0 to 5" in r.stderr
+    assert [line.split("\t")[0] for line in r.stdout.splitlines()] == ["1", "2", "3", "4", "5"]
     for _ in range(2):  # the second run stops at the same row, sending nothing again
         r = _kafkaops(p, "produce", "--batch-size", "3")
         assert r.returncode == 1, r.stderr
@@ -274,6 +279,11 @@ def test_a_row_over_the_topic_limit_is_named_with_the_choices_and_doctor_names_i
 
 def test_skip_oversize_records_the_row_and_moves_on(big_row: tuple[Pipeline, bytes]) -> None:
     p, _ = big_row
+    r = _kafkaops(p, "produce", "--dry-run", "--skip-oversize")
+    assert r.returncode == 0, r.stderr
+    assert f"warning: 1 row(s) too large for topic {p.topic} would be skipped and recorded in producer_skipped (ids 6)" in r.stderr
+    assert "Would send 9 events to" in r.stderr and "the offset would move from 0 to 10" in r.stderr
+    assert p.sql("SELECT to_regclass('producer_skipped')") == [(None,)]  # a dry run writes nothing
     r = _kafkaops(p, "produce", "--batch-size", "3", "--skip-oversize")
     assert r.returncode == 0, r.stderr
     assert re.search(rf"warning: skipped row id=6 of public\.livedb: its event is [\d,]+ bytes, over topic {p.topic}'s max\.message\.bytes of 1,048,588; recorded in producer_skipped", r.stderr), r.stderr
