@@ -113,7 +113,10 @@ GERMAN = "de_DE.UTF-8"  # money reads "1.234.567,89 €" there, "$1,234,567.89" 
 
 
 def _locale_installed(name: str) -> bool:
-    out = subprocess.run(["locale", "-a"], capture_output=True, text=True, check=False).stdout.split()
+    try:
+        out = subprocess.run(["locale", "-a"], capture_output=True, text=True, check=False).stdout.split()
+    except FileNotFoundError:  # no locale tool: build the locale below
+        return False
     norm = name.lower().replace("-", "")
     return any(x.lower().replace("-", "") == norm for x in out)
 
