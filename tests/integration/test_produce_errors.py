@@ -132,19 +132,19 @@ def german_pg(pg_server: PgServer) -> Iterator[PgServer]:
     from tests.conftest import free_port
 
     home = Path(tempfile.mkdtemp(prefix="kafkaops-test-pg-de-"))
-    home.chmod(0o755)  # the server may run as another user: it must read the locale
-    locales = home / "locales"
-    locales.mkdir()
-    subprocess.run(["localedef", "-i", "de_DE", "-f", "UTF-8", str(locales / GERMAN)], check=True, capture_output=True)
-    for p in [locales, *locales.rglob("*")]:
-        p.chmod(0o755 if p.is_dir() else 0o644)
     settings = load_settings(env={"KAFKAOPS_HOME": str(home / "ops")}, cwd=home)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("LOCPATH", str(locales))  # inherited by the server it starts
-        info = embedded_pg.start(settings, port_=free_port(), timeout=60)
-    server = PgServer(settings, "", info.port or 0)
-    server.url = server.url_for("postgres")
     try:
+        home.chmod(0o755)  # the server may run as another user: it must read the locale
+        locales = home / "locales"
+        locales.mkdir()
+        subprocess.run(["localedef", "-i", "de_DE", "-f", "UTF-8", str(locales / GERMAN)], check=True, capture_output=True)
+        for p in [locales, *locales.rglob("*")]:
+            p.chmod(0o755 if p.is_dir() else 0o644)
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("LOCPATH", str(locales))  # inherited by the server it starts
+            info = embedded_pg.start(settings, port_=free_port(), timeout=60)
+        server = PgServer(settings, "", info.port or 0)
+        server.url = server.url_for("postgres")
         yield server
     finally:
         embedded_pg.stop(settings, timeout=30)
