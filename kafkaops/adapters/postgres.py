@@ -104,7 +104,9 @@ def connect(settings: Settings, *, dsn: str | None = None, application_name: str
     """A psycopg connection to DATABASE_URL (or the embedded PostgreSQL), session time zone UTC.
 
     Autocommit by default: kafkaops never holds a long transaction open (it would block the settle
-    gate of the producer and vacuum).
+    gate of the producer and vacuum). The client encoding is UTF-8 whatever the database's: names and
+    events come back as text even from a SQL_ASCII database (where psycopg would otherwise return
+    bytes), and text that is not valid UTF-8 fails loudly instead of reaching Kafka garbled.
     """
     import psycopg
 
@@ -114,7 +116,7 @@ def connect(settings: Settings, *, dsn: str | None = None, application_name: str
         dsn = embedded_pg.database_url(settings)
     check_dsn(dsn)
     try:
-        conn = psycopg.connect(dsn, autocommit=autocommit, connect_timeout=CONNECT_TIMEOUT, application_name=application_name)
+        conn = psycopg.connect(dsn, autocommit=autocommit, connect_timeout=CONNECT_TIMEOUT, application_name=application_name, client_encoding="UTF8")
     except psycopg.Error as exc:
         raise translate(exc, dsn) from None
     try:
@@ -136,6 +138,11 @@ def query_error(exc: BaseException, dsn: str | None) -> KafkaopsError:
         return UnreachableError(f"lost the connection to PostgreSQL: {text}", hint="check that the database is up, then rerun")
     if isinstance(exc, psycopg.errors.UndefinedTable):
         return NotReady(f"PostgreSQL: {text}", hint="create the tables with `kafkaops db init` (add --demo for a livedb table)")
+    if isinstance(exc, (psycopg.errors.CharacterNotInRepertoire, psycopg.errors.UntranslatableCharacter)):
+        return UsageError(
+            f"PostgreSQL: {text} (a row holds text that is not valid UTF-8)",
+            hint="events are UTF-8 JSON: fix that text in the table (a SQL_ASCII database stores any bytes), then rerun",
+        )
     if isinstance(exc, psycopg.errors.InsufficientPrivilege):
         return UsageError(f"PostgreSQL: {text}", hint="grant the DATABASE_URL user the privileges it needs")
     return KafkaopsError(f"PostgreSQL: {text}")

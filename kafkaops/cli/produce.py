@@ -26,10 +26,18 @@ def produce(
     settle_timeout: Annotated[
         float, typer.Option("--settle-timeout", help="Seconds to wait for open transactions that may still commit lower ids.")
     ] = 10.0,
+    skip_oversize: Annotated[
+        bool,
+        typer.Option(
+            "--skip-oversize",
+            help="A row whose event is over the topic's max.message.bytes is not sent but recorded in producer_skipped (created if missing), and the run goes on (default: stop before it, naming it).",
+        ),
+    ] = False,
 ) -> None:
     """Send the rows above the offset to Kafka; the offset moves only past rows Kafka acknowledged.
 
-    Exit codes: 0 sent (or nothing new), 1 Kafka rejected events, 2 bad settings or options,
+    Exit codes: 0 sent (or nothing new), 1 Kafka rejected events or a row is too large for the
+    topic (the message names it), 2 bad settings or options (or a table without an integer id),
     3 a table/topic is missing or open transactions did not settle, 4 broker or database
     unreachable (or no acknowledgement in time), 5 refused (another producer runs, or the offset
     is ahead of the table), 130 interrupted.
@@ -56,6 +64,7 @@ def produce(
         mapper=mapper,
         delivery_timeout=delivery_timeout,
         settle_timeout=settle_timeout,
+        skip_oversize=skip_oversize,
     )
 
     stop = threading.Event()
@@ -93,6 +102,9 @@ def produce(
         def waiting(self, message: str) -> None:
             ui.info(message)
 
+        def skipped(self, message: str) -> None:
+            ui.warn(message)
+
         def close(self) -> None:
             if self.bar is not None:
                 self.bar.__exit__(None, None, None)
@@ -109,15 +121,25 @@ def produce(
     if result.dry_run:
         for key, value in result.preview:
             ui.print_lines([f"{key}\t{value}"])
-        if result.sent:
+        if result.too_large and skip_oversize:
+            ids = ", ".join(str(i) for i, _ in result.too_large[:10]) + (", ..." if len(result.too_large) > 10 else "")
+            ui.warn(f"{len(result.too_large)} row(s) too large for topic {result.topic} would be skipped and recorded in producer_skipped (ids {ids})")
+        elif result.too_large:
+            row_id, size = result.too_large[0]
+            ui.warn(
+                f"row id={row_id} of {result.table} is too large for topic {result.topic}: its event is {size:,} bytes, over max.message.bytes of {result.limit:,}; "
+                "a real run stops before it (see `kafkaops runbook failures row-too-large`, or --skip-oversize)"
+            )
+        if result.sent or result.too_large:
             more = f" (showing the first {len(result.preview)})" if len(result.preview) < result.sent else ""
             ui.info(f"Would send {result.sent} events to {result.topic}{more}; the offset would move from {result.start_offset} to {result.offset}")
         else:
             ui.info(f"No new rows in {result.table}; offset stays at {result.start_offset}")
         return
-    if result.sent == 0 and not result.interrupted:
+    if result.sent == 0 and not result.skipped and not result.interrupted:
         ui.info(f"No new rows in {result.table}; offset stays at {result.offset}")
     else:
-        ui.success(f"Sent {result.sent} events to Kafka; offset now {result.offset}")
+        skipped = f" ({result.skipped} row{'s' if result.skipped != 1 else ''} too large skipped: see producer_skipped)" if result.skipped else ""
+        ui.success(f"Sent {result.sent} events to Kafka; offset now {result.offset}{skipped}")
     if result.interrupted and not follow:
         raise typer.Exit(int(ExitCode.INTERRUPTED))

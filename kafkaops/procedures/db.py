@@ -131,6 +131,28 @@ def require_table(conn: Any, name: str, *, demo_hint: bool = True) -> TableRef:
     return ref
 
 
+INTEGER_TYPES = ("smallint", "integer", "bigint")
+ID_RULE = "kafkaops reads rows by an increasing integer id (smallint, integer or bigint; e.g. bigserial or GENERATED ALWAYS AS IDENTITY)"
+
+
+def require_id_column(conn: Any, ref: TableRef) -> None:
+    """Refuse (exit 2) a table the producer cannot page through: no ``id`` column, or one that is not
+    an integer (text, uuid, numeric: ``id > last_id`` and the offset would not mean what they must)."""
+    if "id" not in ref.columns:
+        raise UsageError(f"table {ref.qualified} cannot be produced: it has no id column, and {ID_RULE}", hint="pass --table with a table that has one")
+    shown_type, base = conn.execute(
+        """SELECT format_type(a.atttypid, a.atttypmod), format_type(coalesce(nullif(t.typbasetype, 0), t.oid), NULL)
+           FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+           WHERE a.attrelid = to_regclass(%s) AND a.attname = 'id' AND NOT a.attisdropped""",
+        (ref.quoted,),
+    ).fetchone()
+    if base not in INTEGER_TYPES:
+        raise UsageError(
+            f"table {ref.qualified} cannot be produced: its id column is {shown_type}, and {ID_RULE}",
+            hint=f"give it one: ALTER TABLE {ref.qualified} RENAME COLUMN id TO key, then ALTER TABLE {ref.qualified} ADD COLUMN id bigint GENERATED ALWAYS AS IDENTITY",
+        )
+
+
 @dataclass(frozen=True)
 class Pipeline:
     """A source table (``schema.table`` as resolved) and a topic: one position, one producer at a time."""
@@ -377,6 +399,34 @@ def seed(settings: Settings, rows: int, *, table: str = DEMO_TABLE) -> SeedResul
     return SeedResult(ref.qualified, int(count), first, last)
 
 
+# --- rows skipped as too large ----------------------------------------------------------------------
+
+SKIPPED_TABLE = "producer_skipped"
+SKIPPED_DDL = """
+CREATE TABLE IF NOT EXISTS producer_skipped (
+    source_table text NOT NULL,
+    topic        text NOT NULL,
+    row_id       bigint NOT NULL,
+    size_bytes   bigint NOT NULL,
+    limit_bytes  bigint NOT NULL,
+    reason       text NOT NULL,
+    skipped_at   timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (source_table, topic, row_id)
+)"""
+
+
+def record_skipped(conn: Any, table: str, topic: str, row_id: int, size: int, limit: int, reason: str) -> None:
+    """Note a row `produce --skip-oversize` did not send (the table is created on first use). Written
+    before the offset passes the row; a rerun that skips it again updates the note."""
+    conn.execute(SKIPPED_DDL)
+    conn.execute(
+        """INSERT INTO producer_skipped (source_table, topic, row_id, size_bytes, limit_bytes, reason) VALUES (%s, %s, %s, %s, %s, %s)
+           ON CONFLICT (source_table, topic, row_id) DO UPDATE
+           SET size_bytes = EXCLUDED.size_bytes, limit_bytes = EXCLUDED.limit_bytes, reason = EXCLUDED.reason, skipped_at = now()""",
+        (table, topic, row_id, size, limit, reason),
+    )
+
+
 # --- status ----------------------------------------------------------------------------------------
 
 
@@ -423,6 +473,7 @@ def status(settings: Settings, *, table: str = DEMO_TABLE, topic: str | None = N
                 others = [{"table": r[0], "topic": r[1], "last_id": int(r[2])} for r in rows]
         newest = pending = None
         if ref is not None:
+            require_id_column(conn, ref)
             newest = conn.execute(sql.SQL("SELECT max(id) FROM {}").format(ref.ident())).fetchone()[0]
             if offset is not None:
                 pending = conn.execute(sql.SQL("SELECT count(*) FROM {} WHERE id > %s").format(ref.ident()), (offset.last_id,)).fetchone()[0]

@@ -1053,15 +1053,73 @@ def check_database_pending(ctx: Context) -> Outcome:
         cur.execute(f"SELECT count(*) FROM {LIVEDB} WHERE id > %s", (last_id,))  # noqa: S608
         (pending,) = cur.fetchone()
     ctx.db_facts["pending"] = int(pending)
+    details = _skipped_rows(ctx)
     if pending:
+        too_large = _first_row_too_large(ctx, last_id)
+        if too_large is not None:
+            row_id, size, limit = too_large
+            topic = ctx.settings.kafka_topic
+            return failed(
+                f"row id={row_id} of {LIVEDB} makes an event of {size:,} bytes, over topic {topic}'s max.message.bytes of {limit:,}: "
+                f"`kafkaops produce` stops before it, {pending} row(s) wait",
+                f"raise the topic's max.message.bytes (bin/kafka-configs.sh --bootstrap-server {ctx.settings.kafka_broker} --alter --entity-type topics "
+                f"--entity-name {topic} --add-config max.message.bytes=<bytes>), make row {row_id} smaller, or run "
+                "`kafkaops produce --skip-oversize` (it records the row in producer_skipped and sends the rest)",
+                "row-too-large",
+                details=details,
+                next="kafkaops runbook failures row-too-large",
+                pending=pending,
+                row_id=row_id,
+                event_bytes=size,
+                max_message_bytes=limit,
+            )
         return warned(
             f"{pending} row(s) wait in {LIVEDB} (id > {last_id}): the producer has not sent them yet",
             "run the producer: `kafkaops produce`",
             "consumer-shows-nothing",
+            details=details,
             next="kafkaops produce",
             pending=pending,
         )
-    return passed(f"no rows pending (every row up to id {last_id} was sent)", pending=0)
+    return passed(f"no rows pending (every row up to id {last_id} was sent)", details, pending=0)
+
+
+def _first_row_too_large(ctx: Context, last_id: int) -> tuple[int, int, int] | None:
+    """(id, event bytes, limit) of the first pending row (within one batch) whose event the topic
+    cannot take: `produce` stops before it. Only when the broker answered (the topic's limit is known)."""
+    from kafkaops.procedures.db import resolve_table
+    from kafkaops.procedures.produce import oversize_rows, topic_limit
+
+    topic = ctx.settings.kafka_topic
+    if ctx.md is None or topic not in ctx.md.topics:
+        return None
+    try:
+        ref = resolve_table(ctx.db, LIVEDB)
+        if ref is None:
+            return None
+        limit = topic_limit(ctx.settings, topic, client=ctx.admin())
+        found = oversize_rows(ctx.db, ref, last_id, limit)
+    except Exception:  # noqa: BLE001 - a side finding: never fail the check over it
+        return None
+    return (found[0][0], found[0][1], limit) if found else None
+
+
+def _skipped_rows(ctx: Context) -> list[str]:
+    """A note on the rows `produce --skip-oversize` did not send (producer_skipped), if any."""
+    try:
+        with ctx.db.cursor() as cur:
+            cur.execute("SELECT to_regclass('producer_skipped') IS NOT NULL")
+            if not cur.fetchone()[0]:
+                return []
+            cur.execute(
+                "SELECT count(*), max(row_id) FROM producer_skipped WHERE source_table = (SELECT n.nspname || '.' || c.relname FROM pg_class c "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass(%s)) AND topic = %s",
+                (LIVEDB, ctx.settings.kafka_topic),
+            )
+            count, newest = cur.fetchone()
+    except Exception:  # noqa: BLE001 - a side finding
+        return []
+    return [f"{count} row(s) too large were skipped (see producer_skipped), the last one id {newest}"] if count else []
 
 
 # Step 6: producer ----------------------------------------------------------------------------

@@ -13,6 +13,8 @@ One run (see ``runbooks/producer.md`` for the user's view):
    never skipped. If the gate does not clear in time, nothing is sent past the offset.
 5. Read ``L >= id > last_id`` by keyset pagination in batches; PostgreSQL builds each row's JSON
    (numeric as text, bytea as base64, timestamps in UTC, json nested) and kafkaops wraps it in the event.
+   Each event is measured against the topic's max.message.bytes before its batch is sent: one too
+   large stops the run before it (naming it), or with --skip-oversize is recorded in producer_skipped.
 6. Produce with an idempotent producer (acks=all). Each batch's delivery reports are counted and
    checked one by one; the offset moves to a batch's last row only when every earlier batch and this
    one are fully acknowledged, with a compare-and-set UPDATE (exactly one row or the run stops).
@@ -39,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from kafkaops.errors import KafkaopsError, NotReady, RefusedError, UnreachableError, UsageError
-from kafkaops.procedures.db import DEMO_TABLE, Offset, Pipeline, TableRef, claim_position, lock_holder, read_position, require_table, session, try_lock
+from kafkaops.procedures.db import DEMO_TABLE, Offset, Pipeline, TableRef, claim_position, lock_holder, read_position, require_id_column, require_table, session, try_lock
 from kafkaops.settings import Settings
 
 # 2000 rows per batch: one offset UPDATE and one keyset query per 2000 rows keeps PostgreSQL far
@@ -53,6 +55,11 @@ DEFAULT_DELIVERY_TIMEOUT = 30.0  # seconds Kafka has to acknowledge an event bef
 DEFAULT_SETTLE_TIMEOUT = 10.0  # seconds the settle gate waits for in-flight inserts
 DEFAULT_INTERVAL = 1.0
 OFFSET_SYNCHRONOUS_COMMIT = "on"  # durable offset updates (bench/bench_produce.py --offset-commit compares "off")
+
+# Kafka's default max.message.bytes (the broker's, which a topic inherits unless it sets its own).
+DEFAULT_MAX_MESSAGE_BYTES = 1048588
+MIB = 1024 * 1024
+SKIP_REASON = "event larger than the topic's max.message.bytes"
 
 RETRIABLE = ("_MSG_TIMED_OUT", "_TRANSPORT", "_ALL_BROKERS_DOWN", "_TIMED_OUT", "REQUEST_TIMED_OUT", "NOT_ENOUGH_REPLICAS", "LEADER_NOT_AVAILABLE", "NOT_LEADER_FOR_PARTITION")
 MISSING_TOPIC = ("UNKNOWN_TOPIC_OR_PART", "_UNKNOWN_TOPIC", "_UNKNOWN_PARTITION")
@@ -71,6 +78,7 @@ class ProduceOptions:
     delivery_timeout: float = DEFAULT_DELIVERY_TIMEOUT
     settle_timeout: float = DEFAULT_SETTLE_TIMEOUT
     preview: int = 5  # dry run: events shown
+    skip_oversize: bool = False  # record rows too large for the topic in producer_skipped and go on
 
 
 @dataclass(frozen=True)
@@ -98,6 +106,9 @@ class ProduceResult:
     preview: list[tuple[str, str]] = field(default_factory=list)  # dry run: (key, value)
     rounds: int = 0
     interrupted: bool = False
+    skipped: int = 0  # rows too large for the topic, recorded in producer_skipped (--skip-oversize)
+    too_large: list[tuple[int, int]] = field(default_factory=list)  # dry run: (id, event bytes) over the limit
+    limit: int = 0  # dry run: the topic's max.message.bytes
 
 
 class Hooks:
@@ -107,6 +118,7 @@ class Hooks:
     def progress(self, sent: int, total: int) -> None: ...
     def round(self, sent: int, offset: int) -> None: ...
     def waiting(self, message: str) -> None: ...
+    def skipped(self, message: str) -> None: ...
 
 
 # --- events ----------------------------------------------------------------------------------------
@@ -124,6 +136,8 @@ def load_mapper(spec: str) -> Callable[[dict[str, Any]], Any]:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise UsageError(f"--mapper: cannot import {module_name}: {exc}") from None
+    except SystemExit as exc:
+        raise UsageError(f"--mapper: importing {module_name} called sys.exit({exc.code})") from None
     except Exception as exc:  # the user's module failed while importing
         raise UsageError(f"--mapper: importing {module_name} failed: {type(exc).__name__}: {exc}") from None
     func = getattr(module, func_name, None)
@@ -152,34 +166,47 @@ class EventBuilder:
         batch query), or what the mapper returns (None: skip the row)."""
         if self.mapper is None:
             return f'{self.head}{row_id}{self.mid}{ts_ms},"after":{row_json}}}'
+        # A mapper is the user's code: whatever it does wrong stops the run (exit 2) naming it and
+        # the row, before anything of that row's batch is sent.
+        name = f"{getattr(self.mapper, '__module__', '?')}:{getattr(self.mapper, '__qualname__', '?')}"
+        hint = f"fix the mapper, then rerun `kafkaops produce`: the offset stands before row id={row_id}"
         try:
             event = self.mapper(json.loads(row_json))
+        except SystemExit as exc:
+            raise UsageError(f"--mapper {name} called sys.exit({exc.code}) on row id={row_id} instead of returning an event", hint=hint) from None
         except Exception as exc:
-            raise KafkaopsError(f"--mapper failed on row id={row_id}: {type(exc).__name__}: {exc}", hint="fix the mapper; the offset stands before this row") from None
+            raise UsageError(f"--mapper {name} failed on row id={row_id}: {type(exc).__name__}: {exc}", hint=hint) from None
         if event is None:
             return None
-        try:
-            return event if isinstance(event, str) else json.dumps(event, separators=(",", ":"), default=str)
-        except (TypeError, ValueError) as exc:
-            raise KafkaopsError(f"--mapper returned something JSON cannot encode for row id={row_id}: {exc}") from None
+        if isinstance(event, str):  # already the value's text: sent as it is
+            return event
+        try:  # no default=str: a set or bytes must not go out as its Python repr; nor NaN as non-JSON
+            return json.dumps(event, separators=(",", ":"), allow_nan=False)
+        except (TypeError, ValueError, RecursionError) as exc:
+            raise UsageError(f"--mapper {name} returned a value JSON cannot hold for row id={row_id}: {exc}", hint=hint) from None
 
 
 def select_sql(ref: TableRef, envelope: bool = True) -> Any:
     """The batch query: (id as text, created_at as text, the event or the row's JSON), in id order.
 
     PostgreSQL renders each row as JSON, losslessly:
-    numeric/money as text (a JSON string: no float rounding), bytea as base64 (no newlines),
-    timestamptz in ISO 8601 (the session runs in UTC), json/jsonb nested as they are, NULL as null.
+    numeric as text (a JSON string: no float rounding), money as numeric text (its own text is
+    lc_monetary's: "$1,234.50" or "1.234,50 €"), bytea as base64 (no newlines), timestamptz in ISO
+    8601 (the session runs in UTC), json/jsonb nested as they are, NULL as null.
     """
     from psycopg import sql
 
     parts = []
     for col, typ in ref.columns.items():
         c = sql.Identifier(col)
-        if typ in ("numeric", "money"):
+        if typ == "numeric":
             parts.append(sql.SQL("{}::text AS {}").format(c, c))
-        elif typ in ("_numeric", "_money"):
+        elif typ == "money":
+            parts.append(sql.SQL("{}::numeric::text AS {}").format(c, c))
+        elif typ == "_numeric":
             parts.append(sql.SQL("{}::text[] AS {}").format(c, c))
+        elif typ == "_money":
+            parts.append(sql.SQL("{}::numeric[]::text[] AS {}").format(c, c))
         elif typ == "bytea":
             parts.append(sql.SQL("translate(encode({}, 'base64'), E'\\n', '') AS {}").format(c, c))
         else:
@@ -194,6 +221,73 @@ def select_sql(ref: TableRef, envelope: bool = True) -> Any:
         "SELECT x.id::text, {created}, {payload} FROM "
         "(SELECT {cols} FROM {table} WHERE id > %(after)s AND id <= %(level)s ORDER BY id LIMIT %(limit)s) AS x ORDER BY x.id"
     ).format(created=created, payload=payload, cols=sql.SQL(", ").join(parts), table=ref.ident())
+
+
+# --- event sizes ---------------------------------------------------------------------------------
+
+
+def record_size(event_bytes: int) -> int:
+    """The largest record batch one event (key and value, ``event_bytes``) can make: the batch and
+    record headers (61 + at most 32 bytes) and lz4's worst case (1/255 more, plus 16) on top of it.
+    The broker refuses a batch over the topic's max.message.bytes."""
+    return event_bytes + event_bytes // 255 + 128
+
+
+def max_event_bytes(limit: int) -> int:
+    """The largest event (key and value) whose record batch fits in ``limit`` bytes."""
+    n = max(0, (limit - 128) * 255 // 256)
+    while record_size(n + 1) <= limit:
+        n += 1
+    while n > 0 and record_size(n) > limit:
+        n -= 1
+    return n
+
+
+def topic_limit(settings: Settings, topic: str, client: Any = None) -> int:
+    """The topic's max.message.bytes as the broker describes it (its own, or the broker's default);
+    Kafka's default if it cannot be read (no describe permission)."""
+    from kafkaops.adapters import kafka
+
+    try:
+        for entry in kafka.topic_configs(client or kafka.admin(settings), topic, 10.0):
+            if entry.name == "max.message.bytes" and entry.value:
+                return int(entry.value)
+    except (KafkaopsError, ValueError):
+        pass
+    return DEFAULT_MAX_MESSAGE_BYTES
+
+
+def oversize_error(ref: TableRef, row_id: int, size: int, topic: str, limit: int, broker: str, offset: int) -> KafkaopsError:
+    """A row whose event Kafka cannot take: which row, why, and the three ways on."""
+    import os
+
+    raised = -(-record_size(size) // MIB) * MIB  # enough for this row, in whole MiB
+    tool = r"bin\windows\kafka-configs.bat" if os.name == "nt" else "bin/kafka-configs.sh"
+    return KafkaopsError(
+        f"row id={row_id} of {ref.qualified} is too large for topic {topic}: its event is {size:,} bytes, and the topic's "
+        f"max.message.bytes is {limit:,} (with Kafka's framing it must fit in that)",
+        details=[
+            f"raise the topic's limit (produce follows it): {tool} --bootstrap-server {broker} --alter --entity-type topics "
+            f"--entity-name {topic} --add-config max.message.bytes={raised}",
+            f"or make the row smaller: UPDATE {ref.qualified} SET ... WHERE id = {row_id}",  # noqa: S608 - text shown, never run
+            "or skip it: `kafkaops produce --skip-oversize` records it in producer_skipped and sends the rows after it",
+        ],
+        hint=f"every row before it was sent (the offset stands at {offset}); do one of the above, then rerun `kafkaops produce`",
+        runbook="failures row-too-large",
+    )
+
+
+def oversize_rows(conn: Any, ref: TableRef, after: int, limit: int, rows: int = DEFAULT_BATCH_SIZE, upper: int = 2**63 - 1) -> list[tuple[int, int]]:
+    """(id, event size) of the rows among the first ``rows`` above ``after`` whose event is too large
+    for ``limit``: what `produce` stops at. PostgreSQL builds each event as produce does and counts
+    its bytes; only the sizes come back."""
+    from psycopg import sql
+
+    builder = EventBuilder(conn.info.dbname, ref)
+    query = sql.SQL("SELECT s.id, octet_length(s.ev) + octet_length(s.id) FROM ({}) AS s(id, created, ev)").format(select_sql(ref))
+    largest = max_event_bytes(limit)
+    found = conn.execute(query, builder.params(after, upper, rows, int(time.time() * 1000))).fetchall()
+    return [(int(i), int(n)) for i, n in found if n > largest]
 
 
 # --- the settle gate -------------------------------------------------------------------------------
@@ -275,7 +369,7 @@ def settle(conn: Any, ref: TableRef, timeout: float, waiting: Callable[[str], No
 
 
 class _Batch:
-    __slots__ = ("last_id", "last_created_at", "count", "pending", "errors", "sent_at")
+    __slots__ = ("last_id", "last_created_at", "count", "pending", "errors", "failed_keys", "sent_at")
 
     def __init__(self, last_id: int, last_created_at: Any, count: int) -> None:
         self.last_id = last_id
@@ -283,20 +377,29 @@ class _Batch:
         self.count = count
         self.pending = count
         self.errors: list[Any] = []
+        self.failed_keys: list[str] = []  # the rows (keys) whose delivery failed
         self.sent_at = time.monotonic()
 
-    def ack(self, err: Any, _msg: Any) -> None:
+    def ack(self, err: Any, msg: Any) -> None:
         self.pending -= 1
         if err is not None:
             self.errors.append(err)
+            key = msg.key() if msg is not None else None
+            if key is not None:
+                self.failed_keys.append(key.decode() if isinstance(key, bytes) else str(key))
 
 
-def producer_config(settings: Settings, delivery_timeout: float) -> dict[str, Any]:
+def producer_config(settings: Settings, delivery_timeout: float, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> dict[str, Any]:
+    """The idempotent producer's settings. Its size limits follow the topic's max.message.bytes: one
+    event as large as the topic takes is accepted (librdkafka's own default, 1,000,000 bytes, would
+    refuse it), and a batch of many events stays within what the broker accepts."""
     from kafkaops.adapters.kafka import client_config
 
     return client_config(
         settings,
         **{
+            "message.max.bytes": max(1_000_000, max_message_bytes),
+            "batch.size": max(1, min(1_000_000, max_event_bytes(max_message_bytes))),
             "enable.idempotence": True,
             "acks": "all",
             "allow.auto.create.topics": False,
@@ -309,10 +412,16 @@ def producer_config(settings: Settings, delivery_timeout: float) -> dict[str, An
     )
 
 
-def delivery_error(errors: list[Any], topic: str, delivery_timeout: float, broker: str) -> KafkaopsError:
+def delivery_error(errors: list[Any], topic: str, delivery_timeout: float, broker: str, keys: list[str] | None = None) -> KafkaopsError:
     first = errors[0]
     code = first.name() if hasattr(first, "name") else str(first)
     text = first.str() if hasattr(first, "str") else str(first)
+    if code == "MSG_SIZE_TOO_LARGE" and keys:
+        return KafkaopsError(
+            f"Kafka refused row id={keys[0]} as too large for topic {topic} ({code}: {text})",
+            hint="raise the topic's max.message.bytes, make the row smaller, or rerun with `kafkaops produce --skip-oversize`",
+            runbook="failures row-too-large",
+        )
     if code in MISSING_TOPIC:
         return NotReady(f"topic {topic} does not exist (Kafka: {text})", hint=f"create it with `kafkaops topics create {topic}`")
     if code in RETRIABLE:
@@ -350,12 +459,14 @@ class _Run:
         self.committed = 0
         self.committed_created_at: Any = None
         self.sent = 0
+        self.limit = DEFAULT_MAX_MESSAGE_BYTES  # the topic's max.message.bytes
+        self.skipped = 0
 
     # Kafka side
     def open_producer(self) -> None:
         from confluent_kafka import Producer
 
-        conf = producer_config(self.settings, self.opts.delivery_timeout)
+        conf = producer_config(self.settings, self.opts.delivery_timeout, self.limit)
         conf["error_cb"] = self._on_error
         try:
             self.producer = Producer(conf)
@@ -366,18 +477,59 @@ class _Run:
         if err.fatal():
             self.fatal.append(err)
 
+    def _events(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """(key, created_at, value) per row: the mapper's value when there is one (None: skip)."""
+        if self.builder.mapper is None:
+            return rows
+        value, ts_ms = self.builder.value, int(time.time() * 1000)
+        return [(key, created, value(int(key), payload, ts_ms)) for key, created, payload in rows]
+
+    def _sizes_checked(self, rows: list[tuple[Any, ...]], topic: str) -> list[tuple[Any, ...]]:
+        """The rows with every event too large for the topic dealt with before anything is sent:
+        with --skip-oversize it is recorded in producer_skipped and dropped (the offset passes it);
+        else the rows before it are sent and committed and the run stops, naming it."""
+        largest = max_event_bytes(self.limit)
+        quick = (largest - 20) // 4  # UTF-8: at most 4 bytes a character; a key: at most 20 digits
+        out = rows
+        for i in [i for i, r in enumerate(rows) if r[2] is not None and len(r[2]) > quick]:
+            key, created, v = rows[i]
+            size = len(v.encode()) + len(key)
+            if size <= largest:
+                continue
+            if not self.opts.skip_oversize:
+                if i:
+                    head = _Batch(int(rows[i - 1][0]), rows[i - 1][1], i)
+                    head.count = self._send(head, rows[:i], topic)
+                    self.inflight.append(head)
+                self._drain(until_below=1)
+                raise oversize_error(self.ref, int(key), size, topic, self.limit, self.settings.kafka_broker, self.committed)
+            from kafkaops.procedures.db import record_skipped
+
+            record_skipped(self.conn, self.ref.qualified, topic, int(key), size, self.limit, SKIP_REASON)
+            self.skipped += 1
+            self.hooks.skipped(
+                f"skipped row id={key} of {self.ref.qualified}: its event is {size:,} bytes, over topic {topic}'s max.message.bytes of {self.limit:,}; recorded in producer_skipped"
+            )
+            if out is rows:
+                out = list(rows)
+            out[i] = (key, created, None)
+        return out
+
     def _send(self, batch: _Batch, rows: list[tuple[Any, ...]], topic: str) -> int:
+        """Queue a batch's events (key, created_at, value; None: not sent, the offset passes it)."""
+        from confluent_kafka import KafkaException
+
         produce, poll, ack = self.producer.produce, self.producer.poll, batch.ack
         n = 0
-        if self.builder.mapper is not None:
-            value, ts_ms = self.builder.value, int(time.time() * 1000)
-            rows = [(key, None, value(int(key), payload, ts_ms)) for key, _created, payload in rows]
         for key, _created, v in rows:
-            if v is None:  # the mapper skipped it
+            if v is None:  # skipped (by the mapper, or too large with --skip-oversize)
                 batch.pending -= 1
                 continue
             try:
                 produce(topic, v, key, on_delivery=ack)
+            except KafkaException as exc:  # refused before sending (a size or config limit of librdkafka)
+                err = exc.args[0]
+                raise KafkaopsError(f"Kafka's client refused row id={key} of {self.ref.qualified}: {err.name()}: {err.str()}", hint="see `kafkaops runbook producer`") from None
             except BufferError:  # the local queue is full: serve delivery reports, then retry
                 while True:
                     poll(0.05)
@@ -421,6 +573,7 @@ class _Run:
         prefix, then raise the first failure."""
         self.producer.flush(self.opts.delivery_timeout + 5)
         errors = [e for b in self.inflight for e in b.errors] + list(self.fatal)
+        keys = [k for b in self.inflight for k in b.failed_keys]
         for batch in list(self.inflight):
             if batch.pending > 0 or batch.errors:
                 break
@@ -429,7 +582,7 @@ class _Run:
         if self.fatal and not [b for b in self.inflight if b.errors]:
             err = self.fatal[0]
             raise KafkaopsError(f"the Kafka producer failed: {err.name()}: {err.str()}")
-        raise delivery_error(errors or list(self.fatal), self.opts.topic or self.settings.kafka_topic, self.opts.delivery_timeout, self.settings.kafka_broker)
+        raise delivery_error(errors or list(self.fatal), self.opts.topic or self.settings.kafka_topic, self.opts.delivery_timeout, self.settings.kafka_broker, keys)
 
     def _commit(self, batch: _Batch) -> None:
         """Compare-and-set: the offset moves from what this run last wrote, or the run stops."""
@@ -528,7 +681,8 @@ class _Run:
                 break
             if rows:
                 batch = _Batch(int(rows[-1][0]), rows[-1][1], len(rows))
-                batch.count = self._send(batch, rows, topic)  # events: rows a mapper skipped are not counted
+                events = self._sizes_checked(self._events(rows), topic)
+                batch.count = self._send(batch, events, topic)  # events: rows skipped (mapper, --skip-oversize) are not counted
                 self.inflight.append(batch)
                 self._drain(until_below=MAX_IN_FLIGHT)
         for future in ahead:  # interrupted: let running reads finish before their connections close
@@ -584,8 +738,7 @@ def produce(settings: Settings, opts: ProduceOptions, hooks: Hooks | None = None
 
     with session(settings, application_name="kafkaops-produce") as conn:
         ref = require_table(conn, opts.table)
-        if "id" not in ref.columns:
-            raise UsageError(f"table {ref.qualified} has no id column (kafkaops produce reads rows by an increasing id)")
+        require_id_column(conn, ref)
         pipeline = Pipeline(ref.qualified, topic)
         if opts.dry_run:  # writes nothing: an old offset table is read as it is, a new pipeline is at 0
             offset = read_position(conn, pipeline, settings) or Offset(0, None)
@@ -599,6 +752,7 @@ def produce(settings: Settings, opts: ProduceOptions, hooks: Hooks | None = None
                 )
             offset = read_position(conn, pipeline, settings) or offset  # as it is now that this run holds the lock
         check_topic(settings, topic)
+        limit = topic_limit(settings, topic)
         builder = EventBuilder(conn.info.dbname, ref, mapper)
         # Each offset UPDATE waits for its WAL flush, whatever the server's or role's default: after
         # a PostgreSQL crash the offset is the last one committed, so only the batches in flight are
@@ -621,12 +775,13 @@ def produce(settings: Settings, opts: ProduceOptions, hooks: Hooks | None = None
 
         if opts.dry_run:
             hooks.initialized(plan)
-            return _dry_run(conn, ref, builder, offset.last_id, level, opts, result, pending)
+            return _dry_run(conn, ref, builder, offset.last_id, level, opts, result, pending, limit)
 
         run = _Run(settings, opts, conn, ref, builder, hooks, stop, dsn=database_url(settings))
         run.row = offset.row or 0
         run.committed = offset.last_id
         run.total = pending
+        run.limit = limit
         run.open_producer()
         hooks.initialized(plan)
         try:
@@ -655,15 +810,24 @@ def produce(settings: Settings, opts: ProduceOptions, hooks: Hooks | None = None
                     run._commit(run.inflight.popleft())
         result.offset = run.committed
         result.sent = run.sent
+        result.skipped = run.skipped
         if run.committed_created_at is not None:
             result.last_created_at = datetime.fromisoformat(run.committed_created_at).isoformat()
         result.interrupted = stop.is_set()
         return result
 
 
-def _dry_run(conn: Any, ref: TableRef, builder: EventBuilder, after: int, level: int, opts: ProduceOptions, result: ProduceResult, pending: int) -> ProduceResult:
+def _dry_run(
+    conn: Any, ref: TableRef, builder: EventBuilder, after: int, level: int, opts: ProduceOptions, result: ProduceResult, pending: int, limit: int = DEFAULT_MAX_MESSAGE_BYTES
+) -> ProduceResult:
     from psycopg import sql
 
+    if pending and builder.mapper is None:  # a mapper's events are measured when it runs, not here
+        result.too_large, result.limit = oversize_rows(conn, ref, after, limit, rows=pending, upper=level), limit
+    too_large = {row_id for row_id, _size in result.too_large}
+    if too_large and not opts.skip_oversize:  # a real run stops before the first one
+        first = min(too_large)
+        pending = int(conn.execute(sql.SQL("SELECT count(*) FROM {} WHERE id > %s AND id < %s").format(ref.ident()), (after, first)).fetchone()[0])
     query = select_sql(ref, envelope=builder.mapper is None)
     ts_ms = int(time.time() * 1000)
     rows = conn.execute(query, builder.params(after, level, min(opts.preview, pending), ts_ms)).fetchall() if pending else []
@@ -671,7 +835,8 @@ def _dry_run(conn: Any, ref: TableRef, builder: EventBuilder, after: int, level:
         result.preview = [(r[0], r[2]) for r in rows]
     else:
         result.preview = [(r[0], v) for r in rows if (v := builder.value(int(r[0]), r[2], ts_ms)) is not None]
-    result.sent = pending
+    result.preview = [(k, v) for k, v in result.preview if int(k) not in too_large]
+    result.sent = pending - (len(too_large) if opts.skip_oversize else 0)
     if pending:
         last = conn.execute(
             sql.SQL("SELECT id, created_at FROM {} WHERE id > %s AND id <= %s ORDER BY id OFFSET %s LIMIT 1").format(ref.ident())

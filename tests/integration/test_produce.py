@@ -108,14 +108,14 @@ def test_offset_moves_only_past_acknowledged_rows(shared_stack, database_url: st
     r = _kafkaops(p, "produce", "--batch-size", "3")
     assert r.returncode == 0, r.stderr
     assert p.offset() == 6
-    # row 7: ~20 kB of incompressible text, over the topic's 4000-byte limit (librdkafka's own limit is 1 MB,
-    # so only the broker's answer in the delivery reports tells)
+    # row 7: ~20 kB of incompressible text, over the topic's 4000-byte limit: produce measures it against
+    # the topic's limit before sending and stops there, naming it
     p.sql("INSERT INTO livedb (name, amount) SELECT string_agg(md5(random()::text || g), ''), 7 FROM generate_series(1, 600) g")
     p.sql("INSERT INTO livedb (name, amount) SELECT 'row ' || g, g FROM generate_series(8, 12) g")
 
     r = _kafkaops(p, "produce", "--batch-size", "3")
     assert r.returncode == 1, r.stderr
-    assert re.search(r"error: Kafka rejected \d+ event\(s\): MSG_SIZE_TOO_LARGE", r.stderr)
+    assert re.search(r"error: row id=7 of public\.livedb is too large for topic \S+: its event is [\d,]+ bytes, and the topic's max\.message\.bytes is 4,000", r.stderr)
     assert "Sent" not in r.stderr
     assert p.offset() == 6
     assert sorted(m.row_id for m in p.events()) == [1, 2, 3, 4, 5, 6]

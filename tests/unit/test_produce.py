@@ -55,7 +55,7 @@ def test_mapper_gets_the_row_and_may_skip() -> None:
 
 def test_mapper_failure_names_the_row() -> None:
     b = proc.EventBuilder("db", _ref(), lambda row: 1 / 0)
-    with pytest.raises(KafkaopsError, match=r"--mapper failed on row id=7: ZeroDivisionError"):
+    with pytest.raises(KafkaopsError, match=r"--mapper \S+:test_mapper_failure_names_the_row.<locals>.<lambda> failed on row id=7: ZeroDivisionError"):
         b.value(7, '{"id":7}', 0)
 
 

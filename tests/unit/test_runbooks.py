@@ -38,6 +38,7 @@ FAILURE_ANCHORS = [
     "consumer-shows-nothing",
     "producer-offset-ahead",
     "rows-committed-out-of-order",
+    "row-too-large",
     "database-unreachable",
     "java-missing",
     "data-under-tmp",
