@@ -41,7 +41,19 @@ from pathlib import Path
 from typing import Any
 
 from kafkaops.errors import KafkaopsError, NotReady, RefusedError, UnreachableError, UsageError
-from kafkaops.procedures.db import DEMO_TABLE, Offset, Pipeline, TableRef, claim_position, lock_holder, read_position, require_id_column, require_table, session, try_lock
+from kafkaops.procedures.db import (
+    DEMO_TABLE,
+    Offset,
+    Pipeline,
+    TableRef,
+    claim_position,
+    lock_holder,
+    read_position,
+    require_id_column,
+    require_table,
+    session,
+    try_lock,
+)
 from kafkaops.settings import Settings
 
 # 2000 rows per batch: one offset UPDATE and one keyset query per 2000 rows keeps PostgreSQL far
