@@ -28,7 +28,7 @@ from pathlib import Path
 
 from kafkaops.adapters import processes
 from kafkaops.errors import KafkaopsError, RefusedError
-from kafkaops.procedures import services
+from kafkaops.procedures import cluster, services
 from kafkaops.settings import Settings
 
 Progress = Callable[[str], None]
@@ -98,6 +98,7 @@ class ResetPlan:
     offset_before: dict[str, object] | None = None  # producer_offsets row 1 now (with --reset-producer-offset)
     offset_error: str | None = None  # why the database could not be read
     refusals: list[str] = field(default_factory=list)
+    not_local: str | None = None  # why the configured cluster is not the local stack (a refusal)
 
     @property
     def total_bytes(self) -> int:
@@ -116,6 +117,8 @@ class ResetPlan:
 
     def check(self) -> None:
         """Raise the refusal if any guard said no."""
+        if self.not_local:  # the headline whatever else is wrong: the rest is about another stack
+            raise RefusedError(f"reset refused: {self.not_local}", details=self.refusals[1:], hint=_refusal_hint(self), runbook="reset what-kafkaops-does")
         if self.refusals:
             first = self.refusals[0]
             raise RefusedError(
@@ -127,6 +130,9 @@ class ResetPlan:
 
 
 def _refusal_hint(plan: ResetPlan) -> str:
+    if plan.not_local:
+        return ("kafkaops resets only the stack it runs here: point KAFKA_BROKER and ZOOKEEPER_CONNECT at it "
+                "(or unset them to use its config files); another cluster's data is not yours to delete")
     if any(d.refusal_kind == "unrecognised" for d in plan.dirs):
         return "check log.dirs / dataDir / dataLogDir in the configs; if that folder really is Kafka's or ZooKeeper's, name it with --force-path DIR"
     if any(s.state == "foreign" for s in plan.stop):
@@ -398,6 +404,11 @@ def build_plan(
 
     stop = [_service_plan(settings, cfg, services.KAFKA), _service_plan(settings, cfg, services.ZOOKEEPER)]
     refusals = [d.refusal for d in dirs if d.refusal]
+    # A reset empties the local stack's folders: never because the settings name another cluster.
+    identity = cluster.identify(settings)
+    not_local = None if identity.local else cluster.not_local_message(settings, identity)
+    if not_local:
+        refusals.insert(0, not_local)
     refusals += [f"{'Kafka broker' if s.service == services.KAFKA else 'ZooKeeper'}: {s.detail}" for s in stop if s.state == "foreign"]
 
     unused = {os.path.normcase(str(realpath(p))) for p in force_paths} - {os.path.normcase(d.real) for d in dirs}
@@ -451,6 +462,7 @@ def build_plan(
         offset_before=offset_before,
         offset_error=offset_error,
         refusals=refusals,
+        not_local=not_local,
     )
 
 
