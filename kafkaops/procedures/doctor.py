@@ -1467,7 +1467,7 @@ def check_kafka_home(ctx: Context) -> Outcome:
         f"KAFKA_HOME {home} is not a Kafka installation (no libs/kafka_2.*.jar){why}: `kafkaops up` cannot start anything",
         "install Kafka with `kafkaops install` (it also writes the configs for a local pipeline), "
         "or point KAFKA_HOME at a Kafka folder with libs/ and config/",
-        "java-missing",
+        "kafka-not-installed",
         next=nxt,
         priority=10,
         kafka_home=str(home),

@@ -40,6 +40,7 @@ FAILURE_ANCHORS = [
     "rows-committed-out-of-order",
     "database-unreachable",
     "java-missing",
+    "kafka-not-installed",
     "data-under-tmp",
     "disk-space",
 ]
