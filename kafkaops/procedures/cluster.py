@@ -110,6 +110,10 @@ class ClusterIdentity:
     zookeeper_pid: int | None = None  # kafkaops's live ZooKeeper
     broker_pid: int | None = None  # kafkaops's live broker
     cluster_id: str | None = None  # the cluster id the configured broker reported, when asked
+    # A configured port held by a process kafkaops did not start ("zookeeper" | "broker" -> who): the
+    # addresses are the local stack's, but what answers there may be any cluster (a tunnel, a stack
+    # started by hand), so the local files are not compared with it.
+    foreign: dict[str, str] = field(default_factory=dict)
 
     def why_not(self, scope: str | None = None) -> str | None:
         """Why the configured cluster is not the local stack (about ``scope`` if there is such a reason)."""
@@ -199,6 +203,11 @@ def identify(settings: Settings, *, ask_broker: bool = True) -> ClusterIdentity:
         label = "ZooKeeper" if service == services.ZOOKEEPER else "broker"
         proc = services.live_process(services.read_pid(settings, service))
         if proc is None:
+            if processes.port_open(host, port):
+                owner = processes.port_owner(port)
+                who = f"pid {owner.pid} ({owner.name})" if owner else "a process kafkaops cannot see"
+                ident.foreign[service] = f"port {port} is held by {who}, which kafkaops did not start"
+                reasons.append(ident.foreign[service])
             continue
         if service == services.ZOOKEEPER:
             ident.zookeeper_pid = proc.pid

@@ -621,6 +621,9 @@ def check_meta_properties(ctx: Context) -> Outcome:
 
 def check_cluster_id(ctx: Context) -> Outcome:
     assert ctx.cfg is not None
+    if ctx.identity.foreign:  # whatever answers there (a tunnel, a stack started by hand) need not be this stack's
+        who = "; ".join(ctx.identity.foreign.values())
+        return skipped(f"{who}: the local meta.properties is not compared with the cluster that answers there", kind="remote")
     zk_id = zk.cluster_id(ctx.zk())
     stored = {str(m.path.parent): m for m in (cluster.read_meta(d) for d in ctx.cfg.log_dirs) if m.state == "ok"}
     if not stored:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ import pytest
 
 from kafkaops.adapters import zookeeper as zk
 from kafkaops.adapters.java import find_java
+from kafkaops.adapters.javaprops import read_properties, write_properties
 from kafkaops.procedures import services
 from tests.conftest import Stack, make_stack, run_kafkaops, teardown_stack
 
@@ -91,6 +93,31 @@ def test_doctor_pointed_at_another_stack_on_localhost_does_not_judge_the_local_f
     assert checks["broker.cluster_id"]["status"] == "PASS"
     assert checks["broker.cluster_id"]["finding"] == f"cluster id {a_id} in every log dir's meta.properties matches ZooKeeper"
     assert checks["broker.process"]["status"] == "PASS"
+
+
+def test_local_configs_whose_ports_another_cluster_holds_are_not_compared_with_it(two_stacks: tuple[Stack, Stack], tmp_path: Path) -> None:
+    """The config's own ports answered by a cluster kafkaops did not start (a tunnel, a stack started by hand)."""
+    a, b = two_stacks
+    c = make_stack(tmp_path, Path(a.env["KAFKA_HOME"]))
+    conf = Path(c.env["KAFKAOPS_SERVER_PROPERTIES"])
+    props = dict(read_properties(conf).values)
+    props.update({"listeners": f"PLAINTEXT://localhost:{b.broker_port}", "advertised.listeners": f"PLAINTEXT://localhost:{b.broker_port}",
+                  "zookeeper.connect": f"localhost:{b.zk_port}"})  # fmt: skip
+    write_properties(conf, props)
+    zconf = Path(c.env["KAFKAOPS_ZOOKEEPER_PROPERTIES"])
+    write_properties(zconf, {**read_properties(zconf).values, "clientPort": str(b.zk_port)})
+    c.log_dir.mkdir(parents=True)
+    shutil.copy(a.log_dir / "meta.properties", c.log_dir / "meta.properties")  # this stack's data: cluster A
+    env = {k: v for k, v in c.env.items() if k not in ("KAFKA_BROKER", "ZOOKEEPER_CONNECT")}  # from its configs
+    proc = run_kafkaops(["doctor", "--json"], env, c.root, timeout=60)
+    doc = json.loads(proc.stdout)
+    checks = by_id(doc)
+    assert checks["broker.cluster_id"]["status"] == "SKIP", checks["broker.cluster_id"]
+    assert "which kafkaops did not start: the local meta.properties is not compared" in checks["broker.cluster_id"]["finding"]
+    assert checks["zookeeper.process"]["status"] == "WARN" and "not started by kafkaops" in checks["zookeeper.process"]["finding"]
+    assert "reset" not in json.dumps(doc["verdict"])
+    reset = run_kafkaops(["reset", "--dry-run"], env, c.root, timeout=60)
+    assert reset.returncode == 5 and "NOT started by kafkaops" in reset.stdout
 
 
 def test_reset_refuses_when_the_settings_name_another_stack(two_stacks: tuple[Stack, Stack]) -> None:
