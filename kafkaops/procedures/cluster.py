@@ -105,6 +105,7 @@ class ClusterIdentity:
     problems: dict[str, str] = field(default_factory=dict)  # "zookeeper" | "broker" | "stack" -> why not local
     cfg: services.StackConfig | None = None  # the local stack's config (None when it cannot be read)
     config_error: str | None = None
+    config_missing: bool = False  # no config files at all: no local stack here (not a broken one)
     zookeeper_on_this_machine: bool = False
     broker_on_this_machine: bool = False
     zookeeper_pid: int | None = None  # kafkaops's live ZooKeeper
@@ -174,6 +175,7 @@ def identify(settings: Settings, *, ask_broker: bool = True) -> ClusterIdentity:
         cfg = services.read_stack_config(settings)
     except KafkaopsError as exc:
         ident.config_error = exc.message
+        ident.config_missing = not (settings.server_properties.is_file() and settings.zookeeper_properties.is_file())
         problems.setdefault("stack", f"no local stack is configured here ({exc.message})")
         reasons += list(problems.values())
         return ident

@@ -314,7 +314,10 @@ def remote_status(settings: Settings) -> list[ServiceStatus]:
 
     out: list[ServiceStatus] = []
     if settings.sources.get("zookeeper_connect") != "default":  # a guessed localhost:2181 says nothing about this cluster
-        host, port = zk.parse_hostport(settings.zookeeper_connect)
+        try:
+            host, port = zk.parse_hostport(settings.zookeeper_connect)
+        except KafkaopsError as exc:
+            raise ConfigError(f"ZOOKEEPER_CONNECT={settings.zookeeper_connect}: {exc.message}", hint="set ZOOKEEPER_CONNECT to host:port") from None
         answer = zk.srvr(host, port, timeout=1.0)
         zs = ServiceStatus(ZOOKEEPER, "unreachable", port=port, detail=f"ZOOKEEPER_CONNECT={settings.zookeeper_connect}: nothing answers srvr")
         if answer is not None:
@@ -340,6 +343,8 @@ def status(settings: Settings) -> StackStatus:
     from kafkaops.procedures import cluster
 
     identity = cluster.identify(settings)
+    if identity.config_error and not identity.config_missing and identity.broker_on_this_machine:
+        read_stack_config(settings)  # the local stack's config is there but broken: say so (exit 2), do not look elsewhere
     if not identity.local:
         services_ = remote_status(settings)
         db = database_status(settings)
