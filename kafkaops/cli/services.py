@@ -110,6 +110,10 @@ def status(
 ) -> None:
     """Show each service's state, pid, port, uptime and health. Exit code 0 only when the whole stack is up.
 
+    When KAFKA_BROKER / ZOOKEEPER_CONNECT name another cluster than the local stack (another host, or
+    another port of this one), it shows that cluster (reachable, cluster id, brokers, topic) and no local
+    pid; exit code 0 when it answers.
+
     Example: kafkaops status --json
     """
     from kafkaops import ui
@@ -119,7 +123,7 @@ def status(
     settings = get_settings(ctx)
     st = services.status(settings)
     if json_:
-        ui.print_json({"up": st.up, "services": [asdict(s) for s in st.services]})
+        ui.print_json({"up": st.up, "local": st.local, "reasons": st.reasons, "services": [asdict(s) for s in st.services]})
     else:
         rows = []
         for s in st.services:
@@ -134,10 +138,18 @@ def status(
                     if "broker_ids" in h
                     else str(h.get("error", ""))
                 )
+                topic = h.get("topic")
+                if isinstance(topic, dict):
+                    health += f", topic {topic['name']} ({topic['partitions']} partition(s))" if topic.get("exists") else f", no topic {topic['name']}"
                 if h.get("kafka_version"):
                     health += f", Kafka {h['kafka_version']}"
             rows.append([s.service, s.state, s.pid, s.port, _fmt_uptime(s.uptime_s), health])
         ui.print_table(None, ["service", "state", "pid", "port", "uptime", "health"], rows)
+        if not st.local:
+            where = f"KAFKA_BROKER={settings.kafka_broker}" + (
+                f", ZOOKEEPER_CONNECT={settings.zookeeper_connect}" if settings.sources.get("zookeeper_connect") != "default" else ""
+            )
+            ui.info(f"showing the configured cluster ({where}), not the local stack: {st.reasons[0] if st.reasons else ''}")
         for s in st.services:
             if s.detail:
                 ui.info(f"{s.service}: {s.detail}")

@@ -27,7 +27,7 @@ from kafkaops.adapters import network, processes
 from kafkaops.adapters import zookeeper as zk
 from kafkaops.adapters.javaprops import parse_listeners
 from kafkaops.errors import KafkaopsError
-from kafkaops.procedures import services, signatures
+from kafkaops.procedures import cluster, services, signatures
 from kafkaops.redact import MASK, redact_dsn, redact_text
 from kafkaops.settings import Settings
 
@@ -37,6 +37,7 @@ LAYERS = ("zookeeper", "broker", "topic", "configuration", "database", "producer
 EXTRAS_STEP = 10  # Java, /tmp, disk space, pid files: not in the procedure's nine steps
 LOG_TAIL_BYTES = 2 * 1024 * 1024
 LOW_DISK_BYTES = 1024**3
+FULL_DISK_BYTES = 100 * 1024**2  # below this a broker cannot write its segments, indexes and checkpoints
 LOW_DISK_FRACTION = 0.05
 LIVEDB, OFFSETS_TABLE = "livedb", "producer_offsets"
 CANARY_HEADER = "kafkaops-canary"
@@ -194,15 +195,12 @@ class Context:
         self.exit = ExitStack()
         self.zk_host, self.zk_port = zk.parse_hostport(settings.zookeeper_connect)
         self.broker_host, self.broker_port = network.split_hostport(settings.kafka_broker, 9092)
-        self.zk_local = network.is_local(self.zk_host, timeout=0.5)
-        self.broker_local = network.is_local(self.broker_host, timeout=0.5)
-        self.cfg: services.StackConfig | None = None
-        self.cfg_error: str | None = None
-        if self.zk_local or self.broker_local:
-            try:
-                self.cfg = services.read_stack_config(settings)
-            except KafkaopsError as exc:
-                self.cfg_error = exc.message
+        # Local checks run only against the local stack, decided by identity, never by host name.
+        self.identity = cluster.identify(settings)
+        self.zk_local = self.identity.zookeeper_on_this_machine
+        self.broker_local = self.identity.broker_on_this_machine
+        self.cfg: services.StackConfig | None = self.identity.cfg if self.identity.local else None
+        self.cfg_error: str | None = self.identity.config_error
         self._zk_client: Any = None
         self._zk_error: KafkaopsError | None = None
         self._admin: Any = None
@@ -217,13 +215,9 @@ class Context:
     # locality ---------------------------------------------------------------------------
     def local_reason(self, service: str) -> str | None:
         """Why local files/processes of ``service`` cannot be inspected (None when they can)."""
-        local = self.zk_local if service == "zookeeper" else self.broker_local
-        if not local:
-            var, value = ("ZOOKEEPER_CONNECT", self.settings.zookeeper_connect) if service == "zookeeper" else ("KAFKA_BROKER", self.settings.kafka_broker)
-            return f"{var}={value} is not this machine: its processes and files cannot be inspected from here"
-        if self.cfg is None:
-            return f"the stack's config cannot be read ({self.cfg_error})"
-        return None
+        if self.identity.local:
+            return None
+        return f"not the local stack: {self.identity.why_not(service)}"
 
     # clients ----------------------------------------------------------------------------
     def zk(self) -> Any:
@@ -581,24 +575,67 @@ def check_controller(ctx: Context) -> Outcome:
     return passed(f"broker {cid} is the controller", controller=cid)
 
 
+def _zookeeper_cluster_id(ctx: Context) -> str | None:
+    """ZooKeeper's /cluster/id when ZooKeeper serves (None when it does not, or has none)."""
+    if not ctx.ok("zookeeper.serving"):
+        return None
+    try:
+        return zk.cluster_id(ctx.zk())
+    except KafkaopsError:
+        return None
+
+
+def check_meta_properties(ctx: Context) -> Outcome:
+    """Every log dir's meta.properties read as the broker reads it: missing is a new broker, anything unreadable is not."""
+    assert ctx.cfg is not None
+    metas = [cluster.read_meta(d) for d in ctx.cfg.log_dirs]
+    bad = [m for m in metas if m.state not in ("missing", "ok")]
+    if bad:
+        m = bad[0]
+        zk_id = _zookeeper_cluster_id(ctx)
+        bid = ctx.cfg.broker_id
+        if zk_id:
+            rewrite = f"version=0, broker.id={bid}, cluster.id={zk_id} (ZooKeeper's /cluster/id)"
+            nxt = f"write {m.path} with version=0, broker.id={bid}, cluster.id={zk_id}, then kafkaops up"
+        else:
+            rewrite = f"version=0, broker.id={bid} and the cluster.id in ZooKeeper's /cluster/id"
+            nxt = f"restore {m.path} from a backup, or kafkaops reset --confirm (every message is lost)"
+        return failed(
+            m.problem or f"{m.path} cannot be used",
+            f"the broker will not start with it. Restore it, or rewrite it with {rewrite}; if the data does not matter, "
+            "empty Kafka's and ZooKeeper's data together with `kafkaops reset --confirm`",
+            "cluster-id-mismatch",
+            [x.problem for x in bad if x.problem],
+            next=nxt,
+            priority=10,
+            files={str(x.path): x.state for x in metas},
+        )
+    present = [m for m in metas if m.state == "ok"]
+    if not present:
+        return passed(f"no meta.properties in the log dirs yet (a new broker): {', '.join(str(m.path) for m in metas)}", files={str(m.path): m.state for m in metas})
+    return passed(
+        f"meta.properties readable in {len(present)} of {len(metas)} log dir(s)" + (f", cluster id {present[0].cluster_id}" if present[0].cluster_id else ""),
+        files={str(m.path): m.state for m in metas},
+    )
+
+
 def check_cluster_id(ctx: Context) -> Outcome:
     assert ctx.cfg is not None
+    if ctx.identity.foreign:  # whatever answers there (a tunnel, a stack started by hand) need not be this stack's
+        who = "; ".join(ctx.identity.foreign.values())
+        return skipped(f"{who}: the local meta.properties is not compared with the cluster that answers there", kind="remote")
     zk_id = zk.cluster_id(ctx.zk())
-    stored: dict[str, dict[str, str]] = {}
-    for d in ctx.cfg.log_dirs:
-        meta = services.read_meta_properties(d)
-        if meta:
-            stored[str(d)] = meta
+    stored = {str(m.path.parent): m for m in (cluster.read_meta(d) for d in ctx.cfg.log_dirs) if m.state == "ok"}
     if not stored:
         return passed("no meta.properties in the log dirs yet (a new broker): nothing to disagree with ZooKeeper", zookeeper_cluster_id=zk_id)
     bad: list[str] = []
     for d, meta in stored.items():
-        cid = meta.get("cluster.id")
+        cid = meta.cluster_id
         if cid and cid != zk_id:
             what = f"ZooKeeper has {zk_id}" if zk_id else "ZooKeeper has no /cluster/id (its data was wiped)"
             bad.append(f"{d}/meta.properties holds cluster id {cid}, but {what}")
-        bid = meta.get("broker.id") or meta.get("node.id")
-        if bid is not None and bid.isdigit() and int(bid) != ctx.cfg.broker_id:
+        bid = meta.broker_id
+        if bid is not None and bid != ctx.cfg.broker_id:
             bad.append(f"{d}/meta.properties holds broker.id {bid}, but server.properties says {ctx.cfg.broker_id}")
     if bad:
         return failed(
@@ -610,9 +647,9 @@ def check_cluster_id(ctx: Context) -> Outcome:
             next="kafkaops reset --confirm",
             priority=10,
             zookeeper_cluster_id=zk_id,
-            stored={d: m.get("cluster.id") for d, m in stored.items()},
+            stored={d: m.cluster_id for d, m in stored.items()},
         )
-    first = next(iter(stored.values())).get("cluster.id")
+    first = next(iter(stored.values())).cluster_id
     return passed(f"cluster id {first} in every log dir's meta.properties matches ZooKeeper", cluster_id=first)
 
 
@@ -1519,6 +1556,33 @@ def check_java(ctx: Context) -> Outcome:
     return passed(f"Java {info.major} at {info.path}", [info.version_line], major=info.major, path=info.path)
 
 
+def check_kafka_home(ctx: Context) -> Outcome:
+    """A Kafka installation to run the local stack with; needed only when the stack is (or would be) this machine's."""
+    home = ctx.settings.kafka_home
+    version = services.kafka_version(home)
+    if version or any((home / "libs").glob("kafka_2.*.jar")):
+        return passed(f"Kafka {version or '?'} installed at {home} (KAFKA_HOME)", kafka_home=str(home), version=version)
+    ident = ctx.identity
+    nothing_answers = ident.broker_on_this_machine and not processes.port_open(services._probe_host(ctx.broker_host), ctx.broker_port)
+    if not ident.local and not (ident.config_error is not None and nothing_answers):
+        return skipped(f"not the local stack: {ident.why_not()}; no local Kafka installation is needed", kind="remote")
+    explicit = ctx.settings.sources.get("kafka_home") in ("env", ".env", "flag")
+    if explicit:
+        nxt = f"point KAFKA_HOME at a Kafka installation (now {home}), or unset it and run kafkaops install"
+    else:
+        nxt = "kafkaops install"
+    why = "" if ident.local else f", and nothing answers at KAFKA_BROKER={ctx.settings.kafka_broker}"
+    return failed(
+        f"KAFKA_HOME {home} is not a Kafka installation (no libs/kafka_2.*.jar){why}: `kafkaops up` cannot start anything",
+        "install Kafka with `kafkaops install` (it also writes the configs for a local pipeline), "
+        "or point KAFKA_HOME at a Kafka folder with libs/ and config/",
+        "kafka-not-installed",
+        next=nxt,
+        priority=10,
+        kafka_home=str(home),
+    )
+
+
 def _data_dirs(ctx: Context) -> list[tuple[str, Path]]:
     assert ctx.cfg is not None
     dirs: list[tuple[str, Path]] = []
@@ -1560,9 +1624,23 @@ def _existing(path: Path) -> Path:
     return p
 
 
+def disk_state(free: int, total: int) -> str:
+    """``full`` (the services cannot write: `up` would fail), ``low``, or ``ok``, from the free bytes a data folder's disk has."""
+    if free < FULL_DISK_BYTES:
+        return "full"
+    if free < LOW_DISK_BYTES or free < LOW_DISK_FRACTION * total:
+        return "low"
+    return "ok"
+
+
+def _size(n: float) -> str:
+    return f"{n / 1024**3:.1f} GiB" if n >= 1024**3 else f"{n / 1024**2:.0f} MiB"
+
+
 def check_disk(ctx: Context) -> Outcome:
     seen: set[int] = set()
     low: list[str] = []
+    full: list[tuple[str, Path]] = []
     details: list[str] = []
     for key, d in _data_dirs(ctx):
         at = _existing(d)
@@ -1574,10 +1652,24 @@ def check_disk(ctx: Context) -> Outcome:
             usage = shutil.disk_usage(at)
         except OSError:
             continue
-        line = f"{key} {d}: {usage.free / 1024**3:.1f} GiB free of {usage.total / 1024**3:.1f} GiB ({usage.free / usage.total:.0%})"
+        line = f"{key} {d}: {_size(usage.free)} free of {_size(usage.total)} ({usage.free / max(usage.total, 1):.0%})"
         details.append(line)
-        if usage.free < LOW_DISK_BYTES or usage.free < LOW_DISK_FRACTION * usage.total:
+        state = disk_state(usage.free, usage.total)
+        if state == "full":
+            full.append((line, at))
+        elif state == "low":
             low.append(line)
+    if full:
+        line, at = full[0]
+        return failed(
+            f"disk full: {line}",
+            f"free space on the disk holding {at} (at least {_size(FULL_DISK_BYTES)}; more for real data): the broker and "
+            "ZooKeeper cannot write there, so `kafkaops up` fails. Never delete meta.properties or segment files by hand",
+            "disk-space",
+            details,
+            next=f"free space on the disk holding {at}, then kafkaops up",
+            priority=10,
+        )
     if low:
         return warned(
             f"low disk space: {low[0]}",
@@ -1617,7 +1709,8 @@ def checks(canary: bool) -> list[Check]:
         Check("broker.metadata", 2, "broker", "broker answers a metadata request", check_broker_metadata, ("broker.process",), timeout=6.0),
         Check("broker.registration", 2, "broker", "registration in ZooKeeper (/brokers/ids)", check_broker_registration, ("zookeeper.serving",)),
         Check("broker.controller", 2, "broker", "controller elected", check_controller, ("zookeeper.serving", "broker.registration")),
-        Check("broker.cluster_id", 2, "broker", "cluster id on disk vs ZooKeeper", check_cluster_id, ("zookeeper.serving",), local="broker"),
+        Check("broker.meta_properties", 2, "broker", "meta.properties readable in every log dir", check_meta_properties, local="broker"),
+        Check("broker.cluster_id", 2, "broker", "cluster id on disk vs ZooKeeper", check_cluster_id, ("zookeeper.serving", "broker.meta_properties"), local="broker"),
         Check("topic.exists", 3, "topic", "KAFKA_TOPIC exists", check_topic_exists, ("broker.metadata",)),
         Check("topic.layout", 3, "topic", "partitions, replication, leaders", check_topic_layout, ("topic.exists",)),
         Check("topic.internal_replication", 3, "topic", "internal topics' replication factor vs brokers", check_internal_replication, ("broker.metadata",)),
@@ -1637,6 +1730,7 @@ def checks(canary: bool) -> list[Check]:
         Check("consumer.groups", 7, "consumer", "consumer groups on the topic and their lag", check_consumer_groups, ("messages.end_offsets",), timeout=6.0),
         Check("logs.zookeeper", 8, "logs", "ZooKeeper log: known failures since the last start", check_zookeeper_log, local="zookeeper"),
         Check("logs.broker", 8, "logs", "broker log: known failures since the last start", check_broker_log, local="broker"),
+        Check("host.kafka_home", EXTRAS_STEP, "host", "a Kafka installation in KAFKA_HOME", check_kafka_home),
         Check("host.java", EXTRAS_STEP, "host", "Java present", check_java, timeout=6.0),
         Check("host.tmp_dirs", EXTRAS_STEP, "host", "data directories outside /tmp", check_tmp_dirs),
         Check("host.disk", EXTRAS_STEP, "host", "free disk space in log.dirs and dataDir", check_disk),
@@ -1645,7 +1739,9 @@ def checks(canary: bool) -> list[Check]:
     return items
 
 
-HOST_CHECKS = frozenset({"host.java", "host.tmp_dirs", "host.disk", "host.pid_files"})
+HOST_CHECKS = frozenset({"host.kafka_home", "host.java", "host.tmp_dirs", "host.disk", "host.pid_files"})
+# What `kafkaops up` needs: when one of these failed, the verdict never says "kafkaops up" (it would fail too).
+UP_BLOCKERS = ("host.kafka_home", "host.java", "host.disk", "broker.meta_properties")
 
 
 def _blocked_by(ctx: Context, check: Check) -> str | None:
@@ -1699,6 +1795,10 @@ def _verdict(results: list[CheckResult]) -> Verdict:
             continue
         same_layer = [r for r in results if r.status == status and r.layer == first.layer]
         top = max(same_layer, key=lambda r: r.priority)  # max() keeps the first among equals
+        if status == FAIL and top.next and "kafkaops up" in top.next:
+            # `kafkaops up` cannot succeed while something it needs is missing: name that first.
+            blocker = next((r for b in UP_BLOCKERS for r in results if r.id == b and r.status == FAIL and r is not top), None)
+            top = blocker or top
         nxt = top.next or (f"kafkaops runbook {top.runbook}" if top.runbook else None)
         why = top.finding + (f". {top.remedy}" if top.remedy else "")
         return Verdict(label, top.layer, top.id, why, nxt, top.runbook)
@@ -1717,7 +1817,9 @@ def run_doctor(settings: Settings, *, canary: bool = False, only_local: bool = F
                 progress(f"step {check.step}: {check.title}")
             started = time.perf_counter()
             reason = ctx.local_reason(check.local) if check.local else None
-            if check.id in HOST_CHECKS and check.id != "host.java":
+            if check.id == "host.kafka_home":
+                reason = None  # it decides itself: an empty install matters when nothing answers here either
+            elif check.id in HOST_CHECKS and check.id != "host.java":
                 reason = _any_local(ctx)
             elif check.id == "host.java" and not (ctx.zk_local or ctx.broker_local):
                 reason = "ZooKeeper and the broker are not on this machine: Java is not needed here"
@@ -1756,6 +1858,8 @@ def run_doctor(settings: Settings, *, canary: bool = False, only_local: bool = F
         "env_file": str(settings.env_file) if settings.env_file else None,
         "zookeeper_local": ctx.zk_local,
         "broker_local": ctx.broker_local,
+        "local_stack": ctx.identity.local,
+        "local_stack_reasons": ctx.identity.reasons,
         "canary": canary,
     }
     return DoctorReport(results, _verdict(results), context, time.perf_counter() - t0, secrets)

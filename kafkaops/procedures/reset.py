@@ -32,7 +32,7 @@ from pathlib import Path
 
 from kafkaops.adapters import processes
 from kafkaops.errors import KafkaopsError, RefusedError
-from kafkaops.procedures import services
+from kafkaops.procedures import cluster, services
 from kafkaops.settings import Settings
 
 Progress = Callable[[str], None]
@@ -144,6 +144,7 @@ class ResetPlan:
     offset_hint: str | None = None  # what to do about it
     refusals: list[str] = field(default_factory=list)
     force_paths: list[str] = field(default_factory=list)  # --force-path, resolved (checked again before emptying)
+    not_local: str | None = None  # why the configured cluster is not the local stack (a refusal)
 
     @property
     def total_bytes(self) -> int:
@@ -162,6 +163,8 @@ class ResetPlan:
 
     def check(self) -> None:
         """Raise the refusal if any guard said no."""
+        if self.not_local:  # the headline whatever else is wrong: the rest is about another stack
+            raise RefusedError(f"reset refused: {self.not_local}", details=self.refusals[1:], hint=_refusal_hint(self), runbook="reset what-kafkaops-does")
         if self.refusals:
             first = self.refusals[0]
             raise RefusedError(
@@ -179,6 +182,9 @@ FOREIGN_HINT = (
 
 
 def _refusal_hint(plan: ResetPlan) -> str:
+    if plan.not_local:
+        return ("kafkaops resets only the stack it runs here: point KAFKA_BROKER and ZOOKEEPER_CONNECT at it "
+                "(or unset them to use its config files); another cluster's data is not yours to delete")
     if any(d.refusal_kind == "foreign" for d in plan.dirs):
         return FOREIGN_HINT
     if any(d.refusal_kind == "unrecognised" for d in plan.dirs):
@@ -606,6 +612,11 @@ def build_plan(
 
     stop = [_service_plan(settings, cfg, services.KAFKA), _service_plan(settings, cfg, services.ZOOKEEPER)]
     refusals = [d.refusal for d in dirs if d.refusal]
+    # A reset empties the local stack's folders: never because the settings name another cluster.
+    identity = cluster.identify(settings)
+    not_local = None if identity.local else cluster.not_local_message(settings, identity)
+    if not_local:
+        refusals.insert(0, not_local)
     refusals += [f"{'Kafka broker' if s.service == services.KAFKA else 'ZooKeeper'}: {s.detail}" for s in stop if s.state == "foreign"]
 
     refusals += _check_force_paths(force_paths, dirs)
@@ -664,6 +675,7 @@ def build_plan(
         offset_hint=offset_hint,
         refusals=refusals,
         force_paths=[str(p) for p in force_paths],
+        not_local=not_local,
     )
 
 

@@ -340,7 +340,8 @@ def broker_status(settings: Settings, cfg: StackConfig, *, timeout: float = 3.0)
         try:
             md = metadata(settings, timeout=timeout)
             status.health.update(
-                {"broker_ids": sorted(b.id for b in md.brokers), "controller": md.controller_id, "cluster_id": md.cluster_id}
+                {"broker_ids": sorted(b.id for b in md.brokers), "controller": md.controller_id, "cluster_id": md.cluster_id,
+                 "topic": _topic_health(md, settings.kafka_topic)}
             )
         except KafkaopsError as exc:
             status.health["error"] = exc.message
@@ -359,10 +360,12 @@ def _probe_host(host: str) -> str:
 @dataclass
 class StackStatus:
     services: list[ServiceStatus]
+    local: bool = True  # the configured cluster is the local stack (else: another cluster, no local pids)
+    reasons: list[str] = field(default_factory=list)  # why (cluster.identify)
 
     @property
     def up(self) -> bool:
-        return all(s.state in ("running", "external") for s in self.services)
+        return all(s.state in ("running", "external", "reachable") for s in self.services)
 
 
 def database_status(settings: Settings) -> ServiceStatus | None:
@@ -385,13 +388,64 @@ def database_status(settings: Settings) -> ServiceStatus | None:
     return out
 
 
+def _topic_health(md: object, topic: str) -> dict[str, object]:
+    meta = md.topics.get(topic)  # type: ignore[attr-defined]
+    if meta is None or meta.error is not None:
+        return {"name": topic, "exists": False}
+    return {"name": topic, "exists": True, "partitions": len(meta.partitions)}
+
+
+def remote_status(settings: Settings) -> list[ServiceStatus]:
+    """The configured cluster when it is not the local stack: what answers there, never a local pid."""
+    from kafkaops.adapters import network
+    from kafkaops.adapters.kafka import metadata
+
+    out: list[ServiceStatus] = []
+    if settings.sources.get("zookeeper_connect") != "default":  # a guessed localhost:2181 says nothing about this cluster
+        try:
+            host, port = zk.parse_hostport(settings.zookeeper_connect)
+        except KafkaopsError as exc:
+            raise ConfigError(f"ZOOKEEPER_CONNECT={settings.zookeeper_connect}: {exc.message}", hint="set ZOOKEEPER_CONNECT to host:port") from None
+        answer = zk.srvr(host, port, timeout=1.0)
+        zs = ServiceStatus(ZOOKEEPER, "unreachable", port=port, detail=f"ZOOKEEPER_CONNECT={settings.zookeeper_connect}: nothing answers srvr")
+        if answer is not None:
+            zs.health = {"serving": answer.serving, "mode": answer.mode, "version": answer.version}
+            zs.state, zs.detail = ("reachable", None) if answer.serving else ("not-ready", "it does not serve requests yet")
+        out.append(zs)
+    _, bport = network.split_hostport(settings.kafka_broker, 9092)
+    bs = ServiceStatus(KAFKA, "unreachable", port=bport)
+    try:
+        md = metadata(settings, timeout=3.0)
+    except KafkaopsError as exc:
+        bs.health["error"] = exc.message
+    else:
+        bs.state = "reachable"
+        bs.health = {"broker_ids": sorted(b.id for b in md.brokers), "controller": md.controller_id, "cluster_id": md.cluster_id,
+                     "topic": _topic_health(md, settings.kafka_topic)}
+    out.append(bs)
+    return out
+
+
 def status(settings: Settings) -> StackStatus:
-    cfg = read_stack_config(settings)
+    """Each service's state. Local pids only for the local stack (decided by :func:`cluster.identify`)."""
+    from kafkaops.procedures import cluster
+
+    identity = cluster.identify(settings)
+    if identity.config_error and not identity.config_missing and identity.broker_on_this_machine:
+        read_stack_config(settings)  # the local stack's config is there but broken: say so (exit 2), do not look elsewhere
+    if not identity.local:
+        services_ = remote_status(settings)
+        db = database_status(settings)
+        if db is not None and db.state != "stopped":  # a stopped embedded database belongs to the local stack, not to this cluster
+            services_.append(db)
+        return StackStatus(services_, local=False, reasons=identity.reasons)
+    assert identity.cfg is not None
+    cfg = identity.cfg
     services_ = [zookeeper_status(settings, cfg), broker_status(settings, cfg)]
     db = database_status(settings)
     if db is not None:
         services_.append(db)
-    return StackStatus(services_)
+    return StackStatus(services_, local=True, reasons=identity.reasons)
 
 
 # --------------------------------------------------------------------------------------------
@@ -584,12 +638,21 @@ def read_meta_properties(log_dir_: Path) -> dict[str, str] | None:
 
 def check_cluster_id(cfg: StackConfig, client: object) -> None:
     """Refuse to start a broker whose log dirs belong to another cluster than ZooKeeper's."""
+    from kafkaops.procedures.cluster import read_meta
+
     zk_id = zk.cluster_id(client)
     for d in cfg.log_dirs:
-        meta = read_meta_properties(d)
-        if not meta or not meta.get("cluster.id"):
+        meta = read_meta(d)
+        if meta.state not in ("missing", "ok"):  # the broker would stop on it with a storage error that names no file
+            values = f"version=0, broker.id={cfg.broker_id}" + (f", cluster.id={zk_id}" if zk_id else "")
+            raise RefusedError(
+                f"cannot start the broker: {meta.problem}",
+                hint=f"restore that file, or rewrite it with {values}; `kafkaops doctor` says which",
+                runbook="failures cluster-id-mismatch",
+            )
+        stored = meta.cluster_id
+        if not stored:
             continue
-        stored = meta["cluster.id"]
         if zk_id is None or zk_id != stored:
             what = f"ZooKeeper has cluster id {zk_id}" if zk_id else "ZooKeeper has no cluster id (its data was wiped)"
             raise RefusedError(

@@ -41,6 +41,7 @@ FAILURE_ANCHORS = [
     "row-too-large",
     "database-unreachable",
     "java-missing",
+    "kafka-not-installed",
     "data-under-tmp",
     "disk-space",
 ]
