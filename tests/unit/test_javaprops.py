@@ -45,3 +45,13 @@ def test_listeners() -> None:
         parse_listeners("localhost:9092")
     with pytest.raises(ConfigError):
         parse_listeners("PLAINTEXT://localhost")
+
+
+def test_listener_names_with_underscores_are_parsed() -> None:
+    # A SASL_SSL listener made every command fail: urlsplit does not take '_' in a scheme.
+    got = parse_listeners("PLAINTEXT://localhost:9092,SASL_SSL://localhost:9093,internal_tls://:9094")
+    assert [(lst.name, lst.host, lst.port) for lst in got] == [
+        ("PLAINTEXT", "localhost", 9092),
+        ("SASL_SSL", "localhost", 9093),
+        ("INTERNAL_TLS", "", 9094),
+    ]
