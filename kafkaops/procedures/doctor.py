@@ -455,7 +455,7 @@ def check_broker_process(ctx: Context) -> Outcome:
 
 
 def check_broker_metadata(ctx: Context) -> Outcome:
-    from kafkaops.adapters.kafka import metadata
+    from kafkaops.adapters.kafka import ClientSecurityError, metadata
 
     if not ctx.broker_local and network.resolve(ctx.broker_host, timeout=1.0) is None:
         return failed(
@@ -467,6 +467,8 @@ def check_broker_metadata(ctx: Context) -> Outcome:
     t0 = time.perf_counter()
     try:
         md = metadata(ctx.settings, timeout=3.0, client=ctx.admin())
+    except ClientSecurityError as exc:  # the broker answers, but refuses this client's login or TLS
+        return failed(exc.message, exc.hint or "fix the client settings", "client-security", exc.details, next="kafkaops runbook failures client-security")
     except KafkaopsError as exc:
         bad = [e for e in _registered_endpoints(ctx) if not network.probe(e[1], e[2], timeout=1.0).connected]
         if bad and processes.port_open(ctx.broker_host, ctx.broker_port):
