@@ -88,7 +88,7 @@ class ClientWatch:
 
 def _reason(text: str) -> str:
     """librdkafka's text without its "sasl_ssl://host:port/bootstrap: " prefix and "(after Nms ...)" tail."""
-    text = re.sub(r"^(\[[^]]*\]\s*)*", "", text.strip())  # log lines start with [thrd:...]:
+    text = re.sub(r"^(\[[^]]*\]:?\s*)*", "", text.strip())  # log lines start with [thrd:...]:
     text = re.sub(r"^[a-z_]+://[^ ]+/(bootstrap|\d+): ", "", text)
     text = re.sub(r"^\S+:\d+/(bootstrap|\d+): ", "", text)
     return re.sub(r"\s*\(after \d+ms in state [A-Z_]+\)(: \d+ identical error\(s\) suppressed)?$", "", text).strip()

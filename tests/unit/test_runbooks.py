@@ -33,6 +33,7 @@ FAILURE_ANCHORS = [
     "unclean-shutdown",
     "foreign-process",
     "broker-unreachable",
+    "client-security",
     "topic-missing",
     "offsets-topic-replication",
     "consumer-shows-nothing",
