@@ -34,6 +34,7 @@ FAILURE_ANCHORS = [
     "foreign-process",
     "broker-unreachable",
     "client-security",
+    "broker-not-answering",
     "topic-missing",
     "offsets-topic-replication",
     "consumer-shows-nothing",
