@@ -18,7 +18,7 @@ RUNBOOK_ANCHORS = {
     "stale-broker-registration", "cluster-id-mismatch", "zookeeper-unreachable", "port-in-use", "advertised-listeners",
     "log-dir-failure", "windows-file-lock", "unclean-shutdown", "foreign-process", "broker-unreachable", "topic-missing",
     "offsets-topic-replication", "consumer-shows-nothing", "producer-offset-ahead", "rows-committed-out-of-order",
-    "database-unreachable", "java-missing", "data-under-tmp", "disk-space",
+    "database-unreachable", "java-missing", "data-under-tmp", "disk-space", "client-security", "broker-not-answering",
 }  # fmt: skip
 
 
