@@ -102,6 +102,13 @@ def classify(events: list[tuple[str, str]], settings: Settings, address: str) ->
     for code, text in events:
         reason = _reason(text)
         low = reason.lower()
+        if "not valid in current sasl state" in low or re.search(r"supported mechanisms:\s*(\(|$)", reason):
+            protocol = security.get("security.protocol", "")
+            return ClientSecurityError(
+                f"SASL handshake failed at {address}: that listener does not speak SASL, but KAFKA_SECURITY_PROTOCOL={protocol} does",
+                hint="set KAFKA_SECURITY_PROTOCOL to the listener's protocol (PLAINTEXT or SSL), or point KAFKA_BROKER at the SASL listener",
+                runbook=_RB_SECURITY,
+            )
         if "unsupported sasl mechanism" in low or "mechanism handshake failed" in low:
             supported = re.search(r"supported mechanisms: ([A-Z0-9_, -]+)", reason)
             return ClientSecurityError(
@@ -261,8 +268,11 @@ def unreachable(address: str, timeout: float, handshake_closed: bool = False) ->
 
 
 _NO_ANSWER = ("_TRANSPORT", "_TIMED_OUT", "_ALL_BROKERS_DOWN", "_RESOLVE")
-_FIRST_WAIT = 0.25  # the first metadata wait; each next one doubles, up to _MAX_WAIT
-_MAX_WAIT = 2.0
+# The metadata waits: 0.25 s, 0.5 s, 1 s, then the rest of the timeout. A refused login or TLS handshake
+# is reported within ~0.3 s of connecting, so it is seen after the first or second wait; the last wait
+# lets a slow answer (a big cluster's metadata) arrive as it would in one long wait.
+_FIRST_WAIT = 0.25
+_LAST_SHORT_WAIT = 1.0
 
 
 def metadata(settings: Settings, timeout: float = 5.0, bootstrap: str | None = None, client: Any = None) -> ClusterInfo:
@@ -295,7 +305,7 @@ def metadata(settings: Settings, timeout: float = 5.0, bootstrap: str | None = N
                 raise problem
         if time.monotonic() >= deadline - 0.005:
             raise unreachable(address, timeout, watch is not None and _handshake_closed(watch.events)) from None
-        wait = min(wait * 2, _MAX_WAIT)
+        wait = wait * 2 if wait < _LAST_SHORT_WAIT else timeout
     brokers = tuple(BrokerInfo(b.id, b.host, b.port) for b in md.brokers.values())
     return ClusterInfo(
         cluster_id=md.cluster_id,

@@ -41,6 +41,14 @@ def test_unsupported_mechanism_names_what_the_broker_accepts() -> None:
     assert err.hint == "set KAFKA_SASL_MECHANISM to one the broker accepts"
 
 
+def test_sasl_spoken_to_a_plaintext_listener_names_the_protocol() -> None:
+    events = [("_AUTHENTICATION", "sasl_plaintext://h:9092/bootstrap: SASL PLAIN mechanism handshake failed: Broker: Request not valid "
+               "in current SASL state: broker's supported mechanisms:  (after 2ms in state AUTH_HANDSHAKE)")]  # fmt: skip
+    err = kafka.classify(events, _settings(KAFKA_SECURITY_PROTOCOL="SASL_PLAINTEXT"), "h:9092")
+    assert err is not None
+    assert err.message == "SASL handshake failed at h:9092: that listener does not speak SASL, but KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT does"
+
+
 def test_untrusted_certificate_names_the_ca_setting() -> None:
     events = [("_SSL", "sasl_ssl://h:9093/bootstrap: SSL handshake failed: error:0A000086:SSL routines::certificate verify failed: broker "
                "certificate could not be verified, verify that ssl.ca.location is correctly configured (after 4ms in state SSL_HANDSHAKE)")]  # fmt: skip
