@@ -536,6 +536,16 @@ def check_broker_requests(ctx: Context) -> Outcome:
         kafka.topic_configs(ctx.admin(), topic, REQUEST_DEADLINE)
     except kafka.BrokerRequestError as exc:
         if exc.unreachable:
+            unreachable = [b for b in ctx.md.brokers if not network.probe(b.host, b.port, timeout=1.0).connected]
+            if unreachable:  # the request went to an advertised address this machine cannot reach: not a stuck broker
+                b = unreachable[0]
+                return warned(
+                    f"no answer to a DescribeConfigs request: the client is sent on to the advertised {b.host}:{b.port}, which it cannot reach",
+                    "see config.advertised",
+                    "advertised-listeners",
+                    next="kafkaops runbook failures advertised-listeners",
+                    no_result=True,
+                )
             return _not_answering(ctx, f"it answered metadata, but not a DescribeConfigs request for topic {topic} in {REQUEST_DEADLINE:g} s")
         return warned(f"DescribeConfigs for topic {topic} was refused: {exc.reason} ({exc.code})", "check the client's ACLs", "broker-not-answering")
     ms = round((time.perf_counter() - t0) * 1000, 1)
@@ -1551,7 +1561,7 @@ def checks(canary: bool) -> list[Check]:
         Check("zookeeper.serving", 1, "zookeeper", "ZooKeeper answers srvr", check_zookeeper_serving, ("zookeeper.process",)),
         Check("broker.process", 2, "broker", "broker process and port", check_broker_process, local="broker"),
         Check("broker.metadata", 2, "broker", "broker answers a metadata request", check_broker_metadata, ("broker.process",), timeout=6.0),
-        Check("broker.requests", 2, "broker", "broker answers an admin request in time", check_broker_requests, ("broker.metadata",), timeout=REQUEST_DEADLINE + 2),
+        Check("broker.requests", 2, "broker", "broker answers an admin request in time", check_broker_requests, ("broker.metadata",), timeout=REQUEST_DEADLINE + 3),
         Check("broker.registration", 2, "broker", "registration in ZooKeeper (/brokers/ids)", check_broker_registration, ("zookeeper.serving",)),
         Check("broker.controller", 2, "broker", "controller elected", check_controller, ("zookeeper.serving", "broker.registration")),
         Check("broker.cluster_id", 2, "broker", "cluster id on disk vs ZooKeeper", check_cluster_id, ("zookeeper.serving",), local="broker"),
