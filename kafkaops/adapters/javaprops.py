@@ -15,6 +15,7 @@ would put kafkaops and the broker on different folders). :func:`write_properties
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -162,15 +163,16 @@ def parse_listeners(raw: str | None) -> list[Listener]:
         item = item.strip()
         if not item:
             continue
-        parts = urlsplit(item)
-        if not parts.scheme or "://" not in item:
+        # Not urlsplit: a URL scheme cannot hold '_', a listener name (SASL_SSL, INTERNAL_TLS) can.
+        name, sep, address = item.partition("://")
+        if not sep or not re.fullmatch(r"[A-Za-z0-9_-]+", name):
             raise ConfigError(f"listener {item!r} is not of the form NAME://host:port")
         try:
-            port = parts.port
+            port = urlsplit("//" + address).port
         except ValueError:
             port = None
         if port is None:
             raise ConfigError(f"listener {item!r} has no valid port")
-        host = item.split("://", 1)[1].rsplit(":", 1)[0].strip("[]")
-        listeners.append(Listener(name=parts.scheme.upper(), host=host, port=port))
+        host = address.rsplit(":", 1)[0].strip("[]")
+        listeners.append(Listener(name=name.upper(), host=host, port=port))
     return listeners

@@ -6,16 +6,40 @@ after librdkafka's default minute; librdkafka's own log lines are kept off the u
 
 from __future__ import annotations
 
+import functools
 import logging
+import re
+import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from kafkaops.errors import KafkaopsError, UnreachableError
+from kafkaops.errors import KafkaopsError, UnreachableError, UsageError
 from kafkaops.settings import Settings
 
 _quiet = logging.getLogger("kafkaops.librdkafka")
 _quiet.addHandler(logging.NullHandler())
 _quiet.propagate = False
+
+# The client settings (librdkafka property -> kafkaops variable) a user can get wrong.
+SECURITY_VARIABLES = {
+    "security.protocol": "KAFKA_SECURITY_PROTOCOL",
+    "sasl.mechanism": "KAFKA_SASL_MECHANISM",
+    "sasl.mechanisms": "KAFKA_SASL_MECHANISM",
+    "sasl.username": "KAFKA_SASL_USERNAME",
+    "sasl.password": "KAFKA_SASL_PASSWORD",
+    "ssl.ca.location": "KAFKA_SSL_CA_LOCATION",
+    "ssl.certificate.location": "KAFKA_SSL_CERTIFICATE_LOCATION",
+    "ssl.key.location": "KAFKA_SSL_KEY_LOCATION",
+    "ssl.key.password": "KAFKA_SSL_KEY_PASSWORD",
+}
+_SECRET_PROPERTIES = ("sasl.password", "ssl.key.password")
+_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+_RB_SECURITY = "failures client-security"
+
+
+class ClientSecurityError(UsageError):
+    """The cluster refused the client's credentials or TLS, or a client setting cannot work (exit 2)."""
 
 
 def client_config(settings: Settings, bootstrap: str | None = None, **extra: Any) -> dict[str, Any]:
@@ -32,13 +56,185 @@ def client_config(settings: Settings, bootstrap: str | None = None, **extra: Any
     return conf
 
 
-def admin(settings: Settings, bootstrap: str | None = None) -> Any:
+class ClientWatch:
+    """What librdkafka reported about one client's connections: its error callbacks and log lines.
+
+    librdkafka retries a refused login or a failed TLS handshake until the caller's timeout, and the
+    caller only sees "transport failure"; the reason is in these reports (served by ``poll``).
+    """
+
+    MAX_EVENTS = 200
+
+    def __init__(self, chained_error_cb: Any = None) -> None:
+        self.events: list[tuple[str, str]] = []  # (error name or "LOG", text)
+        self._chained = chained_error_cb
+
+    def error(self, err: Any) -> None:
+        self._add(err.name() if hasattr(err, "name") else "_UNKNOWN", err.str() if hasattr(err, "str") else str(err))
+        if self._chained is not None:
+            self._chained(err)
+
+    def log(self, level: int, msg: str, *args: Any) -> None:  # the interface librdkafka's logger uses
+        try:
+            text = msg % args if args else msg
+        except (TypeError, ValueError):
+            text = " ".join([msg, *map(str, args)])
+        self._add("LOG", text)
+
+    def _add(self, code: str, text: str) -> None:
+        if len(self.events) < self.MAX_EVENTS:
+            self.events.append((code, text))
+
+
+def _reason(text: str) -> str:
+    """librdkafka's text without its "sasl_ssl://host:port/bootstrap: " prefix and "(after Nms ...)" tail."""
+    text = re.sub(r"^(\[[^]]*\]:?\s*)*", "", text.strip())  # log lines start with [thrd:...]:
+    text = re.sub(r"^[a-z_]+://[^ ]+/(bootstrap|\d+): ", "", text)
+    text = re.sub(r"^\S+:\d+/(bootstrap|\d+): ", "", text)
+    return re.sub(r"\s*\(after \d+ms in state [A-Z_]+\)(: \d+ identical error\(s\) suppressed)?$", "", text).strip()
+
+
+def classify(events: list[tuple[str, str]], settings: Settings, address: str) -> ClientSecurityError | None:
+    """An authentication or TLS failure among librdkafka's reports, as one error naming the setting to fix."""
+    security = settings.client_security
+    mechanism = security.get("sasl.mechanism", "")
+    user = security.get("sasl.username")
+    for code, text in events:
+        reason = _reason(text)
+        low = reason.lower()
+        if "not valid in current sasl state" in low or re.search(r"supported mechanisms:\s*(\(|$)", reason):
+            protocol = security.get("security.protocol", "")
+            return ClientSecurityError(
+                f"SASL handshake failed at {address}: that listener does not speak SASL, but KAFKA_SECURITY_PROTOCOL={protocol} does",
+                hint="set KAFKA_SECURITY_PROTOCOL to the listener's protocol (PLAINTEXT or SSL), or point KAFKA_BROKER at the SASL listener",
+                runbook=_RB_SECURITY,
+            )
+        if "unsupported sasl mechanism" in low or "mechanism handshake failed" in low:
+            supported = re.search(r"supported mechanisms: ([A-Z0-9_, -]+)", reason)
+            return ClientSecurityError(
+                f"SASL authentication failed at {address}: the broker does not accept mechanism {mechanism or '(none)'}"
+                + (f" (it accepts {supported.group(1).strip()})" if supported else ""),
+                hint="set KAFKA_SASL_MECHANISM to one the broker accepts",
+                runbook=_RB_SECURITY,
+            )
+        if code in ("_AUTHENTICATION", "SASL_AUTHENTICATION_FAILED") or "sasl authentication error" in low:
+            who = f"user {user}" if user else "the client (KAFKA_SASL_USERNAME is not set)"
+            return ClientSecurityError(
+                f"SASL authentication failed at {address}: the broker rejected {who} ({mechanism or 'no mechanism'}); "
+                "check KAFKA_SASL_PASSWORD and KAFKA_SASL_USERNAME",
+                hint="set the user's password in KAFKA_SASL_PASSWORD (or .env); kafkaops never prints it",
+                details=[f"broker: {reason}"],
+                runbook=_RB_SECURITY,
+            )
+        if "certificate verify failed" in low:
+            ca = security.get("ssl.ca.location")
+            where = f"KAFKA_SSL_CA_LOCATION={ca} does not" if ca else "the system's CA certificates do not (KAFKA_SSL_CA_LOCATION is not set)"
+            return ClientSecurityError(
+                f"TLS certificate verification failed at {address}: {where} hold the CA that signed the broker's certificate",
+                hint="set KAFKA_SSL_CA_LOCATION to the CA certificate (PEM) of the cluster",
+                details=[f"TLS: {reason}"],
+                runbook=_RB_SECURITY,
+            )
+        if "connecting to a plaintext broker listener" in low:
+            protocol = security.get("security.protocol", "PLAINTEXT")
+            return ClientSecurityError(
+                f"TLS handshake failed at {address}: KAFKA_SECURITY_PROTOCOL={protocol} speaks TLS, but that listener is PLAINTEXT",
+                hint="set KAFKA_SECURITY_PROTOCOL to the listener's protocol (PLAINTEXT or SASL_PLAINTEXT), or point KAFKA_BROKER at the TLS listener",
+                runbook=_RB_SECURITY,
+            )
+        if code == "_SSL" or "ssl handshake failed" in low:
+            return ClientSecurityError(
+                f"TLS handshake failed at {address}: {reason}",
+                hint="check KAFKA_SSL_CA_LOCATION, KAFKA_SSL_CERTIFICATE_LOCATION and KAFKA_SSL_KEY_LOCATION against the cluster's TLS setup",
+                runbook=_RB_SECURITY,
+            )
+    return None
+
+
+def _handshake_closed(events: list[tuple[str, str]]) -> bool:
+    """The broker closed connections before the first answer: a TLS or SASL listener spoken to in PLAINTEXT."""
+    return any("state APIVERSION_QUERY" in text and "Disconnected" in text for _code, text in events)
+
+
+def _check_files(settings: Settings) -> None:
+    for prop in ("ssl.ca.location", "ssl.certificate.location", "ssl.key.location"):
+        value = settings.client_security.get(prop)
+        if value and not Path(value).expanduser().is_file():
+            var = SECURITY_VARIABLES[prop]
+            raise ClientSecurityError(
+                f"{var}={value}: no such file",
+                hint=f"give the path of an existing PEM file, or unset {var}",
+                runbook=_RB_SECURITY,
+            )
+
+
+def config_error(exc: BaseException, settings: Settings) -> ClientSecurityError:
+    """librdkafka refused the configuration: one readable line that names the setting."""
+    err = exc.args[0] if exc.args else None
+    text = err.str() if hasattr(err, "str") else str(exc)
+    text = re.sub(r"^Failed to create (admin client|producer|consumer): ", "", text)
+    for secret in (settings.client_security.get(k) for k in _SECRET_PROPERTIES):
+        if secret:
+            text = text.replace(secret, "****")
+    bad = re.search(r'(?:Invalid|Unsupported) value "([^"]*)" for configuration property "([^"]+)"', text)
+    if bad and bad.group(2) in SECURITY_VARIABLES:
+        value, prop = bad.groups()
+        var = SECURITY_VARIABLES[prop]
+        shown = "****" if prop in _SECRET_PROPERTIES else repr(value)
+        hint = f"use one of {', '.join(_PROTOCOLS)}" if prop == "security.protocol" else f"fix {var}"
+        return ClientSecurityError(f"{var}={shown} is not a valid value", hint=hint, runbook=_RB_SECURITY)
+    failed = re.match(r"(ssl\.[a-z.]+) failed: (.*)", text)
+    if failed and failed.group(1) in SECURITY_VARIABLES:
+        var = SECURITY_VARIABLES[failed.group(1)]
+        return ClientSecurityError(
+            f"{var}={settings.client_security.get(failed.group(1))} cannot be used: not a readable PEM file ({failed.group(2)})",
+            hint=f"give {var} a PEM file (a CA certificate, client certificate or key as its name says)",
+            runbook=_RB_SECURITY,
+        )
+    mech = re.search(r"(?:Unsupported SASL mechanism|No provider for SASL mechanism):? (\S+?):?(?:\s|$)", text)
+    if mech:
+        return ClientSecurityError(
+            f"KAFKA_SASL_MECHANISM={mech.group(1)} is not supported",
+            hint="use PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512",
+            runbook=_RB_SECURITY,
+        )
+    return ClientSecurityError(f"invalid Kafka client settings: {text}", hint="check the KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_* and KAFKA_SSL_* settings", runbook=_RB_SECURITY)
+
+
+def _build(kind: str, settings: Settings, conf: dict[str, Any]) -> Any:
+    """Create a client that reports its connection problems to a ClientWatch (``metadata`` reads it)."""
+    _check_files(settings)
+    watch = ClientWatch(conf.get("error_cb"))
+    conf = {**conf, "error_cb": watch.error, "logger": watch}
+    try:
+        client = _client_classes()[kind](conf)
+    except Exception as exc:  # KafkaException (or ValueError/TypeError) for a configuration librdkafka refuses
+        raise config_error(exc, settings) from None
+    client.kafkaops_watch = watch
+    return client
+
+
+@functools.cache
+def _client_classes() -> dict[str, type]:
+    """confluent-kafka's clients, subclassed so that each can carry its watch (its own are C types)."""
+    from confluent_kafka import Consumer, Producer
     from confluent_kafka.admin import AdminClient
 
-    try:
-        return AdminClient(client_config(settings, bootstrap))
-    except Exception as exc:  # KafkaException for a bad config value
-        raise KafkaopsError(f"invalid Kafka client settings: {exc}") from None
+    return {kind: type(f"Watched{base.__name__}", (base,), {}) for kind, base in (("admin", AdminClient), ("producer", Producer), ("consumer", Consumer))}
+
+
+def admin(settings: Settings, bootstrap: str | None = None) -> Any:
+    return _build("admin", settings, client_config(settings, bootstrap))
+
+
+def producer(settings: Settings, conf: dict[str, Any]) -> Any:
+    """A Producer from ``conf`` (built with client_config); bad settings raise ClientSecurityError."""
+    return _build("producer", settings, conf)
+
+
+def consumer(settings: Settings, conf: dict[str, Any]) -> Any:
+    """A Consumer from ``conf`` (built with client_config); bad settings raise ClientSecurityError."""
+    return _build("consumer", settings, conf)
 
 
 @dataclass(frozen=True)
@@ -56,28 +252,60 @@ class ClusterInfo:
     topics: dict[str, Any]  # name -> confluent TopicMetadata
 
 
-def unreachable(address: str, timeout: float) -> UnreachableError:
+def unreachable(address: str, timeout: float, handshake_closed: bool = False) -> UnreachableError:
+    details = []
+    if handshake_closed:
+        details.append(
+            "the broker closed every connection before answering: if that listener is SSL or SASL, "
+            "set KAFKA_SECURITY_PROTOCOL (and the KAFKA_SASL_*/KAFKA_SSL_* settings)"
+        )
     return UnreachableError(
         f"no Kafka broker answered at {address} within {timeout:g}s",
         hint="check the stack with `kafkaops status` or `kafkaops doctor`; start it with `kafkaops up`",
+        details=details,
         runbook="failures broker-unreachable",
     )
 
 
+_NO_ANSWER = ("_TRANSPORT", "_TIMED_OUT", "_ALL_BROKERS_DOWN", "_RESOLVE")
+# The metadata waits: 0.25 s, 0.5 s, 1 s, then the rest of the timeout. A refused login or TLS handshake
+# is reported within ~0.3 s of connecting, so it is seen after the first or second wait; the last wait
+# lets a slow answer (a big cluster's metadata) arrive as it would in one long wait.
+_FIRST_WAIT = 0.25
+_LAST_SHORT_WAIT = 1.0
+
+
 def metadata(settings: Settings, timeout: float = 5.0, bootstrap: str | None = None, client: Any = None) -> ClusterInfo:
-    """One metadata request (it never names a topic, so it can never auto-create one)."""
+    """One metadata request (it never names a topic, so it can never auto-create one).
+
+    A client built here (admin/producer/consumer) is asked in short waits; between them its reports
+    are read, so that a refused login or TLS handshake fails at once (ClientSecurityError, exit 2)
+    instead of after ``timeout`` as "unreachable". Pass a consumer only before it subscribes.
+    """
     from confluent_kafka import KafkaException
 
     address = bootstrap or settings.kafka_broker
     client = client or admin(settings, bootstrap)
-    try:
-        md = client.list_topics(timeout=timeout)
-    except KafkaException as exc:
-        err = exc.args[0] if exc.args else None
-        code = err.name() if hasattr(err, "name") else str(exc)
-        if code in ("_TRANSPORT", "_TIMED_OUT", "_ALL_BROKERS_DOWN", "_RESOLVE"):
-            raise unreachable(address, timeout) from None
-        raise KafkaopsError(f"metadata request to {address} failed: {err.str() if hasattr(err, 'str') else exc}") from None
+    watch: ClientWatch | None = getattr(client, "kafkaops_watch", None)
+    deadline = time.monotonic() + timeout
+    wait = _FIRST_WAIT if watch is not None else timeout
+    while True:
+        try:
+            md = client.list_topics(timeout=max(min(wait, deadline - time.monotonic()), 0.01))
+            break
+        except KafkaException as exc:
+            err = exc.args[0] if exc.args else None
+            code = err.name() if hasattr(err, "name") else str(exc)
+            if code not in _NO_ANSWER:
+                raise KafkaopsError(f"metadata request to {address} failed: {err.str() if hasattr(err, 'str') else exc}") from None
+        if watch is not None:
+            client.poll(0)  # serves the error and log reports into the watch
+            problem = classify(watch.events, settings, address)
+            if problem is not None:
+                raise problem
+        if time.monotonic() >= deadline - 0.005:
+            raise unreachable(address, timeout, watch is not None and _handshake_closed(watch.events)) from None
+        wait = wait * 2 if wait < _LAST_SHORT_WAIT else timeout
     brokers = tuple(BrokerInfo(b.id, b.host, b.port) for b in md.brokers.values())
     return ClusterInfo(
         cluster_id=md.cluster_id,

@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kafkaops.adapters.kafka import client_config, metadata
+from kafkaops.adapters.kafka import consumer as kafka_consumer
 from kafkaops.errors import KafkaopsError, UsageError
 from kafkaops.settings import Settings
 
@@ -755,7 +756,7 @@ def open_session(settings: Settings, req: ConsumeRequest) -> Iterator[ConsumerSe
     The session is closed on the way out: the group's offsets for what was shown committed
     (synchronously), then the consumer closed.
     """
-    from confluent_kafka import Consumer, KafkaException, TopicPartition
+    from confluent_kafka import TopicPartition
 
     validate(req)
     group = req.group or f"kafkaops-consume-{os.getpid()}-{uuid.uuid4().hex[:8]}"  # never joined, never committed
@@ -773,10 +774,7 @@ def open_session(settings: Settings, req: ConsumeRequest) -> Iterator[ConsumerSe
             "fetch.queue.backoff.ms": 10,
         },
     )
-    try:
-        consumer = Consumer(conf)
-    except KafkaException as exc:
-        raise KafkaopsError(f"invalid Kafka client settings: {exc}") from None
+    consumer = kafka_consumer(settings, conf)  # bad settings: one readable error, exit 2
     session: ConsumerSession | None = None
     try:
         md = metadata(settings, timeout=5.0, client=consumer)

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 from kafkaops.adapters import network, processes
 from kafkaops.adapters import zookeeper as zk
 from kafkaops.adapters.javaprops import parse_listeners
-from kafkaops.errors import KafkaopsError
+from kafkaops.errors import KafkaopsError, UnreachableError
 from kafkaops.procedures import cluster, services, signatures
 from kafkaops.redact import MASK, redact_dsn, redact_text
 from kafkaops.settings import Settings
@@ -39,6 +39,8 @@ LOG_TAIL_BYTES = 2 * 1024 * 1024
 LOW_DISK_BYTES = 1024**3
 FULL_DISK_BYTES = 100 * 1024**2  # below this a broker cannot write its segments, indexes and checkpoints
 LOW_DISK_FRACTION = 0.05
+METADATA_DEADLINE = 3.0  # seconds a healthy broker never needs for a metadata request (it takes milliseconds)
+REQUEST_DEADLINE = 3.0  # the same for the admin request of broker.requests
 LIVEDB, OFFSETS_TABLE = "livedb", "producer_offsets"
 CANARY_HEADER = "kafkaops-canary"
 
@@ -449,7 +451,7 @@ def check_broker_process(ctx: Context) -> Outcome:
 
 
 def check_broker_metadata(ctx: Context) -> Outcome:
-    from kafkaops.adapters.kafka import metadata
+    from kafkaops.adapters.kafka import ClientSecurityError, metadata
 
     if not ctx.broker_local and network.resolve(ctx.broker_host, timeout=1.0) is None:
         return failed(
@@ -460,7 +462,9 @@ def check_broker_metadata(ctx: Context) -> Outcome:
         )
     t0 = time.perf_counter()
     try:
-        md = metadata(ctx.settings, timeout=3.0, client=ctx.admin())
+        md = metadata(ctx.settings, timeout=METADATA_DEADLINE, client=ctx.admin())
+    except ClientSecurityError as exc:  # the broker answers, but refuses this client's login or TLS
+        return failed(exc.message, exc.hint or "fix the client settings", "client-security", exc.details, next="kafkaops runbook failures client-security")
     except KafkaopsError as exc:
         bad = [e for e in _registered_endpoints(ctx) if not network.probe(e[1], e[2], timeout=1.0).connected]
         if bad and processes.port_open(ctx.broker_host, ctx.broker_port):
@@ -474,6 +478,8 @@ def check_broker_metadata(ctx: Context) -> Outcome:
                 next="kafkaops runbook failures advertised-listeners",
                 no_result=True,
             )
+        if isinstance(exc, UnreachableError) and processes.port_open(ctx.broker_host, ctx.broker_port):
+            return _not_answering(ctx, f"a metadata request got no answer in {METADATA_DEADLINE:g} s")
         return failed(
             f"no metadata answer from KAFKA_BROKER={ctx.settings.kafka_broker}: {exc.message}",
             "check that the broker runs (`kafkaops status`) and that KAFKA_BROKER names it",
@@ -492,6 +498,52 @@ def check_broker_metadata(ctx: Context) -> Outcome:
         cluster_id=md.cluster_id,
         ms=ms,
     )
+
+
+def _not_answering(ctx: Context, what: str) -> Outcome:
+    """The port accepts connections but requests time out: a stopped (SIGSTOP), overloaded or wedged broker."""
+    return failed(
+        f"the broker at {ctx.settings.kafka_broker} accepts connections but does not answer requests: {what}",
+        "the broker process is stuck, not down: read its log (a ZooKeeper write it retries forever, long GC pauses); "
+        "restart it with `kafkaops down --force` then `kafkaops up`",
+        "broker-not-answering",
+        next="kafkaops logs kafka",
+        priority=5,
+    )
+
+
+def check_broker_requests(ctx: Context) -> Outcome:
+    """Metadata can come from the broker's cache while the rest is stuck: one admin request with a deadline.
+
+    DescribeConfigs of a topic is read from ZooKeeper in ZooKeeper mode, so it also times out when the
+    broker's ZooKeeper session is stuck behind a write ZooKeeper refuses (too many partitions).
+    """
+    from kafkaops.adapters import kafka
+
+    topic = ctx.settings.kafka_topic if ctx.md is not None and ctx.settings.kafka_topic in ctx.md.topics else None
+    if topic is None and ctx.md is not None:
+        topic = next((t for t in sorted(ctx.md.topics) if not t.startswith("__")), None) or next(iter(sorted(ctx.md.topics)), None)
+    if topic is None:
+        return skipped("no topic to describe", kind="not-configured")
+    t0 = time.perf_counter()
+    try:
+        kafka.topic_configs(ctx.admin(), topic, REQUEST_DEADLINE)
+    except kafka.BrokerRequestError as exc:
+        if exc.unreachable:
+            unreachable = [b for b in ctx.md.brokers if not network.probe(b.host, b.port, timeout=1.0).connected]
+            if unreachable:  # the request went to an advertised address this machine cannot reach: not a stuck broker
+                b = unreachable[0]
+                return warned(
+                    f"no answer to a DescribeConfigs request: the client is sent on to the advertised {b.host}:{b.port}, which it cannot reach",
+                    "see config.advertised",
+                    "advertised-listeners",
+                    next="kafkaops runbook failures advertised-listeners",
+                    no_result=True,
+                )
+            return _not_answering(ctx, f"it answered metadata, but not a DescribeConfigs request for topic {topic} in {REQUEST_DEADLINE:g} s")
+        return warned(f"DescribeConfigs for topic {topic} was refused: {exc.reason} ({exc.code})", "check the client's ACLs", "broker-not-answering")
+    ms = round((time.perf_counter() - t0) * 1000, 1)
+    return passed(f"the broker answered a DescribeConfigs request for topic {topic} in {ms:g} ms", ms=ms, topic=topic)
 
 
 def _broker_running_locally(ctx: Context) -> bool:
@@ -1707,6 +1759,7 @@ def checks(canary: bool) -> list[Check]:
         Check("zookeeper.serving", 1, "zookeeper", "ZooKeeper answers srvr", check_zookeeper_serving, ("zookeeper.process",)),
         Check("broker.process", 2, "broker", "broker process and port", check_broker_process, local="broker"),
         Check("broker.metadata", 2, "broker", "broker answers a metadata request", check_broker_metadata, ("broker.process",), timeout=6.0),
+        Check("broker.requests", 2, "broker", "broker answers an admin request in time", check_broker_requests, ("broker.metadata",), timeout=REQUEST_DEADLINE + 3),
         Check("broker.registration", 2, "broker", "registration in ZooKeeper (/brokers/ids)", check_broker_registration, ("zookeeper.serving",)),
         Check("broker.controller", 2, "broker", "controller elected", check_controller, ("zookeeper.serving", "broker.registration")),
         Check("broker.meta_properties", 2, "broker", "meta.properties readable in every log dir", check_meta_properties, local="broker"),

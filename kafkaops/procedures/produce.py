@@ -476,14 +476,11 @@ class _Run:
 
     # Kafka side
     def open_producer(self) -> None:
-        from confluent_kafka import Producer
+        from kafkaops.adapters import kafka
 
         conf = producer_config(self.settings, self.opts.delivery_timeout, self.limit)
         conf["error_cb"] = self._on_error
-        try:
-            self.producer = Producer(conf)
-        except Exception as exc:  # KafkaException: a bad configuration value
-            raise KafkaopsError(f"invalid Kafka producer settings: {exc}") from None
+        self.producer = kafka.producer(self.settings, conf)  # bad settings: one readable error, exit 2
 
     def _on_error(self, err: Any) -> None:
         if err.fatal():

@@ -779,6 +779,10 @@ def _wait_broker(settings: Settings, cfg: StackConfig, record: PidRecord, progre
 
 def up(settings: Settings, progress: Progress = _noop, *, ensure_topic: bool = True, notice: Progress = _noop) -> UpResult:
     """Start the stack under the stack lock; ``notice`` gets what must be shown even without a terminal (a wait)."""
+    if ensure_topic:  # a partition count ZooKeeper cannot store would wedge the broker: refuse before starting
+        from kafkaops.procedures.topics import check_partition_limit
+
+        check_partition_limit(settings, settings.topic_partitions, settings.topic_replication_factor)
     java = find_java(settings.java).path
     check_kafka_home(settings)
     cfg = read_stack_config(settings)

@@ -82,3 +82,28 @@ def test_topics_group_lists_its_commands(env: dict[str, str]) -> None:
     assert code == 0
     for command in ("list", "create", "describe", "delete"):
         assert f"  {command} " in out
+
+
+ZK_LIMIT_DETAIL = (
+    "  ZooKeeper stores a topic's partition assignment as one znode (/brokers/topics/<name>) that must stay under "
+    "jute.maxbuffer (1,048,575 bytes); with replication factor 1 that is at most 88,212 partitions\n"
+)
+
+
+def test_a_partition_count_zookeeper_cannot_store_is_refused_before_contacting_the_broker(env: dict[str, str]) -> None:
+    # 100,000 partitions made the broker retry a 1.19 MB ZooKeeper write forever (a wedged broker).
+    code, out, err = run(["topics", "create", "big", "--partitions", "100000"], env)
+    assert (code, out) == (2, "")
+    assert err == (
+        "error: --partitions 100,000 is more than one topic can have here (at most 88,212)\n"
+        + ZK_LIMIT_DETAIL
+        + "hint: use --partitions 88212 or fewer; more partitions than brokers x 4,000 need more brokers\n"
+        "see: kafkaops runbook topics how-many-partitions\n"
+    )
+
+
+def test_up_refuses_such_a_partition_count_before_starting_anything(env: dict[str, str], tmp_path) -> None:  # noqa: ANN001
+    code, _, err = run(["up", "--partitions", "100000"], env)
+    assert code == 2
+    assert "error: --partitions 100,000 is more than one topic can have here (at most 88,212)\n" + ZK_LIMIT_DETAIL in err
+    assert not (tmp_path / "ops" / "run").exists()  # no service was started, no pid file written

@@ -172,7 +172,7 @@ def test_money_is_sent_as_a_decimal_string(shared_stack, german_pg: PgServer, tm
     assert [(x["price"], x["prices"]) for x in rows] == [("12.34", ["1.50", "2.00"]), ("1234567.89", None), ("-5.00", []), (None, None)]
 
     (p.root / "moneymapper.py").write_text("def f(row):\n    return {'p': row['price']}\n")
-    assert run_kafkaops(["db", "rewind", "--yes"], p.env, p.root).returncode == 0
+    assert run_kafkaops(["db", "rewind", "--yes", "--table", "priced"], p.env, p.root).returncode == 0  # that pipeline's position
     r = run_kafkaops(["produce", "--table", "priced", "--mapper", "moneymapper:f"], p.env, p.root)
     assert r.returncode == 0, r.stderr
     assert [m.value for m in p.events()[4:]] == [{"p": "12.34"}, {"p": "1234567.89"}, {"p": "-5.00"}, {"p": None}]

@@ -402,8 +402,10 @@ def test_security_settings_reach_the_client_and_secrets_never_reach_output(share
         }
     )
     res = run_kafkaops(["topics", "list"], env, shared_stack.root)
-    assert res.returncode == 4  # the settings were used: a plain client would have listed the topics
-    assert res.stderr.startswith("error: ")
+    assert res.returncode == 2  # the settings were used: a plain client would have listed the topics
+    assert res.stderr.startswith(
+        f"error: SASL handshake failed at {shared_stack.broker}: that listener does not speak SASL, but KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT does\n"
+    )
     assert "pa55-never-shown" not in res.stdout + res.stderr
 
 
@@ -499,3 +501,30 @@ def test_describe_flags_under_replicated_and_offline_partitions(running_stack: S
     assert human.stdout.splitlines()[0] == f"topic {single}: 2 partitions, replication factor 1, ? messages"
     assert f"warning: partitions without a leader (offline): {on_broker_1[0]}" in human.stderr
     assert "under-replicated" in _kafkaops(running_stack, "topics", "describe", replicated).stdout
+
+
+def test_more_partitions_than_a_broker_should_hold_are_refused_before_the_broker_is_asked(shared_stack: Stack) -> None:
+    # 100,000 partitions wedged the broker (a ZooKeeper write over jute.maxbuffer, retried forever);
+    # with one broker the limit is Kafka's per-broker guidance, 4,000 partition replicas.
+    name = _name("many")
+    res = _kafkaops(shared_stack, "topics", "create", name, "--partitions", "4001")
+    assert res.returncode == 2, res.stderr
+    assert res.stderr.splitlines()[:2] == [
+        "error: --partitions 4,001 is more than one topic can have here (at most 4,000)",
+        "  a broker should hold at most 4,000 partition replicas (Kafka's guidance for ZooKeeper mode); "
+        "1 broker with replication factor 1 can hold at most 4,000 partitions",
+    ]
+    assert name not in _broker_topics(shared_stack)
+
+
+def test_the_assignment_znode_is_as_large_as_the_limit_computes(shared_stack: Stack) -> None:
+    """The formula behind the ZooKeeper limit, checked against what a real broker writes."""
+    from kafkaops.adapters import zookeeper
+
+    name = _name("sized")
+    res = _kafkaops(shared_stack, "topics", "create", name, "--partitions", "120")
+    assert res.returncode == 0, res.stderr
+    with zookeeper.connect(f"localhost:{shared_stack.zk_port}") as zk:
+        data, _ = zk.get(f"/brokers/topics/{name}")
+    assert len(data) == topics.assignment_znode_bytes(120, 1, 0), data[:200]
+    assert len(_broker_topics(shared_stack)[name].partitions) == 120

@@ -19,6 +19,7 @@ RUNBOOK_ANCHORS = {
     "log-dir-failure", "windows-file-lock", "unclean-shutdown", "foreign-process", "broker-unreachable", "topic-missing",
     "offsets-topic-replication", "consumer-shows-nothing", "producer-offset-ahead", "rows-committed-out-of-order",
     "database-unreachable", "java-missing", "kafka-not-installed", "data-under-tmp", "disk-space", "row-too-large",
+    "client-security", "broker-not-answering",
 }  # fmt: skip
 
 

@@ -97,3 +97,13 @@ def test_a_utf8_comment_alone_is_fine(tmp_path: Path) -> None:
     p = tmp_path / "server.properties"
     p.write_text("# Données\nbroker.id=0\n", encoding="utf-8")
     assert read_properties(p).values == {"broker.id": "0"}
+
+
+def test_listener_names_with_underscores_are_parsed() -> None:
+    # A SASL_SSL listener made every command fail: urlsplit does not take '_' in a scheme.
+    got = parse_listeners("PLAINTEXT://localhost:9092,SASL_SSL://localhost:9093,internal_tls://:9094")
+    assert [(lst.name, lst.host, lst.port) for lst in got] == [
+        ("PLAINTEXT", "localhost", 9092),
+        ("SASL_SSL", "localhost", 9093),
+        ("INTERNAL_TLS", "", 9094),
+    ]

@@ -33,6 +33,8 @@ FAILURE_ANCHORS = [
     "unclean-shutdown",
     "foreign-process",
     "broker-unreachable",
+    "client-security",
+    "broker-not-answering",
     "topic-missing",
     "offsets-topic-replication",
     "consumer-shows-nothing",

@@ -1,0 +1,93 @@
+"""librdkafka's reports and configuration errors, turned into one kafkaops error naming the setting.
+
+The texts are librdkafka 2.x's own (seen against the SASL_SSL broker of tests/secure_broker.py);
+tests/integration/test_kafka_security.py proves the same against that real broker.
+"""
+
+from __future__ import annotations
+
+import pytest
+from confluent_kafka import KafkaError, KafkaException
+
+from kafkaops.adapters import kafka
+from kafkaops.errors import ExitCode
+from kafkaops.settings import load_settings
+
+SECRET = "hunter2-Secret"
+
+
+def _settings(**env: str):  # noqa: ANN202
+    base = {"KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512", "KAFKA_SASL_USERNAME": "alice", "KAFKA_SASL_PASSWORD": SECRET}
+    return load_settings(env={**base, **env})
+
+
+def test_refused_login_names_the_password_setting() -> None:
+    events = [
+        ("LOG", "[thrd:sasl_ssl://h:9093/bootstrap]: sasl_ssl://h:9093/bootstrap: SASL authentication error: Authentication failed "
+         "during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-512 (after 348ms in state AUTH_REQ)"),
+    ]  # fmt: skip
+    err = kafka.classify(events, _settings(), "h:9093")
+    assert err is not None and err.exit_code == ExitCode.USAGE
+    assert err.message == "SASL authentication failed at h:9093: the broker rejected user alice (SCRAM-SHA-512); check KAFKA_SASL_PASSWORD and KAFKA_SASL_USERNAME"
+    assert err.details == ["broker: SASL authentication error: Authentication failed during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-512"]
+
+
+def test_unsupported_mechanism_names_what_the_broker_accepts() -> None:
+    events = [("_AUTHENTICATION", "sasl_ssl://h:9093/bootstrap: SASL SCRAM-SHA-256 mechanism handshake failed: Broker: Unsupported SASL mechanism: "
+               "broker's supported mechanisms: SCRAM-SHA-512 (after 311ms in state AUTH_HANDSHAKE)")]  # fmt: skip
+    err = kafka.classify(events, _settings(KAFKA_SASL_MECHANISM="SCRAM-SHA-256"), "h:9093")
+    assert err is not None
+    assert err.message == "SASL authentication failed at h:9093: the broker does not accept mechanism SCRAM-SHA-256 (it accepts SCRAM-SHA-512)"
+    assert err.hint == "set KAFKA_SASL_MECHANISM to one the broker accepts"
+
+
+def test_sasl_spoken_to_a_plaintext_listener_names_the_protocol() -> None:
+    events = [("_AUTHENTICATION", "sasl_plaintext://h:9092/bootstrap: SASL PLAIN mechanism handshake failed: Broker: Request not valid "
+               "in current SASL state: broker's supported mechanisms:  (after 2ms in state AUTH_HANDSHAKE)")]  # fmt: skip
+    err = kafka.classify(events, _settings(KAFKA_SECURITY_PROTOCOL="SASL_PLAINTEXT"), "h:9092")
+    assert err is not None
+    assert err.message == "SASL handshake failed at h:9092: that listener does not speak SASL, but KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT does"
+
+
+def test_untrusted_certificate_names_the_ca_setting() -> None:
+    events = [("_SSL", "sasl_ssl://h:9093/bootstrap: SSL handshake failed: error:0A000086:SSL routines::certificate verify failed: broker "
+               "certificate could not be verified, verify that ssl.ca.location is correctly configured (after 4ms in state SSL_HANDSHAKE)")]  # fmt: skip
+    err = kafka.classify(events, _settings(KAFKA_SSL_CA_LOCATION="/x/ca.pem"), "h:9093")
+    assert err is not None
+    assert err.message == "TLS certificate verification failed at h:9093: KAFKA_SSL_CA_LOCATION=/x/ca.pem does not hold the CA that signed the broker's certificate"
+
+
+def test_transport_noise_is_not_a_security_error() -> None:
+    events = [("_TRANSPORT", "localhost:9092/bootstrap: Connect to ipv4#127.0.0.1:9092 failed: Connection refused (after 0ms in state CONNECT)"),
+              ("_ALL_BROKERS_DOWN", "1/1 brokers are down")]  # fmt: skip
+    assert kafka.classify(events, _settings(), "localhost:9092") is None
+
+
+def _librdkafka_error(text: str) -> KafkaException:
+    return KafkaException(KafkaError(KafkaError._INVALID_ARG, text))
+
+
+@pytest.mark.parametrize(
+    ("env", "text", "message"),
+    [
+        ({"KAFKA_SECURITY_PROTOCOL": "SASL_SSLX"}, 'Invalid value "SASL_SSLX" for configuration property "security.protocol"',
+         "KAFKA_SECURITY_PROTOCOL='SASL_SSLX' is not a valid value"),
+        ({"KAFKA_SASL_MECHANISM": "FOO"}, "Failed to create admin client: Unsupported SASL mechanism: FOO", "KAFKA_SASL_MECHANISM=FOO is not supported"),
+        ({"KAFKA_SSL_CA_LOCATION": "/etc/hostname"}, "Failed to create producer: ssl.ca.location failed: error:05800088:x509 certificate routines::no certificate or crl found",
+         "KAFKA_SSL_CA_LOCATION=/etc/hostname cannot be used: not a readable PEM file (error:05800088:x509 certificate routines::no certificate or crl found)"),
+        ({}, f'Invalid value "{SECRET}" for configuration property "sasl.password"', "KAFKA_SASL_PASSWORD=**** is not a valid value"),
+    ],
+)  # fmt: skip
+def test_configuration_errors_name_the_variable(env: dict[str, str], text: str, message: str) -> None:
+    err = kafka.config_error(_librdkafka_error(text), _settings(**env))
+    assert err.exit_code == ExitCode.USAGE
+    assert err.message == message
+    assert SECRET not in err.message + (err.hint or "")
+
+
+def test_missing_pem_file_is_refused_before_librdkafka_sees_it(tmp_path) -> None:  # noqa: ANN001
+    missing = tmp_path / "ca.pem"
+    with pytest.raises(kafka.ClientSecurityError) as info:
+        kafka.admin(_settings(KAFKA_SSL_CA_LOCATION=str(missing)))
+    assert info.value.message == f"KAFKA_SSL_CA_LOCATION={missing}: no such file"
+    assert info.value.exit_code == ExitCode.USAGE
