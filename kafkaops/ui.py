@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -105,7 +105,7 @@ def confirm(question: str) -> bool:
 
 
 @contextmanager
-def progress(description: str, total: int, unit: str = "rows") -> Iterator[Any]:
+def progress(description: str, total: int, unit: str = "rows") -> Iterator[Callable[[int, int], None]]:
     """A progress bar with a rate (``unit``/s) on stderr when it is a terminal; silent otherwise.
 
     Yields ``update(done, total)``.

@@ -42,8 +42,9 @@ class ClientSecurityError(UsageError):
     """The cluster refused the client's credentials or TLS, or a client setting cannot work (exit 2)."""
 
 
-def client_config(settings: Settings, bootstrap: str | None = None, **extra: Any) -> dict[str, Any]:
-    """The librdkafka configuration shared by every client kafkaops creates."""
+def client_config(settings: Settings, bootstrap: str | None = None, /, **extra: Any) -> dict[str, Any]:
+    """The librdkafka configuration shared by every client kafkaops creates; ``extra`` holds librdkafka
+    properties (e.g. ``**{"group.id": ...}``), which is why the two parameters are positional-only."""
     conf: dict[str, Any] = {
         "bootstrap.servers": bootstrap or settings.kafka_broker,
         "client.id": settings.kafka_client_id,
@@ -171,7 +172,7 @@ def _check_files(settings: Settings) -> None:
 def config_error(exc: BaseException, settings: Settings) -> ClientSecurityError:
     """librdkafka refused the configuration: one readable line that names the setting."""
     err = exc.args[0] if exc.args else None
-    text = err.str() if hasattr(err, "str") else str(exc)
+    text = err.str() if err is not None and hasattr(err, "str") else str(exc)
     text = re.sub(r"^Failed to create (admin client|producer|consumer): ", "", text)
     for secret in (settings.client_security.get(k) for k in _SECRET_PROPERTIES):
         if secret:
@@ -295,9 +296,9 @@ def metadata(settings: Settings, timeout: float = 5.0, bootstrap: str | None = N
             break
         except KafkaException as exc:
             err = exc.args[0] if exc.args else None
-            code = err.name() if hasattr(err, "name") else str(exc)
+            code = err.name() if err is not None and hasattr(err, "name") else str(exc)
             if code not in _NO_ANSWER:
-                raise KafkaopsError(f"metadata request to {address} failed: {err.str() if hasattr(err, 'str') else exc}") from None
+                raise KafkaopsError(f"metadata request to {address} failed: {err.str() if err is not None and hasattr(err, 'str') else exc}") from None
         if watch is not None:
             client.poll(0)  # serves the error and log reports into the watch
             problem = classify(watch.events, settings, address)
@@ -337,7 +338,7 @@ class BrokerRequestError(KafkaopsError):
 
 def _request_error(exc: BaseException) -> BrokerRequestError:
     err = exc.args[0] if exc.args else None
-    if hasattr(err, "name") and hasattr(err, "str"):
+    if err is not None and hasattr(err, "name") and hasattr(err, "str"):
         return BrokerRequestError(err.name(), err.str())
     if isinstance(exc, TimeoutError):
         return BrokerRequestError("_TIMED_OUT", "no answer in time")

@@ -17,7 +17,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from kafkaops.errors import KafkaopsError
 
@@ -150,8 +150,8 @@ def port_owner(port: int) -> ProcInfo | None:
     # macOS and some locked-down systems: ask each process we may inspect.
     for proc in psutil.process_iter(["pid"]):
         try:
-            for conn in proc.net_connections(kind="tcp"):
-                if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == port:
+            for pconn in proc.net_connections(kind="tcp"):  # psutil's per-process record, another type than net_connections()'s
+                if pconn.status == psutil.CONN_LISTEN and pconn.laddr and pconn.laddr.port == port:
                     return proc_info(proc.pid)
         except (psutil.AccessDenied, psutil.NoSuchProcess, psutil.ZombieProcess):
             continue
@@ -180,7 +180,15 @@ def port_bindable(host: str, port: int) -> bool:
     return True
 
 
-def launch_options() -> dict[str, object]:
+class LaunchOptions(TypedDict, total=False):
+    """The per-platform keyword arguments of ``subprocess.Popen`` that ``launch_options`` returns."""
+
+    creationflags: int
+    startupinfo: Any  # subprocess.STARTUPINFO, which exists on Windows only
+    start_new_session: bool
+
+
+def launch_options() -> LaunchOptions:
     """Popen keyword arguments that detach a service from this terminal, per platform."""
     if IS_WINDOWS:
         startupinfo = subprocess.STARTUPINFO()  # type: ignore[attr-defined]
@@ -204,7 +212,7 @@ def launch(cmd: list[str], *, stdout_path: Path, cwd: Path, env: dict[str, str] 
                 cwd=str(cwd),
                 env=env,
                 close_fds=True,
-                **launch_options(),  # type: ignore[arg-type]
+                **launch_options(),
             )
         except FileNotFoundError:
             raise KafkaopsError(f"cannot run {cmd[0]}: not found", hint="install Java 17, or set KAFKAOPS_JAVA / JAVA_HOME") from None

@@ -6,10 +6,14 @@ message with a hint on stderr and its documented exit code; Ctrl+C exits 130 wit
 
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer.core import TyperGroup
+
+if TYPE_CHECKING:
+    # typer vendors click and exports no base Context; the group's context is that one, not a typer.Context.
+    from typer._click import Context as ClickContext
 
 from kafkaops import __version__
 from kafkaops.errors import ExitCode, KafkaopsError
@@ -18,7 +22,7 @@ from kafkaops.errors import ExitCode, KafkaopsError
 class KafkaopsGroup(TyperGroup):
     """The root group: turns kafkaops errors into messages and exit codes."""
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    def invoke(self, ctx: "ClickContext") -> Any:
         from kafkaops import ui
         from kafkaops.redact import redact_text
 

@@ -1,9 +1,13 @@
 """kafkaops produce: send new database rows to the topic."""
 
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from contextlib import AbstractContextManager
 
 
 def register(app: typer.Typer) -> None:
@@ -79,8 +83,8 @@ def produce(
 
     class Render(proc.Hooks):
         def __init__(self) -> None:
-            self.bar = None
-            self.update = None
+            self.bar: AbstractContextManager[Callable[[int, int], None]] | None = None  # ui.progress, entered by hand
+            self.update: Callable[[int, int], None] | None = None
 
         def initialized(self, plan: proc.Plan) -> None:
             if plan.dry_run:

@@ -75,7 +75,8 @@ def _section(info: CommandInfo) -> list[str]:
         lines += [cmd.help.strip().replace("\b\n", ""), ""]
     usage = " ".join([ctx.command_path, *cmd.collect_usage_pieces(ctx)])  # not get_usage(): it wraps at the terminal width
     lines += ["```", usage, "```", ""]
-    args, opts = [], []
+    args: list[tuple[str, str]] = []
+    opts: list[tuple[str, str]] = []
     for param in cmd.get_params(ctx):
         if getattr(param, "hidden", False):
             continue

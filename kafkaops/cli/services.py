@@ -131,7 +131,7 @@ def status(
             if s.service == services.ZOOKEEPER:
                 health = f"mode {h.get('mode')}, ZooKeeper {h.get('version')}" if h.get("serving") else ("not serving" if h else "")
             elif s.service == services.POSTGRES:
-                health = " ".join(x for x in (f"PostgreSQL {h['version']}" if h.get("version") else "", h.get("url") or "") if x)
+                health = " ".join(x for x in (f"PostgreSQL {h['version']}" if h.get("version") else "", str(h.get("url") or "")) if x)
             else:
                 health = (
                     f"broker ids {h.get('broker_ids')}, controller {h.get('controller')}, cluster {h.get('cluster_id')}"

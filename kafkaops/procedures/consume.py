@@ -197,10 +197,10 @@ def plan_start(
                 f"group {req.group} has committed offsets: reading from {_offsets(with_commits, 'start')}, not from the beginning"
                 " (add --from-beginning to read everything)"
             )
-            for p in with_commits:
-                if p.source == "clamped":
-                    why = "records before it were deleted" if p.committed is not None and p.committed < p.low else "it is past the end"
-                    notes.append(f"partition {p.partition}: committed offset {p.committed} no longer exists ({why}); reading from {p.start}")
+            for plan in with_commits:
+                if plan.source == "clamped":
+                    why = "records before it were deleted" if plan.committed is not None and plan.committed < plan.low else "it is past the end"
+                    notes.append(f"partition {plan.partition}: committed offset {plan.committed} no longer exists ({why}); reading from {plan.start}")
         without = [p for p in plans if p.committed is None]
         if without and not req.from_beginning:
             notes.append(
@@ -510,7 +510,7 @@ def raw_lines(messages: Sequence[Any], keys: bool = False) -> bytes:
 
 def _kafka_error(exc: Exception, what: str) -> KafkaopsError:
     err = exc.args[0] if exc.args else None
-    text = err.str() if hasattr(err, "str") else str(exc)
+    text = err.str() if err is not None and hasattr(err, "str") else str(exc)
     return KafkaopsError(f"{what}: {text}", hint="check the broker with `kafkaops status` or `kafkaops doctor`")
 
 

@@ -745,7 +745,7 @@ def check_topic_layout(ctx: Context) -> Outcome:
     offline = [p.id for p in parts if p.leader < 0]
     under = [p.id for p in parts if len(p.isrs) < len(p.replicas)]
     layout = [f"partition {p.id}: leader {p.leader}, replicas {list(p.replicas)}, in sync {list(p.isrs)}" for p in parts]
-    data = {"partitions": n, "replication_factor": rf, "offline": offline, "under_replicated": under}
+    data: dict[str, Any] = {"partitions": n, "replication_factor": rf, "offline": offline, "under_replicated": under}
     if offline:
         return failed(
             f"topic {name}: partition(s) {offline} have no leader (offline): nothing can be written or read there",
@@ -800,7 +800,7 @@ def check_internal_replication(ctx: Context) -> Outcome:
         return skipped("the broker's configuration cannot be read (describe_configs failed)", kind="not-configured")
     offsets_rf, txn_rf, source = got
     live = len(ctx.md.brokers)
-    data = {"offsets_topic_replication_factor": offsets_rf, "transaction_state_log_replication_factor": txn_rf, "live_brokers": live, "source": source}
+    data: dict[str, Any] = {"offsets_topic_replication_factor": offsets_rf, "transaction_state_log_replication_factor": txn_rf, "live_brokers": live, "source": source}
     if offsets_rf > live and "__consumer_offsets" not in ctx.md.topics:
         return failed(
             f"offsets.topic.replication.factor={offsets_rf} ({source}) but only {live} broker(s) run: "
@@ -865,7 +865,7 @@ def check_variables(ctx: Context) -> Outcome:
         f"DATABASE_URL={redact_dsn(s.database_url) if s.database_url else '(unset)'}" + (f" ({_source(s, 'database_url')})" if s.database_url else ""),
         env_note,
     ]
-    data = {
+    data: dict[str, Any] = {
         "env_file": str(s.env_file) if s.env_file else None,
         "sources": {
             v: _source(s, k)
@@ -938,7 +938,7 @@ def check_advertised(ctx: Context) -> Outcome:
         f"broker {i} advertises {p.host}:{p.port}: " + ("reachable" if p.connected else p.error or "unreachable") + (f" ({p.ms:g} ms)" if p.connected else "")
         for i, p in zip(ids, probes, strict=False)
     ]
-    data = {
+    data: dict[str, Any] = {
         "kafka_broker": ctx.settings.kafka_broker,
         "advertised": [{"broker": i, "host": p.host, "port": p.port, "reachable": p.connected, "error": p.error} for i, p in zip(ids, probes, strict=False)],
     }
@@ -1298,20 +1298,24 @@ def check_canary(ctx: Context) -> Outcome:
 
     name = ctx.settings.kafka_topic
     marker = f"kafkaops-doctor-canary-{uuid.uuid4().hex[:12]}"
-    hops: dict[str, float] = {}
+    hops: dict[str, Any] = {}  # the milliseconds of each hop, the check's data (Outcome.data)
     details: list[str] = []
     row_json: str | None = None
     t0 = time.perf_counter()
     tx = None
-    if ctx.db is not None:
+    db_url = ctx.db_url if ctx.db is not None else None  # the database that database.reachable connected to
+    if db_url is not None:
         import psycopg
 
         try:
-            tx = psycopg.connect(ctx.db_url, connect_timeout=2, options="-c statement_timeout=3000 -c lock_timeout=1000")
+            tx = psycopg.connect(db_url, connect_timeout=2, options="-c statement_timeout=3000 -c lock_timeout=1000")
             with tx.cursor() as cur:
                 statement, _ = _canary_insert(cur)
                 cur.execute(statement, {"marker": marker})
-                row_id, row_json = cur.fetchone()
+                row = cur.fetchone()
+                if row is None:  # INSERT ... RETURNING gives one row, or raises
+                    raise RuntimeError("the INSERT returned no row")
+                row_id, row_json = row
             hops["database_insert_ms"] = round((time.perf_counter() - t0) * 1000, 1)
             details.append(f"inserted canary row id {row_id} into {LIVEDB} (in a transaction that is rolled back: never committed)")
         except Exception as exc:  # noqa: BLE001 - a livedb with required columns: still test Kafka
@@ -1403,7 +1407,7 @@ def check_end_offsets(ctx: Context) -> Outcome:
     end = sum(hi for _, hi in ctx.offsets.values())
     held = sum(hi - lo for lo, hi in ctx.offsets.values())
     details = [f"partition {p}: offsets {lo}..{hi} ({hi - lo} message(s))" for p, (lo, hi) in sorted(ctx.offsets.items())]
-    data = {
+    data: dict[str, Any] = {
         "end_offsets": {str(p): hi for p, (_, hi) in ctx.offsets.items()},
         "start_offsets": {str(p): lo for p, (lo, _) in ctx.offsets.items()},
         "messages": held,

@@ -94,10 +94,10 @@ def _state(state: Any) -> str:
 
 def _fail(exc: BaseException, what: str, settings: Settings) -> KafkaopsError:
     err = exc.args[0] if exc.args else None
-    name = err.name() if hasattr(err, "name") else ""
+    name = err.name() if err is not None and hasattr(err, "name") else ""
     if name in _UNREACHABLE or isinstance(exc, TimeoutError):
         return unreachable(settings.kafka_broker, TIMEOUT)
-    text = err.str() if hasattr(err, "str") else (str(exc) or type(exc).__name__)
+    text = err.str() if err is not None and hasattr(err, "str") else (str(exc) or type(exc).__name__)
     return KafkaopsError(f"{what}: {text}", hint="check the broker with `kafkaops status` or `kafkaops doctor`")
 
 

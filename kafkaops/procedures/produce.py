@@ -208,7 +208,7 @@ def select_sql(ref: TableRef, envelope: bool = True) -> Any:
     """
     from psycopg import sql
 
-    parts = []
+    parts: list[sql.Composable] = []  # a column as it is (Identifier) or cast to text (Composed)
     for col, typ in ref.columns.items():
         c = sql.Identifier(col)
         if typ == "numeric":
@@ -796,8 +796,8 @@ def produce(settings: Settings, opts: ProduceOptions, hooks: Hooks | None = None
         try:
             while True:
                 if not blockers:
-                    limit = None if opts.max_rows is None else opts.max_rows - run.sent
-                    n = run.round(level, limit)
+                    rows_left = None if opts.max_rows is None else opts.max_rows - run.sent  # not `limit`: that is the topic's max.message.bytes
+                    n = run.round(level, rows_left)
                     result.rounds += 1
                     if opts.follow:
                         hooks.round(n, run.committed)

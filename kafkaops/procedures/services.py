@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kafkaops.adapters import locks, processes
 from kafkaops.adapters import zookeeper as zk
@@ -29,6 +30,10 @@ from kafkaops.errors import ConfigError, KafkaopsError, NotReady, RefusedError, 
 from kafkaops.procedures import signatures
 from kafkaops.procedures.layout import ensure_log4j
 from kafkaops.settings import Settings
+
+if TYPE_CHECKING:  # imported where used, at run time: `kafkaops up` without a topic or a database needs neither
+    from kafkaops.adapters.embedded_pg import EmbeddedInfo
+    from kafkaops.procedures.topics import EnsureResult
 
 ZOOKEEPER = "zookeeper"
 KAFKA = "kafka"
@@ -545,8 +550,8 @@ class ServiceOutcome:
 @dataclass
 class UpResult:
     services: list[ServiceOutcome]
-    topic: object | None = None  # topics.EnsureResult
-    database: object | None = None  # embedded_pg.EmbeddedInfo, when kafkaops runs the database
+    topic: EnsureResult | None = None
+    database: EmbeddedInfo | None = None  # when kafkaops runs the database
 
 
 def _check_port_free(service: str, host: str, port: int) -> None:
