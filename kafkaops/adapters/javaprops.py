@@ -110,7 +110,7 @@ def _refuse_utf8(path: Path, data: bytes, values: dict[str, str]) -> None:
 def _line_of(text: str, key: str) -> int | None:
     for number, line in enumerate(text.splitlines(), start=1):
         stripped = line.lstrip()
-        if stripped.startswith(key) and stripped[len(key):len(key) + 1] in ("", "=", ":", " ", "\t", "\f"):
+        if stripped.startswith(key) and stripped[len(key) : len(key) + 1] in ("", "=", ":", " ", "\t", "\f"):
             return number
     return None
 
@@ -133,7 +133,7 @@ def _escape(text: str, *, key: bool) -> str:
 
 def _utf16_units(ch: str) -> list[int]:
     raw = ch.encode("utf-16-be", "surrogatepass")
-    return [int.from_bytes(raw[i:i + 2], "big") for i in range(0, len(raw), 2)]
+    return [int.from_bytes(raw[i : i + 2], "big") for i in range(0, len(raw), 2)]
 
 
 def write_properties(path: Path, values: dict[str, str], header: str | None = None) -> None:

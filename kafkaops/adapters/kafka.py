@@ -199,7 +199,9 @@ def config_error(exc: BaseException, settings: Settings) -> ClientSecurityError:
             hint="use PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512",
             runbook=_RB_SECURITY,
         )
-    return ClientSecurityError(f"invalid Kafka client settings: {text}", hint="check the KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_* and KAFKA_SSL_* settings", runbook=_RB_SECURITY)
+    return ClientSecurityError(
+        f"invalid Kafka client settings: {text}", hint="check the KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_* and KAFKA_SSL_* settings", runbook=_RB_SECURITY
+    )
 
 
 def _build(kind: str, settings: Settings, conf: dict[str, Any]) -> Any:

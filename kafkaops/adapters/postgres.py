@@ -92,7 +92,17 @@ def translate(exc: BaseException, dsn: str | None, *, what: str = "PostgreSQL") 
         return UsageError(f"{what}: {text}", hint="create the database, or fix the database name in DATABASE_URL")
     if any(
         s in lower
-        for s in ("connection refused", "failed to resolve host", "could not translate host name", "timeout expired", "no route to host", "could not connect", "name or service not known", "network is unreachable", "connection timed out")
+        for s in (
+            "connection refused",
+            "failed to resolve host",
+            "could not translate host name",
+            "timeout expired",
+            "no route to host",
+            "could not connect",
+            "name or service not known",
+            "network is unreachable",
+            "connection timed out",
+        )
     ):
         return UnreachableError(f"{what} at {where} is unreachable: {text}", hint="check the host and port in DATABASE_URL, and that the server runs")
     if sqlstate == "57P03":  # the database system is starting up / shutting down

@@ -4,7 +4,6 @@ Errors are caught in one place (:class:`KafkaopsGroup`): a :class:`KafkaopsError
 message with a hint on stderr and its documented exit code; Ctrl+C exits 130 without a traceback.
 """
 
-
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -75,21 +74,13 @@ def _version(value: bool) -> None:
 @app.callback()
 def root(
     ctx: typer.Context,
-    env_file: Annotated[
-        Path | None, typer.Option("--env-file", help="Read settings from this .env file (default: ./.env if present).")
-    ] = None,
+    env_file: Annotated[Path | None, typer.Option("--env-file", help="Read settings from this .env file (default: ./.env if present).")] = None,
     kafka_home: Annotated[Path | None, typer.Option("--kafka-home", help="A Kafka installation (env KAFKA_HOME).")] = None,
-    kafkaops_home: Annotated[
-        Path | None, typer.Option("--kafkaops-home", help="kafkaops's state folder (env KAFKAOPS_HOME).")
-    ] = None,
+    kafkaops_home: Annotated[Path | None, typer.Option("--kafkaops-home", help="kafkaops's state folder (env KAFKAOPS_HOME).")] = None,
     broker: Annotated[str | None, typer.Option("--broker", "-b", help="Bootstrap host:port (env KAFKA_BROKER).")] = None,
-    zookeeper: Annotated[
-        str | None, typer.Option("--zookeeper", help="ZooKeeper host:port (env ZOOKEEPER_CONNECT).")
-    ] = None,
+    zookeeper: Annotated[str | None, typer.Option("--zookeeper", help="ZooKeeper host:port (env ZOOKEEPER_CONNECT).")] = None,
     traceback: Annotated[bool, typer.Option("--traceback", help="Show the full Python traceback on errors.")] = False,
-    version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
-    ] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
 ) -> None:
     ctx.obj = {
         "traceback": traceback,

@@ -1,6 +1,5 @@
 """kafkaops consume."""
 
-
 import sys
 from typing import Annotated, Any
 

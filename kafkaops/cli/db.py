@@ -1,6 +1,5 @@
 """kafkaops db init | seed | status | rewind: the pipeline's tables in PostgreSQL."""
 
-
 from typing import Annotated
 
 import typer
@@ -24,7 +23,9 @@ def register(app: typer.Typer) -> None:
 @db_app.command("init")
 def init(
     ctx: typer.Context,
-    demo: Annotated[bool, typer.Option("--demo", help="Also create a demo livedb table (bigserial id, created_at, text, numeric, jsonb, bytea, nullable note).")] = False,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Also create a demo livedb table (bigserial id, created_at, text, numeric, jsonb, bytea, nullable note).")
+    ] = False,
 ) -> None:
     """Create producer_offsets with the default pipeline's row (livedb -> KAFKA_TOPIC, id=1) at zero, if absent.
 

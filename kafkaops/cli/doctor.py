@@ -1,6 +1,5 @@
 """kafkaops doctor: the debug checklist, automated, ending with a verdict."""
 
-
 from typing import Annotated, Any
 
 import typer

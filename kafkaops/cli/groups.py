@@ -1,6 +1,5 @@
 """kafkaops groups list | describe | reset."""
 
-
 from dataclasses import asdict
 from typing import Annotated
 
@@ -102,7 +101,10 @@ def reset(
     to_latest: Annotated[bool, typer.Option("--to-latest", help="To the end: the group skips what is there now.")] = False,
     to_offset: Annotated[
         int | None,
-        typer.Option("--to-offset", help="To this offset on every partition; one outside what a partition holds (-1 included) is clamped to its oldest kept offset or its end, with a warning."),
+        typer.Option(
+            "--to-offset",
+            help="To this offset on every partition; one outside what a partition holds (-1 included) is clamped to its oldest kept offset or its end, with a warning.",
+        ),
     ] = None,
     execute: Annotated[bool, typer.Option("--execute", help="Apply the plan. Without it, only print it (a dry run).")] = False,
     json_: Annotated[bool, typer.Option("--json", help="Print the plan as one JSON document on stdout.")] = False,

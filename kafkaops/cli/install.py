@@ -1,6 +1,5 @@
 """kafkaops install."""
 
-
 from typing import Annotated
 
 import typer

@@ -1,6 +1,5 @@
 """kafkaops produce: send new database rows to the topic."""
 
-
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -27,9 +26,7 @@ def produce(
     topic: Annotated[str | None, typer.Option("--topic", help="The topic (env KAFKA_TOPIC).")] = None,
     mapper: Annotated[str | None, typer.Option("--mapper", help="Your own row-to-event function, module:function (it gets a dict, returns the event).")] = None,
     delivery_timeout: Annotated[float, typer.Option("--delivery-timeout", help="Seconds Kafka has to acknowledge each event before the run fails.")] = 30.0,
-    settle_timeout: Annotated[
-        float, typer.Option("--settle-timeout", help="Seconds to wait for open transactions that may still commit lower ids.")
-    ] = 10.0,
+    settle_timeout: Annotated[float, typer.Option("--settle-timeout", help="Seconds to wait for open transactions that may still commit lower ids.")] = 10.0,
     skip_oversize: Annotated[
         bool,
         typer.Option(

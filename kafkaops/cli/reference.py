@@ -8,7 +8,6 @@ Regenerate after changing a command or an option:
 This module is not mounted on the app; it is imported by the tests and run by hand.
 """
 
-
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass

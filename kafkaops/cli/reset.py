@@ -80,15 +80,9 @@ def render_plan(plan: ResetPlan, settings: Any) -> list[str]:
 
 def reset(
     ctx: typer.Context,
-    confirm: Annotated[
-        bool, typer.Option("--confirm", help="Really do it. Without it the plan is printed and nothing is deleted (exit 5).")
-    ] = False,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Print the plan and exit 0 (5 when a guard would refuse). Deletes nothing.")
-    ] = False,
-    yes: Annotated[
-        bool, typer.Option("--yes", "-y", help="Do not ask again on a terminal; needed with --confirm when there is no terminal.")
-    ] = False,
+    confirm: Annotated[bool, typer.Option("--confirm", help="Really do it. Without it the plan is printed and nothing is deleted (exit 5).")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan and exit 0 (5 when a guard would refuse). Deletes nothing.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask again on a terminal; needed with --confirm when there is no terminal.")] = False,
     backup: Annotated[
         Path | None,
         typer.Option("--backup", metavar="DIR", help="First archive each folder to a verified .tar.gz in DIR (outside the data folders)."),
@@ -157,9 +151,7 @@ def reset(
     if plan.reset_producer_offset:
         ui.warn("--reset-producer-offset: every row in livedb will be sent to the topic again at the next produce")
     if not plan.refusals and not yes:
-        question = (
-            f"Stop the stack and delete {human_size(plan.total_bytes)} in {_files(plan.total_files)} from {len(plan.dirs)} folder(s)?"
-        )
+        question = f"Stop the stack and delete {human_size(plan.total_bytes)} in {_files(plan.total_files)} from {len(plan.dirs)} folder(s)?"
         refusal = None
         if not ui.stdin_is_terminal():
             refusal = RefusedError(

@@ -1,6 +1,5 @@
 """kafkaops runbook [NAME [SECTION]]."""
 
-
 from typing import Annotated
 
 import typer
@@ -14,9 +13,7 @@ def runbook(
     name: Annotated[str | None, typer.Argument(help="A runbook (see the list), e.g. failures.", show_default=False)] = None,
     section: Annotated[
         str | None,
-        typer.Argument(
-            help="A section's anchor, e.g. port-in-use (as in `see: kafkaops runbook failures port-in-use`).", show_default=False
-        ),
+        typer.Argument(help="A section's anchor, e.g. port-in-use (as in `see: kafkaops runbook failures port-in-use`).", show_default=False),
     ] = None,
     sections: Annotated[bool, typer.Option("--sections", help="List the sections of NAME (their anchors) instead of showing it.")] = False,
     json_: Annotated[bool, typer.Option("--json", help="With no NAME or with --sections: print one JSON document on stdout.")] = False,

@@ -1,6 +1,5 @@
 """kafkaops up | down | status | logs."""
 
-
 import time
 from dataclasses import asdict
 from typing import Annotated
@@ -46,9 +45,7 @@ def up(
     from kafkaops.cli import get_settings
     from kafkaops.procedures import services
 
-    settings = get_settings(
-        ctx, kafka_topic=topic, topic_partitions=partitions, topic_replication_factor=replication_factor, start_timeout=timeout
-    )
+    settings = get_settings(ctx, kafka_topic=topic, topic_partitions=partitions, topic_replication_factor=replication_factor, start_timeout=timeout)
     t0 = time.monotonic()
     with ui.spinner("starting the stack") as spin:
         result = services.up(settings, progress=spin.update, ensure_topic=not no_topic, notice=ui.info)

@@ -1,6 +1,5 @@
 """kafkaops topics list | create | describe | delete."""
 
-
 from typing import Annotated, Any
 
 import typer
@@ -53,8 +52,7 @@ def list_(
         ui.print_json(
             {
                 "topics": [
-                    {"name": t.name, "partitions": t.partitions, "replication_factor": t.replication_factor, "internal": t.internal}
-                    for t in result.topics
+                    {"name": t.name, "partitions": t.partitions, "replication_factor": t.replication_factor, "internal": t.internal} for t in result.topics
                 ],
                 "hidden_internal": result.hidden,
             }
@@ -75,12 +73,8 @@ def create(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Topic name: letters, digits, '.', '_' and '-', at most 249 characters.")],
     partitions: Annotated[int, typer.Option("--partitions", "-p", help="Number of partitions.")] = 1,
-    replication_factor: Annotated[
-        int, typer.Option("--replication-factor", "-r", help="Copies of each partition (at most the live brokers).")
-    ] = 1,
-    config: Annotated[
-        list[str] | None, typer.Option("--config", "-c", help="A topic config as key=value (repeatable), e.g. retention.ms=86400000.")
-    ] = None,
+    replication_factor: Annotated[int, typer.Option("--replication-factor", "-r", help="Copies of each partition (at most the live brokers).")] = 1,
+    config: Annotated[list[str] | None, typer.Option("--config", "-c", help="A topic config as key=value (repeatable), e.g. retention.ms=86400000.")] = None,
     if_not_exists: Annotated[bool, typer.Option("--if-not-exists", help="An existing topic is fine: do nothing and say so.")] = False,
     timeout: Annotated[float, typer.Option("--timeout", help=TIMEOUT_HELP)] = 30.0,
 ) -> None:
@@ -104,10 +98,7 @@ def create(
         return
     ui.info(f"topic {name} already exists ({topics.shape(result.partitions, result.replication_factor)}); nothing to do")
     if result.differs:
-        ui.warn(
-            f"you asked for {topics.shape(result.requested_partitions, result.requested_replication_factor)}; "
-            "the existing topic was left as it is"
-        )
+        ui.warn(f"you asked for {topics.shape(result.requested_partitions, result.requested_replication_factor)}; the existing topic was left as it is")
 
 
 def _partition_rows(parts: list[Any]) -> list[list[Any]]:

@@ -183,9 +183,7 @@ def identify(settings: Settings, *, ask_broker: bool = True) -> ClusterIdentity:
 
     if broker_here and broker_port not in [lst.port for lst in cfg.listeners]:
         urls = ", ".join(lst.url for lst in cfg.listeners)
-        problems["broker"] = (
-            f"KAFKA_BROKER={broker_address} is not the local stack's broker (its listeners in {settings.server_properties}: {urls})"
-        )
+        problems["broker"] = f"KAFKA_BROKER={broker_address} is not the local stack's broker (its listeners in {settings.server_properties}: {urls})"
     # The ZooKeeper that counts is the one the local broker uses (its cluster id is the one its log dirs must hold).
     if "zookeeper" not in problems and not _same_zookeeper(zk_address, cfg.broker_zk_connect):
         problems["zookeeper"] = (

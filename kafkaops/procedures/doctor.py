@@ -664,7 +664,9 @@ def check_meta_properties(ctx: Context) -> Outcome:
         )
     present = [m for m in metas if m.state == "ok"]
     if not present:
-        return passed(f"no meta.properties in the log dirs yet (a new broker): {', '.join(str(m.path) for m in metas)}", files={str(m.path): m.state for m in metas})
+        return passed(
+            f"no meta.properties in the log dirs yet (a new broker): {', '.join(str(m.path) for m in metas)}", files={str(m.path): m.state for m in metas}
+        )
     return passed(
         f"meta.properties readable in {len(present)} of {len(metas)} log dir(s)" + (f", cluster id {present[0].cluster_id}" if present[0].cluster_id else ""),
         files={str(m.path): m.state for m in metas},
@@ -800,7 +802,12 @@ def check_internal_replication(ctx: Context) -> Outcome:
         return skipped("the broker's configuration cannot be read (describe_configs failed)", kind="not-configured")
     offsets_rf, txn_rf, source = got
     live = len(ctx.md.brokers)
-    data: dict[str, Any] = {"offsets_topic_replication_factor": offsets_rf, "transaction_state_log_replication_factor": txn_rf, "live_brokers": live, "source": source}
+    data: dict[str, Any] = {
+        "offsets_topic_replication_factor": offsets_rf,
+        "transaction_state_log_replication_factor": txn_rf,
+        "live_brokers": live,
+        "source": source,
+    }
     if offsets_rf > live and "__consumer_offsets" not in ctx.md.topics:
         return failed(
             f"offsets.topic.replication.factor={offsets_rf} ({source}) but only {live} broker(s) run: "
@@ -1630,8 +1637,7 @@ def check_kafka_home(ctx: Context) -> Outcome:
     why = "" if ident.local else f", and nothing answers at KAFKA_BROKER={ctx.settings.kafka_broker}"
     return failed(
         f"KAFKA_HOME {home} is not a Kafka installation (no libs/kafka_2.*.jar){why}: `kafkaops up` cannot start anything",
-        "install Kafka with `kafkaops install` (it also writes the configs for a local pipeline), "
-        "or point KAFKA_HOME at a Kafka folder with libs/ and config/",
+        "install Kafka with `kafkaops install` (it also writes the configs for a local pipeline), or point KAFKA_HOME at a Kafka folder with libs/ and config/",
         "kafka-not-installed",
         next=nxt,
         priority=10,
@@ -1763,11 +1769,21 @@ def checks(canary: bool) -> list[Check]:
         Check("zookeeper.serving", 1, "zookeeper", "ZooKeeper answers srvr", check_zookeeper_serving, ("zookeeper.process",)),
         Check("broker.process", 2, "broker", "broker process and port", check_broker_process, local="broker"),
         Check("broker.metadata", 2, "broker", "broker answers a metadata request", check_broker_metadata, ("broker.process",), timeout=6.0),
-        Check("broker.requests", 2, "broker", "broker answers an admin request in time", check_broker_requests, ("broker.metadata",), timeout=REQUEST_DEADLINE + 3),
+        Check(
+            "broker.requests", 2, "broker", "broker answers an admin request in time", check_broker_requests, ("broker.metadata",), timeout=REQUEST_DEADLINE + 3
+        ),
         Check("broker.registration", 2, "broker", "registration in ZooKeeper (/brokers/ids)", check_broker_registration, ("zookeeper.serving",)),
         Check("broker.controller", 2, "broker", "controller elected", check_controller, ("zookeeper.serving", "broker.registration")),
         Check("broker.meta_properties", 2, "broker", "meta.properties readable in every log dir", check_meta_properties, local="broker"),
-        Check("broker.cluster_id", 2, "broker", "cluster id on disk vs ZooKeeper", check_cluster_id, ("zookeeper.serving", "broker.meta_properties"), local="broker"),
+        Check(
+            "broker.cluster_id",
+            2,
+            "broker",
+            "cluster id on disk vs ZooKeeper",
+            check_cluster_id,
+            ("zookeeper.serving", "broker.meta_properties"),
+            local="broker",
+        ),
         Check("topic.exists", 3, "topic", "KAFKA_TOPIC exists", check_topic_exists, ("broker.metadata",)),
         Check("topic.layout", 3, "topic", "partitions, replication, leaders", check_topic_layout, ("topic.exists",)),
         Check("topic.internal_replication", 3, "topic", "internal topics' replication factor vs brokers", check_internal_replication, ("broker.metadata",)),

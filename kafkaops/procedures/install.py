@@ -69,10 +69,7 @@ def pom_xml(version: str) -> str:
         ("org.slf4j", "slf4j-reload4j", SLF4J_RELOAD4J),  # the POM has no logging backend: without one
         ("ch.qos.reload4j", "reload4j", RELOAD4J),  # neither ZooKeeper nor Kafka logs a line
     ]
-    body = "".join(
-        f"    <dependency><groupId>{g}</groupId><artifactId>{a}</artifactId><version>{v}</version></dependency>\n"
-        for g, a, v in deps
-    )
+    body = "".join(f"    <dependency><groupId>{g}</groupId><artifactId>{a}</artifactId><version>{v}</version></dependency>\n" for g, a, v in deps)
     return (
         '<project xmlns="http://maven.apache.org/POM/4.0.0">\n'
         "  <modelVersion>4.0.0</modelVersion>\n"
@@ -94,9 +91,13 @@ def resolve_with_maven(version: str, libs: Path, work: Path, progress: Progress,
         )
     (work / "pom.xml").write_text(pom_xml(version), encoding="utf-8")
     cmd = [
-        exe, "-B", "-f", str(work / "pom.xml"),
+        exe,
+        "-B",
+        "-f",
+        str(work / "pom.xml"),
         "org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy-dependencies",
-        "-DincludeScope=runtime", f"-DoutputDirectory={libs}",
+        "-DincludeScope=runtime",
+        f"-DoutputDirectory={libs}",
     ]
     progress(f"resolving Kafka {version} from Maven Central")
     tail: list[str] = []
@@ -239,9 +240,7 @@ def install(
             download_archive(version, mirror, staged, work, progress)
         write_local_configs(staged / "config", data_dir)
         jars = len(list((staged / "libs").glob("*.jar")))
-        (staged / MARKER).write_text(
-            json.dumps({"version": version, "source": source, "jars": jars}, indent=2), encoding="utf-8"
-        )
+        (staged / MARKER).write_text(json.dumps({"version": version, "source": source, "jars": jars}, indent=2), encoding="utf-8")
         if target.exists():
             shutil.rmtree(target)
         staged.rename(target)

@@ -73,7 +73,16 @@ DEFAULT_MAX_MESSAGE_BYTES = 1048588
 MIB = 1024 * 1024
 SKIP_REASON = "event larger than the topic's max.message.bytes"
 
-RETRIABLE = ("_MSG_TIMED_OUT", "_TRANSPORT", "_ALL_BROKERS_DOWN", "_TIMED_OUT", "REQUEST_TIMED_OUT", "NOT_ENOUGH_REPLICAS", "LEADER_NOT_AVAILABLE", "NOT_LEADER_FOR_PARTITION")
+RETRIABLE = (
+    "_MSG_TIMED_OUT",
+    "_TRANSPORT",
+    "_ALL_BROKERS_DOWN",
+    "_TIMED_OUT",
+    "REQUEST_TIMED_OUT",
+    "NOT_ENOUGH_REPLICAS",
+    "LEADER_NOT_AVAILABLE",
+    "NOT_LEADER_FOR_PARTITION",
+)
 MISSING_TOPIC = ("UNKNOWN_TOPIC_OR_PART", "_UNKNOWN_TOPIC", "_UNKNOWN_PARTITION")
 
 
@@ -225,9 +234,7 @@ def select_sql(ref: TableRef, envelope: bool = True) -> Any:
             parts.append(c)
     created = sql.SQL("x.created_at::text") if "created_at" in ref.columns else sql.SQL("NULL::text")
     payload = sql.SQL(
-        "%(head)s::text || x.id || %(mid)s::text || %(ts)s::bigint || ',\"after\":' || row_to_json(x)::text || '}'"
-        if envelope
-        else "row_to_json(x)::text"
+        "%(head)s::text || x.id || %(mid)s::text || %(ts)s::bigint || ',\"after\":' || row_to_json(x)::text || '}'" if envelope else "row_to_json(x)::text"
     )
     return sql.SQL(
         "SELECT x.id::text, {created}, {payload} FROM "
@@ -366,7 +373,9 @@ def settle(conn: Any, ref: TableRef, timeout: float, waiting: Callable[[str], No
         vxids = list({r[0] for r in still})
         if time.monotonic() >= deadline:
             blockers = [
-                f"session pid {r[1]} ({r[2] or 'no application_name'}, {r[3] or 'unknown state'}, transaction open {r[4]}s)" if r[1] else f"prepared transaction {r[0]}"
+                f"session pid {r[1]} ({r[2] or 'no application_name'}, {r[3] or 'unknown state'}, transaction open {r[4]}s)"
+                if r[1]
+                else f"prepared transaction {r[0]}"
                 for r in still
             ]
             return level, sorted(set(blockers))
@@ -457,7 +466,9 @@ def check_topic(settings: Settings, topic: str) -> None:
 
 
 class _Run:
-    def __init__(self, settings: Settings, opts: ProduceOptions, conn: Any, ref: TableRef, builder: EventBuilder, hooks: Hooks, stop: threading.Event, dsn: str = "") -> None:
+    def __init__(
+        self, settings: Settings, opts: ProduceOptions, conn: Any, ref: TableRef, builder: EventBuilder, hooks: Hooks, stop: threading.Event, dsn: str = ""
+    ) -> None:
         self.settings, self.opts, self.conn, self.ref, self.builder, self.hooks, self.stop = settings, opts, conn, ref, builder, hooks, stop
         self.dsn = dsn
         self._pool: Any = None
@@ -538,7 +549,9 @@ class _Run:
                 produce(topic, v, key, on_delivery=ack)
             except KafkaException as exc:  # refused before sending (a size or config limit of librdkafka)
                 err = exc.args[0]
-                raise KafkaopsError(f"Kafka's client refused row id={key} of {self.ref.qualified}: {err.name()}: {err.str()}", hint="see `kafkaops runbook producer`") from None
+                raise KafkaopsError(
+                    f"Kafka's client refused row id={key} of {self.ref.qualified}: {err.name()}: {err.str()}", hint="see `kafkaops runbook producer`"
+                ) from None
             except BufferError:  # the local queue is full: serve delivery reports, then retry
                 while True:
                     poll(0.05)
@@ -591,7 +604,9 @@ class _Run:
         if self.fatal and not [b for b in self.inflight if b.errors]:
             err = self.fatal[0]
             raise KafkaopsError(f"the Kafka producer failed: {err.name()}: {err.str()}")
-        raise delivery_error(errors or list(self.fatal), self.opts.topic or self.settings.kafka_topic, self.opts.delivery_timeout, self.settings.kafka_broker, keys)
+        raise delivery_error(
+            errors or list(self.fatal), self.opts.topic or self.settings.kafka_topic, self.opts.delivery_timeout, self.settings.kafka_broker, keys
+        )
 
     def _commit(self, batch: _Batch) -> None:
         """Compare-and-set: the offset moves from what this run last wrote, or the run stops."""
@@ -780,7 +795,15 @@ def produce(settings: Settings, opts: ProduceOptions, hooks: Hooks | None = None
             raise _gate_error(level, blockers, opts.settle_timeout)
         pending = _count(conn, ref, offset.last_id, level, opts.max_rows) if not blockers else 0
         plan = Plan(ref.qualified, topic, shown(database_url(settings)), offset.last_id, level, pending, opts.dry_run)
-        result = ProduceResult(ref.qualified, topic, offset.last_id, offset.last_id, offset.last_created_at.isoformat() if offset.last_created_at else None, 0, dry_run=opts.dry_run)
+        result = ProduceResult(
+            ref.qualified,
+            topic,
+            offset.last_id,
+            offset.last_id,
+            offset.last_created_at.isoformat() if offset.last_created_at else None,
+            0,
+            dry_run=opts.dry_run,
+        )
 
         if opts.dry_run:
             hooks.initialized(plan)
@@ -827,7 +850,15 @@ def produce(settings: Settings, opts: ProduceOptions, hooks: Hooks | None = None
 
 
 def _dry_run(
-    conn: Any, ref: TableRef, builder: EventBuilder, after: int, level: int, opts: ProduceOptions, result: ProduceResult, pending: int, limit: int = DEFAULT_MAX_MESSAGE_BYTES
+    conn: Any,
+    ref: TableRef,
+    builder: EventBuilder,
+    after: int,
+    level: int,
+    opts: ProduceOptions,
+    result: ProduceResult,
+    pending: int,
+    limit: int = DEFAULT_MAX_MESSAGE_BYTES,
 ) -> ProduceResult:
     from psycopg import sql
 

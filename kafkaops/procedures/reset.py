@@ -76,9 +76,7 @@ _PARTITION_FILE = re.compile(
 # zkServer.sh, and the "initialize" marker of zkServer-initialize.sh.
 ZK_VERSION_DIR = "version-2"
 _ZK_TOP_FILES = frozenset({"myid", "zookeeper_server.pid", "initialize"})
-_ZK_VERSION_FILE = re.compile(
-    r"^(?:(?:log|snapshot)\.[0-9a-f]+(?:\.(?:gz|snappy))?|(?:acceptedEpoch|currentEpoch|updatingEpoch)(?:\.tmp)?)$"
-)
+_ZK_VERSION_FILE = re.compile(r"^(?:(?:log|snapshot)\.[0-9a-f]+(?:\.(?:gz|snappy))?|(?:acceptedEpoch|currentEpoch|updatingEpoch)(?:\.tmp)?)$")
 _ZK_DATA_FILE = re.compile(r"^(?:log|snapshot)\.[0-9a-f]+")
 FOREIGN_SHOWN = 5  # foreign entries named in a refusal; the rest are counted
 
@@ -183,8 +181,10 @@ FOREIGN_HINT = (
 
 def _refusal_hint(plan: ResetPlan) -> str:
     if plan.not_local:
-        return ("kafkaops resets only the stack it runs here: point KAFKA_BROKER and ZOOKEEPER_CONNECT at it "
-                "(or unset them to use its config files); another cluster's data is not yours to delete")
+        return (
+            "kafkaops resets only the stack it runs here: point KAFKA_BROKER and ZOOKEEPER_CONNECT at it "
+            "(or unset them to use its config files); another cluster's data is not yours to delete"
+        )
     if any(d.refusal_kind == "foreign" for d in plan.dirs):
         return FOREIGN_HINT
     if any(d.refusal_kind == "unrecognised" for d in plan.dirs):

@@ -227,8 +227,7 @@ def check_pid(record: PidRecord | None, settings: Settings | None = None) -> Pid
         record.service,
         "mismatch",
         info,
-        f"the {record.service} pid file names pid {record.pid}, which is not the {label} kafkaops started "
-        f"({what}, not java {main_class} {expected})",
+        f"the {record.service} pid file names pid {record.pid}, which is not the {label} kafkaops started ({what}, not java {main_class} {expected})",
     )
 
 
@@ -345,8 +344,12 @@ def broker_status(settings: Settings, cfg: StackConfig, *, timeout: float = 3.0)
         try:
             md = metadata(settings, timeout=timeout)
             status.health.update(
-                {"broker_ids": sorted(b.id for b in md.brokers), "controller": md.controller_id, "cluster_id": md.cluster_id,
-                 "topic": _topic_health(md, settings.kafka_topic)}
+                {
+                    "broker_ids": sorted(b.id for b in md.brokers),
+                    "controller": md.controller_id,
+                    "cluster_id": md.cluster_id,
+                    "topic": _topic_health(md, settings.kafka_topic),
+                }
             )
         except KafkaopsError as exc:
             status.health["error"] = exc.message
@@ -378,15 +381,25 @@ def database_status(settings: Settings) -> ServiceStatus | None:
     from kafkaops.redact import redact_dsn
 
     if settings.database_url:
-        return ServiceStatus(POSTGRES, "external", health={"url": redact_dsn(settings.database_url)},
-                             detail="DATABASE_URL is set: kafkaops neither starts nor stops it (`kafkaops doctor` checks it)")
+        return ServiceStatus(
+            POSTGRES,
+            "external",
+            health={"url": redact_dsn(settings.database_url)},
+            detail="DATABASE_URL is set: kafkaops neither starts nor stops it (`kafkaops doctor` checks it)",
+        )
     if not settings.embedded_db:
         return None
     from kafkaops.adapters import embedded_pg
 
     st = embedded_pg.status(settings)
-    out = ServiceStatus(POSTGRES, "running" if st.running else "stopped", pid=st.pid, port=st.port, managed=True,
-                        health={"url": st.url, "version": st.version, "embedded": True})
+    out = ServiceStatus(
+        POSTGRES,
+        "running" if st.running else "stopped",
+        pid=st.pid,
+        port=st.port,
+        managed=True,
+        health={"url": st.url, "version": st.version, "embedded": True},
+    )
     if st.pid:
         info = processes.proc_info(st.pid)
         out.uptime_s = round(time.time() - info.create_time, 1) if info else None
@@ -425,8 +438,12 @@ def remote_status(settings: Settings) -> list[ServiceStatus]:
         bs.health["error"] = exc.message
     else:
         bs.state = "reachable"
-        bs.health = {"broker_ids": sorted(b.id for b in md.brokers), "controller": md.controller_id, "cluster_id": md.cluster_id,
-                     "topic": _topic_health(md, settings.kafka_topic)}
+        bs.health = {
+            "broker_ids": sorted(b.id for b in md.brokers),
+            "controller": md.controller_id,
+            "cluster_id": md.cluster_id,
+            "topic": _topic_health(md, settings.kafka_topic),
+        }
     out.append(bs)
     return out
 
@@ -675,6 +692,7 @@ def _same_broker(proc: processes.ProcInfo, cfg: StackConfig) -> bool:
         props = read_properties(config)
     except (ValueError, IndexError, ConfigError):
         return True  # cannot tell: assume the worst, the caller refuses rather than waits forever
+
     def norm(connect: str) -> tuple[str, int]:
         host, port = zk.parse_hostport(connect)
         return ("127.0.0.1" if host == "localhost" else host), port
@@ -809,9 +827,7 @@ def _up(settings: Settings, cfg: StackConfig, java: str, progress: Progress, *, 
         from kafkaops.procedures import topics
 
         progress(f"making sure topic {settings.kafka_topic} exists")
-        result.topic = topics.ensure_topic(
-            settings, settings.kafka_topic, settings.topic_partitions, settings.topic_replication_factor
-        )
+        result.topic = topics.ensure_topic(settings, settings.kafka_topic, settings.topic_partitions, settings.topic_replication_factor)
     if settings.database_url is None and settings.embedded_db:
         from kafkaops.adapters import embedded_pg
 
@@ -849,8 +865,9 @@ def _stop_one(settings: Settings, service: str, force: bool, progress: Progress)
     if proc is None or record is None:
         if record is not None:
             remove_pid(settings, record)
-            return StopOutcome(service, "stale-pid-file-removed", record.pid if record.pid > 0 else None,
-                               detail="its process was already gone; nothing was signalled")
+            return StopOutcome(
+                service, "stale-pid-file-removed", record.pid if record.pid > 0 else None, detail="its process was already gone; nothing was signalled"
+            )
         return StopOutcome(service, "not-running")
     log = Path(record.log)
     offset = log.stat().st_size if log.exists() else 0
@@ -869,14 +886,26 @@ def _stop_one(settings: Settings, service: str, force: bool, progress: Progress)
         processes.kill(proc.pid, proc.create_time)
         processes.wait_exit(proc.pid, proc.create_time, 10)
         remove_pid(settings, record)
-        return StopOutcome(service, "forced", proc.pid, round(time.monotonic() - t0, 2), clean=False,
-                           detail=f"killed after {settings.stop_timeout:g}s without a clean shutdown")
+        return StopOutcome(
+            service,
+            "forced",
+            proc.pid,
+            round(time.monotonic() - t0, 2),
+            clean=False,
+            detail=f"killed after {settings.stop_timeout:g}s without a clean shutdown",
+        )
     remove_pid(settings, record)
     clean = True
     if service == KAFKA:
         clean = SHUTDOWN_LINE in read_log_since(log, offset)
-    return StopOutcome(service, "stopped", proc.pid, round(time.monotonic() - t0, 2), clean=clean,
-                       detail=None if clean else "the broker exited without logging a clean shutdown")
+    return StopOutcome(
+        service,
+        "stopped",
+        proc.pid,
+        round(time.monotonic() - t0, 2),
+        clean=clean,
+        detail=None if clean else "the broker exited without logging a clean shutdown",
+    )
 
 
 def down(settings: Settings, progress: Progress = _noop, *, force: bool = False, notice: Progress = _noop) -> DownResult:
@@ -893,8 +922,7 @@ def down(settings: Settings, progress: Progress = _noop, *, force: bool = False,
         raise RefusedError(
             f"{mismatched[0].detail}; nothing was signalled",
             hint=mismatch_hint(settings, [(s.service, s.pid or 0) for s in mismatched]),
-            details=[f"{s.detail}; nothing was signalled" for s in mismatched[1:]]
-            + [_done(s) for s in result.services if s.action != "pid-file-mismatch"],
+            details=[f"{s.detail}; nothing was signalled" for s in mismatched[1:]] + [_done(s) for s in result.services if s.action != "pid-file-mismatch"],
             runbook="startup pid-files",
         )
     return result
@@ -914,11 +942,9 @@ def _down(settings: Settings, cfg: StackConfig, progress: Progress, *, force: bo
     port = cfg.listeners[0].port
     if processes.port_open(_probe_host(cfg.listeners[0].host), port):
         owner = processes.port_owner(port)
-        result.services.append(StopOutcome(ZOOKEEPER, "foreign-left-running",
-                                           detail="left running because a broker is still alive"))
+        result.services.append(StopOutcome(ZOOKEEPER, "foreign-left-running", detail="left running because a broker is still alive"))
         raise RefusedError(
-            f"a broker kafkaops did not start is still running on port {port}"
-            + (f" ({_owner_label(owner)})" if owner else ""),
+            f"a broker kafkaops did not start is still running on port {port}" + (f" ({_owner_label(owner)})" if owner else ""),
             hint="stop that broker first; ZooKeeper was left running so that it can unregister cleanly",
             runbook="failures foreign-process",
         )
@@ -929,9 +955,7 @@ def _down(settings: Settings, cfg: StackConfig, progress: Progress, *, force: bo
         t0 = time.monotonic()
         progress("stopping the embedded PostgreSQL")
         was_running = embedded_pg.stop(settings)
-        result.services.append(
-            StopOutcome(POSTGRES, "stopped" if was_running else "not-running", seconds=round(time.monotonic() - t0, 2), clean=True)
-        )
+        result.services.append(StopOutcome(POSTGRES, "stopped" if was_running else "not-running", seconds=round(time.monotonic() - t0, 2), clean=True))
     return result
 
 

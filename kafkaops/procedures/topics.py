@@ -388,8 +388,7 @@ def create_topic(
     live = len(md.brokers)
     if replication_factor > live:
         raise UsageError(
-            f"replication factor {replication_factor} needs {replication_factor} brokers; "
-            f"{_plural(live, 'live broker')} at {settings.kafka_broker}",
+            f"replication factor {replication_factor} needs {replication_factor} brokers; {_plural(live, 'live broker')} at {settings.kafka_broker}",
             hint=f"use --replication-factor {max(live, 1)} or less",
         )
     check_partition_limit(settings, partitions, replication_factor, live, max((b.id for b in md.brokers), default=0))

@@ -54,10 +54,7 @@ def test_a_line_that_is_not_key_value_names_the_file_and_line(env: dict[str, str
     (tmp_path / ".env").write_text("KAFKA_TOPIC=orders\nkafka broker localhost:9092\n")
     code, out, err = run(["topics", "list"], env)
     assert (code, out) == (2, "")
-    assert err == (
-        f"error: {tmp_path / '.env'}, line 2 is not KEY=VALUE\n"
-        f"hint: fix line 2 of {tmp_path / '.env'} or comment it out with #\n"
-    )
+    assert err == (f"error: {tmp_path / '.env'}, line 2 is not KEY=VALUE\nhint: fix line 2 of {tmp_path / '.env'} or comment it out with #\n")
 
 
 def test_a_utf8_byte_order_mark_is_not_part_of_the_first_name(env: dict[str, str], tmp_path: Path) -> None:

@@ -283,10 +283,7 @@ def test_a_users_folder_with_partition_like_names_survives_confirm_yes(lay: Layo
     lay.configure(str(mine), str(lay.zk))
     code, out, err = run(["reset", "--confirm", "--yes"], lay)
     assert code == 5, err
-    refusal = (
-        f"kafka log dir {mine} holds 4 entries Kafka and ZooKeeper never write: "
-        "notes.txt, photos-2019/img1.jpg, python-3/site.py, taxes/ (1 file)"
-    )
+    refusal = f"kafka log dir {mine} holds 4 entries Kafka and ZooKeeper never write: notes.txt, photos-2019/img1.jpg, python-3/site.py, taxes/ (1 file)"
     assert f"  REFUSED: {refusal}\n" in out
     assert "  - every topic and message\n" in out  # photos-2019 and python-3 are no topics
     assert err == (
@@ -295,9 +292,7 @@ def test_a_users_folder_with_partition_like_names_survives_confirm_yes(lay: Layo
         "name each with --force-path PATH (and the folder itself with --force-path DIR)\n"
         "see: kafkaops runbook reset what-kafkaops-does\n"
     )
-    assert {str(p.relative_to(mine)) for p in mine.rglob("*") if p.is_file()} == {
-        "notes.txt", "taxes/2024.pdf", "photos-2019/img1.jpg", "python-3/site.py"
-    }
+    assert {str(p.relative_to(mine)) for p in mine.rglob("*") if p.is_file()} == {"notes.txt", "taxes/2024.pdf", "photos-2019/img1.jpg", "python-3/site.py"}
     # --force-path on the folder alone does not hand the user's files over
     code, _, err = run(["reset", "--confirm", "--yes", "--force-path", str(mine)], lay)
     assert code == 5
@@ -322,8 +317,16 @@ def test_foreign_entries_are_deleted_only_when_each_is_named(lay: Layout) -> Non
 def test_a_system_folder_is_refused_in_the_dry_run(lay: Layout) -> None:
     """log.dirs=/usr/lib: a tree of libraries, some folders named like <topic>-<partition> (python3.11, x86_64-linux-gnu, perl-5)."""
     lib = lay.root / "usr" / "lib"
-    for rel in ("x86_64-linux-gnu/libc.so.6", "python3.11/os.py", "perl-5/strict.pm", "gcc-12/x86_64-linux-gnu/12/crtbegin.o",
-                "os-release", "locale/C.utf8/LC_CTYPE", "jvm/java-17/bin/java", "node-18/index.js"):
+    for rel in (
+        "x86_64-linux-gnu/libc.so.6",
+        "python3.11/os.py",
+        "perl-5/strict.pm",
+        "gcc-12/x86_64-linux-gnu/12/crtbegin.o",
+        "os-release",
+        "locale/C.utf8/LC_CTYPE",
+        "jvm/java-17/bin/java",
+        "node-18/index.js",
+    ):
         (lib / rel).parent.mkdir(parents=True, exist_ok=True)
         (lib / rel).write_bytes(b"\x7fELF")
     lay.configure(str(lib), str(lay.zk))

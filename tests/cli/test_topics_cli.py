@@ -29,8 +29,10 @@ def run(args: list[str], env: dict[str, str]) -> tuple[int, str, str]:
         (["topics", "create", "x" * 250], "error: the topic name is 250 characters long; Kafka allows at most 249\n"),
         (["topics", "create", "ok", "--partitions", "0"], "error: --partitions must be at least 1 (got 0)\n"),
         (["topics", "create", "ok", "--replication-factor", "0"], "error: --replication-factor must be at least 1 (got 0)\n"),
-        (["topics", "create", "ok", "--config", "retention.ms"],
-         "error: --config 'retention.ms' is not key=value\nhint: for example: --config retention.ms=86400000\n"),
+        (
+            ["topics", "create", "ok", "--config", "retention.ms"],
+            "error: --config 'retention.ms' is not key=value\nhint: for example: --config retention.ms=86400000\n",
+        ),
         (["topics", "describe", "no/slash"], "error: the topic name 'no/slash' contains '/'\n" + NAME_HINT),
         (["topics", "delete", "."], "error: '.' cannot be a topic name\n" + EMPTY_HINT),
     ],
@@ -44,9 +46,7 @@ def test_delete_of_an_internal_topic_is_refused_before_contacting_the_broker(env
     code, out, err = run(["topics", "delete", "__consumer_offsets", "--yes"], env)
     assert code == 5
     assert out == ""
-    assert err.startswith(
-        "error: __consumer_offsets is an internal topic (its name starts with '__'); kafkaops does not delete internal topics\n"
-    )
+    assert err.startswith("error: __consumer_offsets is an internal topic (its name starts with '__'); kafkaops does not delete internal topics\n")
 
 
 def test_a_name_mixing_dot_and_underscore_warns_before_anything_else(env: dict[str, str]) -> None:

@@ -52,9 +52,7 @@ def test_doctor_reports_a_stopped_broker_process_as_not_answering(running_stack:
     meta = _checks(doc)["broker.metadata"]
     assert code == 3
     assert meta["status"] == "FAIL"
-    assert meta["finding"] == (
-        f"the broker at {running_stack.broker} {STUCK}: a metadata request got no answer in 3 s"
-    )
+    assert meta["finding"] == (f"the broker at {running_stack.broker} {STUCK}: a metadata request got no answer in 3 s")
     assert meta["next"] == "kafkaops logs kafka"
     assert (doc["verdict"]["layer"], doc["verdict"]["check"]) == ("broker", "broker.metadata")
 

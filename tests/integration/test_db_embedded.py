@@ -168,9 +168,7 @@ def test_data_its_user_can_no_longer_reach_is_refused_with_the_fix() -> None:
                 f"the embedded PostgreSQL runs as embedded_postgres (PostgreSQL refuses root), which cannot reach its data in "
                 f"{parent / 'ops' / 'postgres'}: {parent} is 0700, and kafkaops does not change the permissions of folders it does not own"
             )
-            assert refused.value.hint == (
-                f"let embedded_postgres through yourself (chmod o+x {parent}), run kafkaops as a normal user, or set DATABASE_URL"
-            )
+            assert refused.value.hint == (f"let embedded_postgres through yourself (chmod o+x {parent}), run kafkaops as a normal user, or set DATABASE_URL")
             assert refused.value.exit_code == 5
             assert embedded_pg.status(settings).state == "stopped"
         else:

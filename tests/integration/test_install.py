@@ -93,8 +93,13 @@ def test_checksum_mismatch_leaves_nothing_behind(tmp_path: Path, mirror: tuple[s
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         with pytest.raises(KafkaopsError, match="checksum mismatch"):
-            install(dists_dir=tmp_path / "kafka", data_dir=tmp_path / "data", version=VERSION, source="apache",
-                    mirror=f"http://127.0.0.1:{server.server_address[1]}")
+            install(
+                dists_dir=tmp_path / "kafka",
+                data_dir=tmp_path / "data",
+                version=VERSION,
+                source="apache",
+                mirror=f"http://127.0.0.1:{server.server_address[1]}",
+            )
     finally:
         server.shutdown()
     assert list((tmp_path / "kafka").iterdir()) == []
@@ -114,8 +119,7 @@ def test_maven_source_is_idempotent_and_missing_mvn_is_clear(tmp_path: Path, kaf
     # The session's kafka_home came from the maven source; a second install of it is a no-op.
     result = install(dists_dir=kafka_home.parent, data_dir=tmp_path / "d", version=VERSION)
     assert result.already_installed and result.kafka_home == kafka_home
-    env = {"PATH": "/nonexistent", "HOME": str(tmp_path), "KAFKAOPS_HOME": str(tmp_path / "ops"),
-           "KAFKAOPS_JAVA": __import__("shutil").which("java")}
+    env = {"PATH": "/nonexistent", "HOME": str(tmp_path), "KAFKAOPS_HOME": str(tmp_path / "ops"), "KAFKAOPS_JAVA": __import__("shutil").which("java")}
     res = run_kafkaops(["install", "--source", "maven"], env, tmp_path)
     assert res.returncode == 1, res.stderr
     assert "Maven (mvn) was not found" in res.stderr and "--source apache" in res.stderr

@@ -126,7 +126,10 @@ def test_db_init_upgrades_an_old_table_in_place_once(pipeline: Pipeline) -> None
     assert "created" not in again.stderr
     assert p.sql("SELECT id, source_table, topic, last_id FROM producer_offsets") == [(1, "public.livedb", p.topic, 25)]
     db.rewind_offset(p.settings, 3, table="typed", topic="t2")  # a new pipeline's row takes the next id
-    assert p.sql("SELECT id, source_table, topic, last_id FROM producer_offsets ORDER BY id") == [(1, "public.livedb", p.topic, 25), (2, "public.typed", "t2", 3)]
+    assert p.sql("SELECT id, source_table, topic, last_id FROM producer_offsets ORDER BY id") == [
+        (1, "public.livedb", p.topic, 25),
+        (2, "public.typed", "t2", 3),
+    ]
 
 
 def test_two_upgrades_at_once_are_safe(pipeline: Pipeline) -> None:

@@ -115,7 +115,9 @@ def test_offset_moves_only_past_acknowledged_rows(shared_stack, database_url: st
 
     r = _kafkaops(p, "produce", "--batch-size", "3")
     assert r.returncode == 1, r.stderr
-    assert re.search(r"error: row id=7 of public\.livedb is too large for topic \S+: its event is [\d,]+ bytes, and the topic's max\.message\.bytes is 4,000", r.stderr)
+    assert re.search(
+        r"error: row id=7 of public\.livedb is too large for topic \S+: its event is [\d,]+ bytes, and the topic's max\.message\.bytes is 4,000", r.stderr
+    )
     assert "Sent" not in r.stderr
     assert p.offset() == 6
     assert sorted(m.row_id for m in p.events()) == [1, 2, 3, 4, 5, 6]
@@ -181,7 +183,11 @@ def test_a_second_producer_refuses(pipeline: Pipeline) -> None:
     _init_demo(p, 50)
     first = subprocess.Popen(
         [sys.executable, "-m", "kafkaops", "produce", "--follow", "--interval", "0.2"],
-        env=p.env, cwd=p.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=p.env,
+        cwd=p.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 60
@@ -273,10 +279,7 @@ def test_mapper(pipeline: Pipeline) -> None:
     p = pipeline
     _init_demo(p, 4)
     (p.root / "mymapper.py").write_text(
-        "def to_event(row):\n"
-        "    if row['id'] == 2:\n"
-        "        return None\n"
-        "    return {'type': 'item.created', 'item': row['name'], 'amount': row['amount']}\n"
+        "def to_event(row):\n    if row['id'] == 2:\n        return None\n    return {'type': 'item.created', 'item': row['name'], 'amount': row['amount']}\n"
     )
     r = _kafkaops(p, "produce", "--mapper", "mymapper:to_event")
     assert r.returncode == 0, r.stderr
@@ -292,7 +295,11 @@ def test_follow_stops_cleanly_on_ctrl_c(pipeline: Pipeline) -> None:
     _init_demo(p, 5)
     proc = subprocess.Popen(
         [sys.executable, "-m", "kafkaops", "produce", "--follow", "--interval", "0.2"],
-        env=p.env, cwd=p.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=p.env,
+        cwd=p.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 60

@@ -36,7 +36,9 @@ def _error_lines(stderr: str) -> list[str]:
 # --- item 9: an id column that is not an integer -----------------------------------------------------
 
 
-@pytest.mark.parametrize(("ddl", "rows"), [("id text PRIMARY KEY", "'a', 'b'"), ("id text PRIMARY KEY", "'1', '2'"), ("id uuid PRIMARY KEY DEFAULT gen_random_uuid()", None)])
+@pytest.mark.parametrize(
+    ("ddl", "rows"), [("id text PRIMARY KEY", "'a', 'b'"), ("id text PRIMARY KEY", "'1', '2'"), ("id uuid PRIMARY KEY DEFAULT gen_random_uuid()", None)]
+)
 def test_a_table_whose_id_is_not_an_integer_is_refused_with_what_an_id_must_be(pipeline: Pipeline, ddl: str, rows: str | None) -> None:
     p = pipeline
     db.init(p.settings)
@@ -197,7 +199,10 @@ def to_event(row):
         ("sys.exit(3)", "error: --mapper badmapper:to_event called sys.exit(3) on row id=3 instead of returning an event"),
         ("{1, 2}", "error: --mapper badmapper:to_event returned a value JSON cannot hold for row id=3: Object of type set is not JSON serializable"),
         ("b'raw'", "error: --mapper badmapper:to_event returned a value JSON cannot hold for row id=3: Object of type bytes is not JSON serializable"),
-        ("{'x': float('nan')}", "error: --mapper badmapper:to_event returned a value JSON cannot hold for row id=3: Out of range float values are not JSON compliant"),
+        (
+            "{'x': float('nan')}",
+            "error: --mapper badmapper:to_event returned a value JSON cannot hold for row id=3: Out of range float values are not JSON compliant",
+        ),
         ("1 / 0", "error: --mapper badmapper:to_event failed on row id=3: ZeroDivisionError: division by zero"),
     ],
 )
@@ -251,7 +256,10 @@ def test_a_row_over_the_topic_limit_is_named_with_the_choices_and_doctor_names_i
     p, _ = big_row
     r = _kafkaops(p, "produce", "--dry-run")  # the dry run tells the same story
     assert r.returncode == 0, r.stderr
-    assert re.search(rf"warning: row id=6 of public\.livedb is too large for topic {p.topic}: its event is [\d,]+ bytes, over max\.message\.bytes of 1,048,588; a real run stops before it", r.stderr), r.stderr
+    assert re.search(
+        rf"warning: row id=6 of public\.livedb is too large for topic {p.topic}: its event is [\d,]+ bytes, over max\.message\.bytes of 1,048,588; a real run stops before it",
+        r.stderr,
+    ), r.stderr
     assert "Would send 5 events to" in r.stderr and "the offset would move from 0 to 5" in r.stderr
     assert [line.split("\t")[0] for line in r.stdout.splitlines()] == ["1", "2", "3", "4", "5"]
     for _ in range(2):  # the second run stops at the same row, sending nothing again
@@ -289,7 +297,10 @@ def test_skip_oversize_records_the_row_and_moves_on(big_row: tuple[Pipeline, byt
     assert p.sql("SELECT to_regclass('producer_skipped')") == [(None,)]  # a dry run writes nothing
     r = _kafkaops(p, "produce", "--batch-size", "3", "--skip-oversize")
     assert r.returncode == 0, r.stderr
-    assert re.search(rf"warning: skipped row id=6 of public\.livedb: its event is [\d,]+ bytes, over topic {p.topic}'s max\.message\.bytes of 1,048,588; recorded in producer_skipped", r.stderr), r.stderr
+    assert re.search(
+        rf"warning: skipped row id=6 of public\.livedb: its event is [\d,]+ bytes, over topic {p.topic}'s max\.message\.bytes of 1,048,588; recorded in producer_skipped",
+        r.stderr,
+    ), r.stderr
     assert "Sent 9 events to Kafka; offset now 10 (1 row too large skipped: see producer_skipped)" in r.stderr
     assert [m.row_id for m in p.events()] == [1, 2, 3, 4, 5, 7, 8, 9, 10]
     [(table, topic, row_id, size, limit, reason)] = p.sql("SELECT source_table, topic, row_id, size_bytes, limit_bytes, reason FROM producer_skipped")
@@ -309,7 +320,9 @@ def test_raising_the_topic_limit_lets_the_row_through(big_row: tuple[Pipeline, b
 
     from kafkaops.adapters.kafka import client_config
 
-    resource = ConfigResource(ResourceType.TOPIC, p.topic, incremental_configs=[ConfigEntry("max.message.bytes", "14680064", incremental_operation=AlterConfigOpType.SET)])
+    resource = ConfigResource(
+        ResourceType.TOPIC, p.topic, incremental_configs=[ConfigEntry("max.message.bytes", "14680064", incremental_operation=AlterConfigOpType.SET)]
+    )
     client = AdminClient(client_config(p.settings))
     for future in client.incremental_alter_configs([resource]).values():
         future.result(timeout=30)

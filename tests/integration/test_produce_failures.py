@@ -23,7 +23,11 @@ pytestmark = pytest.mark.integration
 def _start(p, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "kafkaops", "produce", *args],
-        env=p.env, cwd=p.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=p.env,
+        cwd=p.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 

@@ -221,7 +221,10 @@ def test_reset_producer_offset_rewinds_and_the_next_produce_sends_every_row_agai
         "  - rewind the producer offset of public.livedb -> db_live_events (last_id 7) to last_id 0, last_created_at 1970-01-01: "
         "every livedb row will be sent again (other pipelines keep theirs)\n"
     ) in res.stdout
-    assert "warning: producer offset of public.livedb -> db_live_events rewound from last_id 7 to 0: every livedb row will be sent again at the next produce" in res.stderr
+    assert (
+        "warning: producer offset of public.livedb -> db_live_events rewound from last_id 7 to 0: every livedb row will be sent again at the next produce"
+        in res.stderr
+    )
     import psycopg
 
     with psycopg.connect(database_url) as conn:
@@ -273,8 +276,7 @@ def test_a_real_brokers_and_zookeepers_data_is_recognised_and_a_users_file_in_it
     refused = run_kafkaops(["reset", "--confirm", "--yes"], stack.env, stack.root)
     assert refused.returncode == 5, refused.stderr
     assert refused.stderr.startswith(
-        f"error: reset refused: kafka log dir {stack.log_dir} holds 1 entry Kafka and ZooKeeper never write: notes.txt\n"
-        f"hint: {reset.FOREIGN_HINT}\n"
+        f"error: reset refused: kafka log dir {stack.log_dir} holds 1 entry Kafka and ZooKeeper never write: notes.txt\nhint: {reset.FOREIGN_HINT}\n"
     )
     assert services.status(stack.settings).up  # refused before stopping anything
     assert (stack.log_dir / "notes.txt").read_text() == "mine" and (stack.log_dir / PARTITION_LOG).exists()
@@ -300,7 +302,11 @@ def test_reset_producer_offset_with_a_producer_running_says_so_and_how_to_stop_i
         assert res.returncode == 0, (args, res.stderr)
     producer = subprocess.Popen(
         [sys.executable, "-m", "kafkaops", "produce", "--follow", "--interval", "0.2"],
-        env=env, cwd=stack.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=env,
+        cwd=stack.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 60
@@ -316,7 +322,9 @@ def test_reset_producer_offset_with_a_producer_running_says_so_and_how_to_stop_i
 
         assert res.returncode == 5, res.stderr
         lines = res.stderr.splitlines()
-        assert lines[0].startswith(f"error: reset refused: --reset-producer-offset: a producer is running for public.livedb -> {stack.settings.kafka_topic}"), res.stderr
+        assert lines[0].startswith(f"error: reset refused: --reset-producer-offset: a producer is running for public.livedb -> {stack.settings.kafka_topic}"), (
+            res.stderr
+        )
         assert lines[1:] == [
             f"hint: stop that `kafkaops produce` (table public.livedb, topic {stack.settings.kafka_topic}) first: Ctrl+C in its terminal (or end its process), then rerun",
             "see: kafkaops runbook reset what-kafkaops-does",

@@ -109,8 +109,13 @@ def test_down_stops_the_broker_before_zookeeper(running_stack: Stack) -> None:
 
 def test_port_taken_by_another_process_is_refused_with_its_pid(stack: Stack) -> None:
     squatter = subprocess.Popen(
-        [sys.executable, "-c", f"import socket,time; s=socket.socket(); s.bind(('127.0.0.1',{stack.zk_port})); s.listen(); print('ok', flush=True); time.sleep(120)"],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            f"import socket,time; s=socket.socket(); s.bind(('127.0.0.1',{stack.zk_port})); s.listen(); print('ok', flush=True); time.sleep(120)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert squatter.stdout.readline().strip() == "ok"
@@ -170,9 +175,10 @@ def test_broker_start_failure_shows_log_and_known_failure(tmp_path: Path, kafka_
     s = make_stack(tmp_path, kafka_home)
     # A routable advertised address is mandatory: 0.0.0.0 makes the broker exit at once.
     (tmp_path / "conf" / "server.properties").write_text(
-        (tmp_path / "conf" / "server.properties").read_text().replace(
-            f"advertised.listeners=PLAINTEXT\\://localhost\\:{s.broker_port}", ""
-        ).replace(f"advertised.listeners=PLAINTEXT://localhost:{s.broker_port}", "")
+        (tmp_path / "conf" / "server.properties")
+        .read_text()
+        .replace(f"advertised.listeners=PLAINTEXT\\://localhost\\:{s.broker_port}", "")
+        .replace(f"advertised.listeners=PLAINTEXT://localhost:{s.broker_port}", "")
         + f"\nlisteners=PLAINTEXT://0.0.0.0:{s.broker_port}\n"
     )
     try:
@@ -207,8 +213,13 @@ def test_stale_pid_file_is_never_killed(stack: Stack) -> None:
 def test_procedure_api_errors_are_kafkaops_errors(stack: Stack) -> None:
     """A foreign broker on the port: up refuses (RefusedError); a wrong KAFKA_HOME is a clear error."""
     squatter = subprocess.Popen(
-        [sys.executable, "-c", f"import socket,time; s=socket.socket(); s.bind(('127.0.0.1',{stack.broker_port})); s.listen(); print('ok', flush=True); time.sleep(120)"],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            f"import socket,time; s=socket.socket(); s.bind(('127.0.0.1',{stack.broker_port})); s.listen(); print('ok', flush=True); time.sleep(120)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert squatter.stdout.readline().strip() == "ok"
@@ -244,8 +255,10 @@ def _kill_stack_jvms(stack: Stack) -> None:
 def test_two_ups_at_once_on_a_cold_stack_both_succeed(stack: Stack) -> None:
     cmd = [sys.executable, "-m", "kafkaops", "up"]
     try:
-        ups = [subprocess.Popen(cmd, env=stack.env, cwd=stack.root, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True) for _ in range(2)]
+        ups = [
+            subprocess.Popen(cmd, env=stack.env, cwd=stack.root, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(2)
+        ]
         outs = [p.communicate(timeout=300) for p in ups]
         codes = [p.returncode for p in ups]
         assert codes == [0, 0], outs
@@ -355,20 +368,33 @@ def test_forged_pid_file_naming_an_unrelated_process_is_never_signalled(stack: S
     settings = stack.settings
     victim = subprocess.Popen(["sleep", "300"])
     # A process whose arguments even name the broker's main class and config, but which is no JVM.
-    lookalike = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)", "kafka.Kafka",
-                                  str(settings.server_properties.resolve())])
+    lookalike = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)", "kafka.Kafka", str(settings.server_properties.resolve())])
     try:
         for proc, main_class, service in ((victim, "sleep", "kafka"), (lookalike, "kafka.Kafka", "zookeeper")):
             info = None
             while info is None or info.cmdline[:1] == ():
                 info = processes.proc_info(proc.pid)
-            services.write_pid(settings, services.PidRecord(
-                service, proc.pid, info.create_time, main_class, str(settings.server_properties), str(stack.root / "forged.log"),
-                str(stack.root / "forged.out"), 0, time.time(), str(stack.env["KAFKA_HOME"])))
+            services.write_pid(
+                settings,
+                services.PidRecord(
+                    service,
+                    proc.pid,
+                    info.create_time,
+                    main_class,
+                    str(settings.server_properties),
+                    str(stack.root / "forged.log"),
+                    str(stack.root / "forged.out"),
+                    0,
+                    time.time(),
+                    str(stack.env["KAFKA_HOME"]),
+                ),
+            )
         res = run_kafkaops(["down"], stack.env, stack.root)
         assert res.returncode == 5, res.stderr
-        assert (f"error: the kafka pid file names pid {victim.pid}, which is not the Kafka broker kafkaops started "
-                f"(it runs `sleep 300`, not java kafka.Kafka {settings.server_properties.resolve()}); nothing was signalled") in res.stderr
+        assert (
+            f"error: the kafka pid file names pid {victim.pid}, which is not the Kafka broker kafkaops started "
+            f"(it runs `sleep 300`, not java kafka.Kafka {settings.server_properties.resolve()}); nothing was signalled"
+        ) in res.stderr
         assert (f"  the zookeeper pid file names pid {lookalike.pid}, which is not the ZooKeeper kafkaops started (it runs `{sys.executable} -c") in res.stderr
         assert f"look at process {victim.pid}, {lookalike.pid}: if kafkaops did not start it, delete {services.pid_path(settings, 'kafka')}" in res.stderr
         time.sleep(0.5)
@@ -392,8 +418,15 @@ def test_forged_pid_file_naming_an_unrelated_process_is_never_signalled(stack: S
 
 
 def test_down_during_a_real_up_waits_for_the_start_then_stops_everything(stack: Stack) -> None:
-    up = subprocess.Popen([sys.executable, "-m", "kafkaops", "up", "--no-topic"], env=stack.env, cwd=stack.root,
-                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    up = subprocess.Popen(
+        [sys.executable, "-m", "kafkaops", "up", "--no-topic"],
+        env=stack.env,
+        cwd=stack.root,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 60
         while services.read_pid(stack.settings, "zookeeper") is None and time.monotonic() < deadline:

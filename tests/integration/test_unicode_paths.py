@@ -53,9 +53,7 @@ def test_a_config_saved_as_utf8_is_refused_before_anything_starts(tmp_path: Path
             f""".properties files as ISO-8859-1 and would use '{str(s.zk_data).encode("utf-8").decode("latin-1")}'"""
         )
         escaped = str(s.zk_data).replace("é", "\\u00e9").replace("ü", "\\u00fc")
-        assert lines[2:] == [
-            f"hint: write its non-ASCII characters as \\uXXXX escapes (dataDir={escaped}), or save zookeeper.properties as ISO-8859-1"
-        ]
+        assert lines[2:] == [f"hint: write its non-ASCII characters as \\uXXXX escapes (dataDir={escaped}), or save zookeeper.properties as ISO-8859-1"]
         assert os.listdir(os.fsencode(tmp_path)) == [NAME.encode("utf-8")]  # no garbled second folder
         assert not (s.root / "data").exists()
         assert not any(s.settings.run_dir.glob("*.json"))  # no pid file: nothing was started

@@ -53,12 +53,7 @@ def test_written_files_are_ascii_with_java_escapes(tmp_path: Path) -> None:
     values = {"log.dirs": "/srv/données-ü", "dataDir": "/srv/日本", "emoji": "a😀"}
     write_properties(tmp_path / "x.properties", values, header="made in Zürich")
     data = (tmp_path / "x.properties").read_bytes()
-    assert data == (
-        b"# made in Z\\u00fcrich\n"
-        b"log.dirs=/srv/donn\\u00e9es-\\u00fc\n"
-        b"dataDir=/srv/\\u65e5\\u672c\n"
-        b"emoji=a\\ud83d\\ude00\n"
-    )
+    assert data == (b"# made in Z\\u00fcrich\nlog.dirs=/srv/donn\\u00e9es-\\u00fc\ndataDir=/srv/\\u65e5\\u672c\nemoji=a\\ud83d\\ude00\n")
     assert read_properties(tmp_path / "x.properties").values == values
 
 

@@ -28,8 +28,12 @@ def test_refused_login_names_the_password_setting() -> None:
     ]  # fmt: skip
     err = kafka.classify(events, _settings(), "h:9093")
     assert err is not None and err.exit_code == ExitCode.USAGE
-    assert err.message == "SASL authentication failed at h:9093: the broker rejected user alice (SCRAM-SHA-512); check KAFKA_SASL_PASSWORD and KAFKA_SASL_USERNAME"
-    assert err.details == ["broker: SASL authentication error: Authentication failed during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-512"]
+    assert (
+        err.message == "SASL authentication failed at h:9093: the broker rejected user alice (SCRAM-SHA-512); check KAFKA_SASL_PASSWORD and KAFKA_SASL_USERNAME"
+    )
+    assert err.details == [
+        "broker: SASL authentication error: Authentication failed during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-512"
+    ]
 
 
 def test_unsupported_mechanism_names_what_the_broker_accepts() -> None:
@@ -54,7 +58,10 @@ def test_untrusted_certificate_names_the_ca_setting() -> None:
                "certificate could not be verified, verify that ssl.ca.location is correctly configured (after 4ms in state SSL_HANDSHAKE)")]  # fmt: skip
     err = kafka.classify(events, _settings(KAFKA_SSL_CA_LOCATION="/x/ca.pem"), "h:9093")
     assert err is not None
-    assert err.message == "TLS certificate verification failed at h:9093: KAFKA_SSL_CA_LOCATION=/x/ca.pem does not hold the CA that signed the broker's certificate"
+    assert (
+        err.message
+        == "TLS certificate verification failed at h:9093: KAFKA_SSL_CA_LOCATION=/x/ca.pem does not hold the CA that signed the broker's certificate"
+    )
 
 
 def test_transport_noise_is_not_a_security_error() -> None:

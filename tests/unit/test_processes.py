@@ -190,9 +190,15 @@ def _settings(tmp_path):  # noqa: ANN001, ANN202
 
     conf = tmp_path / "conf"
     conf.mkdir(parents=True, exist_ok=True)
-    return load_settings(env={"KAFKAOPS_HOME": str(tmp_path / "ops"), "KAFKA_HOME": str(tmp_path / "kafka"),
-                              "KAFKAOPS_SERVER_PROPERTIES": str(conf / "server.properties"),
-                              "KAFKAOPS_ZOOKEEPER_PROPERTIES": str(conf / "zookeeper.properties")}, cwd=tmp_path)
+    return load_settings(
+        env={
+            "KAFKAOPS_HOME": str(tmp_path / "ops"),
+            "KAFKA_HOME": str(tmp_path / "kafka"),
+            "KAFKAOPS_SERVER_PROPERTIES": str(conf / "server.properties"),
+            "KAFKAOPS_ZOOKEEPER_PROPERTIES": str(conf / "zookeeper.properties"),
+        },
+        cwd=tmp_path,
+    )
 
 
 def test_check_pid_verdicts(tmp_path) -> None:  # noqa: ANN001

@@ -75,7 +75,10 @@ def test_a_row_too_large_stops_the_run_after_the_rows_before_it_are_committed() 
     with pytest.raises(KafkaopsError) as info:
         run._sizes_checked(rows, "t")
     assert info.value.exit_code == ExitCode.ERROR
-    assert info.value.message == "row id=2 of public.livedb is too large for topic t: its event is 901 bytes, and the topic's max.message.bytes is 1,000 (with Kafka's framing it must fit in that)"
+    assert (
+        info.value.message
+        == "row id=2 of public.livedb is too large for topic t: its event is 901 bytes, and the topic's max.message.bytes is 1,000 (with Kafka's framing it must fit in that)"
+    )
     assert "--entity-name t --add-config max.message.bytes=1048576" in info.value.details[0]
     assert producer.sent == ["1"] and conn.offset == 1
 

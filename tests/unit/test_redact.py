@@ -2,9 +2,7 @@ from kafkaops.redact import redact_dsn, redact_mapping, redact_text
 
 
 def test_url_password_is_masked() -> None:
-    assert redact_dsn("postgresql://alice:s3cr%40t@db.example:5432/app?sslmode=require") == (
-        "postgresql://alice:***@db.example:5432/app?sslmode=require"
-    )
+    assert redact_dsn("postgresql://alice:s3cr%40t@db.example:5432/app?sslmode=require") == ("postgresql://alice:***@db.example:5432/app?sslmode=require")
     assert redact_dsn("postgresql://db.example/app") == "postgresql://db.example/app"
 
 

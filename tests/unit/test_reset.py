@@ -168,20 +168,44 @@ SEGMENT = "00000000000000000000"
 # consumer group, a deleted topic; running and after a clean stop), plus what its sources write for a moment
 # (cleaning, swapping, deleting, checkpoints being written) and KRaft's metadata partition.
 KAFKA_WRITES = [
-    "meta.properties", ".lock", ".kafka_cleanshutdown", "recovery-point-offset-checkpoint", "replication-offset-checkpoint",
-    "log-start-offset-checkpoint", "cleaner-offset-checkpoint", "recovery-point-offset-checkpoint.tmp", "meta.properties.tmp",
+    "meta.properties",
+    ".lock",
+    ".kafka_cleanshutdown",
+    "recovery-point-offset-checkpoint",
+    "replication-offset-checkpoint",
+    "log-start-offset-checkpoint",
+    "cleaner-offset-checkpoint",
+    "recovery-point-offset-checkpoint.tmp",
+    "meta.properties.tmp",
     *[f"db_live_events-0/{SEGMENT}.{ext}" for ext in ("log", "index", "timeindex", "snapshot", "txnindex")],
-    "db_live_events-0/leader-epoch-checkpoint", "db_live_events-0/partition.metadata", "db_live_events-0/partition.metadata.tmp",
-    f"compacted-11/{SEGMENT}.log.cleaned", f"compacted-11/{SEGMENT}.index.swap", f"compacted-11/{SEGMENT}.log.deleted",
-    f"compacted-11/{SEGMENT}.timeindex.deleted", "compacted-11/leader-epoch-checkpoint.tmp",
-    f"__consumer_offsets-49/{SEGMENT}.log", f"__transaction_state-0/{SEGMENT}.txnindex",
+    "db_live_events-0/leader-epoch-checkpoint",
+    "db_live_events-0/partition.metadata",
+    "db_live_events-0/partition.metadata.tmp",
+    f"compacted-11/{SEGMENT}.log.cleaned",
+    f"compacted-11/{SEGMENT}.index.swap",
+    f"compacted-11/{SEGMENT}.log.deleted",
+    f"compacted-11/{SEGMENT}.timeindex.deleted",
+    "compacted-11/leader-epoch-checkpoint.tmp",
+    f"__consumer_offsets-49/{SEGMENT}.log",
+    f"__transaction_state-0/{SEGMENT}.txnindex",
     f"gone-0.7f808f04fa9e4445ab0ea57c18ed07ac-delete/{SEGMENT}.log",
     f"moving-3.0123456789abcdef0123456789abcdef-future/{SEGMENT}.index",
     "stray-1.0123456789abcdef0123456789abcdef-stray/partition.metadata",
-    "bootstrap.checkpoint", "__cluster_metadata-0/quorum-state", f"__cluster_metadata-0/{SEGMENT}-0000000000.checkpoint",
+    "bootstrap.checkpoint",
+    "__cluster_metadata-0/quorum-state",
+    f"__cluster_metadata-0/{SEGMENT}-0000000000.checkpoint",
 ]
-ZOOKEEPER_WRITES = ["myid", "zookeeper_server.pid", "version-2/log.1", "version-2/snapshot.0", "version-2/log.10000002a",
-                    "version-2/snapshot.1a.gz", "version-2/acceptedEpoch", "version-2/currentEpoch", "version-2/currentEpoch.tmp"]
+ZOOKEEPER_WRITES = [
+    "myid",
+    "zookeeper_server.pid",
+    "version-2/log.1",
+    "version-2/snapshot.0",
+    "version-2/log.10000002a",
+    "version-2/snapshot.1a.gz",
+    "version-2/acceptedEpoch",
+    "version-2/currentEpoch",
+    "version-2/currentEpoch.tmp",
+]
 
 
 def test_everything_kafka_and_zookeeper_write_is_theirs(tmp_path: Path) -> None:
@@ -202,12 +226,29 @@ def test_a_folder_named_like_a_partition_is_not_enough(tmp_path: Path) -> None:
     assert [str(f) for f in found.foreign] == ["notes.txt", "photos-2019/img1.jpg", "python-3/site.py", "taxes/ (1 file)"]
     assert not found.kafka and not reset.looks_like_kafka_data(mine)
     # Kafka's names in the wrong place are not Kafka's either.
-    odd = _tree(tmp_path / "odd", [f"orders-0/{SEGMENT}.log", f"orders-0/nested/{SEGMENT}.log", f"{SEGMENT}.log", "x-1/1.log",
-                                   "orders-1/meta.properties", "version-2/myid", "version-2/log.xyz", "holiday-2019.jpg"],
-                folders=("album", "empty-7"))
+    odd = _tree(
+        tmp_path / "odd",
+        [
+            f"orders-0/{SEGMENT}.log",
+            f"orders-0/nested/{SEGMENT}.log",
+            f"{SEGMENT}.log",
+            "x-1/1.log",
+            "orders-1/meta.properties",
+            "version-2/myid",
+            "version-2/log.xyz",
+            "holiday-2019.jpg",
+        ],
+        folders=("album", "empty-7"),
+    )
     assert [str(f) for f in reset.survey(odd).foreign] == [
-        f"{SEGMENT}.log", "album/ (0 files)", "holiday-2019.jpg", "orders-0/nested/ (1 file)", "orders-1/meta.properties",
-        "version-2/log.xyz", "version-2/myid", "x-1/1.log",
+        f"{SEGMENT}.log",
+        "album/ (0 files)",
+        "holiday-2019.jpg",
+        "orders-0/nested/ (1 file)",
+        "orders-1/meta.properties",
+        "version-2/log.xyz",
+        "version-2/myid",
+        "x-1/1.log",
     ]
 
 
@@ -292,8 +333,7 @@ def test_foreign_entries_in_real_kafka_data_are_named_first_few_with_a_count(env
     _tree(logs, ["notes.txt", "a.txt", "b.txt", "c/d.txt", "c/e.txt", "db_live_events-0/readme.md", "z.txt"])
     plan = env.plan()
     assert plan.refusals == [
-        f"kafka log dir {logs} holds 6 entries Kafka and ZooKeeper never write: a.txt, b.txt, c/ (2 files), "
-        "db_live_events-0/readme.md, notes.txt, and 1 more"
+        f"kafka log dir {logs} holds 6 entries Kafka and ZooKeeper never write: a.txt, b.txt, c/ (2 files), db_live_events-0/readme.md, notes.txt, and 1 more"
     ]
     assert plan.dirs[0].foreign_count == 6
     # a folder inside the data folder names what is in it; a relative --force-path is taken from the current folder
@@ -334,9 +374,7 @@ def test_plan_refuses_a_zookeeper_folder_without_logs_or_snapshots(env: Env) -> 
     (odd / "version-2").mkdir(parents=True)
     (odd / "myid").write_text("1")
     env.configure(log_dirs=str(kafka_data(env.data / "k")), data_dir=str(odd))
-    assert env.plan().refusals == [
-        f"ZooKeeper dataDir {odd} does not look like ZooKeeper data (no version-2 folder with transaction logs or snapshots)"
-    ]
+    assert env.plan().refusals == [f"ZooKeeper dataDir {odd} does not look like ZooKeeper data (no version-2 folder with transaction logs or snapshots)"]
     assert env.plan(force_paths=[odd]).refusals == []
 
 
@@ -526,8 +564,11 @@ def test_the_offset_refusal_keeps_the_hint_of_what_went_wrong(env: Env) -> None:
 
     for read, refusal, hint in [
         (producer_running, f"--reset-producer-offset: {running.message}", running.hint),
-        (database_down, "--reset-producer-offset: cannot read producer_offsets: cannot connect to PostgreSQL at localhost:1",
-         "start PostgreSQL (kafkaops up), or fix DATABASE_URL"),
+        (
+            database_down,
+            "--reset-producer-offset: cannot read producer_offsets: cannot connect to PostgreSQL at localhost:1",
+            "start PostgreSQL (kafkaops up), or fix DATABASE_URL",
+        ),
     ]:
         plan = env.plan(reset_producer_offset=True, read_offset=read)
         assert plan.refusals == [refusal]
@@ -557,8 +598,7 @@ def test_a_file_deleted_by_another_process_while_emptying_is_named_as_such(env: 
         "another process (another `kafkaops reset`?) is deleting in the same folder"
     )
     assert caught.value.hint == (
-        f"let the other one finish (a reset appends a line to {env.ops / 'reset-audit.log'}), "
-        "then run `kafkaops reset --dry-run` to see what is left"
+        f"let the other one finish (a reset appends a line to {env.ops / 'reset-audit.log'}), then run `kafkaops reset --dry-run` to see what is left"
     )
     assert json.loads((env.ops / "reset-audit.log").read_text().splitlines()[-1])["outcome"] == "failed"
 
@@ -580,7 +620,6 @@ def test_a_busy_file_while_emptying_is_named_as_such(env: Env, monkeypatch: pyte
         reset.execute(env.settings, env.plan(), cwd=env.cwd, home=env.home)
     assert caught.value.message == f"could not empty {reset.realpath(logs)}: {busy} is in use by another process ({os.strerror(errno.EBUSY)})"
     assert caught.value.hint == (
-        "find and stop the process using it (a broker or ZooKeeper kafkaops did not start, a backup, an editor), "
-        "then rerun `kafkaops reset --confirm`"
+        "find and stop the process using it (a broker or ZooKeeper kafkaops did not start, a backup, an editor), then rerun `kafkaops reset --confirm`"
     )
     assert busy.exists()

@@ -66,9 +66,6 @@ def test_healthy_log_has_no_findings() -> None:
 
 
 def test_warnings_rank_below_errors() -> None:
-    text = (
-        "[2026-11-28 10:00:00,000] INFO Recovering 3 logs from /d since no clean shutdown file was found (kafka.log.LogManager)\n"
-        + NODE_EXISTS
-    )
+    text = "[2026-11-28 10:00:00,000] INFO Recovering 3 logs from /d since no clean shutdown file was found (kafka.log.LogManager)\n" + NODE_EXISTS
     assert classify(text).id == "kafka.node_exists"
     assert scan(text)[0].id == "kafka.recovery"

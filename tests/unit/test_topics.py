@@ -111,23 +111,40 @@ SETTINGS = load_settings(env={"KAFKA_BROKER": "broker.example:9093", "KAFKAOPS_H
 @pytest.mark.parametrize(
     ("code", "reason", "kind", "exit_code", "message"),
     [
-        ("TOPIC_ALREADY_EXISTS", "Topic 't' already exists.", topics.TopicExists, ExitCode.ERROR,
-         "cannot create topic t: Topic 't' already exists."),
+        ("TOPIC_ALREADY_EXISTS", "Topic 't' already exists.", topics.TopicExists, ExitCode.ERROR, "cannot create topic t: Topic 't' already exists."),
         ("UNKNOWN_TOPIC_OR_PART", "Broker: Unknown topic or partition", topics.TopicNotFound, ExitCode.ERROR, "topic t does not exist"),
-        ("INVALID_CONFIG", "Unknown topic config name: retention.bogus", UsageError, ExitCode.USAGE,
-         "cannot create topic t: the broker rejected it: Unknown topic config name: retention.bogus"),
-        ("TOPIC_EXCEPTION", "Topic 'a.b' collides with existing topics: a_b", UsageError, ExitCode.USAGE,
-         "cannot create topic t: the broker rejected it: Topic 'a.b' collides with existing topics: a_b"),
-        ("TOPIC_AUTHORIZATION_FAILED", "Broker: Topic authorization failed", KafkaopsError, ExitCode.ERROR,
-         "cannot create topic t: not allowed (Broker: Topic authorization failed)"),
-        ("_TRANSPORT", "Broker transport failure", KafkaopsError, ExitCode.UNREACHABLE,
-         "cannot create topic t: no answer from the broker at broker.example:9093 within 5s (Broker transport failure)"),
+        (
+            "INVALID_CONFIG",
+            "Unknown topic config name: retention.bogus",
+            UsageError,
+            ExitCode.USAGE,
+            "cannot create topic t: the broker rejected it: Unknown topic config name: retention.bogus",
+        ),
+        (
+            "TOPIC_EXCEPTION",
+            "Topic 'a.b' collides with existing topics: a_b",
+            UsageError,
+            ExitCode.USAGE,
+            "cannot create topic t: the broker rejected it: Topic 'a.b' collides with existing topics: a_b",
+        ),
+        (
+            "TOPIC_AUTHORIZATION_FAILED",
+            "Broker: Topic authorization failed",
+            KafkaopsError,
+            ExitCode.ERROR,
+            "cannot create topic t: not allowed (Broker: Topic authorization failed)",
+        ),
+        (
+            "_TRANSPORT",
+            "Broker transport failure",
+            KafkaopsError,
+            ExitCode.UNREACHABLE,
+            "cannot create topic t: no answer from the broker at broker.example:9093 within 5s (Broker transport failure)",
+        ),
         ("SOMETHING_NEW", "Broker: odd", KafkaopsError, ExitCode.ERROR, "cannot create topic t: Broker: odd (SOMETHING_NEW)"),
     ],
 )
-def test_broker_errors_become_one_line_and_an_exit_code(
-    code: str, reason: str, kind: type[KafkaopsError], exit_code: ExitCode, message: str
-) -> None:
+def test_broker_errors_become_one_line_and_an_exit_code(code: str, reason: str, kind: type[KafkaopsError], exit_code: ExitCode, message: str) -> None:
     err = topics._translate(BrokerRequestError(code, reason), "cannot create topic", "t", SETTINGS, 5.0)
     assert isinstance(err, kind)
     assert err.exit_code == exit_code
@@ -136,9 +153,7 @@ def test_broker_errors_become_one_line_and_an_exit_code(
 
 
 def test_topic_marked_for_deletion_hints_to_wait() -> None:
-    err = topics._translate(
-        BrokerRequestError("TOPIC_ALREADY_EXISTS", "Topic 't' is marked for deletion."), "cannot create topic", "t", SETTINGS, 5.0
-    )
+    err = topics._translate(BrokerRequestError("TOPIC_ALREADY_EXISTS", "Topic 't' is marked for deletion."), "cannot create topic", "t", SETTINGS, 5.0)
     assert err.hint == "wait a few seconds and try again"
 
 
@@ -183,8 +198,6 @@ def test_create_result_differs() -> None:
 
 
 def test_not_found_names_the_closest_topic() -> None:
-    assert topics.not_found("db_live_event", ["db_live_events", "orders"]).hint == (
-        "did you mean db_live_events? see the topics with `kafkaops topics list`"
-    )
+    assert topics.not_found("db_live_event", ["db_live_events", "orders"]).hint == ("did you mean db_live_events? see the topics with `kafkaops topics list`")
     assert topics.not_found("zzz", ["db_live_events"]).hint == "see the topics with `kafkaops topics list`"
     assert topics.not_found("__consumer_offset", ["__consumer_offsets"]).hint == "see the topics with `kafkaops topics list`"
