@@ -1746,8 +1746,18 @@ def check_pid_files(ctx: Context) -> Outcome:
     stale: list[str] = []
     for svc in (services.ZOOKEEPER, services.KAFKA):
         rec = services.read_pid(ctx.settings, svc)
-        if rec is not None and services.live_process(rec) is None:
-            stale.append(f"{services.pid_path(ctx.settings, svc)} names pid {rec.pid}, which is gone (or is another program now)")
+        check = services.check_pid(rec, ctx.settings)
+        path = services.pid_path(ctx.settings, svc)
+        if check.verdict == "mismatch" and check.proc is not None:
+            # Alive with the recorded start time, but not the service: up and down refuse while it stands.
+            return warned(
+                f"pid file {path} names pid {check.proc.pid}, which runs another program ({check.proc.command[:120]})",
+                f"kafkaops never signals it, and `kafkaops up` / `kafkaops down` refuse while this file stands: check that process, then delete {path}",
+                "foreign-process",
+                [check.detail] if check.detail else None,
+            )
+        if check.verdict == "gone" and rec is not None:
+            stale.append(f"{path} names pid {rec.pid}, which is gone (or is another program now)")
     if stale:
         return warned(
             f"stale pid file: {stale[0]}",

@@ -227,3 +227,33 @@ def test_probe_tells_unresolvable_from_refused() -> None:
 def test_closest_topic_name() -> None:
     assert d._closest("db_live_event", ["db_live_events", "orders", "db_dead_letters"])[0] == "db_live_events"
     assert d._closest("payments", ["db_live_events", "orders"]) == []
+
+
+def test_a_pid_file_naming_another_live_program_is_not_called_harmless(tmp_path: Path) -> None:
+    """A pid file whose process is alive (same start time) but is not the service: up and down refuse while it
+    stands, so doctor must not say they remove it (issue 11, item 6)."""
+    import subprocess
+
+    from kafkaops.adapters import processes
+    from kafkaops.procedures import services
+    from kafkaops.settings import load_settings
+
+    settings = load_settings(env={"KAFKAOPS_HOME": str(tmp_path / "home"), "KAFKA_BROKER": "localhost:1", "ZOOKEEPER_CONNECT": "localhost:1"}, cwd=tmp_path)
+    sleeper = subprocess.Popen(["sleep", "60"])
+    try:
+        info = None
+        while info is None or not info.cmdline:
+            info = processes.proc_info(sleeper.pid)
+        record = services.PidRecord(services.KAFKA, sleeper.pid, info.create_time, "kafka.Kafka", "server.properties", "", "", 0, 0.0, "")
+        services.write_pid(settings, record)
+        out = d.check_pid_files(d.Context(settings, canary=False))
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert out.status == WARN
+    assert out.finding == f"pid file {services.pid_path(settings, services.KAFKA)} names pid {sleeper.pid}, which runs another program (sleep 60)"
+    assert out.remedy == (
+        "kafkaops never signals it, and `kafkaops up` / `kafkaops down` refuse while this file stands: "
+        f"check that process, then delete {services.pid_path(settings, services.KAFKA)}"
+    )
+    assert out.runbook == "failures foreign-process"
