@@ -1026,7 +1026,7 @@ def check_database_reachable(ctx: Context) -> Outcome:
     label = _db_label(ctx.db_url)
     t0 = time.perf_counter()
     try:
-        conn = psycopg.connect(ctx.db_url, connect_timeout=2, autocommit=True, options="-c statement_timeout=3000")
+        conn = psycopg.connect(ctx.db_url, connect_timeout=2, autocommit=True, client_encoding="UTF8", options="-c statement_timeout=3000")
     except Exception as exc:  # noqa: BLE001 - psycopg.Error, or a malformed URL (ProgrammingError)
         if ctx.db_source == "embedded":
             remedy, nxt = "start it: `kafkaops up` starts the embedded PostgreSQL (or set DATABASE_URL to your own)", "kafkaops up"
@@ -1315,7 +1315,7 @@ def check_canary(ctx: Context) -> Outcome:
         import psycopg
 
         try:
-            tx = psycopg.connect(db_url, connect_timeout=2, options="-c statement_timeout=3000 -c lock_timeout=1000")
+            tx = psycopg.connect(db_url, connect_timeout=2, client_encoding="UTF8", options="-c statement_timeout=3000 -c lock_timeout=1000")
             with tx.cursor() as cur:
                 statement, _ = _canary_insert(cur)
                 cur.execute(statement, {"marker": marker})

@@ -85,6 +85,13 @@ def test_a_sql_ascii_database_works(ascii_pipeline: Pipeline) -> None:
     assert r.returncode == 0, r.stderr
     assert '"table": "public.livedb"' in r.stdout and '"pending": 3' in r.stdout
 
+    # doctor's own database checks read the same names as text, not bytes
+    r = _kafkaops(p, "doctor", "--json")
+    checks = {c["id"]: c for c in json.loads(r.stdout)["checks"] if c["id"].startswith("database.")}
+    assert {cid: (c["status"], c["finding"]) for cid, c in checks.items() if c["status"] not in ("PASS", "SKIP")} == {
+        "database.pending": ("WARN", "3 row(s) wait in livedb (id > 0): the producer has not sent them yet"),
+    }
+
     r = _kafkaops(p, "produce")
     assert r.returncode == 0, r.stderr
     assert "Producer initialized: public.livedb -> topic" in r.stderr
