@@ -9,6 +9,7 @@ a process started with CREATE_NEW_PROCESS_GROUP ignores Ctrl+C altogether.
 from __future__ import annotations
 
 import ntpath
+import os
 import posixpath
 import signal
 import socket
@@ -301,15 +302,38 @@ def kill(pid: int, create_time: float | None = None) -> None:
         raise KafkaopsError(f"not allowed to kill process {pid}") from None
 
 
+def _threads_still_running(pid: int, create_time: float | None) -> bool:
+    """Whether a process whose main thread has exited (a zombie leader) still has threads running (Linux).
+
+    A JVM's main thread can end a moment before its other threads, which still hold its listening
+    sockets and open files: the process has not exited yet, whatever its status says.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    import psutil
+
+    try:
+        proc = psutil.Process(pid)
+        if proc.status() != psutil.STATUS_ZOMBIE or (create_time is not None and not same_start(proc.create_time(), create_time)):
+            return False
+        return len(os.listdir(f"/proc/{pid}/task")) > 1
+    except (psutil.Error, OSError):
+        return False
+
+
+def _exited(pid: int, create_time: float | None) -> bool:
+    return not is_alive(pid, create_time) and not _threads_still_running(pid, create_time)
+
+
 def wait_exit(pid: int, create_time: float | None, timeout: float, poll: float = 0.05) -> bool:
-    """Wait until the process has exited; True if it did within ``timeout``."""
+    """Wait until the process has exited, all its threads too; True if it did within ``timeout``."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not is_alive(pid, create_time):  # a zombie counts as exited...
+        if _exited(pid, create_time):  # a zombie whose threads have all ended counts as exited...
             reap(pid)  # ...and is reaped here when it is our child
             return True
         time.sleep(poll)
-    gone = not is_alive(pid, create_time)
+    gone = _exited(pid, create_time)
     if gone:
         reap(pid)
     return gone

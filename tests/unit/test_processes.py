@@ -6,7 +6,10 @@ import os
 import socket
 import subprocess
 import sys
+import time
+from pathlib import Path
 
+import psutil
 import pytest
 
 from kafkaops.adapters import processes
@@ -292,3 +295,35 @@ def test_lock_waits_names_its_holder_and_times_out(tmp_path) -> None:  # noqa: A
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_wait_exit_waits_for_the_last_thread_not_only_the_main_one(tmp_path: Path) -> None:
+    """A JVM's main thread can be gone (psutil says zombie) while its other threads still hold its listening
+    socket: `down` then took the stack for stopped and reset saw "port N still held by a process kafkaops
+    cannot see". Here a real process does the same: its main thread exits first, another holds a port 1.5 s."""
+    script = tmp_path / "main_thread_exits_first.py"
+    script.write_text(
+        "import ctypes, os, socket, sys, threading, time\n"
+        "s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()\n"
+        "print(s.getsockname()[1], flush=True)\n"
+        "def later():\n"
+        "    time.sleep(1.5)\n"
+        "    os._exit(0)\n"
+        "threading.Thread(target=later).start()\n"
+        "ctypes.CDLL(None).pthread_exit(None)\n"
+    )
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        port = int(proc.stdout.readline())
+        create_time = psutil.Process(proc.pid).create_time()
+        while psutil.Process(proc.pid).status() != psutil.STATUS_ZOMBIE:
+            time.sleep(0.01)
+        assert processes.port_open("127.0.0.1", port)  # the main thread is gone, the process is not
+
+        assert processes.wait_exit(proc.pid, create_time, timeout=10)
+
+        assert not processes.port_open("127.0.0.1", port)
+    finally:
+        proc.kill()
+        proc.wait()
