@@ -1,9 +1,12 @@
 """kafkaops consume."""
 
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from kafkaops.procedures.consume import ConsumeRequest, ConsumeResult, StartPlan
 
 FORMATS = ("pretty", "json", "raw")
 
@@ -136,40 +139,55 @@ def consume(
     writer = _Writer(fmt, keys, req.topic)
     try:
         with proc.open_session(settings, req) as session:
-            plan = session.plan
-            ui.info(f"topic {plan.topic}: {len(plan.partitions)} partition(s) on {settings.kafka_broker}" + (f", group {group}" if group else ""))
-            for line in proc.describe_ranges(plan):
-                ui.info("  " + line)
-            for note in plan.notes:
-                ui.info(note)
-            stops = [
-                s
-                for s, on in (
-                    ("at the end", exit_at_end),
-                    (f"after {max_messages} messages", max_messages),
-                    (f"after {timeout:g}s without a message" if timeout else "", timeout),
-                )
-                if on
-            ]
-            ui.info(f"waiting for messages on {plan.topic}" + (f" (stopping {' or '.join(stops)})" if stops else "") + "; Ctrl+C to stop")
+            render_start(session.plan, req, settings.kafka_broker)
             result = session.run(writer, stop=stop, notice=ui.warn)
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
+    render_end(result, req)
+    if result.stopped_by == "output-closed":
+        _silence_closed_stdout()
+    if result.stopped_by == "interrupted":
+        raise typer.Exit(int(ExitCode.INTERRUPTED))
+
+
+def render_start(plan: "StartPlan", req: "ConsumeRequest", broker: str) -> None:
+    """On stderr: where reading starts on each partition and why, and what will stop it."""
+    from kafkaops import ui
+    from kafkaops.procedures import consume as proc
+
+    ui.info(f"topic {plan.topic}: {len(plan.partitions)} partition(s) on {broker}" + (f", group {req.group}" if req.group else ""))
+    for line in proc.describe_ranges(plan):
+        ui.info("  " + line)
+    for note in plan.notes:
+        ui.info(note)
+    timeout = req.timeout
+    stops = [
+        s
+        for s, on in (
+            ("at the end", req.exit_at_end),
+            (f"after {req.max_messages} messages", req.max_messages),
+            (f"after {timeout:g}s without a message" if timeout else "", timeout),
+        )
+        if on
+    ]
+    ui.info(f"waiting for messages on {plan.topic}" + (f" (stopping {' or '.join(stops)})" if stops else "") + "; Ctrl+C to stop")
+
+
+def render_end(result: "ConsumeResult", req: "ConsumeRequest") -> None:
+    """On stderr: the session's warnings, then how many messages were shown, why it stopped, what was committed."""
+    from kafkaops import ui
+
     for w in result.warnings:
         ui.warn(w)
     why = {
         "end": "reached the end",
         "max-messages": "reached --max-messages",
-        "timeout": f"no message for {timeout:g}s" if timeout else "",
+        "timeout": f"no message for {req.timeout:g}s" if req.timeout else "",
         "interrupted": "interrupted",
         "output-closed": "output closed",
     }.get(result.stopped_by, result.stopped_by)
     committed = ""
-    if group and result.committed:
-        committed = "; committed for group " + group + ": " + ", ".join(f"partition {p} at {o}" for p, o in sorted(result.committed.items()))
+    if req.group and result.committed:
+        committed = "; committed for group " + req.group + ": " + ", ".join(f"partition {p} at {o}" for p, o in sorted(result.committed.items()))
     ui.info(f"Consumed {result.consumed} message{'s' if result.consumed != 1 else ''} ({why}){committed}")
-    if result.stopped_by == "output-closed":
-        _silence_closed_stdout()
-    if result.stopped_by == "interrupted":
-        raise typer.Exit(int(ExitCode.INTERRUPTED))
