@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:
+    from kafkaops.errors import RefusedError
     from kafkaops.procedures.reset import ResetPlan, ResetResult
 
 
@@ -132,13 +133,8 @@ def reset(
     )
     if not json_:
         ui.print_lines(render_plan(plan, settings))
-
-    def finish_json(result: ResetResult | None = None) -> None:
-        if json_:
-            ui.print_json({"plan": plan.to_dict(), "result": _result_dict(result) if result else None})
-
     if dry_run or not confirm:
-        finish_json()
+        _finish_json(json_, plan)
         plan.check()
         if dry_run:
             ui.info("dry run: nothing was stopped or deleted")
@@ -150,27 +146,42 @@ def reset(
 
     if plan.reset_producer_offset:
         ui.warn("--reset-producer-offset: every row in livedb will be sent to the topic again at the next produce")
-    if not plan.refusals and not yes:
-        question = f"Stop the stack and delete {human_size(plan.total_bytes)} in {_files(plan.total_files)} from {len(plan.dirs)} folder(s)?"
-        refusal = None
-        if not ui.stdin_is_terminal():
-            refusal = RefusedError(
-                "no terminal to confirm on: a reset without a terminal needs --yes as well as --confirm",
-                hint="kafkaops reset --confirm --yes",
-            )
-        elif not ui.confirm(question):
-            refusal = RefusedError("reset cancelled: nothing was deleted")
-        if refusal is not None:
-            proc.audit(settings, plan, None, "refused", refusal.message)
-            finish_json()
-            raise refusal
+    refusal = None if plan.refusals or yes else _ask(plan)
+    if refusal is not None:
+        proc.audit(settings, plan, None, "refused", refusal.message)
+        _finish_json(json_, plan)
+        raise refusal
 
     from kafkaops.procedures import services
 
     with services.stack_lock(settings, "reset", notice=ui.info):  # no up or down in between: waits for one that runs
         result = proc.execute(settings, plan, progress=ui.step)
     _render_result(result, settings)
-    finish_json(result)
+    _finish_json(json_, plan, result)
+
+
+def _ask(plan: ResetPlan) -> RefusedError | None:
+    """Ask on the terminal; the refusal to raise when there is none or the answer is no."""
+    from kafkaops import ui
+    from kafkaops.errors import RefusedError
+
+    if not ui.stdin_is_terminal():
+        return RefusedError(
+            "no terminal to confirm on: a reset without a terminal needs --yes as well as --confirm",
+            hint="kafkaops reset --confirm --yes",
+        )
+    question = f"Stop the stack and delete {human_size(plan.total_bytes)} in {_files(plan.total_files)} from {len(plan.dirs)} folder(s)?"
+    if not ui.confirm(question):
+        return RefusedError("reset cancelled: nothing was deleted")
+    return None
+
+
+def _finish_json(json_: bool, plan: ResetPlan, result: ResetResult | None = None) -> None:
+    """With --json: the plan and the result (None when nothing was done) as one document on stdout."""
+    from kafkaops import ui
+
+    if json_:
+        ui.print_json({"plan": plan.to_dict(), "result": _result_dict(result) if result else None})
 
 
 def _result_dict(result: ResetResult) -> dict[str, Any]:
