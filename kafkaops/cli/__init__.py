@@ -4,6 +4,8 @@ Errors are caught in one place (:class:`KafkaopsGroup`): a :class:`KafkaopsError
 message with a hint on stderr and its documented exit code; Ctrl+C exits 130 without a traceback.
 """
 
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -14,8 +16,37 @@ if TYPE_CHECKING:
     # typer vendors click and exports no base Context; the group's context is that one, not a typer.Context.
     from typer._click import Context as ClickContext
 
+    from kafkaops.settings import Settings
+
 from kafkaops import __version__
 from kafkaops.errors import ExitCode, KafkaopsError
+
+
+def _load_settings(flags: Mapping[str, object | None], env_file: Path | None) -> "Settings":
+    from kafkaops.settings import load_settings
+
+    return load_settings(flags, env_file=env_file)
+
+
+@dataclass
+class App:
+    """What the root command hands every command (on ``ctx.obj``): the root's flags and how settings are built.
+
+    Tests may pass their own (``CliRunner().invoke(app, args, obj=App(settings_factory=...))``); the root
+    fills in its flags and keeps the factory. Output goes through :mod:`kafkaops.ui`, whose consoles
+    (``ui.out`` for data, ``ui.err`` for talk) a test swaps there.
+    """
+
+    settings_factory: Callable[[Mapping[str, object | None], Path | None], "Settings"] = _load_settings
+    env_file: Path | None = None
+    flags: dict[str, object | None] = field(default_factory=dict)
+    traceback: bool = False
+
+    def settings(self, **flags: object) -> "Settings":
+        """The settings for one command: the root's flags, overridden by the command's own that were given."""
+        merged = dict(self.flags)
+        merged.update({k: v for k, v in flags.items() if v is not None})
+        return self.settings_factory(merged, self.env_file)
 
 
 class KafkaopsGroup(TyperGroup):
@@ -36,7 +67,7 @@ class KafkaopsGroup(TyperGroup):
         except (typer.Exit, typer.Abort, typer.TyperException):
             raise
         except Exception as exc:
-            if ctx.obj and ctx.obj.get("traceback"):
+            if isinstance(ctx.obj, App) and ctx.obj.traceback:
                 raise
             if type(exc).__module__.startswith(("typer", "click")):
                 raise
@@ -82,27 +113,27 @@ def root(
     traceback: Annotated[bool, typer.Option("--traceback", help="Show the full Python traceback on errors.")] = False,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
 ) -> None:
-    ctx.obj = {
-        "traceback": traceback,
-        "env_file": env_file,
-        "flags": {
-            "kafka_home": kafka_home,
-            "kafkaops_home": kafkaops_home,
-            "kafka_broker": broker,
-            "zookeeper_connect": zookeeper,
-        },
+    obj = ctx.obj if isinstance(ctx.obj, App) else App()
+    obj.traceback = traceback
+    obj.env_file = env_file
+    obj.flags = {
+        "kafka_home": kafka_home,
+        "kafkaops_home": kafkaops_home,
+        "kafka_broker": broker,
+        "zookeeper_connect": zookeeper,
     }
+    ctx.obj = obj
 
 
-def get_settings(ctx: typer.Context, **flags: object) -> Any:
+def get_app(ctx: typer.Context) -> App:
+    """The application object the root command put on the context (a default one outside the root)."""
+    obj = ctx.find_root().obj
+    return obj if isinstance(obj, App) else App()
+
+
+def get_settings(ctx: typer.Context, **flags: object) -> "Settings":
     """The settings for this command: the root's flags plus the command's own."""
-    from kafkaops.settings import load_settings
-
-    root_ctx = ctx.find_root()
-    obj = root_ctx.obj or {}
-    merged = dict(obj.get("flags", {}))
-    merged.update({k: v for k, v in flags.items() if v is not None})
-    return load_settings(merged, env_file=obj.get("env_file"))
+    return get_app(ctx).settings(**flags)
 
 
 def _mount() -> None:
