@@ -105,11 +105,9 @@ def consume(
 
     Example: kafkaops consume --from-beginning --exit-at-end --format json | jq .value
     """
-    import signal
-    import threading
-
     from kafkaops import ui
     from kafkaops.cli import get_settings
+    from kafkaops.cli.interrupt import graceful_stop
     from kafkaops.errors import ExitCode, UsageError
     from kafkaops.procedures import consume as proc
 
@@ -128,22 +126,10 @@ def consume(
         timeout=timeout,
         exit_at_end=exit_at_end,
     )
-    stop = threading.Event()
-
-    def on_sigint(signum: int, frame: Any) -> None:
-        if stop.is_set():  # a second Ctrl+C: give up waiting for the clean stop
-            signal.default_int_handler(signum, frame)
-        stop.set()
-
-    previous = signal.signal(signal.SIGINT, on_sigint) if threading.current_thread() is threading.main_thread() else None
     writer = _Writer(fmt, keys, req.topic)
-    try:
-        with proc.open_session(settings, req) as session:
-            render_start(session.plan, req, settings.kafka_broker)
-            result = session.run(writer, stop=stop, notice=ui.warn)
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
+    with graceful_stop() as stop, proc.open_session(settings, req) as session:
+        render_start(session.plan, req, settings.kafka_broker)
+        result = session.run(writer, stop=stop, notice=ui.warn)
     render_end(result, req)
     if result.stopped_by == "output-closed":
         _silence_closed_stdout()

@@ -51,11 +51,9 @@ def produce(
 
     Example: kafkaops produce --max-rows 100
     """
-    import signal
-    import threading
-
     from kafkaops import ui
     from kafkaops.cli import get_settings
+    from kafkaops.cli.interrupt import graceful_stop
     from kafkaops.errors import ExitCode
 
     settings = get_settings(ctx)  # KAFKA_TOPIC stays the default pipeline's topic; --topic names this run's
@@ -73,21 +71,11 @@ def produce(
         skip_oversize=skip_oversize,
     )
 
-    stop = threading.Event()
-
-    def on_sigint(_signum: int, _frame: object) -> None:
-        if stop.is_set():  # a second Ctrl+C: leave now
-            raise KeyboardInterrupt
-        stop.set()
+    def say_stopping() -> None:
         ui.info("stopping after the batches in flight are acknowledged (Ctrl+C again to leave now)")
 
-    previous = signal.signal(signal.SIGINT, on_sigint) if threading.current_thread() is threading.main_thread() else None
-    try:
-        with RunRenderer(settings.kafka_broker) as render:
-            result = proc.produce(settings, opts, render, stop)
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
+    with graceful_stop(say_stopping) as stop, RunRenderer(settings.kafka_broker) as render:
+        result = proc.produce(settings, opts, render, stop)
 
     if result.dry_run:
         render_dry_run(result, skip_oversize=skip_oversize)
