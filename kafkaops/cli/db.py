@@ -4,6 +4,8 @@ from typing import Annotated
 
 import typer
 
+from kafkaops.procedures.db import DEMO_TABLE
+
 db_app = typer.Typer(
     name="db",
     help="The pipeline's tables: producer_offsets (and a demo livedb table), in DATABASE_URL or the embedded PostgreSQL.",
@@ -51,7 +53,7 @@ def init(
 def seed(
     ctx: typer.Context,
     rows: Annotated[int, typer.Argument(help="How many demo rows to insert.")],
-    table: Annotated[str, typer.Option("--table", help=TABLE_HELP)] = "livedb",
+    table: Annotated[str, typer.Option("--table", help=TABLE_HELP)] = DEMO_TABLE,
 ) -> None:
     """Insert N demo rows into the demo table in one statement.
 
@@ -69,7 +71,7 @@ def seed(
 @db_app.command("status")
 def status(
     ctx: typer.Context,
-    table: Annotated[str, typer.Option("--table", help=PIPELINE_TABLE_HELP)] = "livedb",
+    table: Annotated[str, typer.Option("--table", help=PIPELINE_TABLE_HELP)] = DEMO_TABLE,
     topic: Annotated[str | None, typer.Option("--topic", help=TOPIC_HELP)] = None,
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")] = False,
 ) -> None:
@@ -115,7 +117,7 @@ def status(
 def rewind(
     ctx: typer.Context,
     to_id: Annotated[int, typer.Option("--to", help="The id to rewind to (rows above it are sent again).")] = 0,
-    table: Annotated[str, typer.Option("--table", help=PIPELINE_TABLE_HELP)] = "livedb",
+    table: Annotated[str, typer.Option("--table", help=PIPELINE_TABLE_HELP)] = DEMO_TABLE,
     topic: Annotated[str | None, typer.Option("--topic", help=TOPIC_HELP)] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:

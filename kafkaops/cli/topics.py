@@ -5,6 +5,7 @@ from typing import Annotated, Any
 import typer
 
 from kafkaops.errors import ExitCode
+from kafkaops.procedures.topics import WAIT_TIMEOUT
 
 topics_app = typer.Typer(
     name="topics",
@@ -76,7 +77,7 @@ def create(
     replication_factor: Annotated[int, typer.Option("--replication-factor", "-r", help="Copies of each partition (at most the live brokers).")] = 1,
     config: Annotated[list[str] | None, typer.Option("--config", "-c", help="A topic config as key=value (repeatable), e.g. retention.ms=86400000.")] = None,
     if_not_exists: Annotated[bool, typer.Option("--if-not-exists", help="An existing topic is fine: do nothing and say so.")] = False,
-    timeout: Annotated[float, typer.Option("--timeout", help=TIMEOUT_HELP)] = 30.0,
+    timeout: Annotated[float, typer.Option("--timeout", help=TIMEOUT_HELP)] = WAIT_TIMEOUT,
 ) -> None:
     """Create a topic and return once every partition has a leader. An existing topic is an error (exit 1) unless --if-not-exists.
 
@@ -192,7 +193,7 @@ def delete(
     name: Annotated[str, typer.Argument(help="The topic.")],
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Delete without asking (needed when there is no terminal).")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be lost, delete nothing.")] = False,
-    timeout: Annotated[float, typer.Option("--timeout", help=TIMEOUT_HELP)] = 30.0,
+    timeout: Annotated[float, typer.Option("--timeout", help=TIMEOUT_HELP)] = WAIT_TIMEOUT,
 ) -> None:
     """Delete a topic and every message in it, after showing what will be lost and asking. Internal topics are refused.
 
