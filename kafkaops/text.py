@@ -1,4 +1,4 @@
-"""Small pure wording helpers every layer shares: "did you mean" suggestions.
+"""Small pure wording helpers every layer shares: "did you mean" suggestions and running times.
 
 No imports beyond the standard library, so cli/, procedures/ and adapters/ may all use it.
 """
@@ -24,3 +24,16 @@ def did_you_mean(word: str, candidates: Iterable[str], *, n: int = 3, cutoff: fl
     if not matches:
         return ""
     return "did you mean " + " or ".join(repr(m) if quote else m for m in matches) + "?"
+
+
+def format_uptime(seconds: float | None) -> str:
+    """How long a process has run, as status and doctor print it: '7s', '3m05s', '2h07m' ('' for unknown).
+
+    Whole seconds, truncated; minutes are dropped past the hour's minutes, seconds past the minute's.
+    """
+    if seconds is None:
+        return ""
+    s = int(seconds)
+    h, rem = divmod(s, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s" if m else f"{s}s"

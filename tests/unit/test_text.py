@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kafkaops.text import close_matches, did_you_mean
+from kafkaops.text import close_matches, did_you_mean, format_uptime
 
 
 def test_close_matches_best_first_within_n_and_cutoff() -> None:
@@ -31,3 +31,16 @@ def test_did_you_mean_one_strong_match() -> None:
 def test_did_you_mean_quoted() -> None:
     # runbooks: the name as its repr, inside the caller's parentheses
     assert did_you_mean("failures", ["failure", "topics"], n=1, quote=True) == "did you mean 'failure'?"
+
+
+def test_format_uptime() -> None:
+    assert format_uptime(None) == ""
+    assert format_uptime(0) == "0s"
+    assert format_uptime(7.9) == "7s"  # truncated, not rounded
+    assert format_uptime(59) == "59s"
+    assert format_uptime(60) == "1m00s"
+    assert format_uptime(185) == "3m05s"
+    assert format_uptime(3599) == "59m59s"
+    assert format_uptime(3600) == "1h00m"
+    assert format_uptime(2 * 3600 + 7 * 60 + 59) == "2h07m"
+    assert format_uptime(100 * 3600) == "100h00m"
