@@ -40,6 +40,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from kafkaops.adapters.kafka import MISSING_TOPIC, RETRIABLE
 from kafkaops.errors import KafkaopsError, NotReady, RefusedError, UnreachableError, UsageError
 from kafkaops.procedures.db import (
     DEMO_TABLE,
@@ -72,18 +73,6 @@ OFFSET_SYNCHRONOUS_COMMIT = "on"  # durable offset updates (bench/bench_produce.
 DEFAULT_MAX_MESSAGE_BYTES = 1048588
 MIB = 1024 * 1024
 SKIP_REASON = "event larger than the topic's max.message.bytes"
-
-RETRIABLE = (
-    "_MSG_TIMED_OUT",
-    "_TRANSPORT",
-    "_ALL_BROKERS_DOWN",
-    "_TIMED_OUT",
-    "REQUEST_TIMED_OUT",
-    "NOT_ENOUGH_REPLICAS",
-    "LEADER_NOT_AVAILABLE",
-    "NOT_LEADER_FOR_PARTITION",
-)
-MISSING_TOPIC = ("UNKNOWN_TOPIC_OR_PART", "_UNKNOWN_TOPIC", "_UNKNOWN_PARTITION")
 
 
 @dataclass(frozen=True)

@@ -241,7 +241,7 @@ def _translate(exc: BrokerRequestError, doing: str, name: str, settings: Setting
     if code == "TOPIC_ALREADY_EXISTS":
         hint = "wait a few seconds and try again" if "marked for deletion" in reason else f"see it with `kafkaops topics describe {name}`"
         return TopicExists(f"{doing} {name}: {reason}", hint=hint)
-    if code in ("UNKNOWN_TOPIC_OR_PART", "UNKNOWN_TOPIC_ID"):
+    if code in kafka.UNKNOWN_TOPIC:
         return not_found(name)
     if code in _BAD_INPUT:
         return UsageError(f"{doing} {name}: the broker rejected it: {reason}")
