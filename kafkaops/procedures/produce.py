@@ -48,12 +48,11 @@ from kafkaops.procedures.db import (
     Pipeline,
     TableRef,
     claim_position,
-    lock_holder,
     read_position,
     require_id_column,
     require_table,
     session,
-    try_lock,
+    take_lock,
 )
 from kafkaops.settings import Settings
 
@@ -316,6 +315,13 @@ def high_water(conn: Any, ref: TableRef) -> int:
             last = None
         return max(int(last or 0), int(max_id))
     return int(max_id)
+
+
+def _second_producer(pipeline: Pipeline, holder: str) -> RefusedError:
+    return RefusedError(
+        f"another producer is running for {pipeline}{holder}; refusing to run a second one",
+        hint="wait for it to finish (or stop it); two producers would send rows twice",
+    )
 
 
 def _lock_holders(conn: Any, ref: TableRef) -> list[str]:
@@ -758,11 +764,7 @@ def produce(settings: Settings, opts: ProduceOptions, hooks: Hooks | None = None
         else:
             offset = claim_position(conn, pipeline, settings)
             assert offset.row is not None
-            if not try_lock(conn, offset.row):
-                raise RefusedError(
-                    f"another producer is running for {pipeline}{lock_holder(conn, offset.row)}; refusing to run a second one",
-                    hint="wait for it to finish (or stop it); two producers would send rows twice",
-                )
+            take_lock(conn, pipeline, offset.row, refuse=_second_producer)
             offset = read_position(conn, pipeline, settings) or offset  # as it is now that this run holds the lock
         check_topic(settings, topic)
         limit = topic_limit(settings, topic)

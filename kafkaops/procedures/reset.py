@@ -969,9 +969,7 @@ def read_producer_offset(settings: Settings) -> dict[str, object] | None:
         pipeline = db.default_pipeline(conn, settings)
         offset = db.read_position(conn, pipeline, settings)
         if offset is not None and offset.row is not None:
-            if not db.try_lock(conn, offset.row):
-                raise db.producer_running(pipeline, db.lock_holder(conn, offset.row))
-            db.unlock(conn, offset.row)
+            db.ensure_no_producer(conn, pipeline, offset.row)
     if offset is None:
         return {"pipeline": str(pipeline), "last_id": 0, "last_created_at": None}
     return {"pipeline": str(pipeline), "last_id": offset.last_id, "last_created_at": str(offset.last_created_at)}
@@ -987,10 +985,11 @@ def producer_offset_held(settings: Settings) -> Iterator[Callable[[], dict[str, 
         pipeline = db.default_pipeline(conn, settings)
         row = db.claim_position(conn, pipeline, settings).row
         assert row is not None
-        if not db.try_lock(conn, row):
-            refusal = db.producer_running(pipeline, db.lock_holder(conn, row))
+        try:
+            db.take_lock(conn, pipeline, row)
+        except RefusedError as refusal:
             refusal.message += "; nothing was stopped or deleted"
-            raise refusal
+            raise
 
         def rewind() -> dict[str, object]:
             before = db.read_position(conn, pipeline, settings)
