@@ -334,7 +334,7 @@ def session(settings: Settings, application_name: str = "kafkaops") -> Iterator[
     from kafkaops.adapters.embedded_pg import database_url
 
     dsn = database_url(settings)
-    conn = postgres.connect(settings, dsn=dsn, application_name=application_name)
+    conn = postgres.connect(dsn, application_name=application_name)
     try:
         yield conn
     except psycopg.Error as exc:

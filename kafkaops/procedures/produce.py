@@ -628,7 +628,7 @@ class _Run:
 
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = connect(self.settings, dsn=self.dsn, application_name="kafkaops-produce-reader")
+            conn = connect(self.dsn, application_name="kafkaops-produce-reader")
             self._local.conn = conn
             self._readers.append(conn)
         params = self.builder.params(after, upper, n, int(time.time() * 1000))
