@@ -38,6 +38,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from kafkaops.adapters.postgres import translate
 from kafkaops.errors import ConfigError, NotReady, RefusedError, ServiceFailed
 from kafkaops.settings import Settings
 
@@ -393,8 +394,6 @@ def _initdb(settings: Settings, bins: Path, user: str | None, preferred_port: in
 
 def _ensure_database(url_admin: str) -> None:
     import psycopg
-
-    from kafkaops.adapters.postgres import translate
 
     try:
         with psycopg.connect(url_admin, autocommit=True, connect_timeout=5) as conn:

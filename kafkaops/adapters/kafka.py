@@ -21,6 +21,26 @@ _quiet = logging.getLogger("kafkaops.librdkafka")
 _quiet.addHandler(logging.NullHandler())
 _quiet.propagate = False
 
+# Kafka and librdkafka error names (KafkaError.name()), grouped by what kafkaops makes of them.
+# The one copy: procedures import these rather than spelling the names again.
+NO_ANSWER = frozenset({"_TRANSPORT", "_TIMED_OUT", "_ALL_BROKERS_DOWN", "_RESOLVE"})  # no broker answered the client
+UNREACHABLE = NO_ANSWER | {"REQUEST_TIMED_OUT"}  # ... or a broker's answer came too late: "unreachable" (exit 4)
+# A delivery that failed for a reason a rerun fixes once the broker is back (nothing acknowledged is lost).
+RETRIABLE = frozenset(
+    {
+        "_MSG_TIMED_OUT",
+        "_TRANSPORT",
+        "_ALL_BROKERS_DOWN",
+        "_TIMED_OUT",
+        "REQUEST_TIMED_OUT",
+        "NOT_ENOUGH_REPLICAS",
+        "LEADER_NOT_AVAILABLE",
+        "NOT_LEADER_FOR_PARTITION",
+    }
+)
+MISSING_TOPIC = frozenset({"UNKNOWN_TOPIC_OR_PART", "_UNKNOWN_TOPIC", "_UNKNOWN_PARTITION"})  # a producer's topic is not there
+UNKNOWN_TOPIC = frozenset({"UNKNOWN_TOPIC_OR_PART", "UNKNOWN_TOPIC_ID"})  # an admin request named a topic the broker does not know
+
 # The client settings (librdkafka property -> kafkaops variable) a user can get wrong.
 SECURITY_VARIABLES = {
     "security.protocol": "KAFKA_SECURITY_PROTOCOL",
@@ -270,7 +290,6 @@ def unreachable(address: str, timeout: float, handshake_closed: bool = False) ->
     )
 
 
-_NO_ANSWER = ("_TRANSPORT", "_TIMED_OUT", "_ALL_BROKERS_DOWN", "_RESOLVE")
 # The metadata waits: 0.25 s, 0.5 s, 1 s, then the rest of the timeout. A refused login or TLS handshake
 # is reported within ~0.3 s of connecting, so it is seen after the first or second wait; the last wait
 # lets a slow answer (a big cluster's metadata) arrive as it would in one long wait.
@@ -299,7 +318,7 @@ def metadata(settings: Settings, timeout: float = 5.0, bootstrap: str | None = N
         except KafkaException as exc:
             err = exc.args[0] if exc.args else None
             code = err.name() if err is not None and hasattr(err, "name") else str(exc)
-            if code not in _NO_ANSWER:
+            if code not in NO_ANSWER:
                 raise KafkaopsError(f"metadata request to {address} failed: {err.str() if err is not None and hasattr(err, 'str') else exc}") from None
         if watch is not None:
             client.poll(0)  # serves the error and log reports into the watch
@@ -322,8 +341,6 @@ def metadata(settings: Settings, timeout: float = 5.0, bootstrap: str | None = N
 # Topic administration: thin wrappers that turn confluent-kafka futures and KafkaException into
 # plain values or a BrokerRequestError that keeps the broker's error code for the caller to map.
 
-_UNREACHABLE_CODES = frozenset({"_TRANSPORT", "_TIMED_OUT", "_ALL_BROKERS_DOWN", "_RESOLVE", "REQUEST_TIMED_OUT"})
-
 
 class BrokerRequestError(KafkaopsError):
     """A broker (or librdkafka) refused or failed a request; ``code`` is the Kafka error name."""
@@ -335,7 +352,7 @@ class BrokerRequestError(KafkaopsError):
 
     @property
     def unreachable(self) -> bool:
-        return self.code in _UNREACHABLE_CODES
+        return self.code in UNREACHABLE
 
 
 def _request_error(exc: BaseException) -> BrokerRequestError:

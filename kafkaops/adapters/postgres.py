@@ -12,7 +12,6 @@ from typing import Any
 
 from kafkaops.errors import ExitCode, KafkaopsError, NotReady, UnreachableError, UsageError
 from kafkaops.redact import MASK, redact_dsn, redact_text
-from kafkaops.settings import Settings
 
 CONNECT_TIMEOUT = 5  # seconds: an unreachable server fails fast, not after the OS's TCP timeout
 
@@ -110,8 +109,9 @@ def translate(exc: BaseException, dsn: str | None, *, what: str = "PostgreSQL") 
     return KafkaopsError(f"{what} connection failed ({where}): {text}", exit_code=ExitCode.ERROR)
 
 
-def connect(settings: Settings, *, dsn: str | None = None, application_name: str = "kafkaops", autocommit: bool = True) -> Any:
-    """A psycopg connection to DATABASE_URL (or the embedded PostgreSQL), session time zone UTC.
+def connect(dsn: str, *, application_name: str = "kafkaops", autocommit: bool = True) -> Any:
+    """A psycopg connection to ``dsn`` (DATABASE_URL or the embedded PostgreSQL's: the caller resolves it
+    with ``embedded_pg.database_url``, so this module never imports embedded_pg), session time zone UTC.
 
     Autocommit by default: kafkaops never holds a long transaction open (it would block the settle
     gate of the producer and vacuum). The client encoding is UTF-8 whatever the database's: names and
@@ -120,10 +120,6 @@ def connect(settings: Settings, *, dsn: str | None = None, application_name: str
     """
     import psycopg
 
-    if dsn is None:
-        from kafkaops.adapters import embedded_pg
-
-        dsn = embedded_pg.database_url(settings)
     check_dsn(dsn)
     try:
         conn = psycopg.connect(dsn, autocommit=autocommit, connect_timeout=CONNECT_TIMEOUT, application_name=application_name, client_encoding="UTF8")

@@ -198,7 +198,7 @@ def identify(settings: Settings, *, ask_broker: bool = True) -> ClusterIdentity:
     # What kafkaops started must be what listens there.
     for service, host, port in (
         (services.ZOOKEEPER, cfg.zk_probe_host, cfg.zk_port),
-        (services.KAFKA, services._probe_host(next(lst.host for lst in cfg.listeners if lst.port == broker_port)), broker_port),
+        (services.KAFKA, services.probe_host(next(lst.host for lst in cfg.listeners if lst.port == broker_port)), broker_port),
     ):
         label = "ZooKeeper" if service == services.ZOOKEEPER else "broker"
         proc = services.live_process(services.read_pid(settings, service))

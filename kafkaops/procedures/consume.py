@@ -17,7 +17,6 @@ Nothing here prints: the caller renders :class:`StartPlan` and receives messages
 from __future__ import annotations
 
 import base64
-import difflib
 import gc
 import json
 import os
@@ -30,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from kafkaops import text as wording
 from kafkaops.adapters.kafka import client_config, metadata
 from kafkaops.adapters.kafka import consumer as kafka_consumer
 from kafkaops.errors import KafkaopsError, UsageError
@@ -90,16 +90,18 @@ class OutputClosed(Exception):
 # --- pure logic -----------------------------------------------------------------------------------
 
 
+def _visible(names: Sequence[str]) -> list[str]:
+    return [n for n in names if not n.startswith("__")]
+
+
 def close_matches(name: str, names: Sequence[str]) -> list[str]:
-    visible = [n for n in names if not n.startswith("__")]
-    return difflib.get_close_matches(name, visible, n=3, cutoff=0.6)
+    """The topics most like `name`, Kafka's internal ones left out."""
+    return wording.close_matches(name, _visible(names))
 
 
 def missing_topic(topic: str, names: Sequence[str], broker: str) -> UsageError:
-    matches = close_matches(topic, names)
-    if matches:
-        hint = "did you mean " + " or ".join(matches) + "?"
-    else:
+    hint = wording.did_you_mean(topic, _visible(names))
+    if not hint:
         hint = "list the topics with `kafkaops topics list`; create one with `kafkaops topics create`"
     return UsageError(f"topic {topic} does not exist on {broker}", hint=hint)
 

@@ -20,7 +20,7 @@ exists, except :func:`rewind_offset`, which is asked for explicitly.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -312,6 +312,19 @@ def producer_running(pipeline: Pipeline, holder: str = "") -> RefusedError:
     )
 
 
+def take_lock(conn: Any, pipeline: Pipeline, row: int, refuse: Callable[[Pipeline, str], KafkaopsError] = producer_running) -> None:
+    """Take the pipeline's producer lock for this session (held until :func:`unlock` or the session ends),
+    or raise ``refuse(pipeline, holder)``, the holder being :func:`lock_holder`'s text."""
+    if not try_lock(conn, row):
+        raise refuse(pipeline, lock_holder(conn, row))
+
+
+def ensure_no_producer(conn: Any, pipeline: Pipeline, row: int) -> None:
+    """The producer-lock probe: refuse (:func:`producer_running`) while a producer of the pipeline runs; holds nothing after."""
+    take_lock(conn, pipeline, row)
+    unlock(conn, row)
+
+
 @contextmanager
 def session(settings: Settings, application_name: str = "kafkaops") -> Iterator[Any]:
     """A connection (autocommit, UTC) whose statement errors come out as kafkaops errors."""
@@ -321,7 +334,7 @@ def session(settings: Settings, application_name: str = "kafkaops") -> Iterator[
     from kafkaops.adapters.embedded_pg import database_url
 
     dsn = database_url(settings)
-    conn = postgres.connect(settings, dsn=dsn, application_name=application_name)
+    conn = postgres.connect(dsn, application_name=application_name)
     try:
         yield conn
     except psycopg.Error as exc:
@@ -525,8 +538,7 @@ def rewind_offset(settings: Settings, to_id: int = 0, *, table: str = DEMO_TABLE
             require_table(conn, table)
         row = claim_position(conn, pipeline, settings).row
         assert row is not None
-        if not try_lock(conn, row):
-            raise producer_running(pipeline, lock_holder(conn, row))
+        take_lock(conn, pipeline, row)
         try:
             before = read_position(conn, pipeline, settings)  # as it is now that no producer can move it
             assert before is not None

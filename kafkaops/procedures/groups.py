@@ -10,17 +10,16 @@ overwrite it.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kafkaops.adapters.kafka import admin, metadata, unreachable
+from kafkaops.adapters.kafka import UNREACHABLE, admin, metadata, unreachable
 from kafkaops.errors import KafkaopsError, RefusedError, UsageError
 from kafkaops.settings import Settings
+from kafkaops.text import did_you_mean
 
 TIMEOUT = 10.0
-_UNREACHABLE = ("_TRANSPORT", "_TIMED_OUT", "_ALL_BROKERS_DOWN", "_RESOLVE", "REQUEST_TIMED_OUT")
 
 
 @dataclass(frozen=True)
@@ -95,7 +94,7 @@ def _state(state: Any) -> str:
 def _fail(exc: BaseException, what: str, settings: Settings) -> KafkaopsError:
     err = exc.args[0] if exc.args else None
     name = err.name() if err is not None and hasattr(err, "name") else ""
-    if name in _UNREACHABLE or isinstance(exc, TimeoutError):
+    if name in UNREACHABLE or isinstance(exc, TimeoutError):
         return unreachable(settings.kafka_broker, TIMEOUT)
     text = err.str() if err is not None and hasattr(err, "str") else (str(exc) or type(exc).__name__)
     return KafkaopsError(f"{what}: {text}", hint="check the broker with `kafkaops status` or `kafkaops doctor`")
@@ -122,8 +121,7 @@ def list_groups(settings: Settings, client: Any = None) -> list[GroupSummary]:
 
 def _missing_group(group: str, settings: Settings, client: Any) -> UsageError:
     names = [g.group for g in list_groups(settings, client)]
-    matches = difflib.get_close_matches(group, names, n=3, cutoff=0.6)
-    hint = ("did you mean " + " or ".join(matches) + "?") if matches else "list the groups with `kafkaops groups list`"
+    hint = did_you_mean(group, names) or "list the groups with `kafkaops groups list`"
     return UsageError(f"consumer group {group} does not exist (no members, no committed offsets)", hint=hint)
 
 

@@ -40,6 +40,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from kafkaops.adapters.kafka import MISSING_TOPIC, RETRIABLE
 from kafkaops.errors import KafkaopsError, NotReady, RefusedError, UnreachableError, UsageError
 from kafkaops.procedures.db import (
     DEMO_TABLE,
@@ -47,12 +48,11 @@ from kafkaops.procedures.db import (
     Pipeline,
     TableRef,
     claim_position,
-    lock_holder,
     read_position,
     require_id_column,
     require_table,
     session,
-    try_lock,
+    take_lock,
 )
 from kafkaops.settings import Settings
 
@@ -72,18 +72,6 @@ OFFSET_SYNCHRONOUS_COMMIT = "on"  # durable offset updates (bench/bench_produce.
 DEFAULT_MAX_MESSAGE_BYTES = 1048588
 MIB = 1024 * 1024
 SKIP_REASON = "event larger than the topic's max.message.bytes"
-
-RETRIABLE = (
-    "_MSG_TIMED_OUT",
-    "_TRANSPORT",
-    "_ALL_BROKERS_DOWN",
-    "_TIMED_OUT",
-    "REQUEST_TIMED_OUT",
-    "NOT_ENOUGH_REPLICAS",
-    "LEADER_NOT_AVAILABLE",
-    "NOT_LEADER_FOR_PARTITION",
-)
-MISSING_TOPIC = ("UNKNOWN_TOPIC_OR_PART", "_UNKNOWN_TOPIC", "_UNKNOWN_PARTITION")
 
 
 @dataclass(frozen=True)
@@ -327,6 +315,13 @@ def high_water(conn: Any, ref: TableRef) -> int:
             last = None
         return max(int(last or 0), int(max_id))
     return int(max_id)
+
+
+def _second_producer(pipeline: Pipeline, holder: str) -> RefusedError:
+    return RefusedError(
+        f"another producer is running for {pipeline}{holder}; refusing to run a second one",
+        hint="wait for it to finish (or stop it); two producers would send rows twice",
+    )
 
 
 def _lock_holders(conn: Any, ref: TableRef) -> list[str]:
@@ -633,7 +628,7 @@ class _Run:
 
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = connect(self.settings, dsn=self.dsn, application_name="kafkaops-produce-reader")
+            conn = connect(self.dsn, application_name="kafkaops-produce-reader")
             self._local.conn = conn
             self._readers.append(conn)
         params = self.builder.params(after, upper, n, int(time.time() * 1000))
@@ -769,11 +764,7 @@ def produce(settings: Settings, opts: ProduceOptions, hooks: Hooks | None = None
         else:
             offset = claim_position(conn, pipeline, settings)
             assert offset.row is not None
-            if not try_lock(conn, offset.row):
-                raise RefusedError(
-                    f"another producer is running for {pipeline}{lock_holder(conn, offset.row)}; refusing to run a second one",
-                    hint="wait for it to finish (or stop it); two producers would send rows twice",
-                )
+            take_lock(conn, pipeline, offset.row, refuse=_second_producer)
             offset = read_position(conn, pipeline, settings) or offset  # as it is now that this run holds the lock
         check_topic(settings, topic)
         limit = topic_limit(settings, topic)

@@ -474,7 +474,7 @@ def _topics_on_disk(real: Path) -> dict[str, int]:
 
 def _service_plan(settings: Settings, cfg: services.StackConfig, service: str) -> ServicePlan:
     if service == services.KAFKA:
-        host, port = services._probe_host(cfg.listeners[0].host), cfg.listeners[0].port
+        host, port = services.probe_host(cfg.listeners[0].host), cfg.listeners[0].port
     else:
         host, port = cfg.zk_probe_host, cfg.zk_port
     proc = services.live_process(services.read_pid(settings, service))
@@ -482,7 +482,7 @@ def _service_plan(settings: Settings, cfg: services.StackConfig, service: str) -
         return ServicePlan(service, port, "running", proc.pid)
     if processes.port_open(host, port):
         owner = processes.port_owner(port)
-        label = services._owner_label(owner) if owner else "a process kafkaops cannot see"
+        label = services.owner_label(owner) if owner else "a process kafkaops cannot see"
         detail = f"port {port} is held by {label}, which kafkaops did not start"
         return ServicePlan(service, port, "foreign", owner.pid if owner else None, detail)
     return ServicePlan(service, port, "not-running")
@@ -824,12 +824,12 @@ def _check_stopped_cleanly(down: services.DownResult) -> None:
 
 def _check_ports_free(settings: Settings) -> None:
     cfg = services.read_stack_config(settings)
-    probes = [("Kafka broker", services._probe_host(host), port) for host, port in cfg.broker_ports]
+    probes = [("Kafka broker", services.probe_host(host), port) for host, port in cfg.broker_ports]
     probes.append(("ZooKeeper", cfg.zk_probe_host, cfg.zk_port))
     for label, host, port in probes:
         if processes.port_open(host, port):
             owner = processes.port_owner(port)
-            who = services._owner_label(owner) if owner else "a process kafkaops cannot see"
+            who = services.owner_label(owner) if owner else "a process kafkaops cannot see"
             raise RefusedError(
                 f"after stopping the stack, port {port} ({label}) is still held by {who}, which kafkaops did not start; nothing was deleted",
                 hint="stop that process yourself: deleting data under a running broker or ZooKeeper corrupts it",
@@ -969,9 +969,7 @@ def read_producer_offset(settings: Settings) -> dict[str, object] | None:
         pipeline = db.default_pipeline(conn, settings)
         offset = db.read_position(conn, pipeline, settings)
         if offset is not None and offset.row is not None:
-            if not db.try_lock(conn, offset.row):
-                raise db.producer_running(pipeline, db.lock_holder(conn, offset.row))
-            db.unlock(conn, offset.row)
+            db.ensure_no_producer(conn, pipeline, offset.row)
     if offset is None:
         return {"pipeline": str(pipeline), "last_id": 0, "last_created_at": None}
     return {"pipeline": str(pipeline), "last_id": offset.last_id, "last_created_at": str(offset.last_created_at)}
@@ -987,10 +985,11 @@ def producer_offset_held(settings: Settings) -> Iterator[Callable[[], dict[str, 
         pipeline = db.default_pipeline(conn, settings)
         row = db.claim_position(conn, pipeline, settings).row
         assert row is not None
-        if not db.try_lock(conn, row):
-            refusal = db.producer_running(pipeline, db.lock_holder(conn, row))
+        try:
+            db.take_lock(conn, pipeline, row)
+        except RefusedError as refusal:
             refusal.message += "; nothing was stopped or deleted"
-            raise refusal
+            raise
 
         def rewind() -> dict[str, object]:
             before = db.read_position(conn, pipeline, settings)

@@ -9,12 +9,12 @@ same anchor works in the terminal and as ``runbooks/failures.md#port-in-use`` on
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from kafkaops.errors import UsageError
+from kafkaops.text import did_you_mean
 
 # The runbook README is the index; it is listed under this name.
 INDEX = "index"
@@ -142,8 +142,8 @@ def list_runbooks(folder: Path | None = None) -> list[Runbook]:
 
 
 def _unknown(kind: str, wanted: str, choices: list[str], where: str = "") -> UsageError:
-    close = difflib.get_close_matches(wanted, choices, n=1, cutoff=0.6)
-    message = f"no {kind} {wanted!r}{where}" + (f" (did you mean {close[0]!r}?)" if close else "")
+    close = did_you_mean(wanted, choices, n=1, quote=True)
+    message = f"no {kind} {wanted!r}{where}" + (f" ({close})" if close else "")
     return UsageError(message, hint="available: " + ", ".join(choices))
 
 

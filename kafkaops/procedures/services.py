@@ -70,8 +70,7 @@ class StackConfig:
 
     @property
     def zk_probe_host(self) -> str:
-        host = self.zk_bind_host
-        return "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
+        return probe_host(self.zk_bind_host)
 
     @property
     def broker_ports(self) -> list[tuple[str, int]]:
@@ -287,7 +286,8 @@ class ServiceStatus:
     detail: str | None = None
 
 
-def _owner_label(info: processes.ProcInfo) -> str:
+def owner_label(info: processes.ProcInfo) -> str:
+    """'pid N (ZooKeeper)', 'pid N (Kafka broker)' or 'pid N (<program>)': who holds a port, as status and reset say it."""
     kind = "ZooKeeper" if info.runs(MAIN_CLASS[ZOOKEEPER]) else "Kafka broker" if info.runs(MAIN_CLASS[KAFKA]) else info.name
     return f"pid {info.pid} ({kind})"
 
@@ -310,7 +310,7 @@ def zookeeper_status(settings: Settings, cfg: StackConfig) -> ServiceStatus:
             owner = processes.port_owner(cfg.zk_port)
             status.state = "foreign"
             status.pid = owner.pid if owner else None
-            status.detail = f"port {cfg.zk_port} answered by {_owner_label(owner) if owner else 'a process kafkaops cannot see'}, not started by kafkaops"
+            status.detail = f"port {cfg.zk_port} answered by {owner_label(owner) if owner else 'a process kafkaops cannot see'}, not started by kafkaops"
         elif not answer.serving:
             status.state = "not-ready"
     elif proc is not None:
@@ -332,12 +332,12 @@ def broker_status(settings: Settings, cfg: StackConfig, *, timeout: float = 3.0)
     elif record is not None:
         status.state, status.pid = "stale-pid-file", record.pid
         status.detail = check.detail
-    open_ = processes.port_open(_probe_host(cfg.listeners[0].host), port)
+    open_ = processes.port_open(probe_host(cfg.listeners[0].host), port)
     if open_ and proc is None:
         owner = processes.port_owner(port)
         status.state = "foreign"
         status.pid = owner.pid if owner else None
-        status.detail = f"port {port} held by {_owner_label(owner) if owner else 'a process kafkaops cannot see'}, not started by kafkaops"
+        status.detail = f"port {port} held by {owner_label(owner) if owner else 'a process kafkaops cannot see'}, not started by kafkaops"
     if open_:
         from kafkaops.adapters.kafka import metadata
 
@@ -361,8 +361,12 @@ def broker_status(settings: Settings, cfg: StackConfig, *, timeout: float = 3.0)
     return status
 
 
-def _probe_host(host: str) -> str:
+def probe_host(host: str) -> str:
+    """The address to connect to for a listener bound to `host` (a wildcard bind is probed on 127.0.0.1)."""
     return "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
+
+
+_probe_host = probe_host  # alias for doctor until it moves
 
 
 @dataclass
@@ -572,7 +576,7 @@ class UpResult:
 
 
 def _check_port_free(service: str, host: str, port: int) -> None:
-    probe = _probe_host(host)
+    probe = probe_host(host)
     if processes.port_open(probe, port) or not processes.port_bindable(host or "0.0.0.0", port):
         owner = processes.port_owner(port)
         who = f"{owner.name} (pid {owner.pid})" if owner else "another process (kafkaops cannot see which)"
@@ -940,11 +944,11 @@ def _down(settings: Settings, cfg: StackConfig, progress: Progress, *, force: bo
     result.services.append(broker)
     # Never stop ZooKeeper under a live broker: it could not unregister and would leave a ghost.
     port = cfg.listeners[0].port
-    if processes.port_open(_probe_host(cfg.listeners[0].host), port):
+    if processes.port_open(probe_host(cfg.listeners[0].host), port):
         owner = processes.port_owner(port)
         result.services.append(StopOutcome(ZOOKEEPER, "foreign-left-running", detail="left running because a broker is still alive"))
         raise RefusedError(
-            f"a broker kafkaops did not start is still running on port {port}" + (f" ({_owner_label(owner)})" if owner else ""),
+            f"a broker kafkaops did not start is still running on port {port}" + (f" ({owner_label(owner)})" if owner else ""),
             hint="stop that broker first; ZooKeeper was left running so that it can unregister cleanly",
             runbook="failures foreign-process",
         )

@@ -21,6 +21,7 @@ from kafkaops.adapters import kafka
 from kafkaops.adapters.kafka import BrokerRequestError, admin, metadata
 from kafkaops.errors import ExitCode, KafkaopsError, RefusedError, UnreachableError, UsageError
 from kafkaops.settings import Settings
+from kafkaops.text import did_you_mean
 
 MAX_NAME_LENGTH = 249  # Kafka's limit (a partition's folder name adds "-<partition>" to it)
 INTERNAL_PREFIX = "__"  # __consumer_offsets, __transaction_state, ...
@@ -203,10 +204,8 @@ def parse_configs(pairs: list[str] | None) -> dict[str, str]:
 
 def not_found(name: str, existing: Any = ()) -> TopicNotFound:
     """The topic is not there; name the closest existing one (a typo like db_live_event) when there is one."""
-    import difflib
-
-    close = difflib.get_close_matches(name, [t for t in existing if not is_internal(t)], n=1, cutoff=0.8)
-    hint = f"did you mean {close[0]}? " if close else ""
+    close = did_you_mean(name, [t for t in existing if not is_internal(t)], n=1, cutoff=0.8)
+    hint = f"{close} " if close else ""
     return TopicNotFound(f"topic {name} does not exist", hint=hint + "see the topics with `kafkaops topics list`", runbook=_RB_MISSING)
 
 
@@ -242,7 +241,7 @@ def _translate(exc: BrokerRequestError, doing: str, name: str, settings: Setting
     if code == "TOPIC_ALREADY_EXISTS":
         hint = "wait a few seconds and try again" if "marked for deletion" in reason else f"see it with `kafkaops topics describe {name}`"
         return TopicExists(f"{doing} {name}: {reason}", hint=hint)
-    if code in ("UNKNOWN_TOPIC_OR_PART", "UNKNOWN_TOPIC_ID"):
+    if code in kafka.UNKNOWN_TOPIC:
         return not_found(name)
     if code in _BAD_INPUT:
         return UsageError(f"{doing} {name}: the broker rejected it: {reason}")

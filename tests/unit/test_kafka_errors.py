@@ -98,3 +98,14 @@ def test_missing_pem_file_is_refused_before_librdkafka_sees_it(tmp_path) -> None
         kafka.admin(_settings(KAFKA_SSL_CA_LOCATION=str(missing)))
     assert info.value.message == f"KAFKA_SSL_CA_LOCATION={missing}: no such file"
     assert info.value.exit_code == ExitCode.USAGE
+
+
+def test_error_name_sets_are_real_kafka_names_and_nest() -> None:
+    # every name is one confluent-kafka knows (a typo here would silently never match)
+    for name in kafka.NO_ANSWER | kafka.UNREACHABLE | kafka.RETRIABLE | kafka.MISSING_TOPIC | kafka.UNKNOWN_TOPIC:
+        assert isinstance(getattr(KafkaError, name), int), name
+    assert kafka.UNREACHABLE - kafka.NO_ANSWER == {"REQUEST_TIMED_OUT"}
+    assert kafka.BrokerRequestError("REQUEST_TIMED_OUT", "late").unreachable
+    assert not kafka.BrokerRequestError("UNKNOWN_TOPIC_OR_PART", "no").unreachable
+    assert "_MSG_TIMED_OUT" in kafka.RETRIABLE and "MSG_SIZE_TOO_LARGE" not in kafka.RETRIABLE
+    assert kafka.MISSING_TOPIC & kafka.UNKNOWN_TOPIC == {"UNKNOWN_TOPIC_OR_PART"}
