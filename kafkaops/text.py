@@ -5,12 +5,13 @@ No imports beyond the standard library, so cli/, procedures/ and adapters/ may a
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 
 
 def close_matches(word: str, candidates: Iterable[str], *, n: int = 3, cutoff: float = 0.6) -> list[str]:
     """The candidates most like `word`, best first (at most `n`, each at least `cutoff` alike)."""
+    import difflib  # only when a suggestion is made: it adds ~10 ms to every command's start-up
+
     return difflib.get_close_matches(word, list(candidates), n=n, cutoff=cutoff)
 
 
