@@ -4,7 +4,7 @@ from typing import Annotated
 
 import typer
 
-from kafkaops.procedures.db import DEMO_TABLE
+from kafkaops.defaults import DEMO_TABLE
 
 db_app = typer.Typer(
     name="db",

@@ -4,8 +4,8 @@ from typing import Annotated, Any
 
 import typer
 
+from kafkaops.defaults import TOPIC_WAIT_TIMEOUT as WAIT_TIMEOUT
 from kafkaops.errors import ExitCode
-from kafkaops.procedures.topics import WAIT_TIMEOUT
 
 topics_app = typer.Typer(
     name="topics",

@@ -26,11 +26,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from kafkaops.defaults import DEMO_TABLE
 from kafkaops.errors import ExitCode, KafkaopsError, NotReady, RefusedError, UsageError
 from kafkaops.settings import Settings
 
 OFFSETS_TABLE = "producer_offsets"
-DEMO_TABLE = "livedb"
 EPOCH = "1970-01-01T00:00:00+00:00"
 
 OFFSETS_DDL = """

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from kafkaops.adapters.kafka import MISSING_TOPIC, RETRIABLE
+from kafkaops.defaults import DEFAULT_BATCH_SIZE, DEFAULT_DELIVERY_TIMEOUT, DEFAULT_INTERVAL, DEFAULT_SETTLE_TIMEOUT
 from kafkaops.errors import KafkaopsError, NotReady, RefusedError, UnreachableError, UsageError
 from kafkaops.procedures.db import (
     DEMO_TABLE,
@@ -56,16 +57,12 @@ from kafkaops.procedures.db import (
 )
 from kafkaops.settings import Settings
 
-# 2000 rows per batch: one offset UPDATE and one keyset query per 2000 rows keeps PostgreSQL far
-# from the bottleneck, while a crash re-sends at most a few batches. Up to MAX_IN_FLIGHT batches are
-# in flight at once, so the next batch is read while Kafka acknowledges the previous ones.
-DEFAULT_BATCH_SIZE = 2000
+# DEFAULT_BATCH_SIZE (2000 rows, kafkaops/defaults.py): one offset UPDATE and one keyset query per 2000 rows
+# keeps PostgreSQL far from the bottleneck, while a crash re-sends at most a few batches. Up to MAX_IN_FLIGHT
+# batches are in flight at once, so the next batch is read while Kafka acknowledges the previous ones.
 MAX_IN_FLIGHT = 4
 READERS = 2  # connections reading batches ahead in parallel
 READ_AHEAD = 3  # batches read ahead
-DEFAULT_DELIVERY_TIMEOUT = 30.0  # seconds Kafka has to acknowledge an event before the run fails
-DEFAULT_SETTLE_TIMEOUT = 10.0  # seconds the settle gate waits for in-flight inserts
-DEFAULT_INTERVAL = 1.0
 OFFSET_SYNCHRONOUS_COMMIT = "on"  # durable offset updates (bench/bench_produce.py --offset-commit compares "off")
 
 # Kafka's default max.message.bytes (the broker's, which a topic inherits unless it sets its own).

@@ -19,6 +19,7 @@ from typing import Any
 
 from kafkaops.adapters import kafka
 from kafkaops.adapters.kafka import BrokerRequestError, admin, metadata
+from kafkaops.defaults import TOPIC_WAIT_TIMEOUT
 from kafkaops.errors import ExitCode, KafkaopsError, RefusedError, UnreachableError, UsageError
 from kafkaops.settings import Settings
 from kafkaops.text import did_you_mean
@@ -26,7 +27,7 @@ from kafkaops.text import did_you_mean
 MAX_NAME_LENGTH = 249  # Kafka's limit (a partition's folder name adds "-<partition>" to it)
 INTERNAL_PREFIX = "__"  # __consumer_offsets, __transaction_state, ...
 METADATA_TIMEOUT = 5.0  # one metadata request: an unreachable broker fails in seconds
-WAIT_TIMEOUT = 30.0  # how long create and delete wait for the cluster to reflect the change
+WAIT_TIMEOUT = TOPIC_WAIT_TIMEOUT  # how long create and delete wait for the cluster to reflect the change
 _LEGAL = re.compile(r"[a-zA-Z0-9._-]+")
 _HINT_CHECK = "check the stack with `kafkaops status` or `kafkaops doctor`"
 _RB_MISSING = "failures topic-missing"
