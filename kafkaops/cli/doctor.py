@@ -59,7 +59,7 @@ def doctor(
     """
     from kafkaops import ui
     from kafkaops.cli import get_settings
-    from kafkaops.procedures.doctor import run_doctor
+    from kafkaops.doctor import run_doctor
 
     settings = get_settings(ctx, kafka_topic=topic)
     with ui.spinner("running the doctor's checks") as spin:
