@@ -9,27 +9,7 @@ from kafkaops.doctor.common import _closest, _registered_endpoints, _source, _us
 from kafkaops.doctor.context import Context
 from kafkaops.doctor.registry import check
 from kafkaops.doctor.results import Outcome, failed, passed, skipped, warned
-from kafkaops.errors import KafkaopsError
 from kafkaops.redact import redact_dsn
-from kafkaops.settings import Settings
-
-
-def _embedded_url(settings: Settings) -> tuple[str | None, str | None]:
-    """The embedded PostgreSQL's URL: (url, None), or (None, why it cannot be used)."""
-    try:
-        from kafkaops.adapters import embedded_pg
-
-        return embedded_pg.database_url(settings), None
-    except KafkaopsError as exc:
-        return None, exc.message
-    except Exception as exc:  # noqa: BLE001 - an adapter still being built must not break doctor
-        return None, f"the embedded PostgreSQL cannot be used: {exc}"
-
-
-def _has_embedded() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("kafkaops.adapters.embedded_pg") is not None
 
 
 @check("config.variables", 4, "configuration", "KAFKA_BROKER, KAFKA_CLIENT_ID, KAFKA_TOPIC, DATABASE_URL set")
@@ -58,13 +38,10 @@ def check_variables(ctx: Context) -> Outcome:
         },
     }
     if s.database_url:
-        ctx.db_url, ctx.db_source = s.database_url, "DATABASE_URL"
         return passed("KAFKA_BROKER, KAFKA_CLIENT_ID, KAFKA_TOPIC and DATABASE_URL are set; " + env_note, details, **data)
     where = f"the environment or {s.env_file}" if s.env_file else "the environment or a .env file"
-    if _has_embedded() and getattr(s, "embedded_db", True):
-        ctx.db_source = "embedded"
-        ctx.db_url, ctx.db_problem = _embedded_url(s)
-        if ctx.db_url is not None:  # the documented default: nothing to warn about
+    if ctx.database.source == "embedded":
+        if ctx.database.url is not None:  # the documented default: nothing to warn about
             return passed(
                 "KAFKA_BROKER, KAFKA_CLIENT_ID and KAFKA_TOPIC are set; DATABASE_URL is unset, so the embedded PostgreSQL is used; " + env_note,
                 details,

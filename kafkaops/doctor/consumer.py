@@ -23,7 +23,14 @@ def _watermarks(ctx: Context, name: str, parts: list[int]) -> dict[int, tuple[in
     return {p: (lo, hi) for p, (lo, hi) in out.items()}
 
 
-@check("messages.end_offsets", 7, "producer", "messages in the topic (end offsets)", requires=("topic.exists", "config.advertised"))
+@check(
+    "messages.end_offsets",
+    7,
+    "producer",
+    "messages in the topic (end offsets)",
+    requires=("topic.exists", "config.advertised"),
+    uses=("database.offset", "database.pending"),  # ctx.db_facts: compared with the end offsets when present
+)
 def check_end_offsets(ctx: Context) -> Outcome:
     name = ctx.settings.kafka_topic
     parts = sorted(ctx.md.topics[name].partitions)

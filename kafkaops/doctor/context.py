@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from contextlib import ExitStack
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from kafkaops.adapters import network
@@ -11,6 +13,40 @@ from kafkaops.doctor.results import PASS, WARN, CheckResult
 from kafkaops.errors import KafkaopsError
 from kafkaops.procedures import cluster, services
 from kafkaops.settings import Settings
+
+
+@dataclass(frozen=True)
+class DatabaseTarget:
+    url: str | None
+    source: str | None  # "DATABASE_URL" | "embedded" | None (neither)
+    problem: str | None  # why the embedded database has no URL
+
+
+def database_target(settings: Settings) -> DatabaseTarget:
+    if settings.database_url:
+        return DatabaseTarget(settings.database_url, "DATABASE_URL", None)
+    if _has_embedded() and getattr(settings, "embedded_db", True):
+        url, problem = _embedded_url(settings)
+        return DatabaseTarget(url, "embedded", problem)
+    return DatabaseTarget(None, None, None)
+
+
+def _embedded_url(settings: Settings) -> tuple[str | None, str | None]:
+    """The embedded PostgreSQL's URL: (url, None), or (None, why it cannot be used)."""
+    try:
+        from kafkaops.adapters import embedded_pg
+
+        return embedded_pg.database_url(settings), None
+    except KafkaopsError as exc:
+        return None, exc.message
+    except Exception as exc:  # noqa: BLE001 - an adapter still being built must not break doctor
+        return None, f"the embedded PostgreSQL cannot be used: {exc}"
+
+
+def _has_embedded() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("kafkaops.adapters.embedded_pg") is not None
 
 
 class Context:
@@ -30,13 +66,31 @@ class Context:
         self._zk_client: Any = None
         self._zk_error: KafkaopsError | None = None
         self._admin: Any = None
-        self.md: Any = None  # kafka.ClusterInfo
-        self.db: Any = None  # a psycopg connection
-        self.db_url: str | None = None
-        self.db_source: str | None = None  # "DATABASE_URL" | "embedded"
-        self.db_problem: str | None = None  # why the embedded database has no URL
-        self.db_facts: dict[str, Any] = {}
-        self.offsets: dict[int, tuple[int, int]] = {}  # partition -> (low, high)
+        # Facts a check publishes for the checks that declare it (in `requires`, or in `uses` when the
+        # fact is optional): every reader of md requires broker.metadata, of db database.reachable, of
+        # offsets messages.end_offsets; db_facts are filled by database.offset and database.pending.
+        self.md: Any = None  # kafka.ClusterInfo, from broker.metadata
+        self.db: Any = None  # a psycopg connection, from database.reachable
+        self.db_facts: dict[str, Any] = {}  # last_id, rewind, pending...: from database.offset / database.pending
+        self.offsets: dict[int, tuple[int, int]] = {}  # partition -> (low, high), from messages.end_offsets
+
+    # facts computed once, on first use ----------------------------------------------------
+    @cached_property
+    def database(self) -> DatabaseTarget:
+        """The database the producer uses: DATABASE_URL, else the embedded PostgreSQL (with why it cannot be used)."""
+        return database_target(self.settings)
+
+    @property
+    def db_url(self) -> str | None:
+        return self.database.url
+
+    @property
+    def db_source(self) -> str | None:  # "DATABASE_URL" | "embedded"
+        return self.database.source
+
+    @property
+    def db_problem(self) -> str | None:  # why the embedded database has no URL
+        return self.database.problem
 
     # locality ---------------------------------------------------------------------------
     def local_reason(self, service: str) -> str | None:

@@ -86,7 +86,16 @@ def _canary_insert(cur: Any) -> tuple[str, list[str]]:
     return f"INSERT INTO {LIVEDB} ({', '.join(names)}) VALUES ({', '.join(values)}) RETURNING id, row_to_json({LIVEDB}.*)::text", names  # noqa: S608
 
 
-@check("producer.canary", 6, "producer", "canary: database → Kafka → consumer", requires=("producer.leader",), timeout=15.0, canary_only=True)
+@check(
+    "producer.canary",
+    6,
+    "producer",
+    "canary: database → Kafka → consumer",
+    requires=("producer.leader",),
+    uses=("database.reachable",),  # ctx.db: the canary row goes into the database it connected to
+    timeout=15.0,
+    canary_only=True,
+)
 def check_canary(ctx: Context) -> Outcome:
     """Insert a marked row (in a transaction that is rolled back), produce it, consume it back and match."""
     import json

@@ -37,6 +37,7 @@ class Check:
     timeout: float = 4.0
     applies: str = "cluster"  # one of APPLIES
     canary_only: bool = False  # runs only with --canary
+    uses: tuple[str, ...] = ()  # checks whose facts it reads when they ran; never a reason to skip
 
     @property
     def summary(self) -> str:
@@ -58,6 +59,7 @@ def check(
     timeout: float = 4.0,
     applies: str = "cluster",
     canary_only: bool = False,
+    uses: tuple[str, ...] = (),
 ) -> Callable[[Callable[[Context], Outcome]], Callable[[Context], Outcome]]:
     """Register the decorated function as the check ``id`` (it is returned unchanged)."""
     if applies not in APPLIES:
@@ -66,7 +68,7 @@ def check(
     def register(fn: Callable[[Context], Outcome]) -> Callable[[Context], Outcome]:
         if id in _REGISTRY and _REGISTRY[id].fn.__qualname__ != fn.__qualname__:
             raise ValueError(f"check {id} is registered twice")
-        _REGISTRY[id] = Check(id, step, layer, title, fn, requires, local, timeout, applies, canary_only)
+        _REGISTRY[id] = Check(id, step, layer, title, fn, requires, local, timeout, applies, canary_only, uses)
         return fn
 
     return register

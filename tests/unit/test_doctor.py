@@ -297,3 +297,20 @@ def test_the_registry_keeps_the_procedures_order() -> None:
         "host.pid_files",
     ]
     assert "producer.canary" not in [c.id for c in d.checks(canary=False)]
+
+
+def test_what_a_check_requires_or_uses_exists_and_runs_before_it() -> None:
+    order = [c.id for c in d.checks(canary=True)]
+    for c in d.checks(canary=True):
+        for dep in (*c.requires, *c.uses):
+            assert dep in order and order.index(dep) < order.index(c.id), (c.id, dep)
+
+
+def test_the_database_target_is_a_fact_computed_on_first_use_not_left_by_config_variables(tmp_path: Path) -> None:
+    from kafkaops.settings import load_settings
+
+    env = {"KAFKAOPS_HOME": str(tmp_path / "home"), "KAFKA_BROKER": "localhost:1", "ZOOKEEPER_CONNECT": "localhost:1"}
+    ctx = d.Context(load_settings(env={**env, "DATABASE_URL": "postgresql://u:pw@db.example:5432/x"}, cwd=tmp_path), canary=False)
+    assert (ctx.db_url, ctx.db_source, ctx.db_problem) == ("postgresql://u:pw@db.example:5432/x", "DATABASE_URL", None)  # no check ran
+    ctx = d.Context(load_settings(env=env, cwd=tmp_path), canary=False)
+    assert ctx.db_source == "embedded" and (ctx.db_url is None) == (ctx.db_problem is not None)
