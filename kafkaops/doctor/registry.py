@@ -7,12 +7,14 @@ module the order in which its checks are defined, whatever order the modules wer
 
 from __future__ import annotations
 
+import difflib
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from kafkaops.doctor.context import Context
-from kafkaops.doctor.results import Outcome
+from kafkaops.doctor.results import EXTRAS_STEP, Outcome
+from kafkaops.errors import UsageError
 
 # Where a check applies:
 #   local     - the local stack kafkaops runs (this machine's files and processes)
@@ -85,3 +87,47 @@ def all_checks() -> list[Check]:
 def checks(canary: bool) -> list[Check]:
     """The checklist, in the procedure's order: the canary only when asked for."""
     return [c for c in all_checks() if canary or not c.canary_only]
+
+
+def select(ids: Sequence[str]) -> list[Check]:
+    """The checks named by ``ids`` and every check they require or use, transitively, in the procedure's order.
+
+    An unknown id is a UsageError that names the closest known ids.
+    """
+    every = all_checks()
+    by_id = {c.id: c for c in every}
+    unknown = [i for i in ids if i not in by_id]
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], list(by_id), n=3, cutoff=0.6)
+        raise UsageError(
+            f"unknown check {unknown[0]!r}" + (f"; did you mean {close[0]}?" if close else ""),
+            hint="`kafkaops doctor --list-checks` lists every check id",
+        )
+    wanted: set[str] = set()
+    todo = list(ids)
+    while todo:
+        c = by_id[todo.pop()]
+        if c.id not in wanted:
+            wanted.add(c.id)
+            todo += [*c.requires, *c.uses]
+    return [c for c in every if c.id in wanted]
+
+
+def describe(check: Check) -> dict[str, object]:
+    """One check as --list-checks --json shows it."""
+    return {
+        "id": check.id,
+        "step": check.step,
+        "layer": check.layer,
+        "title": check.title,
+        "applies_to": check.applies,
+        "requires": list(check.requires),
+        "uses": list(check.uses),
+        "timeout": check.timeout,
+        "canary_only": check.canary_only,
+    }
+
+
+def step_label(step: int) -> str:
+    """The step column: 1..8, or + for the extras (as in doctor's table)."""
+    return "+" if step == EXTRAS_STEP else str(step)

@@ -42,6 +42,11 @@ class CheckResult:
     priority: int = 0  # within a failing layer, the verdict prefers the root cause (higher)
     skip_kind: str | None = None  # prerequisite | remote | not-configured
 
+    @classmethod
+    def of(cls, check: Any, out: Outcome, *, seconds: float) -> CheckResult:
+        """The result of ``check`` (a registry.Check): its id, step, layer and title with the outcome's fields."""
+        return cls(id=check.id, step=check.step, layer=check.layer, title=check.title, seconds=seconds, **vars(out))
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from urllib.parse import urlsplit
 
 from kafkaops.doctor.common import _any_local, _first_line
 from kafkaops.doctor.context import Context
-from kafkaops.doctor.registry import Check, checks
+from kafkaops.doctor.registry import Check, checks, select
 from kafkaops.doctor.results import FAIL, SKIP, WARN, CheckResult, DoctorReport, Outcome, Verdict, skipped
 from kafkaops.errors import KafkaopsError
 from kafkaops.redact import redact_dsn
@@ -81,14 +81,30 @@ def _verdict(results: list[CheckResult]) -> Verdict:
     return Verdict("ok", None, None, "every check passed: ZooKeeper, broker, topic, configuration, database, producer and consumers look right", None, None)
 
 
-def run_doctor(settings: Settings, *, canary: bool = False, only_local: bool = False, progress: Callable[[str], None] | None = None) -> DoctorReport:
-    """Run the checklist and return the report (never raises for a failing check)."""
+def run_doctor(
+    settings: Settings,
+    *,
+    canary: bool = False,
+    only_local: bool = False,
+    progress: Callable[[str], None] | None = None,
+    only: Sequence[str] = (),
+) -> DoctorReport:
+    """Run the checklist and return the report (never raises for a failing check).
+
+    ``only``: run just these check ids and what they require or use, transitively (naming
+    producer.canary runs the canary); an unknown id is a :class:`UsageError`.
+    """
     del only_local
     t0 = time.perf_counter()
+    if only:
+        selected = select(only)
+        canary = canary or any(c.canary_only for c in selected)
+    else:
+        selected = checks(canary)
     ctx = Context(settings, canary=canary)
     results: list[CheckResult] = []
     try:
-        for check in checks(canary):
+        for check in selected:
             if progress:
                 progress(f"step {check.step}: {check.title}")
             started = time.perf_counter()
@@ -104,22 +120,7 @@ def run_doctor(settings: Settings, *, canary: bool = False, only_local: bool = F
             else:
                 blocked = _blocked_by(ctx, check)
                 out = skipped(blocked) if blocked else _run_bounded(check.fn, ctx, check.timeout)
-            result = CheckResult(
-                id=check.id,
-                step=check.step,
-                layer=check.layer,
-                title=check.title,
-                status=out.status,
-                finding=out.finding,
-                details=out.details,
-                remedy=out.remedy,
-                runbook=out.runbook,
-                next=out.next,
-                seconds=time.perf_counter() - started,
-                data=out.data,
-                priority=out.priority,
-                skip_kind=out.skip_kind,
-            )
+            result = CheckResult.of(check, out, seconds=time.perf_counter() - started)
             ctx.results[check.id] = result
             results.append(result)
     finally:
