@@ -32,55 +32,48 @@ def check_broker_process(ctx: Context) -> Outcome:
         if open_:
             return passed(
                 f"the broker runs (pid {proc.pid}, up {_uptime(time.time() - proc.create_time)}) and listens on port {port}",
-                pid=proc.pid,
-                port=port,
-                managed=True,
+                data={"pid": proc.pid, "port": port, "managed": True},
             )
         return failed(
             f"the broker's process {proc.pid} runs but port {port} is closed",
-            "it is still starting, or failing: read its log",
-            "broker-unreachable",
+            remedy="it is still starting, or failing: read its log",
+            runbook="broker-unreachable",
             next="kafkaops logs kafka",
-            pid=proc.pid,
-            port=port,
+            data={"pid": proc.pid, "port": port},
         )
     if not open_:
         return failed(
             f"the Kafka broker is not running (nothing listens on port {port})",
-            "start it: `kafkaops up` (it starts ZooKeeper first if needed and waits until the broker is ready)",
-            "broker-unreachable",
+            remedy="start it: `kafkaops up` (it starts ZooKeeper first if needed and waits until the broker is ready)",
+            runbook="broker-unreachable",
             next="kafkaops up",
-            port=port,
+            data={"port": port},
         )
     owner = processes.port_owner(port)
     details = [f"command: {owner.command[:300]}"] if owner else []
     if owner is not None and owner.runs(services.MAIN_CLASS[services.KAFKA]):
         return warned(
             f"the broker on port {port} was not started by kafkaops ({_owner_label(owner)})",
-            "kafkaops can check it but will never stop it",
-            "foreign-process",
-            details,
-            pid=owner.pid,
-            port=port,
-            managed=False,
+            remedy="kafkaops can check it but will never stop it",
+            runbook="foreign-process",
+            details=details,
+            data={"pid": owner.pid, "port": port, "managed": False},
         )
     if owner is None:
         return warned(
             f"port {port} is held by {_owner_label(owner)}, not by a broker kafkaops started",
-            "if the metadata check fails too, find and stop that process",
-            "foreign-process",
-            port=port,
+            remedy="if the metadata check fails too, find and stop that process",
+            runbook="foreign-process",
+            data={"port": port},
         )
     return failed(
         f"port {port} is held by {_owner_label(owner)}, not by a Kafka broker",
-        f"stop that process (pid {owner.pid}), or move the broker to a free port (listeners in {ctx.settings.server_properties}), then `kafkaops up`",
-        "port-in-use",
-        details,
+        remedy=f"stop that process (pid {owner.pid}), or move the broker to a free port (listeners in {ctx.settings.server_properties}), then `kafkaops up`",
+        runbook="port-in-use",
+        details=details,
         next=f"kafkaops status  # then stop pid {owner.pid}",
         priority=10,
-        pid=owner.pid,
-        port=port,
-        owner=owner.name,
+        data={"pid": owner.pid, "port": port, "owner": owner.name},
     )
 
 
@@ -91,15 +84,21 @@ def check_broker_metadata(ctx: Context) -> Outcome:
     if not ctx.broker_local and network.resolve(ctx.broker_host, timeout=1.0) is None:
         return failed(
             f"KAFKA_BROKER={ctx.settings.kafka_broker}: {ctx.broker_host} does not resolve",
-            "fix KAFKA_BROKER (a host name this machine can resolve)",
-            "broker-unreachable",
+            remedy="fix KAFKA_BROKER (a host name this machine can resolve)",
+            runbook="broker-unreachable",
             next=f"set KAFKA_BROKER to a reachable host:port (now {ctx.settings.kafka_broker})",
         )
     t0 = time.perf_counter()
     try:
         md = metadata(ctx.settings, timeout=METADATA_DEADLINE, client=ctx.admin())
     except ClientSecurityError as exc:  # the broker answers, but refuses this client's login or TLS
-        return failed(exc.message, exc.hint or "fix the client settings", "client-security", exc.details, next="kafkaops runbook failures client-security")
+        return failed(
+            exc.message,
+            remedy=exc.hint or "fix the client settings",
+            runbook="client-security",
+            details=exc.details,
+            next="kafkaops runbook failures client-security",
+        )
     except KafkaopsError as exc:
         bad = [e for e in _registered_endpoints(ctx) if not network.probe(e[1], e[2], timeout=1.0).connected]
         if bad and processes.port_open(ctx.broker_host, ctx.broker_port):
@@ -108,30 +107,32 @@ def check_broker_metadata(ctx: Context) -> Outcome:
             return warned(
                 f"no metadata answer from KAFKA_BROKER={ctx.settings.kafka_broker}, although its port accepts connections: "
                 f"the client is sent on to the advertised {bad[0][1]}:{bad[0][2]}, which it cannot reach",
-                "see config.advertised",
-                "advertised-listeners",
+                remedy="see config.advertised",
+                runbook="advertised-listeners",
                 next="kafkaops runbook failures advertised-listeners",
-                no_result=True,
+                data={"no_result": True},
             )
         if isinstance(exc, UnreachableError) and processes.port_open(ctx.broker_host, ctx.broker_port):
             return _not_answering(ctx, f"a metadata request got no answer in {METADATA_DEADLINE:g} s")
         return failed(
             f"no metadata answer from KAFKA_BROKER={ctx.settings.kafka_broker}: {exc.message}",
-            "check that the broker runs (`kafkaops status`) and that KAFKA_BROKER names it",
-            "broker-unreachable",
+            remedy="check that the broker runs (`kafkaops status`) and that KAFKA_BROKER names it",
+            runbook="broker-unreachable",
             next="kafkaops status",
         )
     ms = round((time.perf_counter() - t0) * 1000, 1)
     ctx.md = md
     ids = sorted(b.id for b in md.brokers)
     if not ids:
-        return failed(f"{ctx.settings.kafka_broker} answered, but lists no broker", "read the broker's log", "broker-unreachable", next="kafkaops logs kafka")
+        return failed(
+            f"{ctx.settings.kafka_broker} answered, but lists no broker",
+            remedy="read the broker's log",
+            runbook="broker-unreachable",
+            next="kafkaops logs kafka",
+        )
     return passed(
         f"{ctx.settings.kafka_broker} answered a metadata request in {ms:g} ms: broker(s) {ids}, cluster id {md.cluster_id}",
-        brokers=ids,
-        controller=md.controller_id,
-        cluster_id=md.cluster_id,
-        ms=ms,
+        data={"brokers": ids, "controller": md.controller_id, "cluster_id": md.cluster_id, "ms": ms},
     )
 
 
@@ -139,9 +140,9 @@ def _not_answering(ctx: Context, what: str) -> Outcome:
     """The port accepts connections but requests time out: a stopped (SIGSTOP), overloaded or wedged broker."""
     return failed(
         f"the broker at {ctx.settings.kafka_broker} accepts connections but does not answer requests: {what}",
-        "the broker process is stuck, not down: read its log (a ZooKeeper write it retries forever, long GC pauses); "
+        remedy="the broker process is stuck, not down: read its log (a ZooKeeper write it retries forever, long GC pauses); "
         "restart it with `kafkaops down --force` then `kafkaops up`",
-        "broker-not-answering",
+        runbook="broker-not-answering",
         next="kafkaops logs kafka",
         priority=5,
     )
@@ -171,15 +172,17 @@ def check_broker_requests(ctx: Context) -> Outcome:
                 b = unreachable[0]
                 return warned(
                     f"no answer to a DescribeConfigs request: the client is sent on to the advertised {b.host}:{b.port}, which it cannot reach",
-                    "see config.advertised",
-                    "advertised-listeners",
+                    remedy="see config.advertised",
+                    runbook="advertised-listeners",
                     next="kafkaops runbook failures advertised-listeners",
-                    no_result=True,
+                    data={"no_result": True},
                 )
             return _not_answering(ctx, f"it answered metadata, but not a DescribeConfigs request for topic {topic} in {REQUEST_DEADLINE:g} s")
-        return warned(f"DescribeConfigs for topic {topic} was refused: {exc.reason} ({exc.code})", "check the client's ACLs", "broker-not-answering")
+        return warned(
+            f"DescribeConfigs for topic {topic} was refused: {exc.reason} ({exc.code})", remedy="check the client's ACLs", runbook="broker-not-answering"
+        )
     ms = round((time.perf_counter() - t0) * 1000, 1)
-    return passed(f"the broker answered a DescribeConfigs request for topic {topic} in {ms:g} ms", ms=ms, topic=topic)
+    return passed(f"the broker answered a DescribeConfigs request for topic {topic} in {ms:g} ms", data={"ms": ms, "topic": topic})
 
 
 def _broker_running_locally(ctx: Context) -> bool:
@@ -197,12 +200,12 @@ def check_broker_registration(ctx: Context) -> Outcome:
         if not ids:
             return failed(
                 "no broker is registered in ZooKeeper under /brokers/ids",
-                "start the broker, or check that it uses this ZooKeeper",
-                "broker-unreachable",
+                remedy="start the broker, or check that it uses this ZooKeeper",
+                runbook="broker-unreachable",
                 next="kafkaops status",
-                registered=ids,
+                data={"registered": ids},
             )
-        return passed(f"broker(s) {ids} registered in ZooKeeper", registered=ids)
+        return passed(f"broker(s) {ids} registered in ZooKeeper", data={"registered": ids})
     assert ctx.cfg is not None
     bid = ctx.cfg.broker_id
     node = zk.broker_znode(client, bid)
@@ -213,29 +216,27 @@ def check_broker_registration(ctx: Context) -> Outcome:
         return failed(
             f"stale registration: broker {bid} is still registered in ZooKeeper (session 0x{node.owner_session:x}, "
             f"{age:.0f}s old) but no broker runs: an unclean stop left it",
-            f"it disappears when its ZooKeeper session expires (zookeeper.session.timeout.ms = {expiry:g}s after the stop); "
+            remedy=f"it disappears when its ZooKeeper session expires (zookeeper.session.timeout.ms = {expiry:g}s after the stop); "
             "`kafkaops up` waits for that, then starts the broker. Never start a broker by hand before it is gone (NodeExistsException)",
-            "stale-broker-registration",
-            [f"endpoints: {', '.join(node.endpoints)}"],
+            runbook="stale-broker-registration",
+            details=[f"endpoints: {', '.join(node.endpoints)}"],
             next="kafkaops up",
             priority=10,
-            broker_id=bid,
-            session=f"0x{node.owner_session:x}",
-            age_s=round(age, 1),
-            registered=ids,
+            data={"broker_id": bid, "session": f"0x{node.owner_session:x}", "age_s": round(age, 1), "registered": ids},
         )
     if node is None and running:
         return failed(
             f"a broker runs but broker {bid} is not registered under /brokers/ids (it has no ZooKeeper session)",
-            "the broker lost ZooKeeper or is still starting: read its log; `kafkaops down && kafkaops up` if it does not recover",
-            "zookeeper-unreachable",
+            remedy="the broker lost ZooKeeper or is still starting: read its log; `kafkaops down && kafkaops up` if it does not recover",
+            runbook="zookeeper-unreachable",
             next="kafkaops logs kafka",
-            broker_id=bid,
-            registered=ids,
+            data={"broker_id": bid, "registered": ids},
         )
     if node is None:
-        return passed(f"broker {bid} is neither running nor registered: no stale registration", broker_id=bid, registered=ids)
-    return passed(f"broker {bid} is registered in ZooKeeper ({', '.join(node.endpoints)})", broker_id=bid, registered=ids, endpoints=list(node.endpoints))
+        return passed(f"broker {bid} is neither running nor registered: no stale registration", data={"broker_id": bid, "registered": ids})
+    return passed(
+        f"broker {bid} is registered in ZooKeeper ({', '.join(node.endpoints)})", data={"broker_id": bid, "registered": ids, "endpoints": list(node.endpoints)}
+    )
 
 
 @check("broker.controller", 2, "broker", "controller elected", requires=("zookeeper.serving", "broker.registration"), applies="zookeeper")
@@ -248,21 +249,20 @@ def check_controller(ctx: Context) -> Outcome:
     if cid is None:
         return failed(
             "no controller is elected although broker(s) are registered",
-            "restart the broker: `kafkaops down && kafkaops up`",
-            "broker-unreachable",
+            remedy="restart the broker: `kafkaops down && kafkaops up`",
+            runbook="broker-unreachable",
             next="kafkaops down && kafkaops up",
-            registered=ids,
+            data={"registered": ids},
         )
     if cid not in ids:
         return failed(
             f"the controller is broker {cid}, which is not registered",
-            "wait a few seconds for a new election; restart the broker if it persists",
-            "stale-broker-registration",
+            remedy="wait a few seconds for a new election; restart the broker if it persists",
+            runbook="stale-broker-registration",
             next="kafkaops doctor",
-            controller=cid,
-            registered=ids,
+            data={"controller": cid, "registered": ids},
         )
-    return passed(f"broker {cid} is the controller", controller=cid)
+    return passed(f"broker {cid} is the controller", data={"controller": cid})
 
 
 def _zookeeper_cluster_id(ctx: Context) -> str | None:
@@ -293,22 +293,23 @@ def check_meta_properties(ctx: Context) -> Outcome:
             nxt = f"restore {m.path} from a backup, or kafkaops reset --confirm (every message is lost)"
         return failed(
             m.problem or f"{m.path} cannot be used",
-            f"the broker will not start with it. Restore it, or rewrite it with {rewrite}; if the data does not matter, "
+            remedy=f"the broker will not start with it. Restore it, or rewrite it with {rewrite}; if the data does not matter, "
             "empty Kafka's and ZooKeeper's data together with `kafkaops reset --confirm`",
-            "cluster-id-mismatch",
-            [x.problem for x in bad if x.problem],
+            runbook="cluster-id-mismatch",
+            details=[x.problem for x in bad if x.problem],
             next=nxt,
             priority=10,
-            files={str(x.path): x.state for x in metas},
+            data={"files": {str(x.path): x.state for x in metas}},
         )
     present = [m for m in metas if m.state == "ok"]
     if not present:
         return passed(
-            f"no meta.properties in the log dirs yet (a new broker): {', '.join(str(m.path) for m in metas)}", files={str(m.path): m.state for m in metas}
+            f"no meta.properties in the log dirs yet (a new broker): {', '.join(str(m.path) for m in metas)}",
+            data={"files": {str(m.path): m.state for m in metas}},
         )
     return passed(
         f"meta.properties readable in {len(present)} of {len(metas)} log dir(s)" + (f", cluster id {present[0].cluster_id}" if present[0].cluster_id else ""),
-        files={str(m.path): m.state for m in metas},
+        data={"files": {str(m.path): m.state for m in metas}},
     )
 
 
@@ -329,7 +330,7 @@ def check_cluster_id(ctx: Context) -> Outcome:
     zk_id = zk.cluster_id(ctx.zk())
     stored = {str(m.path.parent): m for m in (cluster.read_meta(d) for d in ctx.cfg.log_dirs) if m.state == "ok"}
     if not stored:
-        return passed("no meta.properties in the log dirs yet (a new broker): nothing to disagree with ZooKeeper", zookeeper_cluster_id=zk_id)
+        return passed("no meta.properties in the log dirs yet (a new broker): nothing to disagree with ZooKeeper", data={"zookeeper_cluster_id": zk_id})
     bad: list[str] = []
     for d, meta in stored.items():
         cid = meta.cluster_id
@@ -342,14 +343,13 @@ def check_cluster_id(ctx: Context) -> Outcome:
     if bad:
         return failed(
             "cluster id mismatch: " + bad[0],
-            "the broker will refuse to start. Restore ZooKeeper's data if you still have it; otherwise wipe Kafka's and "
+            remedy="the broker will refuse to start. Restore ZooKeeper's data if you still have it; otherwise wipe Kafka's and "
             "ZooKeeper's data together with `kafkaops reset --confirm` (every message is lost)",
-            "cluster-id-mismatch",
-            bad,
+            runbook="cluster-id-mismatch",
+            details=bad,
             next="kafkaops reset --confirm",
             priority=10,
-            zookeeper_cluster_id=zk_id,
-            stored={d: m.cluster_id for d, m in stored.items()},
+            data={"zookeeper_cluster_id": zk_id, "stored": {d: m.cluster_id for d, m in stored.items()}},
         )
     first = next(iter(stored.values())).cluster_id
-    return passed(f"cluster id {first} in every log dir's meta.properties matches ZooKeeper", cluster_id=first)
+    return passed(f"cluster id {first} in every log dir's meta.properties matches ZooKeeper", data={"cluster_id": first})

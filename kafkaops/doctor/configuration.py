@@ -38,30 +38,30 @@ def check_variables(ctx: Context) -> Outcome:
         },
     }
     if s.database_url:
-        return passed("KAFKA_BROKER, KAFKA_CLIENT_ID, KAFKA_TOPIC and DATABASE_URL are set; " + env_note, details, **data)
+        return passed("KAFKA_BROKER, KAFKA_CLIENT_ID, KAFKA_TOPIC and DATABASE_URL are set; " + env_note, details=details, data=data)
     where = f"the environment or {s.env_file}" if s.env_file else "the environment or a .env file"
     if ctx.database.source == "embedded":
         if ctx.database.url is not None:  # the documented default: nothing to warn about
             return passed(
                 "KAFKA_BROKER, KAFKA_CLIENT_ID and KAFKA_TOPIC are set; DATABASE_URL is unset, so the embedded PostgreSQL is used; " + env_note,
-                details,
-                **data,
+                details=details,
+                data=data,
             )
         return warned(
             "DATABASE_URL is unset and the embedded PostgreSQL it falls back to is not set up (see database.reachable)",
-            f"start it with `kafkaops up`, or set DATABASE_URL in {where} to use your own database",
-            "database-unreachable",
-            details,
+            remedy=f"start it with `kafkaops up`, or set DATABASE_URL in {where} to use your own database",
+            runbook="database-unreachable",
+            details=details,
             next="kafkaops up",
-            **data,
+            data=data,
         )
     return failed(
         "DATABASE_URL is unset: the producer has no database",
-        f"set DATABASE_URL=postgresql://USER:PASSWORD@HOST:5432/DB in {where}",
-        "database-unreachable",
-        details,
+        remedy=f"set DATABASE_URL=postgresql://USER:PASSWORD@HOST:5432/DB in {where}",
+        runbook="database-unreachable",
+        details=details,
         next="set DATABASE_URL in .env, then `kafkaops doctor`",
-        **data,
+        data=data,
     )
 
 
@@ -89,21 +89,21 @@ def check_advertised(ctx: Context) -> Outcome:
         return failed(
             f"the broker advertises {p.host}:{p.port}, which {'does not resolve' if p.error == 'does not resolve' else 'cannot be reached (' + str(p.error) + ')'} "
             f"from here: bootstrap through KAFKA_BROKER={ctx.settings.kafka_broker} works, then every client times out",
-            f"set advertised.listeners=PLAINTEXT://{ctx.broker_host}:{p.port} (a name clients can reach) in {ctx.settings.server_properties}, "
+            remedy=f"set advertised.listeners=PLAINTEXT://{ctx.broker_host}:{p.port} (a name clients can reach) in {ctx.settings.server_properties}, "
             "then restart the broker: `kafkaops down && kafkaops up`",
-            "advertised-listeners",
-            details,
+            runbook="advertised-listeners",
+            details=details,
             next=f"fix advertised.listeners in {ctx.settings.server_properties}, then `kafkaops down && kafkaops up`",
-            **data,
+            data=data,
         )
     match = any(p.host == ctx.broker_host and p.port == ctx.broker_port for p in probes)
     if match:
-        return passed(f"KAFKA_BROKER={ctx.settings.kafka_broker} is the advertised listener, and it is reachable", details, **data)
+        return passed(f"KAFKA_BROKER={ctx.settings.kafka_broker} is the advertised listener, and it is reachable", details=details, data=data)
     return passed(
         f"KAFKA_BROKER={ctx.settings.kafka_broker} bootstraps; clients then use the advertised "
         f"{', '.join(f'{p.host}:{p.port}' for p in probes)}, reachable from here",
-        details,
-        **data,
+        details=details,
+        data=data,
     )
 
 
@@ -111,17 +111,16 @@ def check_advertised(ctx: Context) -> Outcome:
 def check_topic_name(ctx: Context) -> Outcome:
     name = ctx.settings.kafka_topic
     if name in ctx.md.topics:
-        return passed(f"KAFKA_TOPIC={name} ({_source(ctx.settings, 'kafka_topic')}) names an existing topic", topic=name)
+        return passed(f"KAFKA_TOPIC={name} ({_source(ctx.settings, 'kafka_topic')}) names an existing topic", data={"topic": name})
     close = _closest(name, _user_topics(ctx))
     if not close:
         return skipped(f"no existing topic has a name like {name}: the topic itself is missing (step 3)")
     where = _source(ctx.settings, "kafka_topic")
     return failed(
         f"KAFKA_TOPIC={name} ({where}) matches no topic; did you mean {close[0]}?",
-        f"set KAFKA_TOPIC={close[0]} in the {where} (or create {name}: `kafkaops topics create {name}`)",
-        "topic-missing",
-        [f"similar topics: {', '.join(close)}"],
+        remedy=f"set KAFKA_TOPIC={close[0]} in the {where} (or create {name}: `kafkaops topics create {name}`)",
+        runbook="topic-missing",
+        details=[f"similar topics: {', '.join(close)}"],
         next=f"set KAFKA_TOPIC={close[0]}, then `kafkaops doctor`",
-        topic=name,
-        suggestions=close,
+        data={"topic": name, "suggestions": close},
     )

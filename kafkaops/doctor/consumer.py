@@ -38,7 +38,10 @@ def check_end_offsets(ctx: Context) -> Outcome:
         ctx.offsets = _watermarks(ctx, name, parts)
     except Exception as exc:  # noqa: BLE001 - KafkaException / timeout
         return failed(
-            f"cannot read the end offsets of {name}: {_first_line(exc)}", "check the broker (`kafkaops status`)", "broker-unreachable", next="kafkaops status"
+            f"cannot read the end offsets of {name}: {_first_line(exc)}",
+            remedy="check the broker (`kafkaops status`)",
+            runbook="broker-unreachable",
+            next="kafkaops status",
         )
     end = sum(hi for _, hi in ctx.offsets.values())
     held = sum(hi - lo for lo, hi in ctx.offsets.values())
@@ -54,38 +57,38 @@ def check_end_offsets(ctx: Context) -> Outcome:
             return failed(
                 f"{name} is empty but {OFFSETS_TABLE}.last_id={last_id}: the topic was recreated or reset after rows were sent, "
                 "and the producer will not send them again",
-                f"if the rows must be in Kafka again, rewind the offset: {ctx.db_facts.get('rewind', '`kafkaops db rewind --yes`')}, then `kafkaops produce`",
-                "producer-offset-ahead",
-                details,
+                remedy=f"if the rows must be in Kafka again, rewind the offset: {ctx.db_facts.get('rewind', '`kafkaops db rewind --yes`')}, then `kafkaops produce`",
+                runbook="producer-offset-ahead",
+                details=details,
                 next="kafkaops runbook failures producer-offset-ahead",
-                **data,
+                data=data,
             )
         if pending:
             return failed(
                 f"{name} is empty while {pending} row(s) wait in {LIVEDB}: nothing was produced yet",
-                "run the producer: `kafkaops produce`",
-                "consumer-shows-nothing",
-                details,
+                remedy="run the producer: `kafkaops produce`",
+                runbook="consumer-shows-nothing",
+                details=details,
                 next="kafkaops produce",
-                **data,
+                data=data,
             )
         return warned(
             f"{name} is empty: nothing was produced yet",
-            "insert rows into livedb (`kafkaops db seed 10`), then `kafkaops produce`",
-            "consumer-shows-nothing",
-            details,
+            remedy="insert rows into livedb (`kafkaops db seed 10`), then `kafkaops produce`",
+            runbook="consumer-shows-nothing",
+            details=details,
             next="kafkaops produce",
-            **data,
+            data=data,
         )
     if held == 0:
         return warned(
             f"{name} holds no messages now (end offset {end}): retention or deletion removed them",
-            "new messages appear after the next `kafkaops produce`",
-            "consumer-shows-nothing",
-            details,
-            **data,
+            remedy="new messages appear after the next `kafkaops produce`",
+            runbook="consumer-shows-nothing",
+            details=details,
+            data=data,
         )
-    return passed(f"{name} holds {held} message(s) (end offset {end})", details, **data)
+    return passed(f"{name} holds {held} message(s) (end offset {end})", details=details, data=data)
 
 
 @check("consumer.groups", 7, "consumer", "consumer groups on the topic and their lag", requires=("messages.end_offsets",), timeout=6.0)
@@ -121,13 +124,13 @@ def check_consumer_groups(ctx: Context) -> Outcome:
         idle = state.upper() in ("EMPTY", "DEAD", "UNKNOWN")
         return warned(
             f"consumer group {gid} is {lag} message(s) behind on {name}" + (" and has no active member" if idle else ""),
-            f"run its consumer again (it resumes from its committed offset), or read everything with "
+            remedy=f"run its consumer again (it resumes from its committed offset), or read everything with "
             f"`kafkaops consume {name} --from-beginning` (no --group: nothing committed); details: `kafkaops groups describe {gid}`",
-            "consumer-shows-nothing",
-            details,
+            runbook="consumer-shows-nothing",
+            details=details,
             next=f"kafkaops groups describe {gid}",
-            groups=per_group,
+            data={"groups": per_group},
         )
     if not per_group:
-        return passed(f"no consumer group has committed offsets on {name} (console consumers without a group read with --from-beginning)", groups={})
-    return passed(f"{len(per_group)} consumer group(s) on {name}, all caught up", details, groups=per_group)
+        return passed(f"no consumer group has committed offsets on {name} (console consumers without a group read with --from-beginning)", data={"groups": {}})
+    return passed(f"{len(per_group)} consumer group(s) on {name}, all caught up", details=details, data={"groups": per_group})

@@ -28,10 +28,10 @@ def check_database_reachable(ctx: Context) -> Outcome:
     if ctx.db_url is None and ctx.db_source == "embedded":
         return failed(
             f"DATABASE_URL is unset and {ctx.db_problem or 'the embedded PostgreSQL cannot be used'}",
-            "start it: `kafkaops up` starts the embedded PostgreSQL (or set DATABASE_URL to your own database)",
-            "database-unreachable",
+            remedy="start it: `kafkaops up` starts the embedded PostgreSQL (or set DATABASE_URL to your own database)",
+            runbook="database-unreachable",
             next="kafkaops up",
-            source="embedded",
+            data={"source": "embedded"},
         )
     if ctx.db_url is None:
         return skipped("no database to check: DATABASE_URL is unset (see config.variables)")
@@ -48,17 +48,17 @@ def check_database_reachable(ctx: Context) -> Outcome:
             remedy, nxt = "check that PostgreSQL runs and that DATABASE_URL's host, port, user, password and database are right", "kafkaops db status"
         return failed(
             f"the database at {label} ({ctx.db_source}) is unreachable: {_first_line(exc)}",
-            remedy,
-            "database-unreachable",
+            remedy=remedy,
+            runbook="database-unreachable",
             next=nxt,
-            database=label,
-            source=ctx.db_source,
+            data={"database": label, "source": ctx.db_source},
         )
     ctx.db = conn
     ms = round((time.perf_counter() - t0) * 1000, 1)
     version = conn.info.server_version
     return passed(
-        f"PostgreSQL {version // 10000}.{version % 10000} at {label} ({ctx.db_source}) answers ({ms:g} ms)", database=label, source=ctx.db_source, ms=ms
+        f"PostgreSQL {version // 10000}.{version % 10000} at {label} ({ctx.db_source}) answers ({ms:g} ms)",
+        data={"database": label, "source": ctx.db_source, "ms": ms},
     )
 
 
@@ -85,18 +85,20 @@ def check_database_schema(ctx: Context) -> Outcome:
     if missing:
         return failed(
             f"table(s) {', '.join(missing)} missing in the database",
-            "create them: `kafkaops db init` (`--demo` also creates a livedb table to try the pipeline)",
-            "database-unreachable",
+            remedy="create them: `kafkaops db init` (`--demo` also creates a livedb table to try the pipeline)",
+            runbook="database-unreachable",
             next="kafkaops db init",
-            missing=missing,
+            data={"missing": missing},
         )
     pipeline = _pipeline(ctx)
     offset = db.read_position(ctx.db, pipeline, ctx.settings)
     ctx.db_facts["last_id"] = offset.last_id if offset else 0
     ctx.db_facts["rewind"] = _rewind_remedy(pipeline, offset.row if offset else None)
     if offset is None:
-        return passed(f"tables {LIVEDB} and {OFFSETS_TABLE} exist; the pipeline {pipeline} has no position yet (it starts at 0)", pipeline=str(pipeline))
-    return passed(f"tables {LIVEDB} and {OFFSETS_TABLE} exist, with the position of {pipeline} (row id={offset.row})", pipeline=str(pipeline))
+        return passed(
+            f"tables {LIVEDB} and {OFFSETS_TABLE} exist; the pipeline {pipeline} has no position yet (it starts at 0)", data={"pipeline": str(pipeline)}
+        )
+    return passed(f"tables {LIVEDB} and {OFFSETS_TABLE} exist, with the position of {pipeline} (row id={offset.row})", data={"pipeline": str(pipeline)})
 
 
 def _other_pipelines_ahead(ctx: Context, pipeline: Any) -> list[str]:
@@ -139,24 +141,24 @@ def check_database_offset(ctx: Context) -> Outcome:
         return failed(
             f"the producer's offset of {pipeline} is ahead of the data: {OFFSETS_TABLE}.last_id={last_id} but the newest {LIVEDB} id is "
             f"{max_id if max_id is not None else 'none (empty table)'}: the table was truncated or re-seeded, so the producer will send nothing, ever",
-            f"rewind the offset to the last id really sent (usually 0 after a re-seed): {_rewind_remedy(pipeline, offset.row if offset else None)} "
+            remedy=f"rewind the offset to the last id really sent (usually 0 after a re-seed): {_rewind_remedy(pipeline, offset.row if offset else None)} "
             "(every row above it is then sent again)",
-            "producer-offset-ahead",
+            runbook="producer-offset-ahead",
             next="kafkaops runbook failures producer-offset-ahead",
             priority=10,
-            **data,
+            data=data,
         )
     others = _other_pipelines_ahead(ctx, pipeline)
     if others:  # a warning: the pipeline doctor checks is fine, and its later checks still run
         return warned(
             f"{len(others)} other pipeline(s) have an offset ahead of their table: their producer will send nothing, ever",
-            "rewind each with `kafkaops db rewind --yes --table TABLE --topic TOPIC` (its rows are then sent again)",
-            "producer-offset-ahead",
-            others,
+            remedy="rewind each with `kafkaops db rewind --yes --table TABLE --topic TOPIC` (its rows are then sent again)",
+            runbook="producer-offset-ahead",
+            details=others,
             next="kafkaops runbook failures producer-offset-ahead",
-            **data,
+            data=data,
         )
-    return passed(f"offset of {pipeline} last_id={last_id} is within the data (newest id {max_id if max_id is not None else 'none'})", **data)
+    return passed(f"offset of {pipeline} last_id={last_id} is within the data (newest id {max_id if max_id is not None else 'none'})", data=data)
 
 
 @check("database.pending", 5, "database", "rows pending for the producer", requires=("database.schema", "database.offset"), applies="database")
@@ -175,26 +177,23 @@ def check_database_pending(ctx: Context) -> Outcome:
             return failed(
                 f"row id={row_id} of {LIVEDB} makes an event of {size:,} bytes, over topic {topic}'s max.message.bytes of {limit:,}: "
                 f"`kafkaops produce` stops before it, {pending} row(s) wait",
-                f"raise the topic's max.message.bytes (bin/kafka-configs.sh --bootstrap-server {ctx.settings.kafka_broker} --alter --entity-type topics "
+                remedy=f"raise the topic's max.message.bytes (bin/kafka-configs.sh --bootstrap-server {ctx.settings.kafka_broker} --alter --entity-type topics "
                 f"--entity-name {topic} --add-config max.message.bytes=<bytes>), make row {row_id} smaller, or run "
                 "`kafkaops produce --skip-oversize` (it records the row in producer_skipped and sends the rest)",
-                "row-too-large",
+                runbook="row-too-large",
                 details=details,
                 next="kafkaops runbook failures row-too-large",
-                pending=pending,
-                row_id=row_id,
-                event_bytes=size,
-                max_message_bytes=limit,
+                data={"pending": pending, "row_id": row_id, "event_bytes": size, "max_message_bytes": limit},
             )
         return warned(
             f"{pending} row(s) wait in {LIVEDB} (id > {last_id}): the producer has not sent them yet",
-            "run the producer: `kafkaops produce`",
-            "consumer-shows-nothing",
+            remedy="run the producer: `kafkaops produce`",
+            runbook="consumer-shows-nothing",
             details=details,
             next="kafkaops produce",
-            pending=pending,
+            data={"pending": pending},
         )
-    return passed(f"no rows pending (every row up to id {last_id} was sent)", details, pending=0)
+    return passed(f"no rows pending (every row up to id {last_id} was sent)", details=details, data={"pending": 0})
 
 
 def _first_row_too_large(ctx: Context, last_id: int) -> tuple[int, int, int] | None:

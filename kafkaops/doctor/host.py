@@ -20,7 +20,7 @@ def check_kafka_home(ctx: Context) -> Outcome:
     home = ctx.settings.kafka_home
     version = services.kafka_version(home)
     if version or any((home / "libs").glob("kafka_2.*.jar")):
-        return passed(f"Kafka {version or '?'} installed at {home} (KAFKA_HOME)", kafka_home=str(home), version=version)
+        return passed(f"Kafka {version or '?'} installed at {home} (KAFKA_HOME)", data={"kafka_home": str(home), "version": version})
     ident = ctx.identity
     nothing_answers = ident.broker_on_this_machine and not processes.port_open(services._probe_host(ctx.broker_host), ctx.broker_port)
     if not ident.local and not (ident.config_error is not None and nothing_answers):
@@ -33,11 +33,11 @@ def check_kafka_home(ctx: Context) -> Outcome:
     why = "" if ident.local else f", and nothing answers at KAFKA_BROKER={ctx.settings.kafka_broker}"
     return failed(
         f"KAFKA_HOME {home} is not a Kafka installation (no libs/kafka_2.*.jar){why}: `kafkaops up` cannot start anything",
-        "install Kafka with `kafkaops install` (it also writes the configs for a local pipeline), or point KAFKA_HOME at a Kafka folder with libs/ and config/",
-        "kafka-not-installed",
+        remedy="install Kafka with `kafkaops install` (it also writes the configs for a local pipeline), or point KAFKA_HOME at a Kafka folder with libs/ and config/",
+        runbook="kafka-not-installed",
         next=nxt,
         priority=10,
-        kafka_home=str(home),
+        data={"kafka_home": str(home)},
     )
 
 
@@ -48,8 +48,10 @@ def check_java(ctx: Context) -> Outcome:
     try:
         info = find_java(ctx.settings.java)
     except KafkaopsError as exc:
-        return failed(exc.message, exc.hint or f"install Java {MIN_JAVA}+ (17 recommended)", "java-missing", next="set JAVA_HOME or KAFKAOPS_JAVA")
-    return passed(f"Java {info.major} at {info.path}", [info.version_line], major=info.major, path=info.path)
+        return failed(
+            exc.message, remedy=exc.hint or f"install Java {MIN_JAVA}+ (17 recommended)", runbook="java-missing", next="set JAVA_HOME or KAFKAOPS_JAVA"
+        )
+    return passed(f"Java {info.major} at {info.path}", details=[info.version_line], data={"major": info.major, "path": info.path})
 
 
 def _data_dirs(ctx: Context) -> list[tuple[str, Path]]:
@@ -79,12 +81,12 @@ def check_tmp_dirs(ctx: Context) -> Outcome:
     if hits:
         return warned(
             f"data under a temporary folder, lost on reboot on many systems: {hits[0]}" + (f" (+{len(hits) - 1} more)" if len(hits) > 1 else ""),
-            f"move log.dirs ({ctx.settings.server_properties}) and dataDir ({ctx.settings.zookeeper_properties}) to a lasting folder, together",
-            "data-under-tmp",
-            hits,
-            dirs=hits,
+            remedy=f"move log.dirs ({ctx.settings.server_properties}) and dataDir ({ctx.settings.zookeeper_properties}) to a lasting folder, together",
+            runbook="data-under-tmp",
+            details=hits,
+            data={"dirs": hits},
         )
-    return passed("no data directory is under a temporary folder", dirs=[str(d) for _, d in _data_dirs(ctx)])
+    return passed("no data directory is under a temporary folder", data={"dirs": [str(d) for _, d in _data_dirs(ctx)]})
 
 
 def _existing(path: Path) -> Path:
@@ -134,21 +136,21 @@ def check_disk(ctx: Context) -> Outcome:
         line, at = full[0]
         return failed(
             f"disk full: {line}",
-            f"free space on the disk holding {at} (at least {_size(FULL_DISK_BYTES)}; more for real data): the broker and "
+            remedy=f"free space on the disk holding {at} (at least {_size(FULL_DISK_BYTES)}; more for real data): the broker and "
             "ZooKeeper cannot write there, so `kafkaops up` fails. Never delete meta.properties or segment files by hand",
-            "disk-space",
-            details,
+            runbook="disk-space",
+            details=details,
             next=f"free space on the disk holding {at}, then kafkaops up",
             priority=10,
         )
     if low:
         return warned(
             f"low disk space: {low[0]}",
-            "free space there: a full disk takes the log dir (and the broker) offline; never delete meta.properties or segment files by hand",
-            "disk-space",
-            details,
+            remedy="free space there: a full disk takes the log dir (and the broker) offline; never delete meta.properties or segment files by hand",
+            runbook="disk-space",
+            details=details,
         )
-    return passed("enough free disk space for log.dirs and dataDir", details)
+    return passed("enough free disk space for log.dirs and dataDir", details=details)
 
 
 @check("host.pid_files", EXTRAS_STEP, "host", "no stale pid files", applies="local")
@@ -162,18 +164,18 @@ def check_pid_files(ctx: Context) -> Outcome:
             # Alive with the recorded start time, but not the service: up and down refuse while it stands.
             return warned(
                 f"pid file {path} names pid {check.proc.pid}, which runs another program ({check.proc.command[:120]})",
-                f"kafkaops never signals it, and `kafkaops up` / `kafkaops down` refuse while this file stands: check that process, then delete {path}",
-                "foreign-process",
-                [check.detail] if check.detail else None,
+                remedy=f"kafkaops never signals it, and `kafkaops up` / `kafkaops down` refuse while this file stands: check that process, then delete {path}",
+                runbook="foreign-process",
+                details=[check.detail] if check.detail else None,
             )
         if check.verdict == "gone" and rec is not None:
             stale.append(f"{path} names pid {rec.pid}, which is gone (or is another program now)")
     if stale:
         return warned(
             f"stale pid file: {stale[0]}",
-            "harmless: `kafkaops up` and `kafkaops down` remove it; it means the service "
+            remedy="harmless: `kafkaops up` and `kafkaops down` remove it; it means the service "
             "stopped without kafkaops (crash or kill), so expect log recovery at the next start",
-            "unclean-shutdown",
-            stale,
+            runbook="unclean-shutdown",
+            details=stale,
         )
     return passed("no stale pid files")

@@ -93,7 +93,7 @@ def _check_log(ctx: Context, service: str) -> Outcome:
             f"kafkaops logs {service}",
             {"file": str(path), "findings": items},
         )
-    return passed(f"no known failure signature in {path.name} since the last start", file=str(path), findings=[])
+    return passed(f"no known failure signature in {path.name} since the last start", data={"file": str(path), "findings": []})
 
 
 @check("logs.zookeeper", 8, "logs", "ZooKeeper log: known failures since the last start", local="zookeeper", applies="local")

@@ -23,22 +23,22 @@ def check_producer_leader(ctx: Context) -> Outcome:
         if leader is None:
             return failed(
                 f"partition {part.id} of {name} has no reachable leader (leader {part.leader})",
-                "start the broker holding it (`kafkaops up`)",
-                "broker-unreachable",
-                details,
+                remedy="start the broker holding it (`kafkaops up`)",
+                runbook="broker-unreachable",
+                details=details,
                 next="kafkaops up",
             )
         p = network.probe(leader.host, leader.port, timeout=1.0)
         if not p.connected:
             return failed(
                 f"a producer cannot reach the leader of {name}[{part.id}] (broker {leader.id} at {leader.host}:{leader.port}: {p.error})",
-                "make advertised.listeners name an address clients can reach",
-                "advertised-listeners",
-                details,
+                remedy="make advertised.listeners name an address clients can reach",
+                runbook="advertised-listeners",
+                details=details,
                 next=f"fix advertised.listeners in {ctx.settings.server_properties}",
             )
         details.append(f"partition {part.id}: leader broker {leader.id} at {leader.host}:{leader.port} ({p.ms:g} ms)")
-    return passed(f"a producer can reach the leader of every partition of {name} (nothing written)", details)
+    return passed(f"a producer can reach the leader of every partition of {name} (nothing written)", details=details)
 
 
 _CANARY_VALUES = {
@@ -142,11 +142,11 @@ def check_canary(ctx: Context) -> Outcome:
             err = delivered[0][0] if delivered else "no delivery report"
             return failed(
                 f"the canary message was not accepted by {name}: {err}",
-                "run the checks above; read the broker log",
-                "broker-unreachable",
-                details,
+                remedy="run the checks above; read the broker log",
+                runbook="broker-unreachable",
+                details=details,
                 next="kafkaops logs kafka",
-                **hops,
+                data=hops,
             )
         msg = delivered[0][1]
         hops["produce_ack_ms"] = round((time.perf_counter() - t1) * 1000, 1)
@@ -166,17 +166,19 @@ def check_canary(ctx: Context) -> Outcome:
         if got is None:
             return failed(
                 f"the canary message was produced but not consumed back from {name} within 5 s",
-                "consumers cannot fetch from the leader: check advertised.listeners",
-                "advertised-listeners",
-                details,
+                remedy="consumers cannot fetch from the leader: check advertised.listeners",
+                runbook="advertised-listeners",
+                details=details,
                 next="kafkaops logs kafka",
-                **hops,
+                data=hops,
             )
         hops["consume_ms"] = round((time.perf_counter() - t2) * 1000, 1)
         if got.value() != event:
-            return failed("the consumed canary does not match what was produced", "read the broker log", "broker-unreachable", details, **hops)
+            return failed(
+                "the consumed canary does not match what was produced", remedy="read the broker log", runbook="broker-unreachable", details=details, data=hops
+            )
     except KafkaException as exc:
-        return failed(f"canary round trip failed: {exc}", "read the broker log", "broker-unreachable", details, **hops)
+        return failed(f"canary round trip failed: {exc}", remedy="read the broker log", runbook="broker-unreachable", details=details, data=hops)
     finally:
         if tx is not None:
             tx.rollback()
@@ -185,4 +187,4 @@ def check_canary(ctx: Context) -> Outcome:
     hops["total_ms"] = round((time.perf_counter() - t0) * 1000, 1)
     hop_text = ", ".join(f"{k.removesuffix('_ms').replace('_', ' ')} {v:g} ms" for k, v in hops.items())
     details.append("the canary message stays in the topic (Kafka keeps messages); consumers can drop it by its header")
-    return passed(f"canary round trip matched: {hop_text}", details, **hops)
+    return passed(f"canary round trip matched: {hop_text}", details=details, data=hops)

@@ -142,18 +142,33 @@ class Outcome:
     skip_kind: str | None = None
 
 
-def passed(finding: str, details: list[str] | None = None, **data: Any) -> Outcome:
-    return Outcome(PASS, finding, details or [], data=data)
+def passed(finding: str, *, details: list[str] | None = None, data: dict[str, Any] | None = None) -> Outcome:
+    return Outcome(PASS, finding, details or [], data=data or {})
 
 
 def warned(
-    finding: str, remedy: str | None = None, runbook: str | None = None, details: list[str] | None = None, next: str | None = None, **data: Any
+    finding: str,
+    *,
+    remedy: str | None = None,
+    runbook: str | None = None,
+    details: list[str] | None = None,
+    next: str | None = None,
+    data: dict[str, Any] | None = None,
 ) -> Outcome:
-    return Outcome(WARN, finding, details or [], remedy, _ref(runbook), next, data)
+    return Outcome(WARN, finding, details or [], remedy, _ref(runbook), next, data or {})
 
 
-def failed(finding: str, remedy: str, runbook: str, details: list[str] | None = None, next: str | None = None, priority: int = 0, **data: Any) -> Outcome:
-    return Outcome(FAIL, finding, details or [], remedy, _ref(runbook), next, data, priority)
+def failed(
+    finding: str,
+    *,
+    remedy: str,
+    runbook: str,
+    details: list[str] | None = None,
+    next: str | None = None,
+    priority: int = 0,
+    data: dict[str, Any] | None = None,
+) -> Outcome:
+    return Outcome(FAIL, finding, details or [], remedy, _ref(runbook), next, data or {}, priority)
 
 
 def skipped(reason: str, kind: str = "prerequisite", details: list[str] | None = None) -> Outcome:

@@ -15,7 +15,7 @@ def check_topic_exists(ctx: Context) -> Outcome:
     name = ctx.settings.kafka_topic
     topic = ctx.md.topics.get(name)
     if topic is not None and topic.error is None:
-        return passed(f"topic {name} exists ({len(topic.partitions)} partition(s))", topic=name)
+        return passed(f"topic {name} exists ({len(topic.partitions)} partition(s))", data={"topic": name})
     close = _closest(name, [t for t in _user_topics(ctx) if t != name])
     if topic is None and close:
         return skipped(f"no topic {name}, but {close[0]} exists: see the KAFKA_TOPIC check (step 4)", details=[f"similar: {', '.join(close)}"])
@@ -23,11 +23,11 @@ def check_topic_exists(ctx: Context) -> Outcome:
     reason = f"topic {name} does not exist" if topic is None else f"topic {name} is not usable: {topic.error}"
     return failed(
         f"{reason} (KAFKA_TOPIC, from {_source(ctx.settings, 'kafka_topic')})",
-        f"create it: `kafkaops topics create {name} --partitions {p} --replication-factor {r}` (or `kafkaops up`, which ensures it)",
-        "topic-missing",
-        [f"existing topics: {', '.join(_user_topics(ctx)) or 'none'}"],
+        remedy=f"create it: `kafkaops topics create {name} --partitions {p} --replication-factor {r}` (or `kafkaops up`, which ensures it)",
+        runbook="topic-missing",
+        details=[f"existing topics: {', '.join(_user_topics(ctx)) or 'none'}"],
         next=f"kafkaops topics create {name} --partitions {p} --replication-factor {r}",
-        topic=name,
+        data={"topic": name},
     )
 
 
@@ -45,25 +45,31 @@ def check_topic_layout(ctx: Context) -> Outcome:
     if offline:
         return failed(
             f"topic {name}: partition(s) {offline} have no leader (offline): nothing can be written or read there",
-            "start the broker(s) holding their replicas (`kafkaops up`); read the broker log if they are up",
-            "broker-unreachable",
-            layout,
+            remedy="start the broker(s) holding their replicas (`kafkaops up`); read the broker log if they are up",
+            runbook="broker-unreachable",
+            details=layout,
             next="kafkaops logs kafka",
-            **data,
+            data=data,
         )
     if under:
-        return warned(f"topic {name}: partition(s) {under} are under-replicated", "a replica's broker is down or lagging", "broker-unreachable", layout, **data)
+        return warned(
+            f"topic {name}: partition(s) {under} are under-replicated",
+            remedy="a replica's broker is down or lagging",
+            runbook="broker-unreachable",
+            details=layout,
+            data=data,
+        )
     want_p, want_rf = ctx.settings.topic_partitions, ctx.settings.topic_replication_factor
     if (n, rf) != (want_p, want_rf):
         return warned(
             f"topic {name} has {n} partition(s) and replication factor {rf}; the settings say {want_p} and {want_rf}",
-            "harmless for this pipeline, but align KAFKA_TOPIC_PARTITIONS / KAFKA_TOPIC_REPLICATION_FACTOR with the topic "
+            remedy="harmless for this pipeline, but align KAFKA_TOPIC_PARTITIONS / KAFKA_TOPIC_REPLICATION_FACTOR with the topic "
             "(partitions can only be added; fewer means recreating the topic)",
-            "topic-missing",
-            layout,
-            **data,
+            runbook="topic-missing",
+            details=layout,
+            data=data,
         )
-    return passed(f"topic {name}: {n} partition(s), replication factor {rf}, every partition led and fully in sync", layout, **data)
+    return passed(f"topic {name}: {n} partition(s), replication factor {rf}, every partition led and fully in sync", details=layout, data=data)
 
 
 def _internal_rf(ctx: Context) -> tuple[int, int, str] | None:
@@ -107,19 +113,19 @@ def check_internal_replication(ctx: Context) -> Outcome:
         return failed(
             f"offsets.topic.replication.factor={offsets_rf} ({source}) but only {live} broker(s) run: "
             "__consumer_offsets can never be created, so consumer groups never work",
-            f"set offsets.topic.replication.factor=1 (and transaction.state.log.replication.factor=1, "
+            remedy=f"set offsets.topic.replication.factor=1 (and transaction.state.log.replication.factor=1, "
             f"transaction.state.log.min.isr=1) in {ctx.settings.server_properties}, then restart: `kafkaops down && kafkaops up`",
-            "offsets-topic-replication",
+            runbook="offsets-topic-replication",
             next="kafkaops down && kafkaops up",
-            **data,
+            data=data,
         )
     if txn_rf > live and "__transaction_state" not in ctx.md.topics:
         return warned(
             f"transaction.state.log.replication.factor={txn_rf} ({source}) but only {live} broker(s) run: transactions cannot work",
-            "set it to 1 on a single broker (only transactional producers need it)",
-            "offsets-topic-replication",
-            **data,
+            remedy="set it to 1 on a single broker (only transactional producers need it)",
+            runbook="offsets-topic-replication",
+            data=data,
         )
     return passed(
-        f"offsets.topic.replication.factor={offsets_rf}, transaction.state.log.replication.factor={txn_rf} ({source}) fit {live} live broker(s)", **data
+        f"offsets.topic.replication.factor={offsets_rf}, transaction.state.log.replication.factor={txn_rf} ({source}) fit {live} live broker(s)", data=data
     )

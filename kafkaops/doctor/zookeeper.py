@@ -23,55 +23,48 @@ def check_zookeeper_process(ctx: Context) -> Outcome:
         if open_:
             return passed(
                 f"ZooKeeper runs (pid {proc.pid}, up {_uptime(time.time() - proc.create_time)}) and listens on port {cfg.zk_port}",
-                pid=proc.pid,
-                port=cfg.zk_port,
-                managed=True,
+                data={"pid": proc.pid, "port": cfg.zk_port, "managed": True},
             )
         return failed(
             f"ZooKeeper's process {proc.pid} runs but port {cfg.zk_port} is closed",
-            "it is still starting or failing to bind: read its log",
-            "zookeeper-unreachable",
+            remedy="it is still starting or failing to bind: read its log",
+            runbook="zookeeper-unreachable",
             next="kafkaops logs zookeeper",
-            pid=proc.pid,
-            port=cfg.zk_port,
+            data={"pid": proc.pid, "port": cfg.zk_port},
         )
     if not open_:
         return failed(
             f"ZooKeeper is not running (nothing listens on port {cfg.zk_port})",
-            "start the stack: `kafkaops up` starts ZooKeeper first, then the broker",
-            "zookeeper-unreachable",
+            remedy="start the stack: `kafkaops up` starts ZooKeeper first, then the broker",
+            runbook="zookeeper-unreachable",
             next="kafkaops up",
-            port=cfg.zk_port,
+            data={"port": cfg.zk_port},
         )
     owner = processes.port_owner(cfg.zk_port)
     details = [f"command: {owner.command[:300]}"] if owner else []
     if owner is not None and owner.runs(services.MAIN_CLASS[services.ZOOKEEPER]):
         return warned(
             f"ZooKeeper on port {cfg.zk_port} was not started by kafkaops ({_owner_label(owner)})",
-            "kafkaops can check it but will never stop it; stop it yourself if it is not meant to run",
-            "foreign-process",
-            details,
-            pid=owner.pid,
-            port=cfg.zk_port,
-            managed=False,
+            remedy="kafkaops can check it but will never stop it; stop it yourself if it is not meant to run",
+            runbook="foreign-process",
+            details=details,
+            data={"pid": owner.pid, "port": cfg.zk_port, "managed": False},
         )
     if owner is None:
         return warned(
             f"port {cfg.zk_port} is held by {_owner_label(owner)}, not by a ZooKeeper kafkaops started",
-            "if the next check fails too, find and stop that process",
-            "foreign-process",
-            port=cfg.zk_port,
+            remedy="if the next check fails too, find and stop that process",
+            runbook="foreign-process",
+            data={"port": cfg.zk_port},
         )
     return failed(
         f"port {cfg.zk_port} is held by {_owner_label(owner)}, not by ZooKeeper",
-        f"stop that process (pid {owner.pid}) or set another clientPort in {ctx.settings.zookeeper_properties}, then `kafkaops up`",
-        "port-in-use",
-        details,
+        remedy=f"stop that process (pid {owner.pid}) or set another clientPort in {ctx.settings.zookeeper_properties}, then `kafkaops up`",
+        runbook="port-in-use",
+        details=details,
         next=f"kafkaops status  # then stop pid {owner.pid}",
         priority=10,
-        pid=owner.pid,
-        port=cfg.zk_port,
-        owner=owner.name,
+        data={"pid": owner.pid, "port": cfg.zk_port, "owner": owner.name},
     )
 
 
@@ -82,17 +75,19 @@ def check_zookeeper_serving(ctx: Context) -> Outcome:
     if answer is None:
         return failed(
             f"nothing answers ZooKeeper's srvr at {address} (ZOOKEEPER_CONNECT)",
-            "start ZooKeeper (`kafkaops up`), or fix ZOOKEEPER_CONNECT",
-            "zookeeper-unreachable",
+            remedy="start ZooKeeper (`kafkaops up`), or fix ZOOKEEPER_CONNECT",
+            runbook="zookeeper-unreachable",
             next="kafkaops up",
-            address=address,
+            data={"address": address},
         )
     if not answer.serving:
         return failed(
             f"ZooKeeper at {address} accepts connections but is not serving requests yet",
-            "wait a few seconds; if it stays so, read its log",
-            "zookeeper-unreachable",
+            remedy="wait a few seconds; if it stays so, read its log",
+            runbook="zookeeper-unreachable",
             next="kafkaops logs zookeeper",
-            address=address,
+            data={"address": address},
         )
-    return passed(f"ZooKeeper {answer.version or '?'} serves at {address} (mode {answer.mode})", address=address, mode=answer.mode, version=answer.version)
+    return passed(
+        f"ZooKeeper {answer.version or '?'} serves at {address} (mode {answer.mode})", data={"address": address, "mode": answer.mode, "version": answer.version}
+    )
