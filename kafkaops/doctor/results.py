@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kafkaops.redact import MASK, redact_text
+
+if TYPE_CHECKING:
+    from kafkaops.doctor.registry import Check
 
 SCHEMA = "kafkaops.doctor/1"
 PASS, WARN, FAIL, SKIP = "PASS", "WARN", "FAIL", "SKIP"
@@ -43,8 +46,8 @@ class CheckResult:
     skip_kind: str | None = None  # prerequisite | remote | not-configured
 
     @classmethod
-    def of(cls, check: Any, out: Outcome, *, seconds: float) -> CheckResult:
-        """The result of ``check`` (a registry.Check): its id, step, layer and title with the outcome's fields."""
+    def of(cls, check: Check, out: Outcome, *, seconds: float) -> CheckResult:
+        """The result of ``check``: its id, step, layer and title with the outcome's fields."""
         return cls(id=check.id, step=check.step, layer=check.layer, title=check.title, seconds=seconds, **vars(out))
 
     def to_dict(self) -> dict[str, Any]:
