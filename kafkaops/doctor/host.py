@@ -14,6 +14,7 @@ from kafkaops.errors import KafkaopsError
 from kafkaops.procedures import services
 
 
+# no `local`: it decides itself (an empty install matters when nothing answers here either)
 @check("host.kafka_home", EXTRAS_STEP, "host", "a Kafka installation in KAFKA_HOME", applies="local")
 def check_kafka_home(ctx: Context) -> Outcome:
     """A Kafka installation to run the local stack with; needed only when the stack is (or would be) this machine's."""
@@ -41,7 +42,7 @@ def check_kafka_home(ctx: Context) -> Outcome:
     )
 
 
-@check("host.java", EXTRAS_STEP, "host", "Java present", timeout=6.0, applies="local")
+@check("host.java", EXTRAS_STEP, "host", "Java present", local="java", timeout=6.0, applies="local")
 def check_java(ctx: Context) -> Outcome:
     from kafkaops.adapters.java import MIN_JAVA, find_java
 
@@ -74,7 +75,7 @@ def _under(path: Path, root: Path) -> bool:
         return False
 
 
-@check("host.tmp_dirs", EXTRAS_STEP, "host", "data directories outside /tmp", applies="local")
+@check("host.tmp_dirs", EXTRAS_STEP, "host", "data directories outside /tmp", local="stack", applies="local")
 def check_tmp_dirs(ctx: Context) -> Outcome:
     temp_roots = {Path("/tmp"), Path(tempfile.gettempdir())}
     hits = [f"{key}={d}" for key, d in _data_dirs(ctx) if any(_under(d, root) for root in temp_roots if root.exists())]
@@ -109,7 +110,7 @@ def _size(n: float) -> str:
     return f"{n / 1024**3:.1f} GiB" if n >= 1024**3 else f"{n / 1024**2:.0f} MiB"
 
 
-@check("host.disk", EXTRAS_STEP, "host", "free disk space in log.dirs and dataDir", applies="local")
+@check("host.disk", EXTRAS_STEP, "host", "free disk space in log.dirs and dataDir", local="stack", applies="local")
 def check_disk(ctx: Context) -> Outcome:
     seen: set[int] = set()
     low: list[str] = []
@@ -153,7 +154,7 @@ def check_disk(ctx: Context) -> Outcome:
     return passed("enough free disk space for log.dirs and dataDir", details=details)
 
 
-@check("host.pid_files", EXTRAS_STEP, "host", "no stale pid files", applies="local")
+@check("host.pid_files", EXTRAS_STEP, "host", "no stale pid files", local="stack", applies="local")
 def check_pid_files(ctx: Context) -> Outcome:
     stale: list[str] = []
     for svc in (services.ZOOKEEPER, services.KAFKA):

@@ -35,7 +35,9 @@ class Check:
     title: str
     fn: Callable[[Context], Outcome]
     requires: tuple[str, ...] = ()  # checks that must not have failed (or been skipped for a failure)
-    local: str | None = None  # "zookeeper" | "broker": needs this machine's files and processes
+    # Needs this machine's files and processes, skipped as "remote" otherwise: "zookeeper" | "broker" (that
+    # service's), "stack" (either's), "java" (runs only when ZooKeeper or the broker is this machine's).
+    local: str | None = None
     timeout: float = 4.0
     applies: str = "cluster"  # one of APPLIES
     canary_only: bool = False  # runs only with --canary

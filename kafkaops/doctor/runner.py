@@ -15,9 +15,19 @@ from kafkaops.errors import KafkaopsError
 from kafkaops.redact import redact_dsn
 from kafkaops.settings import Settings
 
-HOST_CHECKS = frozenset({"host.kafka_home", "host.java", "host.tmp_dirs", "host.disk", "host.pid_files"})
 # What `kafkaops up` needs: when one of these failed, the verdict never says "kafkaops up" (it would fail too).
 UP_BLOCKERS = ("host.kafka_home", "host.java", "host.disk", "broker.meta_properties")
+
+
+def _not_here(ctx: Context, local: str) -> str | None:
+    """Why a check that needs this machine (Check.local) cannot run here (None when it can)."""
+    if local == "stack":  # the local stack's files: either service's will do
+        return _any_local(ctx)
+    if local == "java":  # Java runs ZooKeeper and the broker: needed only when one of them is this machine's
+        if ctx.zk_local or ctx.broker_local:
+            return None
+        return "ZooKeeper and the broker are not on this machine: Java is not needed here"
+    return ctx.local_reason(local)
 
 
 def _blocked_by(ctx: Context, check: Check) -> str | None:
@@ -108,13 +118,7 @@ def run_doctor(
             if progress:
                 progress(f"step {check.step}: {check.title}")
             started = time.perf_counter()
-            reason = ctx.local_reason(check.local) if check.local else None
-            if check.id == "host.kafka_home":
-                reason = None  # it decides itself: an empty install matters when nothing answers here either
-            elif check.id in HOST_CHECKS and check.id != "host.java":
-                reason = _any_local(ctx)
-            elif check.id == "host.java" and not (ctx.zk_local or ctx.broker_local):
-                reason = "ZooKeeper and the broker are not on this machine: Java is not needed here"
+            reason = _not_here(ctx, check.local) if check.local else None
             if reason is not None:
                 out = skipped(reason, kind="remote")
             else:
