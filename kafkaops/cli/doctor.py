@@ -41,6 +41,19 @@ def render_lines(doc: dict[str, Any]) -> list[str]:
     return lines
 
 
+def print_checks(ids: list[str], *, json_: bool) -> None:
+    """--list-checks: every check in the order doctor runs them (or those ``ids`` would run)."""
+    from kafkaops import ui
+    from kafkaops.doctor import registry
+
+    listed = registry.select(ids) if ids else registry.all_checks()
+    if json_:
+        ui.print_json({"schema": "kafkaops.doctor.checks/1", "checks": [registry.describe(c) for c in listed]})
+        return
+    rows = [(registry.step_label(c.step), c.id, c.applies + (" (--canary)" if c.canary_only else ""), c.title) for c in listed]
+    ui.print_table(None, ["step", "check", "applies to", "what it checks"], rows)
+
+
 def doctor(
     ctx: typer.Context,
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON document (schema kafkaops.doctor/1) on stdout.")] = False,
@@ -49,6 +62,13 @@ def doctor(
         typer.Option("--canary", help="Also send one marked test event through the pipeline (database, Kafka, consumer) and time each hop."),
     ] = False,
     topic: Annotated[str | None, typer.Option("--topic", help="The pipeline topic to check (env KAFKA_TOPIC).")] = None,
+    list_checks: Annotated[
+        bool, typer.Option("--list-checks", help="List the checks (id, step, where it applies, what it checks) instead of running them; with --json as JSON.")
+    ] = False,
+    ids: Annotated[
+        list[str] | None,
+        typer.Argument(metavar="CHECK", help="Run only these checks (ids from --list-checks) and the checks they require.", show_default=False),
+    ] = None,
 ) -> None:
     """Walk the debug checklist (ZooKeeper, broker, topic, configuration, database, producer, consumers, logs)
     and name the first layer at fault, why, and the command to run next.
@@ -59,11 +79,16 @@ def doctor(
     """
     from kafkaops import ui
     from kafkaops.cli import get_settings
-    from kafkaops.procedures.doctor import run_doctor
+    from kafkaops.doctor import registry, run_doctor
 
+    if list_checks:
+        print_checks(ids or [], json_=json_)
+        return
+    if ids:
+        registry.select(ids)  # an unknown id is a usage error before anything runs
     settings = get_settings(ctx, kafka_topic=topic)
     with ui.spinner("running the doctor's checks") as spin:
-        report = run_doctor(settings, canary=canary, progress=spin.update)
+        report = run_doctor(settings, canary=canary, progress=spin.update, only=ids or ())
     doc = report.to_dict()
     if json_:
         ui.print_json(doc)

@@ -55,3 +55,9 @@ def test_help_does_not_load_the_heavy_clients() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "[]", out
+
+
+def test_the_doctor_package_sits_at_the_procedures_level() -> None:
+    for path in _modules("doctor"):
+        bad = {m for m in _imports(path) if m.startswith(("kafkaops.cli", "typer", "rich"))}
+        assert not bad, f"doctor/{path.name} imports {bad}"

@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from kafkaops.procedures import doctor as d
+from kafkaops import doctor as d
+from kafkaops.doctor import FAIL, PASS, CheckResult
+from kafkaops.doctor import host as d_host
+from kafkaops.doctor import runner as d_runner
 from kafkaops.procedures.cluster import read_meta
-from kafkaops.procedures.doctor import FAIL, PASS, CheckResult
 
 
 def meta_in(tmp_path: Path, content: bytes) -> Path:
@@ -64,7 +66,7 @@ def test_an_unreadable_meta_properties_is_named(tmp_path: Path) -> None:
     ],
 )
 def test_disk_state_from_the_free_bytes(free: int, total: int, state: str) -> None:
-    assert d.disk_state(free, total) == state
+    assert d_host.disk_state(free, total) == state
 
 
 def test_a_full_disk_fails_and_names_the_disk_to_free(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -76,7 +78,7 @@ def test_a_full_disk_fails_and_names_the_disk_to_free(tmp_path: Path, monkeypatc
     ctx = d.Context.__new__(d.Context)
     ctx.local_reason = lambda _s: None  # type: ignore[method-assign]
     ctx.cfg = type("Cfg", (), {"log_dirs": (tmp_path / "logs",), "zk_data_dir": tmp_path / "zk", "zk_data_log_dir": None})()  # type: ignore[assignment]
-    out = d.check_disk(ctx)
+    out = d_host.check_disk(ctx)
     assert out.status == FAIL
     assert out.finding.startswith(f"disk full: log.dirs {tmp_path / 'logs'}: 5 MiB free of 1.0 GiB")
     assert out.next == f"free space on the disk holding {tmp_path}, then kafkaops up"
@@ -101,7 +103,7 @@ def test_the_verdict_never_says_up_while_what_up_needs_failed(blocker: str, next
         result("broker.process", "broker", FAIL, next="kafkaops up"),
         result(blocker, "host" if blocker.startswith("host.") else "broker", FAIL, next=next_),
     ]
-    v = d._verdict(results)
+    v = d_runner._verdict(results)
     assert (v.check, v.next) == (blocker, next_)
     # Without a blocker, `kafkaops up` is the right next step.
-    assert d._verdict(results[:2] + [result(blocker, "host", PASS)]).next == "kafkaops up"
+    assert d_runner._verdict(results[:2] + [result(blocker, "host", PASS)]).next == "kafkaops up"

@@ -9,10 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from kafkaops import doctor as d
 from kafkaops.adapters import network
+from kafkaops.doctor import FAIL, PASS, SKIP, WARN, CheckResult, Outcome
+from kafkaops.doctor import common as d_common
+from kafkaops.doctor import host as d_host
+from kafkaops.doctor import logs as d_logs
+from kafkaops.doctor import runner as d_runner
 from kafkaops.errors import KafkaopsError
-from kafkaops.procedures import doctor as d
-from kafkaops.procedures.doctor import FAIL, PASS, SKIP, WARN, CheckResult, Outcome
 
 RUNBOOK_ANCHORS = {
     "stale-broker-registration", "cluster-id-mismatch", "zookeeper-unreachable", "port-in-use", "advertised-listeners",
@@ -37,7 +41,7 @@ def test_verdict_names_the_first_failing_layer_and_its_next_command() -> None:
         result("broker.process", "broker", FAIL, next="kafkaops up", remedy="start it", runbook="failures broker-unreachable"),
         result("database.reachable", "database", FAIL),
     ]
-    v = d._verdict(results)
+    v = d_runner._verdict(results)
     assert (v.status, v.layer, v.check, v.next, v.runbook) == ("fail", "broker", "broker.process", "kafkaops up", "failures broker-unreachable")
     assert v.why == "broker.process finding. start it"
 
@@ -48,15 +52,15 @@ def test_verdict_prefers_the_root_cause_within_the_failing_layer() -> None:
         result("broker.registration", "broker", FAIL, priority=10, runbook="failures stale-broker-registration"),
         result("topic.exists", "topic", FAIL, priority=20),
     ]
-    v = d._verdict(results)
+    v = d_runner._verdict(results)
     assert (v.layer, v.check) == ("broker", "broker.registration")
     assert v.next == "kafkaops runbook failures stale-broker-registration"  # no command: the runbook
 
 
 def test_verdict_with_only_warnings_names_their_layer_and_without_any_is_ok() -> None:
-    warn = d._verdict([result("a", "topic", PASS), result("consumer.groups", "consumer", WARN), result("host.disk", "host", WARN)])
+    warn = d_runner._verdict([result("a", "topic", PASS), result("consumer.groups", "consumer", WARN), result("host.disk", "host", WARN)])
     assert (warn.status, warn.layer, warn.check) == ("warn", "consumer", "consumer.groups")
-    ok = d._verdict([result("a", "topic", PASS), result("b", "logs", SKIP)])
+    ok = d_runner._verdict([result("a", "topic", PASS), result("b", "logs", SKIP)])
     assert (ok.status, ok.layer, ok.check, ok.next) == ("ok", None, None, None)
 
 
@@ -72,18 +76,18 @@ def _ctx_with(results: dict[str, CheckResult]) -> d.Context:
 def test_a_check_is_skipped_with_the_root_cause_when_a_prerequisite_failed() -> None:
     ctx = _ctx_with({"broker.process": result("broker.process", "broker", FAIL)})
     meta = d.Check("broker.metadata", 2, "broker", "t", lambda c: Outcome(PASS, ""), ("broker.process",))
-    reason = d._blocked_by(ctx, meta)
+    reason = d_runner._blocked_by(ctx, meta)
     assert reason == "skipped: broker.process failed"
     ctx.results["broker.metadata"] = result("broker.metadata", "broker", SKIP, skip_kind="prerequisite")
     ctx.results["broker.metadata"].finding = reason or ""
     topic = d.Check("topic.exists", 3, "topic", "t", lambda c: Outcome(PASS, ""), ("broker.metadata",))
-    assert d._blocked_by(ctx, topic) == "skipped: broker.process failed"  # the root, not a chain
+    assert d_runner._blocked_by(ctx, topic) == "skipped: broker.process failed"  # the root, not a chain
 
 
 def test_a_remote_skip_does_not_block_the_checks_after_it() -> None:
     ctx = _ctx_with({"zookeeper.process": result("zookeeper.process", "zookeeper", SKIP, skip_kind="remote")})
     serving = d.Check("zookeeper.serving", 1, "zookeeper", "t", lambda c: Outcome(PASS, ""), ("zookeeper.process",))
-    assert d._blocked_by(ctx, serving) is None
+    assert d_runner._blocked_by(ctx, serving) is None
 
 
 def test_a_check_that_overruns_its_time_limit_fails_without_being_waited_for() -> None:
@@ -92,7 +96,7 @@ def test_a_check_that_overruns_its_time_limit_fails_without_being_waited_for() -
         return Outcome(PASS, "never")
 
     t0 = time.monotonic()
-    out = d._run_bounded(slow, None, 0.2)  # type: ignore[arg-type]
+    out = d_runner._run_bounded(slow, None, 0.2)  # type: ignore[arg-type]
     assert time.monotonic() - t0 < 1.0
     assert out.status == FAIL and out.finding == "the check did not finish within 0.2s"
 
@@ -104,9 +108,9 @@ def test_errors_inside_a_check_become_its_failure() -> None:
     def raises_other(_ctx: object) -> Outcome:
         raise ValueError("boom")
 
-    out = d._run_bounded(raises_kafkaops, None, 1)  # type: ignore[arg-type]
+    out = d_runner._run_bounded(raises_kafkaops, None, 1)  # type: ignore[arg-type]
     assert (out.status, out.finding, out.remedy, out.runbook) == (FAIL, "broker gone", "run kafkaops up", "failures broker-unreachable")
-    out = d._run_bounded(raises_other, None, 1)  # type: ignore[arg-type]
+    out = d_runner._run_bounded(raises_other, None, 1)  # type: ignore[arg-type]
     assert out.status == FAIL and out.finding == "the check itself failed: ValueError: boom"
 
 
@@ -120,9 +124,9 @@ def test_every_check_has_a_short_time_limit_and_a_known_layer() -> None:
 def test_runbook_references_name_existing_anchors() -> None:
     import ast
 
-    tree = ast.parse(Path(d.__file__).read_text(encoding="utf-8"))
+    trees = [ast.parse(path.read_text(encoding="utf-8")) for path in sorted(Path(d.__file__).parent.glob("*.py"))]
     anchors: set[str] = set()
-    for node in ast.walk(tree):
+    for node in (n for tree in trees for n in ast.walk(tree)):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("failed", "warned"):
             args = list(node.args[2:3]) + [k.value for k in node.keywords if k.arg == "runbook"]
             anchors |= {a.value for a in args if isinstance(a, ast.Constant) and isinstance(a.value, str)}
@@ -143,7 +147,7 @@ def test_scrub_masks_dsn_passwords_and_known_secrets_everywhere() -> None:
 def test_report_document_shape() -> None:
     checks = [result("zookeeper.process", "zookeeper", FAIL, runbook="failures zookeeper-unreachable", next="kafkaops up"),
               result("host.disk", "host", PASS)]  # fmt: skip
-    report = d.DoctorReport(checks, d._verdict(checks), {"kafka_broker": "localhost:9092"}, 0.1234, ("pw",))
+    report = d.DoctorReport(checks, d_runner._verdict(checks), {"kafka_broker": "localhost:9092"}, 0.1234, ("pw",))
     doc = report.to_dict()
     assert set(doc) == {"schema", "ok", "exit_code", "summary", "verdict", "context", "checks", "seconds"}
     assert doc["schema"] == "kafkaops.doctor/1"
@@ -160,7 +164,7 @@ def test_render_lines_explain_failures_and_end_with_the_verdict() -> None:
 
     checks = [result("broker.process", "broker", FAIL, remedy="start it", runbook="failures broker-unreachable", next="kafkaops up",
                      details=["port 9092"])]  # fmt: skip
-    doc = d.DoctorReport(checks, d._verdict(checks), {}, 1.0).to_dict()
+    doc = d.DoctorReport(checks, d_runner._verdict(checks), {}, 1.0).to_dict()
     lines = render_lines(doc)
     assert lines[1:5] == ["FAIL broker.process: broker.process finding", "    port 9092", "  fix: start it",
                           "  see: kafkaops runbook failures broker-unreachable"]  # fmt: skip
@@ -178,7 +182,7 @@ def test_render_lines_explain_failures_and_end_with_the_verdict() -> None:
 def test_read_tail_keeps_real_line_numbers(tmp_path: Path) -> None:
     log = tmp_path / "server.log"
     log.write_text("".join(f"[2026-11-28 10:00:{i % 60:02d},000] INFO line {i} (x)\n" for i in range(1, 2001)))
-    text, first = d.read_tail(log, max_bytes=4096)
+    text, first = d_logs.read_tail(log, max_bytes=4096)
     lines = text.splitlines()
     assert lines[0].endswith(f"line {first} (x)")
     assert lines[-1].endswith("line 2000 (x)")
@@ -194,7 +198,7 @@ def test_only_the_last_run_is_scanned_and_findings_carry_file_line_and_time(tmp_
         "[2026-11-28 10:00:03,000] ERROR Error while creating ephemeral at /brokers/ids/0, node already exists and owner "
         "'0x1' does not match current session '0x2' (kafka.zk.KafkaZkClient$CheckedEphemeral)\n"
     )
-    findings = d.scan_log(log)
+    findings = d_logs.scan_log(log)
     assert [(f.id, f.line_no, f.timestamp) for f in findings] == [("kafka.node_exists", 5, "2026-11-28 10:00:03,000")]
 
 
@@ -225,8 +229,8 @@ def test_probe_tells_unresolvable_from_refused() -> None:
 
 
 def test_closest_topic_name() -> None:
-    assert d._closest("db_live_event", ["db_live_events", "orders", "db_dead_letters"])[0] == "db_live_events"
-    assert d._closest("payments", ["db_live_events", "orders"]) == []
+    assert d_common._closest("db_live_event", ["db_live_events", "orders", "db_dead_letters"])[0] == "db_live_events"
+    assert d_common._closest("payments", ["db_live_events", "orders"]) == []
 
 
 def test_a_pid_file_naming_another_live_program_is_not_called_harmless(tmp_path: Path) -> None:
@@ -246,7 +250,7 @@ def test_a_pid_file_naming_another_live_program_is_not_called_harmless(tmp_path:
             info = processes.proc_info(sleeper.pid)
         record = services.PidRecord(services.KAFKA, sleeper.pid, info.create_time, "kafka.Kafka", "server.properties", "", "", 0, 0.0, "")
         services.write_pid(settings, record)
-        out = d.check_pid_files(d.Context(settings, canary=False))
+        out = d_host.check_pid_files(d.Context(settings, canary=False))
     finally:
         sleeper.kill()
         sleeper.wait()
@@ -257,3 +261,56 @@ def test_a_pid_file_naming_another_live_program_is_not_called_harmless(tmp_path:
         f"check that process, then delete {services.pid_path(settings, services.KAFKA)}"
     )
     assert out.runbook == "failures foreign-process"
+
+
+def test_the_registry_keeps_the_procedures_order() -> None:
+    assert [c.id for c in d.checks(canary=True)] == [
+        "zookeeper.process",
+        "zookeeper.serving",
+        "broker.process",
+        "broker.metadata",
+        "broker.requests",
+        "broker.registration",
+        "broker.controller",
+        "broker.meta_properties",
+        "broker.cluster_id",
+        "topic.exists",
+        "topic.layout",
+        "topic.internal_replication",
+        "config.variables",
+        "config.advertised",
+        "config.topic",
+        "database.reachable",
+        "database.schema",
+        "database.offset",
+        "database.pending",
+        "producer.leader",
+        "producer.canary",
+        "messages.end_offsets",
+        "consumer.groups",
+        "logs.zookeeper",
+        "logs.broker",
+        "host.kafka_home",
+        "host.java",
+        "host.tmp_dirs",
+        "host.disk",
+        "host.pid_files",
+    ]
+    assert "producer.canary" not in [c.id for c in d.checks(canary=False)]
+
+
+def test_what_a_check_requires_or_uses_exists_and_runs_before_it() -> None:
+    order = [c.id for c in d.checks(canary=True)]
+    for c in d.checks(canary=True):
+        for dep in (*c.requires, *c.uses):
+            assert dep in order and order.index(dep) < order.index(c.id), (c.id, dep)
+
+
+def test_the_database_target_is_a_fact_computed_on_first_use_not_left_by_config_variables(tmp_path: Path) -> None:
+    from kafkaops.settings import load_settings
+
+    env = {"KAFKAOPS_HOME": str(tmp_path / "home"), "KAFKA_BROKER": "localhost:1", "ZOOKEEPER_CONNECT": "localhost:1"}
+    ctx = d.Context(load_settings(env={**env, "DATABASE_URL": "postgresql://u:pw@db.example:5432/x"}, cwd=tmp_path), canary=False)
+    assert (ctx.db_url, ctx.db_source, ctx.db_problem) == ("postgresql://u:pw@db.example:5432/x", "DATABASE_URL", None)  # no check ran
+    ctx = d.Context(load_settings(env=env, cwd=tmp_path), canary=False)
+    assert ctx.db_source == "embedded" and (ctx.db_url is None) == (ctx.db_problem is not None)

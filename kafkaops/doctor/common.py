@@ -1,0 +1,78 @@
+"""Helpers more than one checklist layer uses."""
+
+from __future__ import annotations
+
+import difflib
+
+from kafkaops.adapters import processes
+from kafkaops.adapters import zookeeper as zk
+from kafkaops.adapters.javaprops import parse_listeners
+from kafkaops.doctor.context import Context
+from kafkaops.errors import KafkaopsError
+from kafkaops.procedures import services
+from kafkaops.redact import redact_text
+from kafkaops.settings import Settings
+
+
+def _owner_label(owner: processes.ProcInfo | None) -> str:
+    if owner is None:
+        return "a process kafkaops cannot identify"
+    if owner.runs(services.MAIN_CLASS[services.ZOOKEEPER]):
+        kind = "ZooKeeper"
+    elif owner.runs(services.MAIN_CLASS[services.KAFKA]):
+        kind = "a Kafka broker"
+    else:
+        kind = owner.name
+    return f"{kind} (pid {owner.pid})"
+
+
+def _uptime(seconds: float) -> str:
+    s = int(seconds)
+    h, rem = divmod(s, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s" if m else f"{s}s"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return redact_text(text[0] if text else type(exc).__name__)
+
+
+def _registered_endpoints(ctx: Context) -> list[tuple[int, str, int]]:
+    """(broker id, host, port) of each broker's PLAINTEXT-or-first endpoint, as registered in ZooKeeper."""
+    out: list[tuple[int, str, int]] = []
+    try:
+        client = ctx.zk()
+        for broker_id in zk.broker_ids(client):
+            node = zk.broker_znode(client, broker_id)
+            if node is None or not node.endpoints:
+                continue
+            listeners = parse_listeners(",".join(node.endpoints))
+            chosen = next((lst for lst in listeners if lst.port == ctx.broker_port), listeners[0])
+            out.append((broker_id, chosen.host, chosen.port))
+    except KafkaopsError:
+        return []
+    return out
+
+
+def _closest(name: str, candidates: list[str]) -> list[str]:
+    return difflib.get_close_matches(name, candidates, n=3, cutoff=0.75)
+
+
+def _user_topics(ctx: Context) -> list[str]:
+    return sorted(t for t in ctx.md.topics if not t.startswith("__"))
+
+
+def _source(settings: Settings, name: str) -> str:
+    src = settings.sources.get(name, "default")
+    if src == ".env":
+        return f".env file {settings.env_file}"
+    return {"env": "environment", "flag": "command-line flag", "config": f"derived from {settings.server_properties}", "default": "built-in default"}.get(
+        src, src
+    )
+
+
+def _any_local(ctx: Context) -> str | None:
+    if ctx.local_reason("zookeeper") is None or ctx.local_reason("broker") is None:
+        return None
+    return ctx.local_reason("broker")
