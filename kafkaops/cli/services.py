@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from kafkaops.errors import ExitCode
+from kafkaops.text import format_uptime
 
 
 def register(app: typer.Typer) -> None:
@@ -14,15 +15,6 @@ def register(app: typer.Typer) -> None:
     app.command("down")(down)
     app.command("status")(status)
     app.command("logs")(logs)
-
-
-def _fmt_uptime(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    s = int(seconds)
-    h, rem = divmod(s, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s" if m else f"{s}s"
 
 
 def up(
@@ -140,7 +132,7 @@ def status(
                     health += f", topic {topic['name']} ({topic['partitions']} partition(s))" if topic.get("exists") else f", no topic {topic['name']}"
                 if h.get("kafka_version"):
                     health += f", Kafka {h['kafka_version']}"
-            rows.append([s.service, s.state, s.pid, s.port, _fmt_uptime(s.uptime_s), health])
+            rows.append([s.service, s.state, s.pid, s.port, format_uptime(s.uptime_s), health])
         ui.print_table(None, ["service", "state", "pid", "port", "uptime", "health"], rows)
         if not st.local:
             where = f"KAFKA_BROKER={settings.kafka_broker}" + (

@@ -6,21 +6,22 @@ import time
 
 from kafkaops.adapters import network, processes
 from kafkaops.adapters import zookeeper as zk
-from kafkaops.doctor.common import _owner_label, _registered_endpoints, _uptime
+from kafkaops.doctor.common import _owner_label, _registered_endpoints
 from kafkaops.doctor.context import Context
 from kafkaops.doctor.registry import check
 from kafkaops.doctor.results import METADATA_DEADLINE, REQUEST_DEADLINE, Outcome, failed, passed, skipped, warned
 from kafkaops.errors import KafkaopsError, UnreachableError
 from kafkaops.procedures import cluster, services
+from kafkaops.text import format_uptime
 
 
 def _broker_port(ctx: Context) -> tuple[str, int]:
     assert ctx.cfg is not None
     for lst in ctx.cfg.listeners:
         if lst.port == ctx.broker_port:
-            return services._probe_host(lst.host), lst.port
+            return services.probe_host(lst.host), lst.port
     first = ctx.cfg.listeners[0]
-    return services._probe_host(first.host), first.port
+    return services.probe_host(first.host), first.port
 
 
 @check("broker.process", 2, "broker", "broker process and port", local="broker", applies="local")
@@ -31,7 +32,7 @@ def check_broker_process(ctx: Context) -> Outcome:
     if proc is not None:
         if open_:
             return passed(
-                f"the broker runs (pid {proc.pid}, up {_uptime(time.time() - proc.create_time)}) and listens on port {port}",
+                f"the broker runs (pid {proc.pid}, up {format_uptime(time.time() - proc.create_time)}) and listens on port {port}",
                 data={"pid": proc.pid, "port": port, "managed": True},
             )
         return failed(

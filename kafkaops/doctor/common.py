@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
-
 from kafkaops.adapters import processes
 from kafkaops.adapters import zookeeper as zk
 from kafkaops.adapters.javaprops import parse_listeners
@@ -12,6 +10,7 @@ from kafkaops.errors import KafkaopsError
 from kafkaops.procedures import services
 from kafkaops.redact import redact_text
 from kafkaops.settings import Settings
+from kafkaops.text import close_matches
 
 
 def _owner_label(owner: processes.ProcInfo | None) -> str:
@@ -24,13 +23,6 @@ def _owner_label(owner: processes.ProcInfo | None) -> str:
     else:
         kind = owner.name
     return f"{kind} (pid {owner.pid})"
-
-
-def _uptime(seconds: float) -> str:
-    s = int(seconds)
-    h, rem = divmod(s, 3600)
-    m, s = divmod(rem, 60)
-    return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s" if m else f"{s}s"
 
 
 def _first_line(exc: BaseException) -> str:
@@ -56,7 +48,7 @@ def _registered_endpoints(ctx: Context) -> list[tuple[int, str, int]]:
 
 
 def _closest(name: str, candidates: list[str]) -> list[str]:
-    return difflib.get_close_matches(name, candidates, n=3, cutoff=0.75)
+    return close_matches(name, candidates, n=3, cutoff=0.75)
 
 
 def _user_topics(ctx: Context) -> list[str]:

@@ -23,7 +23,7 @@ def check_kafka_home(ctx: Context) -> Outcome:
     if version or any((home / "libs").glob("kafka_2.*.jar")):
         return passed(f"Kafka {version or '?'} installed at {home} (KAFKA_HOME)", data={"kafka_home": str(home), "version": version})
     ident = ctx.identity
-    nothing_answers = ident.broker_on_this_machine and not processes.port_open(services._probe_host(ctx.broker_host), ctx.broker_port)
+    nothing_answers = ident.broker_on_this_machine and not processes.port_open(services.probe_host(ctx.broker_host), ctx.broker_port)
     if not ident.local and not (ident.config_error is not None and nothing_answers):
         return skipped(f"not the local stack: {ident.why_not()}; no local Kafka installation is needed", kind="remote")
     explicit = ctx.settings.sources.get("kafka_home") in ("env", ".env", "flag")

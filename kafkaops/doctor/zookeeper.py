@@ -6,11 +6,12 @@ import time
 
 from kafkaops.adapters import processes
 from kafkaops.adapters import zookeeper as zk
-from kafkaops.doctor.common import _owner_label, _uptime
+from kafkaops.doctor.common import _owner_label
 from kafkaops.doctor.context import Context
 from kafkaops.doctor.registry import check
 from kafkaops.doctor.results import Outcome, failed, passed, warned
 from kafkaops.procedures import services
+from kafkaops.text import format_uptime
 
 
 @check("zookeeper.process", 1, "zookeeper", "ZooKeeper process and port", local="zookeeper", applies="local")
@@ -22,7 +23,7 @@ def check_zookeeper_process(ctx: Context) -> Outcome:
     if proc is not None:
         if open_:
             return passed(
-                f"ZooKeeper runs (pid {proc.pid}, up {_uptime(time.time() - proc.create_time)}) and listens on port {cfg.zk_port}",
+                f"ZooKeeper runs (pid {proc.pid}, up {format_uptime(time.time() - proc.create_time)}) and listens on port {cfg.zk_port}",
                 data={"pid": proc.pid, "port": cfg.zk_port, "managed": True},
             )
         return failed(

@@ -366,9 +366,6 @@ def probe_host(host: str) -> str:
     return "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
 
 
-_probe_host = probe_host  # alias for doctor until it moves
-
-
 @dataclass
 class StackStatus:
     services: list[ServiceStatus]

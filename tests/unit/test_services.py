@@ -16,7 +16,6 @@ def test_probe_host_connects_to_loopback_for_a_wildcard_bind() -> None:
     assert services.probe_host("::") == "127.0.0.1"
     assert services.probe_host("localhost") == "localhost"
     assert services.probe_host("10.1.2.3") == "10.1.2.3"
-    assert services._probe_host is services.probe_host  # the old name, kept for doctor until it moves
 
 
 def test_owner_label_names_the_service_or_the_program() -> None:
