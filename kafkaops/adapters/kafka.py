@@ -12,10 +12,12 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kafkaops.errors import KafkaopsError, UnreachableError, UsageError
-from kafkaops.settings import Settings
+
+if TYPE_CHECKING:  # settings reads server.properties through adapters.javaprops: no run-time import back
+    from kafkaops.settings import Settings
 
 _quiet = logging.getLogger("kafkaops.librdkafka")
 _quiet.addHandler(logging.NullHandler())
@@ -429,9 +431,18 @@ class ConfigValue:
 
 def topic_configs(client: Any, topic: str, timeout: float) -> list[ConfigValue]:
     """Every config entry of a topic, as the broker describes it (sensitive values are never returned)."""
+    return _configs(client, "TOPIC", topic, timeout)
+
+
+def broker_configs(client: Any, broker_id: int, timeout: float) -> list[ConfigValue]:
+    """Every config entry of a broker, as it describes itself (sensitive values are never returned)."""
+    return _configs(client, "BROKER", str(broker_id), timeout)
+
+
+def _configs(client: Any, kind: str, name: str, timeout: float) -> list[ConfigValue]:
     from confluent_kafka.admin import ConfigResource, ConfigSource, ResourceType
 
-    resource = ConfigResource(ResourceType.TOPIC, topic)
+    resource = ConfigResource(ResourceType[kind], name)
     futures = client.describe_configs([resource], request_timeout=timeout)
     entries = _result(next(iter(futures.values())), timeout + 1.0)
     values = []
