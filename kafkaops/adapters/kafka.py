@@ -366,7 +366,8 @@ def _request_error(exc: BaseException) -> BrokerRequestError:
     return BrokerRequestError("_UNKNOWN", str(exc) or type(exc).__name__)
 
 
-def _result(future: Any, timeout: float) -> Any:
+def request_result(future: Any, timeout: float) -> Any:
+    """A request future's value, or BrokerRequestError (Kafka's error name, or _TIMED_OUT after ``timeout``)."""
     from concurrent.futures import TimeoutError as FutureTimeout
 
     from confluent_kafka import KafkaException
@@ -375,6 +376,9 @@ def _result(future: Any, timeout: float) -> Any:
         return future.result(timeout=timeout)
     except (KafkaException, FutureTimeout, TimeoutError) as exc:
         raise _request_error(exc) from None
+
+
+_result = request_result  # the short name this module uses
 
 
 def create_topic(client: Any, name: str, partitions: int, replication_factor: int, config: dict[str, str], timeout: float) -> None:

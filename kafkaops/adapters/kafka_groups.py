@@ -12,7 +12,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kafkaops.adapters.kafka import BrokerRequestError, _result
+from kafkaops.adapters.kafka import BrokerRequestError
+from kafkaops.adapters.kafka import request_result as _result
 
 TopicPartitionKey = tuple[str, int]  # (topic, partition)
 
