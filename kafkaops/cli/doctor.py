@@ -50,7 +50,7 @@ def print_checks(ids: list[str], *, json_: bool) -> None:
     if json_:
         ui.print_json({"schema": "kafkaops.doctor.checks/1", "checks": [registry.describe(c) for c in listed]})
         return
-    rows = [(registry.step_label(c.step), c.id, c.applies + (" (--canary)" if c.canary_only else ""), c.title) for c in listed]
+    rows = [(registry.step_label(c.step), c.id, registry.applies_label(c) + (" (--canary)" if c.canary_only else ""), c.title) for c in listed]
     ui.print_table(None, ["step", "check", "applies to", "what it checks"], rows)
 
 
