@@ -70,8 +70,11 @@ def doctor(
         typer.Argument(metavar="CHECK", help="Run only these checks (ids from --list-checks) and the checks they require.", show_default=False),
     ] = None,
 ) -> None:
-    """Walk the debug checklist (ZooKeeper, broker, topic, configuration, database, producer, consumers, logs)
-    and name the first layer at fault, why, and the command to run next.
+    """Walk the debug checklist (ZooKeeper or, in KRaft mode, the metadata quorum; broker, topic, configuration,
+    database, producer, consumers, logs) and name the first layer at fault, why, and the command to run next.
+
+    The checks follow what the cluster is: a ZooKeeper-mode or KRaft local stack, or a cluster kafkaops did
+    not start (its local checks are skipped as "remote cluster"); --json says which in "cluster".
 
     Exit code 0 when nothing failed (warnings allowed), 3 when a check failed.
 
