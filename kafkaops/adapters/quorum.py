@@ -13,9 +13,11 @@ Kafka's ``DescribeQuorumRequest.json`` / ``DescribeQuorumResponse.json``.
 
 from __future__ import annotations
 
+import os
 import socket
 import struct
 from dataclasses import dataclass, field
+from pathlib import Path
 
 API_KEY = 55
 API_VERSION = 0
@@ -35,6 +37,7 @@ class QuorumInfo:
     high_watermark: int
     voters: tuple[Replica, ...]
     observers: tuple[Replica, ...] = field(default=())
+    reported_max_lag: int | None = None  # when only the largest lag is known (the JVM tool's --status)
 
     def lag(self, replica: Replica) -> int:
         """How many metadata records a replica is behind the leader's high watermark (0 when caught up)."""
@@ -42,6 +45,8 @@ class QuorumInfo:
 
     @property
     def max_voter_lag(self) -> int:
+        if self.reported_max_lag is not None:
+            return self.reported_max_lag
         return max((self.lag(v) for v in self.voters), default=0)
 
 
@@ -194,3 +199,53 @@ def describe_quorum(host: str, port: int, timeout: float = 2.0) -> QuorumInfo:
             return decode_response(_read_exact(sock, size), correlation_id)
     except OSError as exc:
         raise QuorumError(f"DescribeQuorum to {host}:{port} failed: {exc}") from exc
+
+
+# --------------------------------------------------------------------------------------------
+# The slow fallback: Kafka's own MetadataQuorumCommand (a JVM, seconds), for clusters behind TLS/SASL
+
+
+def parse_status(text: str) -> QuorumInfo:
+    """``kafka-metadata-quorum describe --status`` output (LeaderId, LeaderEpoch, HighWatermark,
+    MaxFollowerLag, CurrentVoters) as a :class:`QuorumInfo`; the voters' own offsets are not printed
+    there, only the largest lag (``reported_max_lag``)."""
+    import json
+    import re
+
+    fields = dict(re.findall(r"^(\w+):\s+(.*)$", text, flags=re.MULTILINE))
+    try:
+        leader = int(fields["LeaderId"])
+        epoch = int(fields.get("LeaderEpoch", "-1"))
+        hw = int(fields.get("HighWatermark", "0"))
+        max_lag = int(fields.get("MaxFollowerLag", "0"))
+        raw = json.loads(fields.get("CurrentVoters", "[]"))
+    except (KeyError, ValueError) as exc:
+        raise QuorumError(f"unexpected kafka-metadata-quorum output: {text.strip()[:200]}") from exc
+    ids = [int(v["id"]) if isinstance(v, dict) else int(v) for v in raw]
+    return QuorumInfo(leader, epoch, hw, tuple(Replica(i, hw) for i in ids), reported_max_lag=max_lag)
+
+
+def describe_quorum_jvm(java: str, kafka_home: Path, bootstrap: str, client_config: dict[str, str], timeout: float) -> QuorumInfo:
+    """Run Kafka's MetadataQuorumCommand from ``kafka_home`` (needs kafka-tools in libs/) under ``timeout`` seconds."""
+    import subprocess
+    import tempfile
+
+    libs = kafka_home / "libs"
+    if not any(libs.glob("kafka-tools-*.jar")):
+        raise QuorumError(f"{kafka_home} has no kafka-tools jar (MetadataQuorumCommand)")
+    with tempfile.TemporaryDirectory(prefix="kafkaops-quorum-") as tmp:
+        conf = Path(tmp) / "client.properties"
+        conf.write_text("".join(f"{k}={v}\n" for k, v in client_config.items()), encoding="utf-8")
+        os.chmod(conf, 0o600)
+        cmd = [java, "-Xmx128m", "-XX:TieredStopAtLevel=1", "-cp", str(libs / "*"), "org.apache.kafka.tools.MetadataQuorumCommand"]
+        cmd += ["--bootstrap-server", bootstrap, "--command-config", str(conf), "describe", "--status"]
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired as exc:
+            raise QuorumError(f"kafka-metadata-quorum did not answer within {timeout:g}s") from exc
+        except OSError as exc:
+            raise QuorumError(f"kafka-metadata-quorum could not be run: {exc}") from exc
+    if proc.returncode != 0:
+        last = (proc.stderr or proc.stdout).strip().splitlines()
+        raise QuorumError(f"kafka-metadata-quorum failed: {last[-1][:200] if last else proc.returncode}")
+    return parse_status(proc.stdout)

@@ -172,36 +172,100 @@ def _plaintext(ctx: Context) -> bool:
     return proto == "PLAINTEXT"
 
 
-@check("quorum.leader", 1, "quorum", "quorum leader elected, voters and their lag", requires=("quorum.controller", "quorum.voters"), applies="kraft")
-def check_leader(ctx: Context) -> Outcome:
+# The JVM tool's time limit: it starts a JVM (about 2.5 s here), so it runs only when DescribeQuorum cannot be sent.
+JVM_TIMEOUT = 9.0
+
+
+def java_client_config(security: dict[str, str]) -> dict[str, str] | None:
+    """kafkaops's (librdkafka) client security settings as the Java client's; None when they cannot be said so simply."""
+    if security.get("ssl.certificate.location") or security.get("ssl.key.location"):
+        return None  # a client certificate needs a keystore: not built here
+    out: dict[str, str] = {}
+    if security.get("security.protocol"):
+        out["security.protocol"] = security["security.protocol"].upper()
+    if security.get("ssl.ca.location"):
+        out["ssl.truststore.type"] = "PEM"
+        out["ssl.truststore.location"] = security["ssl.ca.location"]
+    mechanism = (security.get("sasl.mechanism") or "").upper()
+    if mechanism:
+        module = {"PLAIN": "org.apache.kafka.common.security.plain.PlainLoginModule"}.get(
+            mechanism, "org.apache.kafka.common.security.scram.ScramLoginModule" if mechanism.startswith("SCRAM-") else ""
+        )
+        if not module:
+            return None
+        user = (security.get("sasl.username") or "").replace("\\", "\\\\").replace('"', '\\"')
+        password = (security.get("sasl.password") or "").replace("\\", "\\\\").replace('"', '\\"')
+        out["sasl.mechanism"] = mechanism
+        out["sasl.jaas.config"] = f'{module} required username="{user}" password="{password}";'
+    return out
+
+
+def _describe(ctx: Context) -> tuple[object, str]:
+    """The quorum as (QuorumInfo, source), or (the reason it could not be asked, "") ."""
     from kafkaops.adapters import quorum
 
-    address = ctx.settings.kafka_broker
-    if not _plaintext(ctx):
-        return _leader_from_admin(ctx, "the quorum cannot be asked over TLS/SASL by kafkaops (DescribeQuorum is sent as PLAINTEXT)")
+    if _plaintext(ctx):
+        try:
+            return quorum.describe_quorum(ctx.broker_host, ctx.broker_port, timeout=2.0), "DescribeQuorum"
+        except quorum.QuorumError as exc:
+            why = str(exc)
+            if exc.code is None and not processes.port_open(services.probe_host(ctx.broker_host), ctx.broker_port):
+                return None, why
+    else:
+        why = "DescribeQuorum is sent as PLAINTEXT only, and this cluster wants TLS/SASL"
+    conf = java_client_config(ctx.settings.client_security)
+    if conf is None:
+        return why + "; the client settings cannot be handed to Kafka's kafka-metadata-quorum", ""
     try:
-        info = quorum.describe_quorum(ctx.broker_host, ctx.broker_port, timeout=2.0)
-    except quorum.QuorumError as exc:
-        if exc.code is None and not processes.port_open(services.probe_host(ctx.broker_host), ctx.broker_port):
-            return failed(
-                f"nothing answers at KAFKA_BROKER={address}: the metadata quorum cannot be asked",
-                remedy="start the stack (`kafkaops up`) or fix KAFKA_BROKER; the broker layer below says more",
-                runbook="broker-unreachable",
-                next="kafkaops up" if ctx.identity.local else "kafkaops status",
-                data={"address": address},
-            )
-        return _leader_from_admin(ctx, str(exc))
-    voters = ", ".join(f"{v.id} (lag {info.lag(v)})" for v in info.voters)
-    details = [f"voter {v.id}: log end offset {v.log_end_offset}, lag {info.lag(v)}" for v in info.voters]
+        from kafkaops.adapters.java import find_java
+
+        java = find_java(ctx.settings.java).path
+        info = quorum.describe_quorum_jvm(java, ctx.settings.kafka_home, ctx.settings.kafka_broker, conf, JVM_TIMEOUT)
+        return info, "kafka-metadata-quorum"
+    except (quorum.QuorumError, KafkaopsError) as exc:
+        msg = exc.message if isinstance(exc, KafkaopsError) else str(exc)
+        return f"{why}; {msg}", ""
+
+
+@check(
+    "quorum.leader",
+    1,
+    "quorum",
+    "quorum leader elected, voters and their lag",
+    requires=("quorum.controller", "quorum.voters"),
+    applies="kraft",
+    timeout=JVM_TIMEOUT + 3,  # DescribeQuorum takes milliseconds; the JVM fallback, seconds
+)
+def check_leader(ctx: Context) -> Outcome:
+    from kafkaops.adapters.quorum import QuorumInfo
+
+    address = ctx.settings.kafka_broker
+    got, source = _describe(ctx)
+    if got is None:
+        return failed(
+            f"nothing answers at KAFKA_BROKER={address}: the metadata quorum cannot be asked",
+            remedy="start the stack (`kafkaops up`) or fix KAFKA_BROKER; the broker layer below says more",
+            runbook="broker-unreachable",
+            next="kafkaops up" if ctx.identity.local else "kafkaops status",
+            data={"address": address},
+        )
+    if not isinstance(got, QuorumInfo):
+        return _leader_from_admin(ctx, str(got))
+    info = got
+    per_voter = info.reported_max_lag is None
+    voters = ", ".join(f"{v.id} (lag {info.lag(v)})" if per_voter else str(v.id) for v in info.voters)
+    if not per_voter:
+        voters += f"; largest follower lag {info.max_voter_lag}"
+    details = [f"voter {v.id}: log end offset {v.log_end_offset}, lag {info.lag(v)}" for v in info.voters] if per_voter else []
     details += [f"observer {o.id}: log end offset {o.log_end_offset}, lag {info.lag(o)}" for o in info.observers]
     data = {
         "leader_id": info.leader_id,
         "leader_epoch": info.leader_epoch,
         "high_watermark": info.high_watermark,
-        "voters": [{"id": v.id, "log_end_offset": v.log_end_offset, "lag": info.lag(v)} for v in info.voters],
+        "voters": [{"id": v.id, "log_end_offset": v.log_end_offset, "lag": info.lag(v)} if per_voter else {"id": v.id} for v in info.voters],
         "observers": [{"id": o.id, "log_end_offset": o.log_end_offset, "lag": info.lag(o)} for o in info.observers],
         "max_voter_lag": info.max_voter_lag,
-        "source": "DescribeQuorum",
+        "source": source,
     }
     if info.leader_id < 0:
         return failed(
@@ -224,9 +288,8 @@ def check_leader(ctx: Context) -> Outcome:
             data=data,
         )
     if info.max_voter_lag > LAG_WARN_RECORDS:
-        worst = max(info.voters, key=info.lag)
         return warned(
-            f"quorum leader {info.leader_id} (epoch {info.leader_epoch}); voter {worst.id} lags {info.lag(worst)} metadata records behind",
+            f"quorum leader {info.leader_id} (epoch {info.leader_epoch}); a voter lags {info.max_voter_lag} metadata records behind",
             remedy="a lagging controller is slow or cannot fetch from the leader: check its log and its disk",
             runbook="broker-unreachable",
             details=details,

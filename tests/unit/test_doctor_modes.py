@@ -194,3 +194,36 @@ def test_describe_quorum_request_and_response_wire_format() -> None:
     error = struct.pack(">i", 7) + b"\x00" + struct.pack(">h", 41)
     with pytest.raises(quorum.QuorumError, match="NOT_CONTROLLER"):
         quorum.decode_response(error, 7)
+
+
+def test_the_jvm_tools_status_output_parses() -> None:
+    text = """ClusterId:              0kezJqQtSzyUs0EW6T8wDA
+LeaderId:               1
+LeaderEpoch:            3
+HighWatermark:          32
+MaxFollowerLag:         7
+MaxFollowerLagTimeMs:   0
+CurrentVoters:          [{"id": 1, "endpoints": ["CONTROLLER://localhost:19093"]}, {"id": 2, "endpoints": ["CONTROLLER://localhost:19094"]}]
+CurrentObservers:       []
+"""
+    info = quorum.parse_status(text)
+    assert (info.leader_id, info.leader_epoch, info.high_watermark) == (1, 3, 32)
+    assert [v.id for v in info.voters] == [1, 2] and info.max_voter_lag == 7
+    with pytest.raises(quorum.QuorumError, match="unexpected kafka-metadata-quorum output"):
+        quorum.parse_status("Error: something")
+
+
+def test_client_security_handed_to_the_java_tool() -> None:
+    assert d_quorum.java_client_config({}) == {}
+    conf = d_quorum.java_client_config(
+        {"security.protocol": "sasl_ssl", "sasl.mechanism": "SCRAM-SHA-256", "sasl.username": "u", "sasl.password": 'p"w', "ssl.ca.location": "/ca.pem"}
+    )
+    assert conf == {
+        "security.protocol": "SASL_SSL",
+        "ssl.truststore.type": "PEM",
+        "ssl.truststore.location": "/ca.pem",
+        "sasl.mechanism": "SCRAM-SHA-256",
+        "sasl.jaas.config": 'org.apache.kafka.common.security.scram.ScramLoginModule required username="u" password="p\\"w";',
+    }
+    assert d_quorum.java_client_config({"security.protocol": "SSL", "ssl.certificate.location": "/c.pem"}) is None
+    assert d_quorum.java_client_config({"security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "GSSAPI"}) is None
