@@ -18,6 +18,7 @@ import socket
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 API_KEY = 55
 API_VERSION = 0
@@ -249,3 +250,19 @@ def describe_quorum_jvm(java: str, kafka_home: Path, bootstrap: str, client_conf
         last = (proc.stderr or proc.stdout).strip().splitlines()
         raise QuorumError(f"kafka-metadata-quorum failed: {last[-1][:200] if last else proc.returncode}")
     return parse_status(proc.stdout)
+
+
+def broker_config(admin: Any, timeout: float) -> tuple[list[int], dict[str, str]]:
+    """The cluster's broker ids (describe_cluster) and the first broker's configuration (describe_configs), as plain values.
+
+    Raises whatever the client raises (an unreachable cluster, a refused request): the caller decides what it means.
+    """
+    from confluent_kafka.admin import ConfigResource
+
+    desc = admin.describe_cluster(request_timeout=timeout).result(timeout=timeout + 1)
+    nodes = sorted(n.id for n in (desc.nodes or []))
+    if not nodes:
+        return [], {}
+    resource = ConfigResource(ConfigResource.Type.BROKER, str(nodes[0]))
+    configs = next(iter(admin.describe_configs([resource], request_timeout=timeout).values())).result(timeout=timeout + 1)
+    return nodes, {name: (entry.value or "") for name, entry in configs.items()}

@@ -195,7 +195,7 @@ def remote_mode(admin: Any, settings: Settings, timeout: float = 3.0) -> RemoteM
     """Ask a broker of the configured cluster whether it runs in KRaft mode (``process.roles`` set) or with ZooKeeper."""
     import socket
 
-    from confluent_kafka.admin import ConfigResource
+    from kafkaops.adapters import quorum
 
     host, port = network.split_hostport(settings.kafka_broker, 9092)
     try:
@@ -203,15 +203,12 @@ def remote_mode(admin: Any, settings: Settings, timeout: float = 3.0) -> RemoteM
     except OSError as exc:
         return RemoteMode(None, f"nothing answers at KAFKA_BROKER={settings.kafka_broker} ({exc.strerror or type(exc).__name__})")
     try:
-        desc = admin.describe_cluster(request_timeout=timeout).result(timeout=timeout + 1)
-        nodes = list(desc.nodes or [])
-        if not nodes:
-            return RemoteMode(None, "the cluster listed no brokers")
-        resource = ConfigResource(ConfigResource.Type.BROKER, str(nodes[0].id))
-        configs = next(iter(admin.describe_configs([resource], request_timeout=timeout).values())).result(timeout=timeout + 1)
+        nodes, configs = quorum.broker_config(admin, timeout)
     except Exception as exc:  # noqa: BLE001 - an unreachable broker is reported by the broker layer
         return RemoteMode(None, f"KAFKA_BROKER={settings.kafka_broker} did not say ({type(exc).__name__})")
+    if not nodes:
+        return RemoteMode(None, "the cluster listed no brokers")
     roles = configs.get("process.roles")
-    if roles is not None and roles.value:
-        return RemoteMode(KRAFT, f"broker {nodes[0].id} has process.roles={roles.value}", True)
-    return RemoteMode(ZOOKEEPER, f"broker {nodes[0].id} has no process.roles (ZooKeeper mode)", True)
+    if roles:
+        return RemoteMode(KRAFT, f"broker {nodes[0]} has process.roles={roles}", True)
+    return RemoteMode(ZOOKEEPER, f"broker {nodes[0]} has no process.roles (ZooKeeper mode)", True)

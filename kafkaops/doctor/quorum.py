@@ -314,14 +314,10 @@ def _expected_voters(ctx: Context) -> list[int] | None:
 
 def _leader_from_admin(ctx: Context, why: str) -> Outcome:
     """What the admin API says when DescribeQuorum cannot be sent: the nodes and the voters config (no leader, no lag)."""
-    try:
-        admin = ctx.admin()
-        desc = admin.describe_cluster(request_timeout=2.0).result(timeout=3.0)
-        nodes = list(desc.nodes or [])
-        from confluent_kafka.admin import ConfigResource
+    from kafkaops.adapters.quorum import broker_config
 
-        res = ConfigResource(ConfigResource.Type.BROKER, str(nodes[0].id))
-        cfg = next(iter(admin.describe_configs([res], request_timeout=2.0).values())).result(timeout=3.0)
+    try:
+        nodes, cfg = broker_config(ctx.admin(), 2.0)
     except Exception as exc:  # noqa: BLE001 - the broker layer reports an unreachable broker
         return warned(
             f"the metadata quorum could not be described: {why}",
@@ -330,12 +326,12 @@ def _leader_from_admin(ctx: Context, why: str) -> Outcome:
             details=[f"admin API: {type(exc).__name__}"],
             data={"no_result": True},
         )
-    voters = cfg["controller.quorum.voters"].value if "controller.quorum.voters" in cfg else None
-    boot = cfg["controller.quorum.bootstrap.servers"].value if "controller.quorum.bootstrap.servers" in cfg else None
+    voters = cfg.get("controller.quorum.voters")
+    boot = cfg.get("controller.quorum.bootstrap.servers")
     quorum = f"controller.quorum.voters={voters}" if voters else f"controller.quorum.bootstrap.servers={boot or '?'}"
     return passed(
         f"{len(nodes)} broker(s) registered with the quorum, {quorum} (leader and lag not known: {why})",
-        data={"nodes": [n.id for n in nodes], "voters": voters, "source": "admin API"},
+        data={"nodes": nodes, "voters": voters, "source": "admin API"},
     )
 
 
