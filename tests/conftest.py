@@ -20,7 +20,7 @@ from kafkaops.adapters.javaprops import write_properties
 from kafkaops.settings import DEFAULT_KAFKA_VERSION, Settings, load_settings
 
 REPO = Path(__file__).resolve().parent.parent
-pytest_plugins = ["tests.pg_fixtures", "tests.secure_broker"]
+pytest_plugins = ["tests.pg_fixtures", "tests.secure_broker", "tests.kraft_fixtures"]
 
 
 def free_port() -> int:

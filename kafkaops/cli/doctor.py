@@ -50,7 +50,7 @@ def print_checks(ids: list[str], *, json_: bool) -> None:
     if json_:
         ui.print_json({"schema": "kafkaops.doctor.checks/1", "checks": [registry.describe(c) for c in listed]})
         return
-    rows = [(registry.step_label(c.step), c.id, c.applies + (" (--canary)" if c.canary_only else ""), c.title) for c in listed]
+    rows = [(registry.step_label(c.step), c.id, registry.applies_label(c) + (" (--canary)" if c.canary_only else ""), c.title) for c in listed]
     ui.print_table(None, ["step", "check", "applies to", "what it checks"], rows)
 
 
@@ -70,8 +70,11 @@ def doctor(
         typer.Argument(metavar="CHECK", help="Run only these checks (ids from --list-checks) and the checks they require.", show_default=False),
     ] = None,
 ) -> None:
-    """Walk the debug checklist (ZooKeeper, broker, topic, configuration, database, producer, consumers, logs)
-    and name the first layer at fault, why, and the command to run next.
+    """Walk the debug checklist (ZooKeeper or, in KRaft mode, the metadata quorum; broker, topic, configuration,
+    database, producer, consumers, logs) and name the first layer at fault, why, and the command to run next.
+
+    The checks follow what the cluster is: a ZooKeeper-mode or KRaft local stack, or a cluster kafkaops did
+    not start (its local checks are skipped as "remote cluster"); --json says which in "cluster".
 
     Exit code 0 when nothing failed (warnings allowed), 3 when a check failed.
 

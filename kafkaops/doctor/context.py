@@ -9,6 +9,7 @@ from typing import Any
 
 from kafkaops.adapters import network
 from kafkaops.adapters import zookeeper as zk
+from kafkaops.doctor import kraft
 from kafkaops.doctor.results import PASS, WARN, CheckResult
 from kafkaops.errors import KafkaopsError
 from kafkaops.procedures import cluster, services
@@ -49,6 +50,17 @@ def _has_embedded() -> bool:
     return importlib.util.find_spec("kafkaops.adapters.embedded_pg") is not None
 
 
+@dataclass(frozen=True)
+class ClusterKind:
+    mode: str | None  # "zookeeper" | "kraft" | None (no broker said)
+    local: bool  # the local stack kafkaops runs
+    how: str  # how the mode was found out
+    answered: bool = False  # a remote cluster's broker answered (it is a running cluster kafkaops did not start)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"mode": self.mode, "local": self.local, "how": self.how}
+
+
 class Context:
     def __init__(self, settings: Settings, *, canary: bool) -> None:
         self.settings = settings
@@ -57,9 +69,14 @@ class Context:
         self.exit = ExitStack()
         self.zk_host, self.zk_port = zk.parse_hostport(settings.zookeeper_connect)
         self.broker_host, self.broker_port = network.split_hostport(settings.kafka_broker, 9092)
-        # Local checks run only against the local stack, decided by identity, never by host name.
-        self.identity = cluster.identify(settings)
-        self.zk_local = self.identity.zookeeper_on_this_machine
+        # Local checks run only against the local stack, decided by identity, never by host name. The local
+        # stack's mode comes from its server.properties (process.roles means KRaft).
+        self.local_mode = kraft.local_mode(settings.server_properties)
+        if self.local_mode == kraft.KRAFT:
+            self.identity = kraft.identify_kraft(settings)
+        else:
+            self.identity = cluster.identify(settings)
+        self.zk_local = self.identity.zookeeper_on_this_machine and self.local_mode != kraft.KRAFT
         self.broker_local = self.identity.broker_on_this_machine
         self.cfg: services.StackConfig | None = self.identity.cfg if self.identity.local else None
         self.cfg_error: str | None = self.identity.config_error
@@ -92,9 +109,35 @@ class Context:
     def db_problem(self) -> str | None:  # why the embedded database has no URL
         return self.database.problem
 
+    @cached_property
+    def cluster_kind(self) -> ClusterKind:
+        """What the cluster is: its mode (``zookeeper`` | ``kraft`` | None when unknown) and whether it is the local stack.
+
+        The local stack's mode is its server.properties'; a remote cluster's is asked from a broker (one
+        describe_configs); when no broker answers, ZooKeeper mode if ZOOKEEPER_CONNECT was set explicitly.
+        """
+        if self.identity.local:
+            assert self.local_mode is not None
+            return ClusterKind(self.local_mode, True, f"the local stack's {self.settings.server_properties}")
+        try:
+            found = kraft.remote_mode(self.admin(), self.settings)
+        except KafkaopsError as exc:
+            found = kraft.RemoteMode(None, exc.message)
+        if found.mode is not None:
+            return ClusterKind(found.mode, False, found.how, found.answered)
+        if self.settings.sources.get("zookeeper_connect") in ("env", ".env", "flag"):
+            return ClusterKind(kraft.ZOOKEEPER, False, f"{found.how}; ZOOKEEPER_CONNECT is set")
+        if self.broker_local:
+            # Nothing answers on this machine: the stack `kafkaops up` would start (the configured mode, ZooKeeper by default).
+            default = self.local_mode or getattr(self.settings, "kafkaops_mode", None) or kraft.ZOOKEEPER
+            return ClusterKind(default if default in kraft.MODES else kraft.ZOOKEEPER, False, f"{found.how}; the local default")
+        return ClusterKind(None, False, found.how)
+
     # locality ---------------------------------------------------------------------------
     def local_reason(self, service: str) -> str | None:
         """Why local files/processes of ``service`` cannot be inspected (None when they can)."""
+        if service == "zookeeper" and self.identity.local and self.local_mode == kraft.KRAFT:
+            return "the local stack runs in KRaft mode: it has no ZooKeeper"
         if self.identity.local:
             return None
         return f"not the local stack: {self.identity.why_not(service)}"

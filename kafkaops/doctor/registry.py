@@ -21,10 +21,12 @@ from kafkaops.errors import UsageError
 #   cluster   - any reachable cluster
 #   zookeeper - a ZooKeeper-mode cluster only
 #   database  - the pipeline's database
-# ("kraft", a KRaft-mode cluster only, comes with KRaft support.)
-APPLIES = ("local", "cluster", "zookeeper", "database")
+#   kraft     - a KRaft-mode cluster only
+APPLIES = ("local", "cluster", "zookeeper", "database", "kraft")
+# The cluster modes (see :func:`modes`): a ZooKeeper-mode cluster, or a KRaft one.
+MODES = ("zookeeper", "kraft")
 
-LAYER_MODULES = ("zookeeper", "broker", "topic", "configuration", "database", "producer", "consumer", "logs", "host")
+LAYER_MODULES = ("zookeeper", "quorum", "broker", "topic", "configuration", "database", "producer", "consumer", "logs", "host")
 
 
 @dataclass(frozen=True)
@@ -86,9 +88,51 @@ def all_checks() -> list[Check]:
     return sorted(_REGISTRY.values(), key=lambda c: rank.get(c.fn.__module__, len(rank)))  # stable: definition order within a module
 
 
-def checks(canary: bool) -> list[Check]:
-    """The checklist, in the procedure's order: the canary only when asked for."""
-    return [c for c in all_checks() if canary or not c.canary_only]
+def modes(check: Check) -> tuple[str, ...]:
+    """The cluster modes a check belongs to: ZooKeeper-only (it asks ZooKeeper, reads ZooKeeper's files or
+    requires such a check), KRaft-only (``applies="kraft"``, or requires such a check), or both."""
+    by_id = {c.id: c for c in _REGISTRY.values()}
+
+    def of(c: Check, seen: frozenset[str]) -> set[str]:
+        if c.applies == "zookeeper" or c.layer == "zookeeper" or c.local == "zookeeper":
+            return {"zookeeper"}
+        if c.applies == "kraft" or c.layer == "quorum":
+            return {"kraft"}
+        out = set(MODES)
+        for dep in c.requires:
+            if dep in by_id and dep not in seen:
+                out &= of(by_id[dep], seen | {dep})
+        return out
+
+    found = of(check, frozenset({check.id}))
+    return tuple(m for m in MODES if m in found)
+
+
+ANY_MODE = "any"
+
+
+def checks(canary: bool, mode: str | None = ANY_MODE) -> list[Check]:
+    """The checklist, in the procedure's order: the canary only when asked for. ``mode``: ``any`` (every
+    check), ``zookeeper`` or ``kraft`` (that mode's checks), or None (a cluster of unknown mode: the checks
+    every mode has)."""
+    every = [c for c in all_checks() if canary or not c.canary_only]
+    if mode == ANY_MODE:
+        return every
+    return [c for c in every if in_mode(c, mode)]
+
+
+def in_mode(check: Check, mode: str | None) -> bool:
+    """Whether ``check`` runs against a cluster of ``mode`` (None: unknown, only the checks of every mode)."""
+    ms = modes(check)
+    return len(ms) == len(MODES) or mode in ms
+
+
+def applies_label(check: Check) -> str:
+    """Where a check applies, as --list-checks shows it: ``local``, ``cluster``... with the mode when it is one mode's only."""
+    ms = modes(check)
+    if len(ms) == 1 and ms[0] != check.applies:
+        return f"{check.applies}, {ms[0]}"
+    return check.applies
 
 
 def select(ids: Sequence[str]) -> list[Check]:
@@ -123,6 +167,7 @@ def describe(check: Check) -> dict[str, object]:
         "layer": check.layer,
         "title": check.title,
         "applies_to": check.applies,
+        "modes": list(modes(check)),
         "requires": list(check.requires),
         "uses": list(check.uses),
         "timeout": check.timeout,

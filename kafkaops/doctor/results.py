@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
 SCHEMA = "kafkaops.doctor/1"
 PASS, WARN, FAIL, SKIP = "PASS", "WARN", "FAIL", "SKIP"
-LAYERS = ("zookeeper", "broker", "topic", "configuration", "database", "producer", "consumer", "logs", "host")
+LAYERS = ("zookeeper", "quorum", "broker", "topic", "configuration", "database", "producer", "consumer", "logs", "host")
 EXTRAS_STEP = 10  # Java, /tmp, disk space, pid files: not in the procedure's nine steps
 LOG_TAIL_BYTES = 2 * 1024 * 1024
 LOW_DISK_BYTES = 1024**3
@@ -87,6 +87,7 @@ class DoctorReport:
     context: dict[str, Any]
     seconds: float
     secrets: tuple[str, ...] = ()
+    cluster: dict[str, Any] | None = None  # what the cluster is: {"mode": "zookeeper"|"kraft"|None, "local": bool, "how": ...}
 
     @property
     def failed(self) -> bool:
@@ -107,6 +108,7 @@ class DoctorReport:
             "exit_code": 3 if self.failed else 0,
             "summary": counts,
             "verdict": self.verdict.to_dict(),
+            "cluster": self.cluster,
             "context": self.context,
             "checks": [c.to_dict() for c in self.checks],
             "seconds": round(self.seconds, 3),

@@ -5,11 +5,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from urllib.parse import urlsplit
 
 from kafkaops.doctor.common import _any_local, _first_line
-from kafkaops.doctor.context import Context
-from kafkaops.doctor.registry import Check, checks, select
+from kafkaops.doctor.context import ClusterKind, Context
+from kafkaops.doctor.registry import Check, checks, in_mode, modes, select
 from kafkaops.doctor.results import FAIL, SKIP, WARN, CheckResult, DoctorReport, Outcome, Verdict, skipped
 from kafkaops.errors import KafkaopsError
 from kafkaops.redact import redact_dsn
@@ -24,6 +25,8 @@ def _not_here(ctx: Context, local: str) -> str | None:
     if local == "stack":  # the local stack's files: either service's will do
         return _any_local(ctx)
     if local == "java":  # Java runs ZooKeeper and the broker: needed only when one of them is this machine's
+        if not ctx.identity.local and ctx.cluster_kind.answered:
+            return "remote cluster: a cluster kafkaops did not start answers at KAFKA_BROKER; Java is not needed here"
         if ctx.zk_local or ctx.broker_local:
             return None
         return "ZooKeeper and the broker are not on this machine: Java is not needed here"
@@ -74,7 +77,7 @@ def _run_bounded(fn: Callable[[Context], Outcome], ctx: Context, timeout: float)
     return out
 
 
-def _verdict(results: list[CheckResult]) -> Verdict:
+def _verdict(results: list[CheckResult], mode: str | None = "zookeeper") -> Verdict:
     for status, label in ((FAIL, "fail"), (WARN, "warn")):
         first = next((r for r in results if r.status == status), None)
         if first is None:
@@ -88,7 +91,8 @@ def _verdict(results: list[CheckResult]) -> Verdict:
         nxt = top.next or (f"kafkaops runbook {top.runbook}" if top.runbook else None)
         why = top.finding + (f". {top.remedy}" if top.remedy else "")
         return Verdict(label, top.layer, top.id, why, nxt, top.runbook)
-    return Verdict("ok", None, None, "every check passed: ZooKeeper, broker, topic, configuration, database, producer and consumers look right", None, None)
+    layer_one = {"zookeeper": "ZooKeeper, ", "kraft": "metadata quorum, "}.get(mode or "", "")
+    return Verdict("ok", None, None, f"every check passed: {layer_one}broker, topic, configuration, database, producer and consumers look right", None, None)
 
 
 def run_doctor(
@@ -109,21 +113,26 @@ def run_doctor(
     if only:
         selected = select(only)
         canary = canary or any(c.canary_only for c in selected)
-    else:
-        selected = checks(canary)
     ctx = Context(settings, canary=canary)
     results: list[CheckResult] = []
     try:
+        kind = ctx.cluster_kind  # the checks depend on what the cluster is: ZooKeeper mode, KRaft; local or remote
+        if not only:
+            selected = checks(canary, kind.mode)
         for check in selected:
             if progress:
                 progress(f"step {check.step}: {check.title}")
             started = time.perf_counter()
             reason = _not_here(ctx, check.local) if check.local else None
-            if reason is not None:
-                out = skipped(reason, kind="remote")
+            if not in_mode(check, kind.mode):
+                out = skipped(_other_mode(check, kind), kind="not-configured")
+            elif reason is not None:
+                out = skipped(_remote(reason) if not kind.local else reason, kind="remote")
             else:
                 blocked = _blocked_by(ctx, check)
                 out = skipped(blocked) if blocked else _run_bounded(check.fn, ctx, check.timeout)
+            if out.status == SKIP and out.skip_kind == "remote" and not kind.local:
+                out = replace(out, finding=_remote(out.finding))
             result = CheckResult.of(check, out, seconds=time.perf_counter() - started)
             ctx.results[check.id] = result
             results.append(result)
@@ -143,7 +152,22 @@ def run_doctor(
         "local_stack_reasons": ctx.identity.reasons,
         "canary": canary,
     }
-    return DoctorReport(results, _verdict(results), context, time.perf_counter() - t0, secrets)
+    kind = ctx.cluster_kind
+    return DoctorReport(results, _verdict(results, kind.mode), context, time.perf_counter() - t0, secrets, cluster=kind.to_dict())
+
+
+def _remote(reason: str) -> str:
+    """A local check's skip reason when the cluster is not the local stack: "remote cluster: <why>"."""
+    for prefix in ("remote cluster: ", "not the local stack: "):
+        if reason.startswith(prefix):
+            reason = reason[len(prefix) :]
+    return f"remote cluster: {reason}"
+
+
+def _other_mode(check: Check, kind: ClusterKind) -> str:
+    mode = kind.mode or "unknown-mode"
+    only = " and ".join(modes(check)) or "another"
+    return f"a {only}-mode check: the cluster is {'in ' + mode + ' mode' if kind.mode else 'of unknown mode'} ({kind.how})"
 
 
 def _secrets(settings: Settings, db_url: str | None) -> Iterator[str]:

@@ -15,17 +15,23 @@ def test_list_checks_shows_id_step_where_it_applies_and_what_it_checks_in_order(
     result = CliRunner().invoke(app, ["doctor", "--list-checks"], env=env)
     assert result.exit_code == 0, result.output
     lines = [line.rstrip() for line in result.stdout.splitlines()]
-    assert lines[:6] == [
+    assert lines[:10] == [
         "step ┃ check                      ┃ applies to         ┃ what it checks",
         "━━━━━╇━━━━━━━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━━",
-        "1    │ zookeeper.process          │ local              │ ZooKeeper process and port",
+        "1    │ zookeeper.process          │ local, zookeeper   │ ZooKeeper process and port",
         "1    │ zookeeper.serving          │ zookeeper          │ ZooKeeper answers srvr",
+        "1    │ quorum.controller          │ local, kraft       │ KRaft controller process and port",
+        "1    │ quorum.voters              │ local, kraft       │ quorum settings: voters, controller listener, node.id",
+        "1    │ quorum.leader              │ kraft              │ quorum leader elected, voters and their lag",
+        "1    │ quorum.log                 │ local, kraft       │ KRaft log: unformatted dir, cluster/node id, quorum settings",
         "2    │ broker.process             │ local              │ broker process and port",
         "2    │ broker.metadata            │ cluster            │ broker answers a metadata request",
     ]
     assert "6    │ producer.canary            │ cluster (--canary) │ canary: database → Kafka → consumer" in lines
     assert lines[-1] == "+    │ host.pid_files             │ local              │ no stale pid files"
-    assert len(lines) == 2 + 30
+    assert "2    │ broker.cluster_id          │ local, zookeeper   │ cluster id on disk vs ZooKeeper" in lines
+    assert "8    │ logs.zookeeper             │ local, zookeeper   │ ZooKeeper log: known failures since the last start" in lines
+    assert len(lines) == 2 + 34
 
 
 def test_list_checks_as_json_and_for_a_selection(env: dict[str, str]) -> None:
@@ -40,6 +46,7 @@ def test_list_checks_as_json_and_for_a_selection(env: dict[str, str]) -> None:
         "layer": "database",
         "title": "rows pending for the producer",
         "applies_to": "database",
+        "modes": ["zookeeper", "kraft"],
         "requires": ["database.schema", "database.offset"],
         "uses": [],
         "timeout": 4.0,

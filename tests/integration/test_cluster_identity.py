@@ -77,7 +77,7 @@ def test_doctor_pointed_at_another_stack_on_localhost_does_not_judge_the_local_f
     checks = by_id(doc)
     c = checks["broker.cluster_id"]
     assert c["status"] == "SKIP", c
-    assert c["finding"].startswith(f"not the local stack: KAFKA_BROKER={b.broker} is not the local stack's broker"), c["finding"]
+    assert c["finding"].startswith(f"remote cluster: KAFKA_BROKER={b.broker} is not the local stack's broker"), c["finding"]
     assert f"PLAINTEXT://localhost:{a.broker_port}" in c["finding"]
     for local in ("zookeeper.process", "broker.process", "broker.meta_properties", "logs.zookeeper", "logs.broker", "host.disk", "host.pid_files"):
         assert checks[local]["status"] == "SKIP", (local, checks[local])

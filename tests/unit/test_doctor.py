@@ -149,7 +149,7 @@ def test_report_document_shape() -> None:
               result("host.disk", "host", PASS)]  # fmt: skip
     report = d.DoctorReport(checks, d_runner._verdict(checks), {"kafka_broker": "localhost:9092"}, 0.1234, ("pw",))
     doc = report.to_dict()
-    assert set(doc) == {"schema", "ok", "exit_code", "summary", "verdict", "context", "checks", "seconds"}
+    assert set(doc) == {"schema", "ok", "exit_code", "summary", "verdict", "cluster", "context", "checks", "seconds"}
     assert doc["schema"] == "kafkaops.doctor/1"
     assert (doc["ok"], doc["exit_code"]) == (False, 3)
     assert doc["summary"] == {"PASS": 1, "WARN": 0, "FAIL": 1, "SKIP": 0}
@@ -264,7 +264,8 @@ def test_a_pid_file_naming_another_live_program_is_not_called_harmless(tmp_path:
 
 
 def test_the_registry_keeps_the_procedures_order() -> None:
-    assert [c.id for c in d.checks(canary=True)] == [
+    # ZooKeeper mode: today's checklist, unchanged (KRaft's quorum layer: tests/unit/test_doctor_modes.py)
+    assert [c.id for c in d.checks(canary=True, mode="zookeeper")] == [
         "zookeeper.process",
         "zookeeper.serving",
         "broker.process",
