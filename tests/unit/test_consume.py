@@ -10,10 +10,12 @@ import base64
 import json
 from dataclasses import dataclass, field
 
+import orjson
 import pytest
 
 from kafkaops.errors import UsageError
 from kafkaops.procedures import consume as proc
+from kafkaops.procedures.consume import encode
 from kafkaops.procedures.groups import plan_rows
 
 
@@ -209,11 +211,11 @@ def test_a_batch_of_odd_values_gives_one_line_each_in_order() -> None:
 
 def test_the_bulk_path_and_the_per_message_path_agree() -> None:
     msgs = [Msg(b'{"id": %d, "s": "x"}' % i, b"%d" % i, i, _ts=(1, 1795885966314 + i // 3)) for i in range(50)]
-    assert proc._fast_parse is not None  # typer brings pydantic-core: the bulk path is what runs
-    bulk = proc._json_lines_bulk(msgs, True, proc._fast_parse)
+    assert encode._fast_parse is orjson.loads  # orjson is a dependency: the bulk path is what runs
+    bulk = encode._json_lines_bulk(msgs, True)
     assert bulk is not None
-    assert bulk == proc._json_lines_each(msgs, True)
-    assert proc.json_lines(msgs, keys=False) == proc._json_lines_each(msgs, False)
+    assert bulk == encode._json_lines_each(msgs, True)
+    assert proc.json_lines(msgs, keys=False) == encode._json_lines_each(msgs, False)
     assert "key" not in parse(proc.json_lines(msgs, keys=False))[0]
 
 
@@ -233,7 +235,7 @@ def test_a_batch_with_one_odd_message_leaves_the_bulk_path_and_stays_correct(odd
     msgs = [Msg(b'{"a": 1}', b"k", 0), odd]
     recs = parse(proc.json_lines(msgs))
     assert len(recs) == 2
-    assert parse(proc._json_lines_each(msgs)) == recs
+    assert parse(encode._json_lines_each(msgs)) == recs
 
 
 def header_bytes(header: dict) -> bytes | None:
@@ -278,10 +280,10 @@ def test_duplicate_header_keys_and_odd_header_values_keep_their_order() -> None:
 
 def test_headers_take_the_per_message_path_and_both_paths_agree() -> None:
     msgs = [Msg(b'{"id": %d}' % i, b"k", i, _headers=[("n", b"%d" % i)] if i % 2 else None) for i in range(6)]
-    assert proc._fast_parse is not None
-    assert proc._json_lines_bulk(msgs, True, proc._fast_parse) is None  # headers: never the bulk path
-    assert proc._json_lines_bulk(msgs[::2], True, proc._fast_parse) == proc._json_lines_each(msgs[::2], True)
-    assert proc.json_lines(msgs) == proc._json_lines_each(msgs)
+    assert encode._fast_parse is orjson.loads
+    assert encode._json_lines_bulk(msgs, True) is None  # headers: never the bulk path
+    assert encode._json_lines_bulk(msgs[::2], True) == encode._json_lines_each(msgs[::2], True)
+    assert proc.json_lines(msgs) == encode._json_lines_each(msgs)
     recs = parse(proc.json_lines(msgs))
     assert [r["headers"] for r in recs[:2]] == [[], [{"key": "n", "value": "1", "value_format": "text"}]]
     assert proc.json_lines(msgs[::2]).count(b'"headers":[]') == 3  # no headers: an empty list, as before
@@ -329,6 +331,6 @@ def test_a_negative_offset_is_clamped_to_the_oldest_kept_like_kafkas_tool() -> N
 
 def test_a_topic_given_by_the_caller_skips_the_per_message_check() -> None:
     msgs = [Msg(b'{"id": %d}' % i, b"k", i) for i in range(5)]
-    assert proc.json_lines(msgs, topic="db_live_events") == proc.json_lines(msgs) == proc._json_lines_each(msgs)
+    assert proc.json_lines(msgs, topic="db_live_events") == proc.json_lines(msgs) == encode._json_lines_each(msgs)
     mixed = [Msg(b"1"), Msg(b"2", _topic="other")]
     assert [r["topic"] for r in parse(proc.json_lines(mixed))] == ["db_live_events", "other"]
