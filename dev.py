@@ -4,7 +4,7 @@
     python3 dev.py demo    # venv + install + Kafka + up + database + produce + consume: the whole pipeline
     python3 dev.py test    # venv + install + Kafka + the whole test suite (unit and integration)
     python3 dev.py setup   # only the set-up part
-    python3 dev.py lint    # ruff check, ruff format --check and mypy (part of `test`)
+    python3 dev.py lint    # ruff check, ruff format --check, mypy and lint-imports (part of `test`)
     python3 dev.py test tests/unit tests/cli   # a quick run: only the tests that need no services
 
 Works on Linux, macOS and Windows (needs Python 3.11+, Java 17, and Maven for the Kafka jars).
@@ -61,11 +61,13 @@ def test(extra: list[str]) -> None:
 
 
 def lint() -> None:
-    """What CI checks besides the tests: ruff's lint and format, and mypy over kafkaops/ (pyproject.toml)."""
+    """What CI checks besides the tests: ruff's lint and format, mypy over kafkaops/, and the import
+    contracts (lint-imports; all configured in pyproject.toml)."""
     paths = ["kafkaops", "tests", "bench", "dev.py"]
     run([str(PY), "-m", "ruff", "check", *paths])
     run([str(PY), "-m", "ruff", "format", "--check", *paths])
     run([str(PY), "-m", "mypy"])
+    run([str(BIN / ("lint-imports.exe" if os.name == "nt" else "lint-imports")), "--no-cache"])
 
 
 def main() -> None:

@@ -12,11 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from kafkaops.adapters import kafka
 from kafkaops.errors import KafkaopsError
-from kafkaops.settings import Settings
+
+if TYPE_CHECKING:  # settings reads server.properties through adapters.javaprops: no run-time import back
+    from kafkaops.settings import Settings
 
 # Errors in the message stream that end the read: nothing will come from this topic for this client.
 _FATAL_CODES = frozenset({"UNKNOWN_TOPIC_OR_PART", "TOPIC_AUTHORIZATION_FAILED", "GROUP_AUTHORIZATION_FAILED"})

@@ -37,10 +37,13 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kafkaops.adapters.postgres import translate
 from kafkaops.errors import ConfigError, NotReady, RefusedError, ServiceFailed
-from kafkaops.settings import Settings
+
+if TYPE_CHECKING:  # settings reads server.properties through adapters.javaprops: no run-time import back
+    from kafkaops.settings import Settings
 
 DEFAULT_PORT = 54329
 HOST = "localhost"

@@ -12,10 +12,12 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kafkaops.errors import KafkaopsError, UnreachableError, UsageError
-from kafkaops.settings import Settings
+
+if TYPE_CHECKING:  # settings reads server.properties through adapters.javaprops: no run-time import back
+    from kafkaops.settings import Settings
 
 _quiet = logging.getLogger("kafkaops.librdkafka")
 _quiet.addHandler(logging.NullHandler())
@@ -364,7 +366,8 @@ def _request_error(exc: BaseException) -> BrokerRequestError:
     return BrokerRequestError("_UNKNOWN", str(exc) or type(exc).__name__)
 
 
-def _result(future: Any, timeout: float) -> Any:
+def request_result(future: Any, timeout: float) -> Any:
+    """A request future's value, or BrokerRequestError (Kafka's error name, or _TIMED_OUT after ``timeout``)."""
     from concurrent.futures import TimeoutError as FutureTimeout
 
     from confluent_kafka import KafkaException
@@ -373,6 +376,9 @@ def _result(future: Any, timeout: float) -> Any:
         return future.result(timeout=timeout)
     except (KafkaException, FutureTimeout, TimeoutError) as exc:
         raise _request_error(exc) from None
+
+
+_result = request_result  # the short name this module uses
 
 
 def create_topic(client: Any, name: str, partitions: int, replication_factor: int, config: dict[str, str], timeout: float) -> None:
@@ -431,9 +437,18 @@ class ConfigValue:
 
 def topic_configs(client: Any, topic: str, timeout: float) -> list[ConfigValue]:
     """Every config entry of a topic, as the broker describes it (sensitive values are never returned)."""
+    return _configs(client, "TOPIC", topic, timeout)
+
+
+def broker_configs(client: Any, broker_id: int, timeout: float) -> list[ConfigValue]:
+    """Every config entry of a broker, as it describes itself (sensitive values are never returned)."""
+    return _configs(client, "BROKER", str(broker_id), timeout)
+
+
+def _configs(client: Any, kind: str, name: str, timeout: float) -> list[ConfigValue]:
     from confluent_kafka.admin import ConfigResource, ConfigSource, ResourceType
 
-    resource = ConfigResource(ResourceType.TOPIC, topic)
+    resource = ConfigResource(ResourceType[kind], name)
     futures = client.describe_configs([resource], request_timeout=timeout)
     entries = _result(next(iter(futures.values())), timeout + 1.0)
     values = []

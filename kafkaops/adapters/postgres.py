@@ -8,6 +8,8 @@ password it was given (by value, so that even a malformed URL the redactor canno
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from kafkaops.errors import ExitCode, KafkaopsError, NotReady, UnreachableError, UsageError
@@ -79,6 +81,12 @@ def check_dsn(dsn: str) -> dict[str, Any]:
 def translate(exc: BaseException, dsn: str | None, *, what: str = "PostgreSQL") -> KafkaopsError:
     """A psycopg connection failure as a kafkaops error, the password scrubbed."""
     text = scrub(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__, dsn)
+    error = _translate(exc, text, dsn, what)
+    error.reason = text  # type: ignore[attr-defined]  # the library's own words (scrubbed), for doctor's finding
+    return error
+
+
+def _translate(exc: BaseException, text: str, dsn: str | None, what: str) -> KafkaopsError:
     sqlstate = getattr(exc, "sqlstate", None)
     lower = text.lower()
     where = shown(dsn) if dsn else what
@@ -109,7 +117,15 @@ def translate(exc: BaseException, dsn: str | None, *, what: str = "PostgreSQL") 
     return KafkaopsError(f"{what} connection failed ({where}): {text}", exit_code=ExitCode.ERROR)
 
 
-def connect(dsn: str, *, application_name: str = "kafkaops", autocommit: bool = True) -> Any:
+def connect(
+    dsn: str,
+    *,
+    application_name: str = "kafkaops",
+    autocommit: bool = True,
+    connect_timeout: int = CONNECT_TIMEOUT,
+    options: str | None = None,
+    timezone: str | None = "UTC",
+) -> Any:
     """A psycopg connection to ``dsn`` (DATABASE_URL or the embedded PostgreSQL's: the caller resolves it
     with ``embedded_pg.database_url``, so this module never imports embedded_pg), session time zone UTC.
 
@@ -117,16 +133,23 @@ def connect(dsn: str, *, application_name: str = "kafkaops", autocommit: bool = 
     gate of the producer and vacuum). The client encoding is UTF-8 whatever the database's: names and
     events come back as text even from a SQL_ASCII database (where psycopg would otherwise return
     bytes), and text that is not valid UTF-8 fails loudly instead of reaching Kafka garbled.
+
+    ``options`` are libpq's (e.g. ``-c statement_timeout=3000``); ``timezone=None`` keeps the server's.
+    A failure is a translated KafkaopsError whose ``reason`` holds the library's first line, scrubbed.
     """
     import psycopg
+    import psycopg.sql
 
     check_dsn(dsn)
     try:
-        conn = psycopg.connect(dsn, autocommit=autocommit, connect_timeout=CONNECT_TIMEOUT, application_name=application_name, client_encoding="UTF8")
+        extra: dict[str, Any] = {"options": options} if options else {}
+        conn = psycopg.connect(dsn, autocommit=autocommit, connect_timeout=connect_timeout, application_name=application_name, client_encoding="UTF8", **extra)
     except psycopg.Error as exc:
         raise translate(exc, dsn) from None
+    if timezone is None:
+        return conn
     try:
-        conn.execute("SET TimeZone TO 'UTC'")
+        conn.execute(psycopg.sql.SQL("SET TimeZone TO {}").format(psycopg.sql.Literal(timezone)))
         if not autocommit:
             conn.commit()
     except psycopg.Error as exc:
@@ -152,3 +175,45 @@ def query_error(exc: BaseException, dsn: str | None) -> KafkaopsError:
     if isinstance(exc, psycopg.errors.InsufficientPrivilege):
         return UsageError(f"PostgreSQL: {text}", hint="grant the DATABASE_URL user the privileges it needs")
     return KafkaopsError(f"PostgreSQL: {text}")
+
+
+@contextmanager
+def session(dsn: str, application_name: str = "kafkaops") -> Iterator[Any]:
+    """A connection (autocommit, UTC) whose statement errors come out as kafkaops errors (query_error)."""
+    import psycopg
+
+    conn = connect(dsn, application_name=application_name)
+    try:
+        yield conn
+    except psycopg.Error as exc:
+        raise query_error(exc, dsn) from None
+    finally:
+        conn.close()
+
+
+@contextmanager
+def transaction(conn: Any) -> Iterator[None]:
+    """One transaction on ``conn`` (committed at the end, rolled back on an error)."""
+    with conn.transaction():
+        yield
+
+
+def insufficient_privilege(exc: BaseException) -> bool:
+    """The error is PostgreSQL's "permission denied" (SQLSTATE 42501)."""
+    import psycopg
+
+    return isinstance(exc, psycopg.errors.InsufficientPrivilege)
+
+
+def identifier(*parts: str) -> Any:
+    """A (qualified) SQL identifier, quoted by psycopg: for composing statements."""
+    from psycopg import sql
+
+    return sql.Identifier(*parts)
+
+
+def with_table(template: str, schema: str, name: str) -> Any:
+    """A statement whose ``{table}`` is the table ``schema.name``, quoted (the rest is passed as is)."""
+    from psycopg import sql
+
+    return sql.SQL(template).format(table=sql.Identifier(schema, name))

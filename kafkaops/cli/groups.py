@@ -1,9 +1,12 @@
 """kafkaops groups list | describe | reset."""
 
 from dataclasses import asdict
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from kafkaops.procedures.groups import ResetPlan
 
 groups_app = typer.Typer(
     name="groups",
@@ -116,10 +119,26 @@ def reset(
 
     Example: kafkaops groups reset analytics --topic db_live_events --to-earliest --execute
     """
-    from kafkaops import ui
     from kafkaops.cli import get_settings
-    from kafkaops.errors import UsageError
     from kafkaops.procedures import groups
+
+    to = _reset_target(group, topic, all_topics, to_earliest, to_latest, to_offset)
+    settings = get_settings(ctx)
+    if not topic and not all_topics:
+        raise _no_scope(group, settings.kafka_topic, to, to_offset)
+    plan = groups.plan_reset(settings, group, topic or [], to, to_offset, all_topics=all_topics)
+    if execute:
+        groups.execute_reset(settings, plan)
+    _render_reset(plan, execute, json_)
+
+
+_EVERY = "every partition group {group} has a committed offset for"
+
+
+def _reset_target(group: str, topic: list[str] | None, all_topics: bool, to_earliest: bool, to_latest: bool, to_offset: int | None) -> str:
+    """earliest | latest | offset, from the --to-* options; a usage error unless exactly one is given
+    (and not --topic with --all-topics)."""
+    from kafkaops.errors import UsageError
 
     scope = "--all-topics" if all_topics else f"--topic {topic[0]}" if topic else "--topic T"
     chosen = [name for name, on in (("--to-earliest", to_earliest), ("--to-latest", to_latest), ("--to-offset", to_offset is not None)) if on]
@@ -128,20 +147,24 @@ def reset(
             "give exactly one of --to-earliest, --to-latest, --to-offset N" + (f" (got {', '.join(chosen)})" if chosen else ""),
             hint=f"e.g. kafkaops groups reset {group} {scope} --to-earliest",
         )
-    every = f"every partition group {group} has a committed offset for"
     if topic and all_topics:
-        raise UsageError("give --topic or --all-topics, not both", hint=f"--all-topics already takes {every}")
-    settings = get_settings(ctx)
-    if not topic and not all_topics:
-        target = f"--to-offset {to_offset}" if to_offset is not None else chosen[0]
-        raise UsageError(
-            "give --topic T or --all-topics: a reset names the topics it moves (KAFKA_TOPIC is not assumed)",
-            hint=f"e.g. kafkaops groups reset {group} --topic {settings.kafka_topic} {target}; --all-topics takes {every}",
-        )
-    to = "earliest" if to_earliest else "latest" if to_latest else "offset"
-    plan = groups.plan_reset(settings, group, topic or [], to, to_offset, all_topics=all_topics)
-    if execute:
-        groups.execute_reset(settings, plan)
+        raise UsageError("give --topic or --all-topics, not both", hint=f"--all-topics already takes {_EVERY.format(group=group)}")
+    return "earliest" if to_earliest else "latest" if to_latest else "offset"
+
+
+def _no_scope(group: str, kafka_topic: str, to: str, to_offset: int | None) -> Exception:
+    from kafkaops.errors import UsageError
+
+    target = f"--to-offset {to_offset}" if to == "offset" else f"--to-{to}"
+    return UsageError(
+        "give --topic T or --all-topics: a reset names the topics it moves (KAFKA_TOPIC is not assumed)",
+        hint=f"e.g. kafkaops groups reset {group} --topic {kafka_topic} {target}; --all-topics takes {_EVERY.format(group=group)}",
+    )
+
+
+def _render_reset(plan: "ResetPlan", execute: bool, json_: bool) -> None:
+    from kafkaops import ui
+
     if json_:
         doc = asdict(plan)
         doc["executed"] = execute

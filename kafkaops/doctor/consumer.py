@@ -4,23 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from kafkaops.adapters import kafka, kafka_groups
 from kafkaops.doctor.common import _first_line
 from kafkaops.doctor.context import Context
 from kafkaops.doctor.registry import check
 from kafkaops.doctor.results import LIVEDB, OFFSETS_TABLE, Outcome, failed, passed, warned
+from kafkaops.errors import KafkaopsError
 
 
 def _watermarks(ctx: Context, name: str, parts: list[int]) -> dict[int, tuple[int, int]]:
-    from confluent_kafka import TopicPartition
-    from confluent_kafka.admin import OffsetSpec
-
-    admin = ctx.admin()
-    out: dict[int, list[int]] = {p: [0, 0] for p in parts}
-    for index, spec in ((0, OffsetSpec.earliest()), (1, OffsetSpec.latest())):
-        futures = admin.list_offsets({TopicPartition(name, p): spec for p in parts}, request_timeout=2.5)
-        for tp, fut in futures.items():
-            out[tp.partition][index] = fut.result(timeout=3.0).offset
-    return {p: (lo, hi) for p, (lo, hi) in out.items()}
+    """(low, high) of each partition; a partition the broker could not answer for raises."""
+    marks = kafka.watermarks(ctx.admin(), name, parts, 2.5)
+    out: dict[int, tuple[int, int]] = {}
+    for p, mark in marks.items():
+        if mark.low is None or mark.high is None:
+            raise KafkaopsError(f"partition {p}: {mark.error or 'no answer'}")
+        out[p] = (mark.low, mark.high)
+    return out
 
 
 @check(
@@ -36,7 +36,7 @@ def check_end_offsets(ctx: Context) -> Outcome:
     parts = sorted(ctx.md.topics[name].partitions)
     try:
         ctx.offsets = _watermarks(ctx, name, parts)
-    except Exception as exc:  # noqa: BLE001 - KafkaException / timeout
+    except KafkaopsError as exc:  # BrokerRequestError: no answer in time, or a refusal
         return failed(
             f"cannot read the end offsets of {name}: {_first_line(exc)}",
             remedy="check the broker (`kafkaops status`)",
@@ -93,30 +93,21 @@ def check_end_offsets(ctx: Context) -> Outcome:
 
 @check("consumer.groups", 7, "consumer", "consumer groups on the topic and their lag", requires=("messages.end_offsets",), timeout=6.0)
 def check_consumer_groups(ctx: Context) -> Outcome:
-    from confluent_kafka import ConsumerGroupTopicPartitions
-
     name = ctx.settings.kafka_topic
     admin = ctx.admin()
-    listing = admin.list_consumer_groups(request_timeout=2.5).result(timeout=3.0)
-    groups = [(g.group_id, str(getattr(g.state, "name", g.state))) for g in listing.valid]
-    futures = {gid: admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(gid)], request_timeout=2.5)[gid] for gid, _ in groups[:200]}
+    groups = [(g.group, g.state) for g in kafka_groups.list_groups(admin, 2.5)][:200]
+    committed = kafka_groups.committed_offsets_of(admin, [gid for gid, _ in groups], 2.5)
     lagging: list[tuple[str, int, str]] = []
     details: list[str] = []
     per_group: dict[str, Any] = {}
-    for gid, state in groups[:200]:
-        try:
-            result = futures[gid].result(timeout=3.0)
-        except Exception:  # noqa: BLE001, S112
-            continue
-        mine = [tp for tp in result.topic_partitions if tp.topic == name and tp.offset >= 0]
+    for gid, state in groups:
+        offsets = committed.get(gid)
+        mine = sorted((p, c) for (t, p), c in (offsets or {}).items() if t == name and c is not None)
         if not mine:
             continue
-        lag = 0
-        for tp in mine:
-            hi = ctx.offsets.get(tp.partition, (0, 0))[1]
-            lag += max(0, hi - tp.offset)
-        per_group[gid] = {"state": state, "lag": lag, "committed": {str(tp.partition): tp.offset for tp in mine}}
-        details.append(f"group {gid} ({state.lower()}): committed {', '.join(f'p{tp.partition}={tp.offset}' for tp in mine)}, lag {lag}")
+        lag = sum(max(0, ctx.offsets.get(p, (0, 0))[1] - c) for p, c in mine)
+        per_group[gid] = {"state": state, "lag": lag, "committed": {str(p): c for p, c in mine}}
+        details.append(f"group {gid} ({state.lower()}): committed {', '.join(f'p{p}={c}' for p, c in mine)}, lag {lag}")
         if lag:
             lagging.append((gid, lag, state))
     if lagging:

@@ -6,10 +6,12 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
+from kafkaops.adapters import postgres
 from kafkaops.doctor.common import _first_line
 from kafkaops.doctor.context import Context
 from kafkaops.doctor.registry import check
 from kafkaops.doctor.results import LIVEDB, OFFSETS_TABLE, Outcome, failed, passed, skipped, warned
+from kafkaops.errors import KafkaopsError
 from kafkaops.redact import redact_dsn
 
 
@@ -35,19 +37,18 @@ def check_database_reachable(ctx: Context) -> Outcome:
         )
     if ctx.db_url is None:
         return skipped("no database to check: DATABASE_URL is unset (see config.variables)")
-    import psycopg
-
     label = _db_label(ctx.db_url)
     t0 = time.perf_counter()
     try:
-        conn = psycopg.connect(ctx.db_url, connect_timeout=2, autocommit=True, client_encoding="UTF8", options="-c statement_timeout=3000")
-    except Exception as exc:  # noqa: BLE001 - psycopg.Error, or a malformed URL (ProgrammingError)
+        conn = postgres.connect(ctx.db_url, application_name="kafkaops-doctor", connect_timeout=2, options="-c statement_timeout=3000", timezone=None)
+    except KafkaopsError as exc:  # translated by the adapter; its reason is the library's own line
+        reason = getattr(exc, "reason", None) or _first_line(exc)
         if ctx.db_source == "embedded":
             remedy, nxt = "start it: `kafkaops up` starts the embedded PostgreSQL (or set DATABASE_URL to your own)", "kafkaops up"
         else:
             remedy, nxt = "check that PostgreSQL runs and that DATABASE_URL's host, port, user, password and database are right", "kafkaops db status"
         return failed(
-            f"the database at {label} ({ctx.db_source}) is unreachable: {_first_line(exc)}",
+            f"the database at {label} ({ctx.db_source}) is unreachable: {reason}",
             remedy=remedy,
             runbook="database-unreachable",
             next=nxt,
@@ -103,8 +104,6 @@ def check_database_schema(ctx: Context) -> Outcome:
 
 def _other_pipelines_ahead(ctx: Context, pipeline: Any) -> list[str]:
     """Every other recorded pipeline whose offset is ahead of its table's newest id."""
-    from psycopg import sql
-
     from kafkaops.procedures import db
 
     if db.offsets_layout(ctx.db) != "pipelines":
@@ -118,7 +117,7 @@ def _other_pipelines_ahead(ctx: Context, pipeline: Any) -> list[str]:
         ref = db.resolve_table(ctx.db, table)
         if ref is None or "id" not in ref.columns:
             continue
-        newest = ctx.db.execute(sql.SQL("SELECT max(id) FROM {}").format(ref.ident())).fetchone()[0]
+        newest = ctx.db.execute(postgres.with_table("SELECT max(id) FROM {table}", ref.schema, ref.name)).fetchone()[0]
         if int(last_id) > int(newest or 0):
             ahead.append(f"{db.Pipeline(table, topic)}: last_id={last_id} but the newest id is {newest if newest is not None else 'none (empty table)'}")
     return ahead

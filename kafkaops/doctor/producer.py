@@ -5,11 +5,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from kafkaops.adapters import network
+from kafkaops.adapters import kafka_roundtrip, network, postgres
 from kafkaops.doctor.common import _first_line
 from kafkaops.doctor.context import Context
 from kafkaops.doctor.registry import check
 from kafkaops.doctor.results import CANARY_HEADER, LIVEDB, Outcome, failed, passed
+from kafkaops.errors import KafkaopsError
 
 
 @check("producer.leader", 6, "producer", "a producer reaches the topic's leaders", requires=("topic.exists", "config.advertised"))
@@ -86,6 +87,73 @@ def _canary_insert(cur: Any) -> tuple[str, list[str]]:
     return f"INSERT INTO {LIVEDB} ({', '.join(names)}) VALUES ({', '.join(values)}) RETURNING id, row_to_json({LIVEDB}.*)::text", names  # noqa: S608
 
 
+def _canary_row(ctx: Context, marker: str, hops: dict[str, Any], details: list[str]) -> tuple[Any, str | None]:
+    """Insert the marked row in a transaction left open (the caller rolls it back): (connection or None, the row as JSON)."""
+    if ctx.db is None or ctx.db_url is None:  # the database that database.reachable connected to
+        return None, None
+    t0 = time.perf_counter()
+    tx = None
+    try:
+        tx = postgres.connect(
+            ctx.db_url,
+            application_name="kafkaops-doctor",
+            autocommit=False,
+            connect_timeout=2,
+            options="-c statement_timeout=3000 -c lock_timeout=1000",
+            timezone=None,
+        )
+        with tx.cursor() as cur:
+            statement, _ = _canary_insert(cur)
+            cur.execute(statement, {"marker": marker})
+            row = cur.fetchone()
+            if row is None:  # INSERT ... RETURNING gives one row, or raises
+                raise RuntimeError("the INSERT returned no row")
+            row_id, row_json = row
+        hops["database_insert_ms"] = round((time.perf_counter() - t0) * 1000, 1)
+        details.append(f"inserted canary row id {row_id} into {LIVEDB} (in a transaction that is rolled back: never committed)")
+        return tx, row_json
+    except Exception as exc:  # noqa: BLE001 - a livedb with required columns: still test Kafka
+        details.append(f"no canary row in {LIVEDB}: {_first_line(exc)}")
+        if tx is not None:
+            tx.rollback()
+        return tx, None
+
+
+def _round_trip(ctx: Context, marker: str, event: bytes, hops: dict[str, Any], details: list[str]) -> Outcome | None:
+    """Produce the canary and consume it back; a failed Outcome, or None when it matched."""
+    name = ctx.settings.kafka_topic
+    t1 = time.perf_counter()
+    sent = kafka_roundtrip.produce_one(ctx.settings, name, marker.encode(), event, [(CANARY_HEADER, b"1")])
+    if sent.error is not None or sent.partition is None or sent.offset is None:
+        return failed(
+            f"the canary message was not accepted by {name}: {sent.error}",
+            remedy="run the checks above; read the broker log",
+            runbook="broker-unreachable",
+            details=details,
+            next="kafkaops logs kafka",
+            data=hops,
+        )
+    hops["produce_ack_ms"] = round((time.perf_counter() - t1) * 1000, 1)
+    details.append(f"produced to {name}[{sent.partition}] at offset {sent.offset} (header {CANARY_HEADER}=1)")
+    t2 = time.perf_counter()
+    got = kafka_roundtrip.fetch_one(ctx.settings, name, sent.partition, sent.offset, marker.encode(), "kafkaops-doctor-canary")
+    if got is None:
+        return failed(
+            f"the canary message was produced but not consumed back from {name} within 5 s",
+            remedy="consumers cannot fetch from the leader: check advertised.listeners",
+            runbook="advertised-listeners",
+            details=details,
+            next="kafkaops logs kafka",
+            data=hops,
+        )
+    hops["consume_ms"] = round((time.perf_counter() - t2) * 1000, 1)
+    if got != event:
+        return failed(
+            "the consumed canary does not match what was produced", remedy="read the broker log", runbook="broker-unreachable", details=details, data=hops
+        )
+    return None
+
+
 @check(
     "producer.canary",
     6,
@@ -101,83 +169,17 @@ def check_canary(ctx: Context) -> Outcome:
     import json
     import uuid
 
-    from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
-
-    from kafkaops.adapters.kafka import client_config
-
-    name = ctx.settings.kafka_topic
     marker = f"kafkaops-doctor-canary-{uuid.uuid4().hex[:12]}"
     hops: dict[str, Any] = {}  # the milliseconds of each hop, the check's data (Outcome.data)
     details: list[str] = []
-    row_json: str | None = None
     t0 = time.perf_counter()
-    tx = None
-    db_url = ctx.db_url if ctx.db is not None else None  # the database that database.reachable connected to
-    if db_url is not None:
-        import psycopg
-
-        try:
-            tx = psycopg.connect(db_url, connect_timeout=2, client_encoding="UTF8", options="-c statement_timeout=3000 -c lock_timeout=1000")
-            with tx.cursor() as cur:
-                statement, _ = _canary_insert(cur)
-                cur.execute(statement, {"marker": marker})
-                row = cur.fetchone()
-                if row is None:  # INSERT ... RETURNING gives one row, or raises
-                    raise RuntimeError("the INSERT returned no row")
-                row_id, row_json = row
-            hops["database_insert_ms"] = round((time.perf_counter() - t0) * 1000, 1)
-            details.append(f"inserted canary row id {row_id} into {LIVEDB} (in a transaction that is rolled back: never committed)")
-        except Exception as exc:  # noqa: BLE001 - a livedb with required columns: still test Kafka
-            details.append(f"no canary row in {LIVEDB}: {_first_line(exc)}")
-            if tx is not None:
-                tx.rollback()
+    tx, row_json = _canary_row(ctx, marker, hops, details)
     event = json.dumps({"event_id": marker, "canary": True, "row": json.loads(row_json) if row_json else None}).encode()
     try:
-        t1 = time.perf_counter()
-        delivered: list[Any] = []
-        producer = Producer(client_config(ctx.settings, **{"acks": "all", "message.timeout.ms": 4000, "enable.idempotence": False}))
-        producer.produce(name, key=marker.encode(), value=event, headers=[(CANARY_HEADER, b"1")], on_delivery=lambda err, msg: delivered.append((err, msg)))
-        producer.flush(5.0)
-        if not delivered or delivered[0][0] is not None:
-            err = delivered[0][0] if delivered else "no delivery report"
-            return failed(
-                f"the canary message was not accepted by {name}: {err}",
-                remedy="run the checks above; read the broker log",
-                runbook="broker-unreachable",
-                details=details,
-                next="kafkaops logs kafka",
-                data=hops,
-            )
-        msg = delivered[0][1]
-        hops["produce_ack_ms"] = round((time.perf_counter() - t1) * 1000, 1)
-        details.append(f"produced to {name}[{msg.partition()}] at offset {msg.offset()} (header {CANARY_HEADER}=1)")
-        t2 = time.perf_counter()
-        consumer = Consumer(client_config(ctx.settings, **{"group.id": "kafkaops-doctor-canary", "enable.auto.commit": False, "enable.partition.eof": False}))
-        try:
-            consumer.assign([TopicPartition(name, msg.partition(), msg.offset())])
-            got = None
-            deadline = time.monotonic() + 5.0
-            while got is None and time.monotonic() < deadline:
-                m = consumer.poll(0.5)
-                if m is not None and m.error() is None and m.key() == marker.encode():
-                    got = m
-        finally:
-            consumer.close()
-        if got is None:
-            return failed(
-                f"the canary message was produced but not consumed back from {name} within 5 s",
-                remedy="consumers cannot fetch from the leader: check advertised.listeners",
-                runbook="advertised-listeners",
-                details=details,
-                next="kafkaops logs kafka",
-                data=hops,
-            )
-        hops["consume_ms"] = round((time.perf_counter() - t2) * 1000, 1)
-        if got.value() != event:
-            return failed(
-                "the consumed canary does not match what was produced", remedy="read the broker log", runbook="broker-unreachable", details=details, data=hops
-            )
-    except KafkaException as exc:
+        failure = _round_trip(ctx, marker, event, hops, details)
+        if failure is not None:
+            return failure
+    except KafkaopsError as exc:  # the client failed (ClientFailure) or its settings are wrong
         return failed(f"canary round trip failed: {exc}", remedy="read the broker log", runbook="broker-unreachable", details=details, data=hops)
     finally:
         if tx is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kafkaops.adapters import kafka
 from kafkaops.doctor.common import _closest, _source, _user_topics
 from kafkaops.doctor.context import Context
 from kafkaops.doctor.registry import check
@@ -81,15 +82,12 @@ def _internal_rf(ctx: Context) -> tuple[int, int, str] | None:
             props.get_int("transaction.state.log.replication.factor", 3),
             str(ctx.settings.server_properties),
         )
-    from confluent_kafka.admin import ConfigResource
-
     broker = ctx.md.brokers[0].id
-    res = ConfigResource(ConfigResource.Type.BROKER, str(broker))
     try:
-        configs = ctx.admin().describe_configs([res], request_timeout=2.0)[res].result(timeout=2.5)
+        configs = {c.name: c.value for c in kafka.broker_configs(ctx.admin(), broker, 2.0)}
         return (
-            int(configs["offsets.topic.replication.factor"].value),
-            int(configs["transaction.state.log.replication.factor"].value),
+            int(configs["offsets.topic.replication.factor"] or ""),
+            int(configs["transaction.state.log.replication.factor"] or ""),
             f"broker {broker}'s configuration",
         )
     except Exception:  # noqa: BLE001 - authorization, timeout: the check reports it cannot tell

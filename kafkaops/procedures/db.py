@@ -1,6 +1,7 @@
 """The database side of the pipeline: the offset table, the demo table, seeding, status, rewinding.
 
-A *pipeline* is a source table and a topic (``public.livedb -> db_live_events``). ``producer_offsets``
+The tables, pipelines and positions themselves live in :mod:`kafkaops.procedures.db_schema` (every
+name is re-exported here). A *pipeline* is a source table and a topic (``public.livedb -> db_live_events``). ``producer_offsets``
 holds one row per pipeline: ``source_table`` (``schema.table``, as resolved in the database),
 ``topic``, ``last_id`` (the highest id of that table Kafka has acknowledged on that topic) and
 ``last_created_at`` (that row's ``created_at``); ``(source_table, topic)`` is unique. A pipeline
@@ -23,48 +24,59 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
+from kafkaops.adapters import postgres
 from kafkaops.defaults import DEMO_TABLE
-from kafkaops.errors import ExitCode, KafkaopsError, NotReady, RefusedError, UsageError
+from kafkaops.errors import KafkaopsError, RefusedError, UsageError
+from kafkaops.procedures.db_schema import (
+    DEFAULT_ROW,
+    DEMO_DDL,
+    EPOCH,
+    ID_RULE,
+    INTEGER_TYPES,
+    OFFSETS_DDL,
+    OFFSETS_TABLE,
+    OFFSETS_UPGRADE,
+    UPGRADE_LOCK,
+    Offset,
+    Pipeline,
+    TableRef,
+    claim_position,
+    default_pipeline,
+    ensure_schema,
+    offsets_layout,
+    pipeline_for,
+    read_position,
+    require_id_column,
+    require_table,
+    resolve_table,
+)
 from kafkaops.settings import Settings
 
-OFFSETS_TABLE = "producer_offsets"
-EPOCH = "1970-01-01T00:00:00+00:00"
-
-OFFSETS_DDL = """
-CREATE TABLE IF NOT EXISTS producer_offsets (
-    id              integer PRIMARY KEY,
-    last_id         bigint NOT NULL DEFAULT 0,
-    last_created_at timestamptz NOT NULL DEFAULT 'epoch'
-)"""
-# The upgrade to one row per pipeline (run once, in one transaction; see ensure_schema). New rows
-# take their id from a sequence that starts after the ids already there; row 1 becomes the default
-# pipeline's position.
-OFFSETS_UPGRADE = (
-    "ALTER TABLE producer_offsets ADD COLUMN IF NOT EXISTS source_table text",
-    "ALTER TABLE producer_offsets ADD COLUMN IF NOT EXISTS topic text",
-    "CREATE SEQUENCE IF NOT EXISTS producer_offsets_id_seq AS integer OWNED BY producer_offsets.id",
-    "SELECT setval('producer_offsets_id_seq', greatest((SELECT max(id) FROM producer_offsets), 1))",
-    "ALTER TABLE producer_offsets ALTER COLUMN id SET DEFAULT nextval('producer_offsets_id_seq')",
-    "CREATE UNIQUE INDEX IF NOT EXISTS producer_offsets_pipeline ON producer_offsets (source_table, topic)",
-)
-DEFAULT_ROW = 1  # the default pipeline's row (the only row before positions were per pipeline)
-UPGRADE_LOCK = 0x6B6F7073  # advisory lock (transaction) around creating or upgrading producer_offsets
-
-# A table to try the pipeline with: a bigserial key, a creation time, and columns of the types whose
-# conversion to JSON usually loses something (numeric, jsonb, bytea, NULL).
-DEMO_DDL = """
-CREATE TABLE IF NOT EXISTS livedb (
-    id         bigserial PRIMARY KEY,
-    created_at timestamptz NOT NULL DEFAULT now(),
-    name       text NOT NULL,
-    amount     numeric(14, 4) NOT NULL,
-    payload    jsonb NOT NULL DEFAULT '{}'::jsonb,
-    note       text,
-    blob       bytea
-)"""
+__all__ = [  # the db_schema names are part of this module's interface
+    "DEFAULT_ROW",
+    "DEMO_DDL",
+    "EPOCH",
+    "ID_RULE",
+    "INTEGER_TYPES",
+    "OFFSETS_DDL",
+    "OFFSETS_TABLE",
+    "OFFSETS_UPGRADE",
+    "Offset",
+    "Pipeline",
+    "TableRef",
+    "UPGRADE_LOCK",
+    "claim_position",
+    "default_pipeline",
+    "ensure_schema",
+    "offsets_layout",
+    "pipeline_for",
+    "read_position",
+    "require_id_column",
+    "require_table",
+    "resolve_table",
+]
 
 SEED_SQL = """
 WITH ins AS (
@@ -79,198 +91,6 @@ WITH ins AS (
     RETURNING id
 )
 SELECT count(*), min(id), max(id) FROM ins"""
-
-
-@dataclass(frozen=True)
-class TableRef:
-    """A table resolved in the database: schema, name, and its columns (name -> type name)."""
-
-    schema: str
-    name: str
-    columns: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def qualified(self) -> str:
-        return f"{self.schema}.{self.name}"
-
-    @property
-    def quoted(self) -> str:
-        """The name as SQL text (for to_regclass and pg_get_serial_sequence)."""
-        return ".".join('"' + part.replace('"', '""') + '"' for part in (self.schema, self.name))
-
-    def ident(self) -> Any:
-        from psycopg import sql
-
-        return sql.Identifier(self.schema, self.name)
-
-
-def resolve_table(conn: Any, name: str) -> TableRef | None:
-    """The table ``name`` (``table`` or ``schema.table``, SQL identifier rules) or None if absent."""
-    row = conn.execute(
-        "SELECT n.nspname, c.relname, c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass(%s)",
-        (name,),
-    ).fetchone()
-    if row is None:
-        return None
-    cols = conn.execute(
-        """SELECT a.attname, t.typname FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
-           WHERE a.attrelid = %s AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum""",
-        (row[2],),
-    ).fetchall()
-    return TableRef(row[0], row[1], {c[0]: c[1] for c in cols})
-
-
-def require_table(conn: Any, name: str, *, demo_hint: bool = True) -> TableRef:
-    try:
-        ref = resolve_table(conn, name)
-    except Exception as exc:  # psycopg: an invalid name such as 'a.b.c.d'
-        raise UsageError(f"{name!r} is not a valid table name: {exc}") from None
-    if ref is None:
-        hint = "create it with `kafkaops db init --demo` (a demo livedb table), or pass --table" if demo_hint else "create it with `kafkaops db init`"
-        raise NotReady(f"table {name} does not exist in the database", hint=hint)
-    return ref
-
-
-INTEGER_TYPES = ("smallint", "integer", "bigint")
-ID_RULE = "kafkaops reads rows by an increasing integer id (smallint, integer or bigint; e.g. bigserial or GENERATED ALWAYS AS IDENTITY)"
-
-
-def require_id_column(conn: Any, ref: TableRef) -> None:
-    """Refuse (exit 2) a table the producer cannot page through: no ``id`` column, or one that is not
-    an integer (text, uuid, numeric: ``id > last_id`` and the offset would not mean what they must)."""
-    if "id" not in ref.columns:
-        raise UsageError(f"table {ref.qualified} cannot be produced: it has no id column, and {ID_RULE}", hint="pass --table with a table that has one")
-    shown_type, base = conn.execute(
-        """SELECT format_type(a.atttypid, a.atttypmod), format_type(coalesce(nullif(t.typbasetype, 0), t.oid), NULL)
-           FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
-           WHERE a.attrelid = to_regclass(%s) AND a.attname = 'id' AND NOT a.attisdropped""",
-        (ref.quoted,),
-    ).fetchone()
-    if base not in INTEGER_TYPES:
-        raise UsageError(
-            f"table {ref.qualified} cannot be produced: its id column is {shown_type}, and {ID_RULE}",
-            hint=f"give it one: ALTER TABLE {ref.qualified} RENAME COLUMN id TO key, then ALTER TABLE {ref.qualified} ADD COLUMN id bigint GENERATED ALWAYS AS IDENTITY",
-        )
-
-
-@dataclass(frozen=True)
-class Pipeline:
-    """A source table (``schema.table`` as resolved) and a topic: one position, one producer at a time."""
-
-    table: str
-    topic: str
-
-    def __str__(self) -> str:
-        return f"{self.table} -> {self.topic}"
-
-    @property
-    def flags(self) -> str:
-        """The options naming this pipeline on a command line (--table left out for livedb)."""
-        table = "" if self.table == f"public.{DEMO_TABLE}" else f" --table {self.table}"
-        return f"{table} --topic {self.topic}"
-
-
-@dataclass(frozen=True)
-class Offset:
-    last_id: int
-    last_created_at: datetime | None
-    row: int | None = None  # producer_offsets.id; None: the pipeline has no row yet (position 0)
-
-
-def pipeline_for(conn: Any, table: str, topic: str) -> Pipeline:
-    """The pipeline of ``--table``/``--topic``, the table named as the database resolves it (so that
-    ``livedb`` and ``public.livedb`` are one pipeline); a table that does not exist (yet) is named
-    in the current schema unless a schema is given."""
-    try:
-        ref = resolve_table(conn, table)
-    except Exception:  # noqa: BLE001 - psycopg: not a valid name; named as given
-        ref = None
-    if ref is not None:
-        return Pipeline(ref.qualified, topic)
-    if "." in table:
-        return Pipeline(table, topic)
-    return Pipeline(f"{conn.execute('SELECT current_schema()').fetchone()[0]}.{table}", topic)
-
-
-def default_pipeline(conn: Any, settings: Settings) -> Pipeline:
-    """livedb -> KAFKA_TOPIC: the pipeline of `kafkaops produce` without --table and --topic."""
-    return pipeline_for(conn, DEMO_TABLE, settings.kafka_topic)
-
-
-def offsets_layout(conn: Any) -> str | None:
-    """None (no offset table), "old" (one row, id=1, for every pipeline) or "pipelines"."""
-    if resolve_table(conn, OFFSETS_TABLE) is None:
-        return None
-    row = conn.execute(
-        "SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attname IN ('source_table', 'topic') AND NOT attisdropped",
-        (OFFSETS_TABLE,),
-    ).fetchone()
-    return "pipelines" if row[0] == 2 else "old"
-
-
-def ensure_schema(conn: Any, settings: Settings, *, create: bool = False) -> bool:
-    """Bring producer_offsets to one row per pipeline; True if it created or upgraded something.
-
-    Without ``create`` a missing table is an error (db init creates it). An old table is upgraded in
-    one transaction under an advisory lock: a second process waits, then finds nothing to do.
-    """
-    import psycopg
-
-    layout = offsets_layout(conn)
-    if layout == "pipelines":
-        return False
-    if layout is None and not create:
-        raise NotReady(f"the offset table {OFFSETS_TABLE} does not exist", hint="create it with `kafkaops db init`")
-    try:
-        with conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (UPGRADE_LOCK,))
-            layout = offsets_layout(conn)  # what the process that held the lock left
-            if layout == "pipelines":
-                return False
-            conn.execute(OFFSETS_DDL)
-            for statement in OFFSETS_UPGRADE:
-                conn.execute(statement)
-            default = default_pipeline(conn, settings)
-            conn.execute(
-                "UPDATE producer_offsets SET source_table = %s, topic = %s WHERE id = %s AND source_table IS NULL",
-                (default.table, default.topic, DEFAULT_ROW),
-            )
-    except psycopg.errors.InsufficientPrivilege as exc:
-        raise KafkaopsError(
-            f"cannot upgrade {OFFSETS_TABLE} to one position per pipeline: {str(exc).strip().splitlines()[0]}",
-            hint="run `kafkaops db init` once as the owner of producer_offsets (it adds two columns; no offset changes)",
-            exit_code=ExitCode.NOT_READY,
-        ) from None
-    return True
-
-
-def read_position(conn: Any, pipeline: Pipeline, settings: Settings) -> Offset | None:
-    """The pipeline's row as it is (None: no row yet), read-only: an old table is read as it is
-    (its row id=1 is the default pipeline's position)."""
-    layout = offsets_layout(conn)
-    if layout is None:
-        raise NotReady(f"the offset table {OFFSETS_TABLE} does not exist", hint="create it with `kafkaops db init`")
-    if layout == "old":
-        if pipeline != default_pipeline(conn, settings):
-            return None
-        row = conn.execute("SELECT last_id, last_created_at, id FROM producer_offsets WHERE id = %s", (DEFAULT_ROW,)).fetchone()
-    else:
-        row = conn.execute(
-            "SELECT last_id, last_created_at, id FROM producer_offsets WHERE source_table = %s AND topic = %s", (pipeline.table, pipeline.topic)
-        ).fetchone()
-    return Offset(int(row[0]), row[1], int(row[2])) if row else None
-
-
-def claim_position(conn: Any, pipeline: Pipeline, settings: Settings) -> Offset:
-    """The pipeline's row, added at 0 (epoch) if it has none; upgrades an old table first."""
-    ensure_schema(conn, settings)
-    conn.execute(
-        "INSERT INTO producer_offsets (source_table, topic) VALUES (%s, %s) ON CONFLICT (source_table, topic) DO NOTHING",
-        (pipeline.table, pipeline.topic),
-    )
-    offset = read_position(conn, pipeline, settings)
-    assert offset is not None
-    return offset
 
 
 def lock_key(row: int) -> int:
@@ -328,19 +148,10 @@ def ensure_no_producer(conn: Any, pipeline: Pipeline, row: int) -> None:
 @contextmanager
 def session(settings: Settings, application_name: str = "kafkaops") -> Iterator[Any]:
     """A connection (autocommit, UTC) whose statement errors come out as kafkaops errors."""
-    import psycopg
-
-    from kafkaops.adapters import postgres
     from kafkaops.adapters.embedded_pg import database_url
 
-    dsn = database_url(settings)
-    conn = postgres.connect(dsn, application_name=application_name)
-    try:
+    with postgres.session(database_url(settings), application_name) as conn:
         yield conn
-    except psycopg.Error as exc:
-        raise postgres.query_error(exc, dsn) from None
-    finally:
-        conn.close()
 
 
 # --- init ------------------------------------------------------------------------------------------
@@ -357,7 +168,6 @@ def init(settings: Settings, *, demo: bool = False) -> InitResult:
     """Create producer_offsets (or upgrade an old one to one row per pipeline) with the default
     pipeline's row id=1 at zero, and, with ``demo``, the livedb table; if absent."""
     from kafkaops.adapters.embedded_pg import database_url
-    from kafkaops.adapters.postgres import shown
 
     created: list[str] = []
     existed: list[str] = []
@@ -380,7 +190,7 @@ def init(settings: Settings, *, demo: bool = False) -> InitResult:
         ).rowcount
         if added == 1 and old is not None:
             created.append(f"{OFFSETS_TABLE} row id=1 ({default})")
-    return InitResult(shown(database_url(settings)), created, existed)
+    return InitResult(postgres.shown(database_url(settings)), created, existed)
 
 
 # --- seed ------------------------------------------------------------------------------------------
@@ -396,8 +206,6 @@ class SeedResult:
 
 def seed(settings: Settings, rows: int, *, table: str = DEMO_TABLE) -> SeedResult:
     """Insert ``rows`` demo rows in one statement (generate_series): no per-row round trips."""
-    from psycopg import sql
-
     if rows < 1:
         raise UsageError(f"the number of rows must be at least 1 (got {rows})")
     with session(settings) as conn:
@@ -408,7 +216,7 @@ def seed(settings: Settings, rows: int, *, table: str = DEMO_TABLE) -> SeedResul
                 f"table {ref.qualified} is not the demo table (no column {', '.join(sorted(missing))})",
                 hint="seed inserts demo rows into a table made by `kafkaops db init --demo`",
             )
-        count, first, last = conn.execute(sql.SQL(SEED_SQL).format(table=ref.ident()), (rows,)).fetchone()
+        count, first, last = conn.execute(postgres.with_table(SEED_SQL, ref.schema, ref.name), (rows,)).fetchone()
     return SeedResult(ref.qualified, int(count), first, last)
 
 
@@ -464,10 +272,7 @@ class DbStatus:
 
 
 def status(settings: Settings, *, table: str = DEMO_TABLE, topic: str | None = None) -> DbStatus:
-    from psycopg import sql
-
     from kafkaops.adapters.embedded_pg import database_url
-    from kafkaops.adapters.postgres import shown
 
     topic = topic or settings.kafka_topic
     with session(settings) as conn:
@@ -487,12 +292,12 @@ def status(settings: Settings, *, table: str = DEMO_TABLE, topic: str | None = N
         newest = pending = None
         if ref is not None:
             require_id_column(conn, ref)
-            newest = conn.execute(sql.SQL("SELECT max(id) FROM {}").format(ref.ident())).fetchone()[0]
+            newest = conn.execute(postgres.with_table("SELECT max(id) FROM {table}", ref.schema, ref.name)).fetchone()[0]
             if offset is not None:
-                pending = conn.execute(sql.SQL("SELECT count(*) FROM {} WHERE id > %s").format(ref.ident()), (offset.last_id,)).fetchone()[0]
+                pending = conn.execute(postgres.with_table("SELECT count(*) FROM {table} WHERE id > %s", ref.schema, ref.name), (offset.last_id,)).fetchone()[0]
     last_id = offset.last_id if offset else None
     return DbStatus(
-        database=shown(database_url(settings)),
+        database=postgres.shown(database_url(settings)),
         table=pipeline.table,
         topic=topic,
         table_exists=ref is not None,

@@ -10,11 +10,13 @@ overwrite it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from kafkaops.adapters.kafka import UNREACHABLE, admin, metadata, unreachable
+from kafkaops.adapters import kafka_groups
+from kafkaops.adapters.kafka import BrokerRequestError, Watermark, admin, metadata, unreachable, watermarks
 from kafkaops.errors import KafkaopsError, RefusedError, UsageError
 from kafkaops.settings import Settings
 from kafkaops.text import did_you_mean
@@ -86,37 +88,27 @@ class ResetPlan:
         return sum(1 for r in self.rows if r.current != r.new)
 
 
-def _state(state: Any) -> str:
-    name = getattr(state, "name", None) or str(state)
-    return name.lower()
-
-
-def _fail(exc: BaseException, what: str, settings: Settings) -> KafkaopsError:
-    err = exc.args[0] if exc.args else None
-    name = err.name() if err is not None and hasattr(err, "name") else ""
-    if name in UNREACHABLE or isinstance(exc, TimeoutError):
+def _fail(exc: BrokerRequestError, what: str, settings: Settings) -> KafkaopsError:
+    if exc.unreachable:
         return unreachable(settings.kafka_broker, TIMEOUT)
-    text = err.str() if err is not None and hasattr(err, "str") else (str(exc) or type(exc).__name__)
-    return KafkaopsError(f"{what}: {text}", hint="check the broker with `kafkaops status` or `kafkaops doctor`")
+    return KafkaopsError(f"{what}: {exc.reason}", hint="check the broker with `kafkaops status` or `kafkaops doctor`")
 
 
-def _result(future: Any, what: str, settings: Settings) -> Any:
-    from concurrent.futures import TimeoutError as FutureTimeout
-
-    from confluent_kafka import KafkaException
-
+@contextmanager
+def _asking(what: str, settings: Settings) -> Iterator[None]:
+    """A broker request whose refusal or timeout becomes ``what``'s error (exit 4 when no broker answered)."""
     try:
-        return future.result(timeout=TIMEOUT + 2)
-    except (KafkaException, FutureTimeout, TimeoutError) as exc:
+        yield
+    except BrokerRequestError as exc:
         raise _fail(exc, what, settings) from None
 
 
 def list_groups(settings: Settings, client: Any = None) -> list[GroupSummary]:
     client = client or admin(settings)
     metadata(settings, timeout=5.0, client=client)  # fail fast (exit 4) when no broker answers
-    res = _result(client.list_consumer_groups(request_timeout=TIMEOUT), "listing consumer groups failed", settings)
-    groups = [GroupSummary(g.group_id, _state(g.state), bool(g.is_simple_consumer_group)) for g in res.valid]
-    return sorted(groups, key=lambda g: g.group)
+    with _asking("listing consumer groups failed", settings):
+        found = kafka_groups.list_groups(client, TIMEOUT)
+    return sorted((GroupSummary(g.group, g.state.lower(), g.simple) for g in found), key=lambda g: g.group)
 
 
 def _missing_group(group: str, settings: Settings, client: Any) -> UsageError:
@@ -125,32 +117,28 @@ def _missing_group(group: str, settings: Settings, client: Any) -> UsageError:
     return UsageError(f"consumer group {group} does not exist (no members, no committed offsets)", hint=hint)
 
 
-def _end_offsets(settings: Settings, client: Any, tps: Sequence[tuple[str, int]], spec: str = "latest") -> dict[tuple[str, int], int]:
-    from confluent_kafka import TopicPartition
-    from confluent_kafka.admin import OffsetSpec
-
-    if not tps:
-        return {}
-    which = OffsetSpec.latest() if spec == "latest" else OffsetSpec.earliest()
-    futures = client.list_offsets({TopicPartition(t, p): which for t, p in tps}, request_timeout=TIMEOUT)
-    out = {}
-    for tp, fut in futures.items():
-        out[(tp.topic, tp.partition)] = _result(fut, f"reading the offsets of {tp.topic} partition {tp.partition} failed", settings).offset
+def _watermarks(settings: Settings, client: Any, tps: Sequence[tuple[str, int]]) -> dict[tuple[str, int], Watermark]:
+    """The oldest kept and the end offset of each (topic, partition), from adapters.kafka.watermarks."""
+    out: dict[tuple[str, int], Watermark] = {}
+    for topic in dict.fromkeys(t for t, _ in tps):
+        parts = [p for t, p in tps if t == topic]
+        with _asking(f"reading the offsets of {topic} failed", settings):
+            marks = watermarks(client, topic, parts, TIMEOUT)
+        for p, mark in marks.items():
+            if mark.low is None or mark.high is None:
+                raise _fail(BrokerRequestError("_UNKNOWN", mark.error or "no answer"), f"reading the offsets of {topic} partition {p} failed", settings)
+            out[(topic, p)] = mark
     return out
 
 
-def _committed(settings: Settings, client: Any, group: str, topic_partitions: list[Any] | None = None) -> dict[tuple[str, int], int | None]:
-    from confluent_kafka import ConsumerGroupTopicPartitions
-
-    req = ConsumerGroupTopicPartitions(group, topic_partitions) if topic_partitions else ConsumerGroupTopicPartitions(group)
-    futures = client.list_consumer_group_offsets([req], request_timeout=TIMEOUT)
-    res = _result(futures[group], f"reading the committed offsets of group {group} failed", settings)
-    return {(tp.topic, tp.partition): (tp.offset if tp.offset >= 0 else None) for tp in res.topic_partitions}
+def _committed(settings: Settings, client: Any, group: str, partitions: Sequence[tuple[str, int]] | None = None) -> dict[tuple[str, int], int | None]:
+    with _asking(f"reading the committed offsets of group {group} failed", settings):
+        return kafka_groups.committed_offsets(client, group, TIMEOUT, partitions)
 
 
-def _describe_raw(settings: Settings, client: Any, group: str) -> Any:
-    futures = client.describe_consumer_groups([group], request_timeout=TIMEOUT)
-    return _result(futures[group], f"describing consumer group {group} failed", settings)
+def _describe_raw(settings: Settings, client: Any, group: str) -> kafka_groups.GroupInfo:
+    with _asking(f"describing consumer group {group} failed", settings):
+        return kafka_groups.describe_group(client, group, TIMEOUT)
 
 
 def describe(settings: Settings, group: str) -> GroupDescription:
@@ -158,26 +146,20 @@ def describe(settings: Settings, group: str) -> GroupDescription:
     client = admin(settings)
     metadata(settings, timeout=5.0, client=client)
     desc = _describe_raw(settings, client, group)
-    state = _state(desc.state)
+    state = desc.state.lower()
     committed = _committed(settings, client, group)
-    members = []
-    owner: dict[tuple[str, int], str] = {}
-    for m in desc.members:
-        assigned = tuple(sorted((tp.topic, tp.partition) for tp in (m.assignment.topic_partitions if m.assignment else [])))
-        for tp in assigned:
-            owner[tp] = m.client_id
-        members.append(Member(m.member_id, m.client_id, m.host, assigned))
+    members = [Member(m.member_id, m.client_id, m.host, m.assignment) for m in desc.members]
+    owner = {tp: m.client_id for m in desc.members for tp in m.assignment}
     if state == "dead" and not committed and not members:
         raise _missing_group(group, settings, client)
     keys = sorted(set(committed) | set(owner))
-    ends = _end_offsets(settings, client, keys)
+    marks = _watermarks(settings, client, keys)
     rows = []
     for key in keys:
         c = committed.get(key)
-        end = ends[key]
+        end = marks[key].high or 0
         rows.append(PartitionLag(key[0], key[1], c, end, (max(end - c, 0) if c is not None else None), owner.get(key)))
-    coord = f"{desc.coordinator.host}:{desc.coordinator.port} (id {desc.coordinator.id})" if desc.coordinator else None
-    return GroupDescription(group, state, coord, desc.partition_assignor or None, tuple(members), tuple(rows))
+    return GroupDescription(group, state, desc.coordinator, desc.assignor, tuple(members), tuple(rows))
 
 
 def plan_rows(
@@ -226,8 +208,6 @@ def plan_reset(
         raise UsageError("--to-offset needs an offset")
     if bool(topics) == all_topics:
         raise UsageError("give topics or all_topics, exactly one")
-    from confluent_kafka import TopicPartition
-
     from kafkaops.procedures.consume import missing_topic
 
     client = admin(settings)
@@ -239,7 +219,7 @@ def plan_reset(
             raise missing_topic(topic, sorted(md.topics), settings.kafka_broker)
         keys += [(topic, p) for p in sorted(t.partitions)]
     desc = _describe_raw(settings, client, group)
-    state = _state(desc.state)
+    state = desc.state.lower()
     if desc.members:
         who = ", ".join(sorted({f"{m.client_id}@{m.host}" for m in desc.members}))
         raise RefusedError(
@@ -257,9 +237,10 @@ def plan_reset(
                 hint=f"name the topic: kafkaops groups reset {group} --topic T ...",
             )
     else:
-        committed = _committed(settings, client, group, [TopicPartition(t, p) for t, p in keys])
-    lows = _end_offsets(settings, client, keys, "earliest")
-    highs = _end_offsets(settings, client, keys, "latest")
+        committed = _committed(settings, client, group, keys)
+    marks = _watermarks(settings, client, keys)
+    lows = {tp: m.low or 0 for tp, m in marks.items()}
+    highs = {tp: m.high or 0 for tp, m in marks.items()}
     rows = plan_rows(to, offset, keys, committed, lows, highs)
     label = f"offset {offset}" if to == "offset" else to
     return ResetPlan(group, tuple(dict.fromkeys(t for t, _ in keys)), label, rows, state, len(desc.members))
@@ -267,8 +248,6 @@ def plan_reset(
 
 def execute_reset(settings: Settings, plan: ResetPlan) -> ResetPlan:
     """Apply a plan (after checking again that the group has no members). Returns the plan applied."""
-    from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
-
     client = admin(settings)
     desc = _describe_raw(settings, client, plan.group)
     if desc.members:
@@ -276,10 +255,9 @@ def execute_reset(settings: Settings, plan: ResetPlan) -> ResetPlan:
             f"group {plan.group} got {len(desc.members)} active member(s) since the plan was made; nothing was changed",
             hint="stop its consumers, then run the reset again",
         )
-    req = ConsumerGroupTopicPartitions(plan.group, [TopicPartition(r.topic, r.partition, r.new) for r in plan.rows])
-    futures = client.alter_consumer_group_offsets([req], request_timeout=TIMEOUT)
-    res = _result(futures[plan.group], f"resetting the offsets of group {plan.group} failed", settings)
-    for tp in res.topic_partitions:
-        if tp.error is not None:
-            raise KafkaopsError(f"resetting group {plan.group} partition {tp.partition} failed: {tp.error.str()}")
+    with _asking(f"resetting the offsets of group {plan.group} failed", settings):
+        refused = kafka_groups.alter_offsets(client, plan.group, {(r.topic, r.partition): r.new for r in plan.rows}, TIMEOUT)
+    if refused:
+        (_topic, partition), reason = refused[0]
+        raise KafkaopsError(f"resetting group {plan.group} partition {partition} failed: {reason}")
     return plan

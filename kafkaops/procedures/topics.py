@@ -12,7 +12,6 @@ kafkaops error each, with the exit code documented in the README:
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,14 +20,54 @@ from kafkaops.adapters import kafka
 from kafkaops.adapters.kafka import BrokerRequestError, admin, metadata
 from kafkaops.defaults import TOPIC_WAIT_TIMEOUT
 from kafkaops.errors import ExitCode, KafkaopsError, RefusedError, UnreachableError, UsageError
+from kafkaops.procedures.topic_rules import (  # re-exported: the topics interface
+    INTERNAL_PREFIX,
+    JUTE_MAXBUFFER,
+    MAX_NAME_LENGTH,
+    MAX_REPLICAS_PER_BROKER,
+    TOPIC_ZNODE_FIXED,
+    ZK_REQUEST_RESERVE,
+    PartitionLimit,
+    assignment_znode_bytes,
+    check_partition_limit,
+    is_internal,
+    jute_maxbuffer,
+    max_partitions_for_zookeeper,
+    name_warnings,
+    parse_configs,
+    partition_limit,
+    plural,
+    shape,
+    validate_counts,
+    validate_name,
+)
 from kafkaops.settings import Settings
 from kafkaops.text import did_you_mean
 
-MAX_NAME_LENGTH = 249  # Kafka's limit (a partition's folder name adds "-<partition>" to it)
-INTERNAL_PREFIX = "__"  # __consumer_offsets, __transaction_state, ...
+__all__ = [
+    "INTERNAL_PREFIX",
+    "JUTE_MAXBUFFER",
+    "MAX_NAME_LENGTH",
+    "MAX_REPLICAS_PER_BROKER",
+    "TOPIC_ZNODE_FIXED",
+    "ZK_REQUEST_RESERVE",
+    "PartitionLimit",
+    "assignment_znode_bytes",
+    "check_partition_limit",
+    "is_internal",
+    "jute_maxbuffer",
+    "max_partitions_for_zookeeper",
+    "name_warnings",
+    "parse_configs",
+    "partition_limit",
+    "plural",
+    "shape",
+    "validate_counts",
+    "validate_name",
+]
+
 METADATA_TIMEOUT = 5.0  # one metadata request: an unreachable broker fails in seconds
 WAIT_TIMEOUT = TOPIC_WAIT_TIMEOUT  # how long create and delete wait for the cluster to reflect the change
-_LEGAL = re.compile(r"[a-zA-Z0-9._-]+")
 _HINT_CHECK = "check the stack with `kafkaops status` or `kafkaops doctor`"
 _RB_MISSING = "failures topic-missing"
 
@@ -43,164 +82,6 @@ class TopicNotFound(KafkaopsError):
     """The topic named does not exist."""
 
     exit_code = ExitCode.ERROR
-
-
-# --------------------------------------------------------------------------------------------
-# input checks (pure: nothing here talks to a broker)
-
-
-def is_internal(name: str) -> bool:
-    return name.startswith(INTERNAL_PREFIX)
-
-
-def validate_name(name: str) -> None:
-    """Raise UsageError for a name Kafka would reject."""
-    if not name:
-        raise UsageError("the topic name is empty", hint="give a name made of letters, digits, '.', '_' and '-'")
-    if name in (".", ".."):
-        raise UsageError(f"{name!r} cannot be a topic name", hint="give a name made of letters, digits, '.', '_' and '-'")
-    if len(name) > MAX_NAME_LENGTH:
-        raise UsageError(f"the topic name is {len(name)} characters long; Kafka allows at most {MAX_NAME_LENGTH}")
-    if not _LEGAL.fullmatch(name):
-        bad = "".join(sorted({c for c in name if not _LEGAL.fullmatch(c)}))
-        raise UsageError(
-            f"the topic name {name!r} contains {bad!r}",
-            hint="use only letters (a-z, A-Z), digits, '.', '_' and '-'",
-        )
-
-
-def name_warnings(name: str) -> list[str]:
-    """Things about a valid name worth a warning before it is created."""
-    warnings = []
-    if "." in name and "_" in name:
-        warnings.append(
-            f"topic name {name!r} mixes '.' and '_': Kafka's metric names turn '.' into '_', so it collides with "
-            f"{name.replace('.', '_')!r} (Kafka refuses to create both); best use one or the other"
-        )
-    if is_internal(name):
-        warnings.append(f"names starting with {INTERNAL_PREFIX!r} are Kafka's convention for internal topics: `topics list` hides them")
-    return warnings
-
-
-def validate_counts(partitions: int, replication_factor: int) -> None:
-    if partitions < 1:
-        raise UsageError(f"--partitions must be at least 1 (got {partitions})")
-    if replication_factor < 1:
-        raise UsageError(f"--replication-factor must be at least 1 (got {replication_factor})")
-
-
-# --------------------------------------------------------------------------------------------
-# how many partitions a cluster can hold (checked before the broker is asked)
-#
-# In ZooKeeper mode the controller writes a new topic's whole assignment as ONE znode,
-# /brokers/topics/<name>, whose JSON is
-#   {"partitions":{"0":[0],"1":[0],...},"topic_id":"<22 chars>","adding_replicas":{},"removing_replicas":{},"version":3}
-# ZooKeeper refuses a request larger than jute.maxbuffer (0xfffff = 1,048,575 bytes unless -Djute.maxbuffer
-# says otherwise) by closing the connection, and the broker's ZooKeeper client retries the write forever:
-# the broker is wedged (requests time out, `down` needs --force). So, per partition p with rf replicas
-# whose broker ids have at most d digits, the JSON holds  "p":[id,id,...]  and a comma:
-#   bytes(n) = FIXED + sum(len(str(p)) for p < n) + n * (5 + rf*d + (rf - 1)) + (n - 1)
-# and bytes(n) + ZK_REQUEST_RESERVE must stay within jute.maxbuffer. With one broker (d=1, rf=1) that
-# is 88,212 partitions. Far below that, a broker stops being usable: Kafka's guidance for ZooKeeper
-# mode is at most MAX_REPLICAS_PER_BROKER partition replicas per broker (each costs two memory-mapped
-# index files, file handles, a ZooKeeper state znode and controller work at every start).
-
-JUTE_MAXBUFFER = 0xFFFFF  # ZooKeeper's default jute.maxbuffer (bytes)
-ZK_REQUEST_RESERVE = 1024  # the create request around the data: header, path (up to 265 bytes), ACL, flags
-TOPIC_ZNODE_FIXED = len('{"partitions":{},"topic_id":"AAAAAAAAAAAAAAAAAAAAAA","adding_replicas":{},"removing_replicas":{},"version":3}')
-MAX_REPLICAS_PER_BROKER = 4000  # Kafka's guidance for a broker in ZooKeeper mode
-
-
-def _digit_sum(n: int) -> int:
-    """sum(len(str(p)) for p in range(n)), without the loop."""
-    total, width, start = 0, 1, 0
-    while start < n:
-        end = min(n, 10**width)
-        total += (end - start) * width
-        start, width = end, width + 1
-    return total
-
-
-def assignment_znode_bytes(partitions: int, replication_factor: int, max_broker_id: int = 0) -> int:
-    """Bytes of /brokers/topics/<name> for this many partitions (an upper bound: every id as long as the longest)."""
-    d = len(str(max(max_broker_id, 0)))
-    per_partition = 5 + replication_factor * d + (replication_factor - 1)  # "":[ ] and the ids with their commas
-    return TOPIC_ZNODE_FIXED + _digit_sum(partitions) + partitions * per_partition + max(partitions - 1, 0)
-
-
-def jute_maxbuffer(settings: Settings) -> int:
-    """ZooKeeper's request limit: -Djute.maxbuffer in KAFKAOPS_JVM_OPTS (given to the services kafkaops starts), else the default."""
-    for opt in settings.jvm_opts:
-        if opt.startswith("-Djute.maxbuffer="):
-            try:
-                return int(opt.split("=", 1)[1], 0)
-            except ValueError:
-                pass
-    return JUTE_MAXBUFFER
-
-
-def max_partitions_for_zookeeper(replication_factor: int, max_broker_id: int = 0, maxbuffer: int = JUTE_MAXBUFFER) -> int:
-    """The largest partition count whose assignment znode fits in one ZooKeeper request."""
-    budget = maxbuffer - ZK_REQUEST_RESERVE
-    lo, hi = 0, budget  # bytes(n) > n, so n < budget
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if assignment_znode_bytes(mid, replication_factor, max_broker_id) <= budget:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
-
-
-@dataclass(frozen=True)
-class PartitionLimit:
-    limit: int
-    why: str
-
-
-def partition_limit(replication_factor: int, brokers: int | None, max_broker_id: int = 0, maxbuffer: int = JUTE_MAXBUFFER) -> PartitionLimit:
-    """The most partitions one topic may have here, and why (``brokers`` None: not known yet, ZooKeeper's limit only)."""
-    zk_limit = max_partitions_for_zookeeper(replication_factor, max_broker_id, maxbuffer)
-    zk_why = (
-        f"ZooKeeper stores a topic's partition assignment as one znode (/brokers/topics/<name>) that must stay under "
-        f"jute.maxbuffer ({maxbuffer:,} bytes); with replication factor {replication_factor} that is at most {zk_limit:,} partitions"
-    )
-    if brokers is None:
-        return PartitionLimit(zk_limit, zk_why)
-    broker_limit = MAX_REPLICAS_PER_BROKER * max(brokers, 1) // replication_factor
-    if broker_limit < zk_limit:
-        return PartitionLimit(
-            broker_limit,
-            f"a broker should hold at most {MAX_REPLICAS_PER_BROKER:,} partition replicas (Kafka's guidance for ZooKeeper mode); "
-            f"{_plural(brokers, 'broker')} with replication factor {replication_factor} can hold at most {broker_limit:,} partitions",
-        )
-    return PartitionLimit(zk_limit, zk_why)
-
-
-def check_partition_limit(settings: Settings, partitions: int, replication_factor: int, brokers: int | None = None, max_broker_id: int = 0) -> None:
-    """Refuse (exit 2) a partition count this cluster cannot hold, before the broker is asked."""
-    limit = partition_limit(replication_factor, brokers, max_broker_id, jute_maxbuffer(settings))
-    if partitions > limit.limit:
-        raise UsageError(
-            f"--partitions {partitions:,} is more than one topic can have here (at most {limit.limit:,})",
-            details=[limit.why],
-            hint=f"use --partitions {limit.limit} or fewer; more partitions than brokers x {MAX_REPLICAS_PER_BROKER:,} need more brokers",
-            runbook="topics how-many-partitions",
-        )
-
-
-def parse_configs(pairs: list[str] | None) -> dict[str, str]:
-    """``["retention.ms=60000", ...]`` -> a dict; a malformed or repeated pair is a UsageError."""
-    configs: dict[str, str] = {}
-    for pair in pairs or []:
-        key, sep, value = pair.partition("=")
-        key = key.strip()
-        if not sep or not key or not re.fullmatch(r"[a-zA-Z0-9._-]+", key):
-            raise UsageError(f"--config {pair!r} is not key=value", hint="for example: --config retention.ms=86400000")
-        if key in configs:
-            raise UsageError(f"--config {key} is given twice")
-        configs[key] = value
-    return configs
 
 
 def not_found(name: str, existing: Any = ()) -> TopicNotFound:
@@ -315,14 +196,6 @@ class CreateResult:
         return (self.partitions, self.replication_factor) != (self.requested_partitions, self.requested_replication_factor)
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
-def shape(partitions: int, replication_factor: int) -> str:
-    return f"{_plural(partitions, 'partition')}, replication factor {replication_factor}"
-
-
 def _wait_leaders(settings: Settings, client: object, name: str, timeout: float) -> tuple[int, int]:
     deadline = time.monotonic() + timeout
     while True:
@@ -335,6 +208,54 @@ def _wait_leaders(settings: Settings, client: object, name: str, timeout: float)
         if time.monotonic() > deadline:
             raise KafkaopsError(f"topic {name} has no leader for every partition after {timeout:g}s", hint="run `kafkaops doctor`")
         time.sleep(0.1)
+
+
+def _existing(settings: Settings, client: Any, tmeta: Any, asked: CreateResult, *, if_not_exists: bool, timeout: float, t0: float) -> CreateResult:
+    """The topic is there already: what it has (with ``if_not_exists``, once it is led), else TopicExists."""
+    name = asked.name
+    have = _summary(name, tmeta)
+    if if_not_exists:
+        n, rf = _wait_leaders(settings, client, name, timeout)
+        return CreateResult(name, False, n, rf, asked.requested_partitions, asked.requested_replication_factor, asked.config, time.monotonic() - t0)
+    details = []
+    if (have.partitions, have.replication_factor) != (asked.requested_partitions, asked.requested_replication_factor):
+        details.append(
+            f"it has {shape(have.partitions, have.replication_factor)}; you asked for {shape(asked.requested_partitions, asked.requested_replication_factor)}"
+        )
+    raise TopicExists(
+        f"topic {name} already exists",
+        details=details,
+        hint=f"add --if-not-exists to accept an existing topic; see it with `kafkaops topics describe {name}`",
+        runbook="topics creating-a-topic",
+    )
+
+
+def _check_fits(settings: Settings, md: Any, name: str, partitions: int, replication_factor: int) -> None:
+    """Refuse (exit 2) a name that collides with an existing topic, or counts the live brokers cannot hold."""
+    clash = sorted(t for t in md.topics if t.replace(".", "_") == name.replace(".", "_"))
+    if clash:
+        raise UsageError(
+            f"topic name {name} collides with the existing topic {clash[0]}",
+            hint="Kafka's metric names treat '.' and '_' alike, so it refuses both; pick another name",
+        )
+    live = len(md.brokers)
+    if replication_factor > live:
+        raise UsageError(
+            f"replication factor {replication_factor} needs {replication_factor} brokers; {plural(live, 'live broker')} at {settings.kafka_broker}",
+            hint=f"use --replication-factor {max(live, 1)} or less",
+        )
+    check_partition_limit(settings, partitions, replication_factor, live, max((b.id for b in md.brokers), default=0))
+
+
+def _listed_within(settings: Settings, client: Any, name: str, timeout: float) -> Any:
+    """The topic's metadata once the broker lists it, or None after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        md = metadata(settings, timeout=METADATA_TIMEOUT, client=client)
+        if name in md.topics:
+            return md.topics[name]
+        time.sleep(0.1)
+    return None
 
 
 def create_topic(
@@ -356,54 +277,22 @@ def create_topic(
     validate_counts(partitions, replication_factor)
     check_partition_limit(settings, partitions, replication_factor)  # ZooKeeper's limit needs no broker
     config = dict(config or {})
+    asked = CreateResult(name, False, partitions, replication_factor, partitions, replication_factor, config)
     t0 = time.monotonic()
     client = admin(settings)
     md = metadata(settings, timeout=METADATA_TIMEOUT, client=client)
-
-    def existing(tmeta: Any) -> CreateResult:
-        have = _summary(name, tmeta)
-        result = CreateResult(name, False, have.partitions, have.replication_factor, partitions, replication_factor, config)
-        if if_not_exists:
-            n, rf = _wait_leaders(settings, client, name, timeout)
-            return CreateResult(name, False, n, rf, partitions, replication_factor, config, time.monotonic() - t0)
-        details = []
-        if result.differs:
-            asked = shape(partitions, replication_factor)
-            details.append(f"it has {shape(have.partitions, have.replication_factor)}; you asked for {asked}")
-        raise TopicExists(
-            f"topic {name} already exists",
-            details=details,
-            hint=f"add --if-not-exists to accept an existing topic; see it with `kafkaops topics describe {name}`",
-            runbook="topics creating-a-topic",
-        )
-
     if name in md.topics:
-        return existing(md.topics[name])
-    clash = sorted(t for t in md.topics if t.replace(".", "_") == name.replace(".", "_"))
-    if clash:
-        raise UsageError(
-            f"topic name {name} collides with the existing topic {clash[0]}",
-            hint="Kafka's metric names treat '.' and '_' alike, so it refuses both; pick another name",
-        )
-    live = len(md.brokers)
-    if replication_factor > live:
-        raise UsageError(
-            f"replication factor {replication_factor} needs {replication_factor} brokers; {_plural(live, 'live broker')} at {settings.kafka_broker}",
-            hint=f"use --replication-factor {max(live, 1)} or less",
-        )
-    check_partition_limit(settings, partitions, replication_factor, live, max((b.id for b in md.brokers), default=0))
+        return _existing(settings, client, md.topics[name], asked, if_not_exists=if_not_exists, timeout=timeout, t0=t0)
+    _check_fits(settings, md, name, partitions, replication_factor)
     try:
         kafka.create_topic(client, name, partitions, replication_factor, config, timeout)
     except BrokerRequestError as exc:
         if exc.code == "TOPIC_ALREADY_EXISTS" and "marked for deletion" not in exc.reason:
             # Created meanwhile by someone else, or (right after a broker restart) known to the
             # controller before the broker's metadata cache lists it: wait until metadata shows it.
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline:
-                md = metadata(settings, timeout=METADATA_TIMEOUT, client=client)
-                if name in md.topics:
-                    return existing(md.topics[name])
-                time.sleep(0.1)
+            tmeta = _listed_within(settings, client, name, timeout)
+            if tmeta is not None:
+                return _existing(settings, client, tmeta, asked, if_not_exists=if_not_exists, timeout=timeout, t0=t0)
         raise _translate(exc, "cannot create topic", name, settings, timeout) from None
     n, rf = _wait_leaders(settings, client, name, timeout)
     return CreateResult(name, True, n, rf, partitions, replication_factor, config, time.monotonic() - t0)
