@@ -404,6 +404,8 @@ class Watermark:
 
 def watermarks(client: Any, topic: str, partitions: list[int], timeout: float) -> dict[int, Watermark]:
     """Earliest and latest offset of each partition (one ListOffsets request per end)."""
+    if not hasattr(client, "list_offsets"):  # a Consumer has no ListOffsets: it is asked its own way
+        return _consumer_watermarks(client, topic, partitions, timeout)
     from confluent_kafka import TopicPartition
     from confluent_kafka.admin import OffsetSpec
 
@@ -465,3 +467,30 @@ def _configs(client: Any, kind: str, name: str, timeout: float) -> list[ConfigVa
             )
         )
     return sorted(values, key=lambda v: v.name)
+
+
+# --------------------------------------------------------------------------------------------
+# Watermarks through a consumer: ``watermarks`` given a Consumer (it has no ListOffsets of its own)
+# asks the consumer, so that consume reads them through the same function as doctor, groups and topics.
+
+
+def _consumer_watermarks(client: Any, topic: str, partitions: list[int], timeout: float) -> dict[int, Watermark]:
+    """One query per partition; a partition that fails keeps the reason in ``error``. Once no broker
+    answers, the partitions left are not asked (each would wait ``timeout``): they get the same reason."""
+    from confluent_kafka import KafkaException, TopicPartition
+
+    marks: dict[int, Watermark] = {}
+    gone: str | None = None
+    for p in partitions:
+        if gone is not None:
+            marks[p] = Watermark(p, None, None, gone)
+            continue
+        try:
+            ends = client.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout, cached=False)
+        except KafkaException as exc:
+            err = _request_error(exc)
+            marks[p] = Watermark(p, None, None, err.reason)
+            gone = err.reason if err.unreachable else None
+            continue
+        marks[p] = Watermark(p, ends[0], ends[1]) if ends is not None else Watermark(p, None, None, f"no answer within {timeout:g}s")
+    return marks

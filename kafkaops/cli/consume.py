@@ -1,69 +1,102 @@
-"""kafkaops consume."""
+"""kafkaops consume: parse, call the consume procedure, render (the plan and the summary on stderr,
+the messages on stdout)."""
 
+import functools
 import sys
-from typing import TYPE_CHECKING, Annotated, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 if TYPE_CHECKING:
+    from kafkaops.adapters.consumer import Message
     from kafkaops.procedures.consume import ConsumeRequest, ConsumeResult, StartPlan
 
 FORMATS = ("pretty", "json", "raw")
+
+TopicArg = Annotated[str | None, typer.Argument(help="The topic to read (env KAFKA_TOPIC).", show_default=False)]
+FromBeginning = Annotated[bool, typer.Option("--from-beginning", help="Start at the oldest message kept, even when the group has committed offsets.")]
+Group = Annotated[str | None, typer.Option("--group", "-g", help="Read as this consumer group and commit what was shown. Default: no group, commit nothing.")]
+MaxMessages = Annotated[int | None, typer.Option("--max-messages", "-n", help="Stop after this many messages.")]
+Timeout = Annotated[float | None, typer.Option("--timeout", help="Stop after this many seconds without a message.")]
+ExitAtEnd = Annotated[bool, typer.Option("--exit-at-end", "-e", help="Stop once every partition is read up to its end as of start.")]
+Partition = Annotated[int | None, typer.Option("--partition", "-p", help="Read only this partition (no group).")]
+Offset = Annotated[str | None, typer.Option("--offset", help="With --partition: start at this offset, or 'earliest' / 'latest'.")]
+Format = Annotated[
+    str | None,
+    typer.Option("--format", "-f", help="pretty | json | raw. Default: pretty on a terminal, json when stdout is a pipe or file."),
+]
+Keys = Annotated[bool | None, typer.Option("--keys/--no-keys", help="Show message keys. Default: yes for pretty and json, no for raw.")]
 
 
 def register(app: typer.Typer) -> None:
     app.command("consume")(consume)
 
 
-class _Writer:
-    """Writes batches of messages to stdout: JSON lines, raw values, or pretty for a person (with headers)."""
+def consume(
+    ctx: typer.Context,
+    topic: TopicArg = None,
+    from_beginning: FromBeginning = False,
+    group: Group = None,
+    max_messages: MaxMessages = None,
+    timeout: Timeout = None,
+    exit_at_end: ExitAtEnd = False,
+    partition: Partition = None,
+    offset: Offset = None,
+    fmt: Format = None,
+    keys: Keys = None,
+) -> None:
+    """Read messages from a topic to stdout, saying on stderr where reading starts and why.
 
-    def __init__(self, fmt: str, keys: bool | None, topic: str) -> None:
-        self.fmt = fmt
-        self.topic = topic
-        self.keys = keys if keys is not None else fmt != "raw"
-        self.stream = sys.stdout.buffer if hasattr(sys.stdout, "buffer") else None
+    Without --group nothing is committed, so two runs behave the same. With --group the group's
+    committed offsets decide where reading starts (it says so), --from-beginning really starts at
+    the beginning, and what was shown is committed. Ctrl+C stops cleanly (exit code 130).
 
-    def _write(self, data: bytes) -> None:
-        from kafkaops.procedures.consume import OutputClosed
+    Example: kafkaops consume --from-beginning --exit-at-end --format json | jq .value
+    """
+    from kafkaops import ui
+    from kafkaops.cli import get_settings
+    from kafkaops.cli.interrupt import graceful_stop
+    from kafkaops.procedures import consume as proc
 
-        try:
-            if self.stream is not None:
-                self.stream.write(data)
-                self.stream.flush()
-            else:  # a text-only stdout (tests)
-                sys.stdout.write(data.decode("utf-8", errors="replace"))
-                sys.stdout.flush()
-        except BrokenPipeError:
-            raise OutputClosed() from None
+    settings = get_settings(ctx, kafka_topic=topic)
+    fmt = output_format(fmt)
+    req = proc.ConsumeRequest(
+        topic=settings.kafka_topic,
+        group=group,
+        from_beginning=from_beginning,
+        partition=partition,
+        offset=proc.parse_offset(offset),
+        max_messages=max_messages,
+        timeout=timeout,
+        exit_at_end=exit_at_end,
+    )
+    with graceful_stop() as stop:
+        on_start = functools.partial(render_start, req=req, broker=settings.kafka_broker)
+        result = proc.consume(settings, req, writer(fmt, keys, req.topic), on_start=on_start, stop=stop, notice=ui.warn)
+    render_end(result, req)
+    finish(result)
 
-    def __call__(self, batch: list[Any]) -> None:
-        from kafkaops.procedures import consume as proc
 
-        if self.fmt == "json":
-            self._write(proc.json_lines(batch, keys=self.keys, topic=self.topic))
-        elif self.fmt == "raw":
-            self._write(proc.raw_lines(batch, keys=self.keys))
-        else:
-            self._pretty(batch)
+def output_format(fmt: str | None) -> str:
+    """--format, or its default: pretty on a terminal, json when stdout is a pipe or a file."""
+    from kafkaops.errors import UsageError
 
-    def _pretty(self, batch: list[Any]) -> None:
-        from kafkaops import ui
-        from kafkaops.procedures import consume as proc
+    if fmt is None:
+        return "pretty" if sys.stdout.isatty() else "json"
+    if fmt not in FORMATS:
+        raise UsageError(f"--format {fmt!r} is not one of {', '.join(FORMATS)}")
+    return fmt
 
-        try:
-            for m in batch:
-                head = [f"partition {m.partition()}", f"offset {m.offset()}"]
-                if self.keys:
-                    key, key_fmt = proc.decode_key(m.key())
-                    head.append("key " + ("(none)" if key is None else f"base64:{key}" if key_fmt == "base64" else key))
-                ts_type, ts = m.timestamp()
-                if ts_type:
-                    head.append(proc.iso_ms(ts))
-                value, fmt, _ = proc.decode_value(m.value())
-                ui.print_message("  ".join(head), value, fmt, [proc.header_line(*h) for h in proc.decode_headers(m.headers())])
-        except BrokenPipeError:
-            raise proc.OutputClosed() from None
+
+def finish(result: "ConsumeResult") -> None:
+    """After the read: a closed stdout is silenced so the exit flush cannot fail; Ctrl+C exits 130."""
+    from kafkaops.errors import ExitCode
+
+    if result.stopped_by == "output-closed":
+        _silence_closed_stdout()
+    if result.stopped_by == "interrupted":
+        raise typer.Exit(int(ExitCode.INTERRUPTED))
 
 
 def _silence_closed_stdout() -> None:
@@ -77,64 +110,58 @@ def _silence_closed_stdout() -> None:
         pass
 
 
-def consume(
-    ctx: typer.Context,
-    topic: Annotated[str | None, typer.Argument(help="The topic to read (env KAFKA_TOPIC).", show_default=False)] = None,
-    from_beginning: Annotated[
-        bool, typer.Option("--from-beginning", help="Start at the oldest message kept, even when the group has committed offsets.")
-    ] = False,
-    group: Annotated[
-        str | None, typer.Option("--group", "-g", help="Read as this consumer group and commit what was shown. Default: no group, commit nothing.")
-    ] = None,
-    max_messages: Annotated[int | None, typer.Option("--max-messages", "-n", help="Stop after this many messages.")] = None,
-    timeout: Annotated[float | None, typer.Option("--timeout", help="Stop after this many seconds without a message.")] = None,
-    exit_at_end: Annotated[bool, typer.Option("--exit-at-end", "-e", help="Stop once every partition is read up to its end as of start.")] = False,
-    partition: Annotated[int | None, typer.Option("--partition", "-p", help="Read only this partition (no group).")] = None,
-    offset: Annotated[str | None, typer.Option("--offset", help="With --partition: start at this offset, or 'earliest' / 'latest'.")] = None,
-    fmt: Annotated[
-        str | None,
-        typer.Option("--format", "-f", help="pretty | json | raw. Default: pretty on a terminal, json when stdout is a pipe or file."),
-    ] = None,
-    keys: Annotated[bool | None, typer.Option("--keys/--no-keys", help="Show message keys. Default: yes for pretty and json, no for raw.")] = None,
-) -> None:
-    """Read messages from a topic to stdout, saying on stderr where reading starts and why.
+def _write(data: bytes) -> None:
+    """To stdout as bytes (a text-only stdout, as in tests, gets them decoded); a closed pipe stops the read."""
+    from kafkaops.procedures.consume import OutputClosed
 
-    Without --group nothing is committed, so two runs behave the same. With --group the group's
-    committed offsets decide where reading starts (it says so), --from-beginning really starts at
-    the beginning, and what was shown is committed. Ctrl+C stops cleanly (exit code 130).
+    try:
+        if hasattr(sys.stdout, "buffer"):
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+        else:
+            sys.stdout.write(data.decode("utf-8", errors="replace"))
+            sys.stdout.flush()
+    except BrokenPipeError:
+        raise OutputClosed() from None
 
-    Example: kafkaops consume --from-beginning --exit-at-end --format json | jq .value
-    """
+
+def write_json(batch: "list[Message]", keys: bool, topic: str) -> None:
+    from kafkaops.procedures.consume import json_lines
+
+    _write(json_lines(batch, keys=keys, topic=topic))
+
+
+def write_raw(batch: "list[Message]", keys: bool, topic: str) -> None:
+    from kafkaops.procedures.consume import raw_lines
+
+    _write(raw_lines(batch, keys=keys))
+
+
+def write_pretty(batch: "list[Message]", keys: bool, topic: str) -> None:
+    """For a person: a header line per message (partition, offset, key, time), its headers, then the value."""
     from kafkaops import ui
-    from kafkaops.cli import get_settings
-    from kafkaops.cli.interrupt import graceful_stop
-    from kafkaops.errors import ExitCode, UsageError
     from kafkaops.procedures import consume as proc
 
-    settings = get_settings(ctx, kafka_topic=topic)
-    if fmt is None:
-        fmt = "pretty" if sys.stdout.isatty() else "json"
-    if fmt not in FORMATS:
-        raise UsageError(f"--format {fmt!r} is not one of {', '.join(FORMATS)}")
-    req = proc.ConsumeRequest(
-        topic=settings.kafka_topic,
-        group=group,
-        from_beginning=from_beginning,
-        partition=partition,
-        offset=proc.parse_offset(offset),
-        max_messages=max_messages,
-        timeout=timeout,
-        exit_at_end=exit_at_end,
-    )
-    writer = _Writer(fmt, keys, req.topic)
-    with graceful_stop() as stop, proc.open_session(settings, req) as session:
-        render_start(session.plan, req, settings.kafka_broker)
-        result = session.run(writer, stop=stop, notice=ui.warn)
-    render_end(result, req)
-    if result.stopped_by == "output-closed":
-        _silence_closed_stdout()
-    if result.stopped_by == "interrupted":
-        raise typer.Exit(int(ExitCode.INTERRUPTED))
+    try:
+        for m in batch:
+            head = [f"partition {m.partition()}", f"offset {m.offset()}"]
+            if keys:
+                key, key_fmt = proc.decode_key(m.key())
+                head.append("key " + ("(none)" if key is None else f"base64:{key}" if key_fmt == "base64" else key))
+            ts_type, ts = m.timestamp()
+            if ts_type:
+                head.append(proc.iso_ms(ts))
+            value, fmt, _ = proc.decode_value(m.value())
+            ui.print_message("  ".join(head), value, fmt, [proc.header_line(*h) for h in proc.decode_headers(m.headers())])
+    except BrokenPipeError:
+        raise proc.OutputClosed() from None
+
+
+def writer(fmt: str, keys: bool | None, topic: str) -> "Callable[[list[Message]], None]":
+    """What writes each batch to stdout: JSON lines, raw values, or pretty (with headers); keys shown by
+    default except in raw."""
+    write = {"json": write_json, "raw": write_raw}.get(fmt, write_pretty)
+    return functools.partial(write, keys=keys if keys is not None else fmt != "raw", topic=topic)
 
 
 def render_start(plan: "StartPlan", req: "ConsumeRequest", broker: str) -> None:

@@ -128,12 +128,12 @@ def test_consume_prints_exact_lines_and_talk(shared_stack: Stack, monkeypatch: p
 
 
 def test_pretty_shows_every_header_and_tells_text_from_binary(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
-    from kafkaops.cli.consume import _Writer
+    from kafkaops.cli.consume import writer
     from tests.unit.test_consume import Msg
 
     monkeypatch.setenv("NO_COLOR", "1")
     hdrs = [("a", b"base64:aGk="), ("b", b"\xff\x80"), ("trace", b"1"), ("trace", None), ("nl", b"x\ny")]
-    _Writer("pretty", True, "t")([Msg(b'{"id": 1}', b"k1", 3, _headers=hdrs), Msg(b"plain", None, 4)])
+    writer("pretty", True, "t")([Msg(b'{"id": 1}', b"k1", 3, _headers=hdrs), Msg(b"plain", None, 4)])
     assert capsys.readouterr().out == (
         "partition 0  offset 3  key k1  2026-11-28T17:12:46.314Z\n"
         '  header a: "base64:aGk="\n'

@@ -393,3 +393,27 @@ def test_a_running_group_consumer_commits_what_it_showed_without_waiting_for_exi
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=60)
     assert proc.returncode == 130
+
+
+def test_one_watermarks_function_answers_the_same_for_an_admin_client_and_a_consumer(shared_stack: Stack) -> None:
+    """adapters.kafka.watermarks serves doctor, groups and topics (admin ListOffsets) and consume (the
+    consumer's own query): both read the same ends, deleted records included."""
+    from kafkaops.adapters import kafka
+    from kafkaops.adapters.consumer import open_consumer
+
+    topic = new_topic(shared_stack, partitions=2)
+    produce(shared_stack, topic, [b"%d" % i for i in range(10)], partition=0)
+    produce(shared_stack, topic, [b"x"] * 3, partition=1)
+    admin = AdminClient({"bootstrap.servers": shared_stack.broker})
+    for f in admin.delete_records([TopicPartition(topic, 0, 4)]).values():
+        f.result(timeout=30)
+    settings = shared_stack.settings
+    by_admin = kafka.watermarks(kafka.admin(settings), topic, [0, 1], 10.0)
+    consumer = open_consumer(settings, topic, f"test-{uuid.uuid4().hex[:8]}", from_beginning=False)
+    try:
+        partitions, names = consumer.topic_partitions()
+        by_consumer = consumer.watermarks([0, 1], 10.0)
+    finally:
+        consumer.close()
+    assert (partitions, topic in names) == ([0, 1], True)
+    assert by_admin == by_consumer == {0: kafka.Watermark(0, 4, 10), 1: kafka.Watermark(1, 0, 3)}

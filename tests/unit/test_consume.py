@@ -10,10 +10,12 @@ import base64
 import json
 from dataclasses import dataclass, field
 
+import orjson
 import pytest
 
 from kafkaops.errors import UsageError
 from kafkaops.procedures import consume as proc
+from kafkaops.procedures.consume import encode
 from kafkaops.procedures.groups import plan_rows
 
 
@@ -209,11 +211,11 @@ def test_a_batch_of_odd_values_gives_one_line_each_in_order() -> None:
 
 def test_the_bulk_path_and_the_per_message_path_agree() -> None:
     msgs = [Msg(b'{"id": %d, "s": "x"}' % i, b"%d" % i, i, _ts=(1, 1795885966314 + i // 3)) for i in range(50)]
-    assert proc._fast_parse is not None  # typer brings pydantic-core: the bulk path is what runs
-    bulk = proc._json_lines_bulk(msgs, True, proc._fast_parse)
+    assert encode._fast_parse is orjson.loads  # orjson is a dependency: the bulk path is what runs
+    bulk = encode._json_lines_bulk(msgs, True)
     assert bulk is not None
-    assert bulk == proc._json_lines_each(msgs, True)
-    assert proc.json_lines(msgs, keys=False) == proc._json_lines_each(msgs, False)
+    assert bulk == encode._json_lines_each(msgs, True)
+    assert proc.json_lines(msgs, keys=False) == encode._json_lines_each(msgs, False)
     assert "key" not in parse(proc.json_lines(msgs, keys=False))[0]
 
 
@@ -233,7 +235,7 @@ def test_a_batch_with_one_odd_message_leaves_the_bulk_path_and_stays_correct(odd
     msgs = [Msg(b'{"a": 1}', b"k", 0), odd]
     recs = parse(proc.json_lines(msgs))
     assert len(recs) == 2
-    assert parse(proc._json_lines_each(msgs)) == recs
+    assert parse(encode._json_lines_each(msgs)) == recs
 
 
 def header_bytes(header: dict) -> bytes | None:
@@ -278,10 +280,10 @@ def test_duplicate_header_keys_and_odd_header_values_keep_their_order() -> None:
 
 def test_headers_take_the_per_message_path_and_both_paths_agree() -> None:
     msgs = [Msg(b'{"id": %d}' % i, b"k", i, _headers=[("n", b"%d" % i)] if i % 2 else None) for i in range(6)]
-    assert proc._fast_parse is not None
-    assert proc._json_lines_bulk(msgs, True, proc._fast_parse) is None  # headers: never the bulk path
-    assert proc._json_lines_bulk(msgs[::2], True, proc._fast_parse) == proc._json_lines_each(msgs[::2], True)
-    assert proc.json_lines(msgs) == proc._json_lines_each(msgs)
+    assert encode._fast_parse is orjson.loads
+    assert encode._json_lines_bulk(msgs, True) is None  # headers: never the bulk path
+    assert encode._json_lines_bulk(msgs[::2], True) == encode._json_lines_each(msgs[::2], True)
+    assert proc.json_lines(msgs) == encode._json_lines_each(msgs)
     recs = parse(proc.json_lines(msgs))
     assert [r["headers"] for r in recs[:2]] == [[], [{"key": "n", "value": "1", "value_format": "text"}]]
     assert proc.json_lines(msgs[::2]).count(b'"headers":[]') == 3  # no headers: an empty list, as before
@@ -329,6 +331,139 @@ def test_a_negative_offset_is_clamped_to_the_oldest_kept_like_kafkas_tool() -> N
 
 def test_a_topic_given_by_the_caller_skips_the_per_message_check() -> None:
     msgs = [Msg(b'{"id": %d}' % i, b"k", i) for i in range(5)]
-    assert proc.json_lines(msgs, topic="db_live_events") == proc.json_lines(msgs) == proc._json_lines_each(msgs)
+    assert proc.json_lines(msgs, topic="db_live_events") == proc.json_lines(msgs) == encode._json_lines_each(msgs)
     mixed = [Msg(b"1"), Msg(b"2", _topic="other")]
     assert [r["topic"] for r in parse(proc.json_lines(mixed))] == ["db_live_events", "other"]
+
+
+# --- progress: the end, and what the group commits ---------------------------------------------------
+
+
+def test_caught_up_when_every_partition_reached_its_end_captured_at_start() -> None:
+    from kafkaops.adapters.consumer import PartitionOffset
+    from kafkaops.procedures.consume.progress import ReadProgress
+
+    plan = proc.plan_start(req(from_beginning=True), {0: (0, 3), 1: (5, 5), 2: (0, 10)}, {})
+    progress = ReadProgress(plan, grouped=False)
+    progress.skip_read_ones(plan)  # partition 1 is empty: nothing to read
+    assert progress.pending() == [0, 2] and not progress.caught_up()
+    progress.note_shown([Msg(b"1", _offset=0), Msg(b"1", _offset=2), Msg(b"1", _offset=4, _partition=2)])
+    assert progress.shown == {0: 3, 2: 5}
+    assert progress.caught_up() is False and progress.pending() == [2]
+    progress.note_end(2, 9)  # an end event short of the end captured at start does not count
+    assert not progress.caught_up()
+    progress.note_positions([PartitionOffset(2, -1001)])  # no position yet
+    assert not progress.caught_up()
+    progress.note_positions([PartitionOffset(2, 10)])  # past a gap (a transaction marker): done
+    assert progress.caught_up()
+
+
+def test_a_group_is_not_caught_up_before_its_first_assignment() -> None:
+    from kafkaops.procedures.consume.progress import ReadProgress
+
+    plan = proc.plan_start(req(group="g", from_beginning=True), {0: (0, 0)}, {0: None})
+    progress = ReadProgress(plan, grouped=True)
+    progress.skip_read_ones(plan)
+    assert not progress.caught_up()
+    progress.assign([0])
+    assert progress.caught_up()
+    progress.unassign([0])
+    assert progress.pending() == [] and progress.ever_assigned
+
+
+class _Committer:
+    """A stand-in for TopicConsumer.commit: records each call, fails when told."""
+
+    def __init__(self, fail: str | None = None) -> None:
+        self.calls: list[tuple[dict[int, int], bool]] = []
+        self.fail = fail
+
+    def commit(self, offsets: dict[int, int], asynchronous: bool) -> str | None:
+        self.calls.append((dict(offsets), asynchronous))
+        return self.fail
+
+
+def test_the_group_commits_what_was_shown_once_and_a_failure_is_a_warning() -> None:
+    from kafkaops.procedures.consume.progress import ConsumeResult, GroupCommitter, ReadProgress
+
+    plan = proc.plan_start(req(group="g"), {0: (0, 9), 1: (0, 9)}, {0: None, 1: None})
+    progress, result, consumer = ReadProgress(plan, grouped=True), ConsumeResult(), _Committer()
+    committer = GroupCommitter(consumer, "g", progress, result)  # type: ignore[arg-type]
+    committer.commit()
+    assert consumer.calls == []  # nothing shown: nothing to commit
+    progress.shown.update({0: 4, 1: 2})
+    committer.commit([0], asynchronous=False)
+    committer.commit()
+    committer.commit()
+    assert consumer.calls == [({0: 4}, False), ({1: 2}, True)]
+    assert result.committed == {0: 4, 1: 2}
+    failing = GroupCommitter(_Committer("Broker: Not coordinator"), "g", progress, ConsumeResult())  # type: ignore[arg-type]
+    failing.commit()
+    assert failing.result.warnings == ["could not commit offsets for group g: Broker: Not coordinator"] and failing.result.committed == {}
+    without_group = _Committer()
+    GroupCommitter(without_group, None, progress, ConsumeResult()).commit()  # type: ignore[arg-type]
+    assert without_group.calls == []
+
+
+@dataclass
+class _Err:
+    """A stand-in for confluent_kafka.KafkaError's read methods."""
+
+    _name: str
+    _fatal: bool = False
+
+    def name(self) -> str:
+        return self._name
+
+    def fatal(self) -> bool:
+        return self._fatal
+
+    def str(self) -> str:
+        return f"Broker: {self._name}"
+
+
+@dataclass
+class _ErrMsg:
+    _err: _Err
+    _partition: int = 0
+    _offset: int = 7
+
+    def error(self) -> _Err:
+        return self._err
+
+    def partition(self) -> int:
+        return self._partition
+
+    def offset(self) -> int:
+        return self._offset
+
+
+@pytest.mark.parametrize(
+    ("err", "kind"),
+    [
+        (_Err("_PARTITION_EOF"), "end"),
+        (_Err("UNKNOWN_TOPIC_OR_PART"), "fatal"),
+        (_Err("TOPIC_AUTHORIZATION_FAILED"), "fatal"),
+        (_Err("GROUP_AUTHORIZATION_FAILED"), "fatal"),
+        (_Err("_TRANSPORT", _fatal=True), "fatal"),
+        (_Err("_TRANSPORT"), "transient"),
+        (_Err("_ALL_BROKERS_DOWN"), "transient"),
+    ],
+)
+def test_errors_in_the_message_stream_are_classified(err: _Err, kind: str) -> None:
+    from kafkaops.adapters.consumer import StreamEvent, classify
+
+    assert classify(_ErrMsg(err, 3, 7)) == StreamEvent(kind, 3, 7, f"Broker: {err.name()}")  # type: ignore[arg-type]
+
+
+def test_the_session_ends_a_partition_on_its_end_event_warns_once_and_stops_on_a_fatal_error() -> None:
+    from kafkaops.adapters.consumer import StreamEvent
+    from kafkaops.errors import KafkaopsError
+    from kafkaops.procedures.consume.session import ConsumerSession
+
+    r = req(from_beginning=True)
+    session = ConsumerSession(None, r, _Committer(), proc.plan_start(r, {0: (0, 7)}, {}))  # type: ignore[arg-type]
+    session._events([StreamEvent("end", 0, 7, "eof"), StreamEvent("transient", 0, 7, "down"), StreamEvent("transient", 0, 7, "down")])
+    assert session.progress.caught_up() and session.result.warnings == ["down"]
+    with pytest.raises(KafkaopsError, match="reading t failed: Broker: gone"):
+        session._events([StreamEvent("fatal", 0, 7, "Broker: gone")])
