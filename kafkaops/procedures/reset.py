@@ -30,7 +30,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from kafkaops.adapters import processes
 from kafkaops.errors import KafkaopsError, RefusedError
 from kafkaops.procedures import cluster, services
 from kafkaops.settings import Settings
@@ -473,19 +472,13 @@ def _topics_on_disk(real: Path) -> dict[str, int]:
 
 
 def _service_plan(settings: Settings, cfg: services.StackConfig, service: str) -> ServicePlan:
-    if service == services.KAFKA:
-        host, port = services.probe_host(cfg.listeners[0].host), cfg.listeners[0].port
-    else:
-        host, port = cfg.zk_probe_host, cfg.zk_port
-    proc = services.live_process(services.read_pid(settings, service))
-    if proc is not None:
-        return ServicePlan(service, port, "running", proc.pid)
-    if processes.port_open(host, port):
-        owner = processes.port_owner(port)
-        label = services.owner_label(owner) if owner else "a process kafkaops cannot see"
-        detail = f"port {port} is held by {label}, which kafkaops did not start"
-        return ServicePlan(service, port, "foreign", owner.pid if owner else None, detail)
-    return ServicePlan(service, port, "not-running")
+    p = services.probe(settings, cfg, service)
+    if p.proc is not None:
+        return ServicePlan(service, p.port, "running", p.proc.pid)
+    if p.port_open:
+        detail = f"port {p.port} is held by {p.owner_text}, which kafkaops did not start"
+        return ServicePlan(service, p.port, "foreign", p.owner.pid if p.owner else None, detail)
+    return ServicePlan(service, p.port, "not-running")
 
 
 def _key(path: Path | str) -> str:
@@ -824,16 +817,15 @@ def _check_stopped_cleanly(down: services.DownResult) -> None:
 
 def _check_ports_free(settings: Settings) -> None:
     cfg = services.read_stack_config(settings)
-    probes = [("Kafka broker", services.probe_host(host), port) for host, port in cfg.broker_ports]
-    probes.append(("ZooKeeper", cfg.zk_probe_host, cfg.zk_port))
-    for label, host, port in probes:
-        if processes.port_open(host, port):
-            owner = processes.port_owner(port)
-            who = services.owner_label(owner) if owner else "a process kafkaops cannot see"
+    addresses = [(services.KAFKA, services.probe_host(host), port) for host, port in cfg.broker_ports]
+    addresses.append((services.ZOOKEEPER, *services.service_address(cfg, services.ZOOKEEPER)))
+    for service, host, port in addresses:
+        p = services.probe(settings, cfg, service, address=(host, port))
+        if p.port_open:
             raise RefusedError(
-                f"after stopping the stack, port {port} ({label}) is still held by {who}, which kafkaops did not start; nothing was deleted",
+                f"after stopping the stack, port {port} ({services.SERVICE_LABEL[service]}) is still held by {p.owner_text}, which kafkaops did not start; nothing was deleted",
                 hint="stop that process yourself: deleting data under a running broker or ZooKeeper corrupts it",
-                details=[f"command: {owner.command[:200]}"] if owner else [],
+                details=[f"command: {p.owner.command[:200]}"] if p.owner else [],
                 runbook="failures foreign-process",
             )
 
