@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from kafkaops.errors import KafkaopsError, RefusedError
@@ -129,11 +130,43 @@ def build_plan(
 ) -> ResetPlan:
     """What a reset would do, and whether it may: reads configs, folders and process state; changes nothing."""
     cfg = services.read_stack_config(settings)
-    protected = Protected.of(settings, cwd=cwd, home=home)
     force_paths = list(force_paths)
-    forced = _named_keys(force_paths)
-    base = service_cwd(settings)  # Java resolves a relative log.dirs / dataDir against the JVM's working folder
+    dirs = _dir_plans(cfg, Protected.of(settings, cwd=cwd, home=home), _named_keys(force_paths), service_cwd(settings))
+    stop = [_service_plan(settings, cfg, services.KAFKA), _service_plan(settings, cfg, services.ZOOKEEPER)]
+    refusals = [d.refusal for d in dirs if d.refusal]
+    # A reset empties the local stack's folders: never because the settings name another cluster.
+    identity = cluster.identify(settings)
+    not_local = None if identity.local else cluster.not_local_message(settings, identity)
+    if not_local:
+        refusals.insert(0, not_local)
+    refusals += [f"{'Kafka broker' if s.service == services.KAFKA else 'ZooKeeper'}: {s.detail}" for s in stop if s.state == "foreign"]
+    refusals += _check_force_paths(force_paths, dirs)
+    backup_real = str(realpath(backup_dir)) if backup_dir is not None else None
+    if backup_real is not None:
+        refusals += _backup_refusals(Path(backup_real), dirs)
+    offset = _OffsetNow()
+    if reset_producer_offset:
+        offset = _offset_now(settings, read_offset or read_producer_offset)
+        refusals += offset.refusals
+    return ResetPlan(
+        stop=stop,
+        dirs=dirs,
+        keeps=_keeps(settings, reset_producer_offset),
+        loses=_loses(settings, dirs, reset_producer_offset, offset.before),
+        reset_producer_offset=reset_producer_offset,
+        backup_dir=backup_real,
+        restart=restart,
+        offset_before=offset.before,
+        offset_error=offset.error,
+        offset_hint=offset.hint,
+        refusals=refusals,
+        force_paths=[str(p) for p in force_paths],
+        not_local=not_local,
+    )
 
+
+def _dir_plans(cfg: services.StackConfig, protected: Protected, forced: set[str], base: Path) -> list[DirPlan]:
+    """One plan per configured data folder, each real folder once (``base``: where Java resolves a relative path)."""
     configured: list[tuple[str, Path]] = [(KAFKA_LOG_DIR, d) for d in cfg.log_dirs]
     configured.append((ZK_DATA_DIR, cfg.zk_data_dir))
     if cfg.zk_data_log_dir is not None:
@@ -146,47 +179,45 @@ def build_plan(
             continue
         seen.add(key)
         dirs.append(_dir_plan(role, path, protected, forced, base))
+    return dirs
 
-    stop = [_service_plan(settings, cfg, services.KAFKA), _service_plan(settings, cfg, services.ZOOKEEPER)]
-    refusals = [d.refusal for d in dirs if d.refusal]
-    # A reset empties the local stack's folders: never because the settings name another cluster.
-    identity = cluster.identify(settings)
-    not_local = None if identity.local else cluster.not_local_message(settings, identity)
-    if not_local:
-        refusals.insert(0, not_local)
-    refusals += [f"{'Kafka broker' if s.service == services.KAFKA else 'ZooKeeper'}: {s.detail}" for s in stop if s.state == "foreign"]
 
-    refusals += _check_force_paths(force_paths, dirs)
+def _backup_refusals(b: Path, dirs: Sequence[DirPlan]) -> list[str]:
+    refusals = [f"the backup folder {b} is inside {d.role} {d.real}, which the reset empties" for d in dirs if _is_within(b, Path(d.real))]
+    if b.exists() and not b.is_dir():
+        refusals.append(f"the backup folder {b} exists and is not a folder")
+    return refusals
 
-    backup_real: str | None = None
-    if backup_dir is not None:
-        b = realpath(backup_dir)
-        backup_real = str(b)
-        for d in dirs:
-            if _is_within(b, Path(d.real)):
-                refusals.append(f"the backup folder {b} is inside {d.role} {d.real}, which the reset empties")
-        if b.exists() and not b.is_dir():
-            refusals.append(f"the backup folder {b} exists and is not a folder")
 
-    offset_before: dict[str, object] | None = None
-    offset_error: str | None = None
-    offset_hint: str | None = None
-    if reset_producer_offset:
-        try:
-            offset_before = (read_offset or read_producer_offset)(settings)
-        except RefusedError as exc:  # a producer runs: the database is fine
-            offset_error, offset_hint = exc.message, exc.hint
-            refusals.append(f"--reset-producer-offset: {exc.message}")
-        except KafkaopsError as exc:
-            offset_error, offset_hint = exc.message, exc.hint
-            refusals.append(f"--reset-producer-offset: cannot read producer_offsets: {exc.message}")
+@dataclass
+class _OffsetNow:
+    """The default pipeline's position before the reset (with --reset-producer-offset), or why it cannot be read."""
 
-    keeps = [
+    before: dict[str, object] | None = None
+    error: str | None = None
+    hint: str | None = None
+    refusals: list[str] = field(default_factory=list)
+
+
+def _offset_now(settings: Settings, read_offset: Callable[[Settings], dict[str, object] | None]) -> _OffsetNow:
+    try:
+        return _OffsetNow(before=read_offset(settings))
+    except RefusedError as exc:  # a producer runs: the database is fine
+        return _OffsetNow(None, exc.message, exc.hint, [f"--reset-producer-offset: {exc.message}"])
+    except KafkaopsError as exc:
+        return _OffsetNow(None, exc.message, exc.hint, [f"--reset-producer-offset: cannot read producer_offsets: {exc.message}"])
+
+
+def _keeps(settings: Settings, reset_producer_offset: bool) -> list[str]:
+    return [
         "the database: the livedb rows" + ("" if reset_producer_offset else " and the producer offset (producer_offsets)"),
         f"the config files: {settings.server_properties}, {settings.zookeeper_properties}",
         f"kafkaops's own state and service logs under {settings.kafkaops_home}",
         "the data folders themselves (only their contents are deleted)",
     ]
+
+
+def _loses(settings: Settings, dirs: Sequence[DirPlan], reset_producer_offset: bool, offset_before: dict[str, object] | None) -> list[str]:
     topic_names = sorted({t for d in dirs for t in d.topics if not t.startswith("__")})
     loses = [
         "every topic and message" + (f" (topics on disk: {', '.join(topic_names)})" if topic_names else ""),
@@ -199,18 +230,4 @@ def build_plan(
     if reset_producer_offset:
         pipeline = (offset_before or {}).get("pipeline", f"livedb -> {settings.kafka_topic}")
         loses.append(f"the producer's position of {pipeline}: it goes back to last_id 0, so every livedb row is sent again to {settings.kafka_topic}")
-    return ResetPlan(
-        stop=stop,
-        dirs=dirs,
-        keeps=keeps,
-        loses=loses,
-        reset_producer_offset=reset_producer_offset,
-        backup_dir=backup_real,
-        restart=restart,
-        offset_before=offset_before,
-        offset_error=offset_error,
-        offset_hint=offset_hint,
-        refusals=refusals,
-        force_paths=[str(p) for p in force_paths],
-        not_local=not_local,
-    )
+    return loses

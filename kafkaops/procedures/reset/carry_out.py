@@ -122,45 +122,13 @@ def execute(
         plan.check()
         protected = Protected.of(settings, cwd=cwd, home=home)
         rewind = held.enter_context((hold_offset or producer_offset_held)(settings)) if plan.reset_producer_offset else None
-
-        progress("stopping the stack: the Kafka broker, then ZooKeeper")
-        down = services.down(_kafka_only(settings), progress)
-        result.stopped = down.services
-        _check_stopped_cleanly(down)
-        _check_ports_free(settings)
-        _check_contents_again(plan)
-
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        _stop_the_stack(settings, plan, result, progress)
         if plan.backup_dir is not None:
-            backup_root = Path(plan.backup_dir)
-            for i, d in enumerate(plan.dirs):
-                if not d.exists or _is_empty(Path(d.real)):
-                    continue
-                archive = backup_root / f"kafkaops-reset-{stamp}-{_slug(d.role, i)}.tar.gz"
-                progress(f"backing up {d.real} to {archive}")
-                members = backup_dir_contents(Path(d.real), archive)
-                result.backups.append(Backup(d.role, d.real, str(archive), members, archive.stat().st_size))
-
-        for d in plan.dirs:
-            if not d.exists:
-                continue
-            progress(f"emptying {d.role} {d.real}")
-            try:
-                usage = empty_directory(Path(d.real), protected)
-            except OSError as exc:
-                raise emptying_error(settings, d, exc, result.emptied) from None
-            result.emptied.append(Emptied(d.role, d.real, usage.files, usage.folders, usage.links, usage.size_bytes))
-
+            _back_up(plan, Path(plan.backup_dir), result, progress)
+        _empty(settings, plan, protected, result, progress)
         if rewind is not None:
-            progress("rewinding the producer offset to last_id 0")
-            try:
-                result.offset_before = rewind()
-            except KafkaopsError as exc:
-                exc.message = f"Kafka's data was deleted, but the producer offset was not rewound: {exc.message}"
-                raise
-            result.offset_rewound = True
+            _rewind(rewind, result, progress)
             held.close()  # the lock goes: a producer may start now
-
         if plan.restart:
             progress("starting the stack again")
             result.restarted = services.up(settings, progress)
@@ -178,3 +146,46 @@ def execute(
     finally:
         held.close()
         result.audit_log = str(audit(settings, plan, result, outcome, reason))
+
+
+def _stop_the_stack(settings: Settings, plan: ResetPlan, result: ResetResult, progress: Progress) -> None:
+    """Stop the stack as `kafkaops down` does, then make sure nothing may still write into the folders."""
+    progress("stopping the stack: the Kafka broker, then ZooKeeper")
+    down = services.down(_kafka_only(settings), progress)
+    result.stopped = down.services
+    _check_stopped_cleanly(down)
+    _check_ports_free(settings)
+    _check_contents_again(plan)
+
+
+def _back_up(plan: ResetPlan, backup_root: Path, result: ResetResult, progress: Progress) -> None:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    for i, d in enumerate(plan.dirs):
+        if not d.exists or _is_empty(Path(d.real)):
+            continue
+        archive = backup_root / f"kafkaops-reset-{stamp}-{_slug(d.role, i)}.tar.gz"
+        progress(f"backing up {d.real} to {archive}")
+        members = backup_dir_contents(Path(d.real), archive)
+        result.backups.append(Backup(d.role, d.real, str(archive), members, archive.stat().st_size))
+
+
+def _empty(settings: Settings, plan: ResetPlan, protected: Protected, result: ResetResult, progress: Progress) -> None:
+    for d in plan.dirs:
+        if not d.exists:
+            continue
+        progress(f"emptying {d.role} {d.real}")
+        try:
+            usage = empty_directory(Path(d.real), protected)
+        except OSError as exc:
+            raise emptying_error(settings, d, exc, result.emptied) from None
+        result.emptied.append(Emptied(d.role, d.real, usage.files, usage.folders, usage.links, usage.size_bytes))
+
+
+def _rewind(rewind: Callable[[], dict[str, object]], result: ResetResult, progress: Progress) -> None:
+    progress("rewinding the producer offset to last_id 0")
+    try:
+        result.offset_before = rewind()
+    except KafkaopsError as exc:
+        exc.message = f"Kafka's data was deleted, but the producer offset was not rewound: {exc.message}"
+        raise
+    result.offset_rewound = True
