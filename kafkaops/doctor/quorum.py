@@ -16,7 +16,6 @@ from pathlib import Path
 
 from kafkaops.adapters import network, processes
 from kafkaops.doctor import kraft
-from kafkaops.doctor.common import _owner_label
 from kafkaops.doctor.context import Context
 from kafkaops.doctor.registry import check
 from kafkaops.doctor.results import Outcome, failed, passed, skipped, warned
@@ -80,7 +79,7 @@ def check_controller_process(ctx: Context) -> Outcome:
     pid = _controller_pid(ctx)
     if owner is not None and not owner.runs(services.MAIN_CLASS[services.KAFKA]):
         return failed(
-            f"controller port {port} is held by {_owner_label(owner)}, not by a Kafka controller",
+            f"controller port {port} is held by {services.owner_label(owner)}, not by a Kafka controller",
             remedy=f"stop that process (pid {owner.pid}), or move the controller listener (listeners and controller.quorum.voters in "
             f"{ctx.settings.server_properties}), then `kafkaops up`",
             runbook="port-in-use",
@@ -95,7 +94,7 @@ def check_controller_process(ctx: Context) -> Outcome:
         )
     if owner is not None:
         return warned(
-            f"the KRaft controller on port {port} was not started by kafkaops ({_owner_label(owner)})",
+            f"the KRaft controller on port {port} was not started by kafkaops ({services.owner_label(owner)})",
             remedy="kafkaops can check it but will never stop it",
             runbook="foreign-process",
             details=[f"command: {owner.command[:300]}"],
