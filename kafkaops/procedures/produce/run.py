@@ -7,7 +7,7 @@ import gc
 import threading
 import time
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from kafkaops.adapters import pipeline_sql
 from kafkaops.adapters.producer import DEFAULT_MAX_MESSAGE_BYTES, max_event_bytes
@@ -112,7 +112,7 @@ class Run:
             out[i] = (key, created, None)
         return out
 
-    def _stop_before(self, rows: list[tuple[Any, ...]], i: int, size: int) -> None:
+    def _stop_before(self, rows: list[tuple[Any, ...]], i: int, size: int) -> NoReturn:
         """Send and commit the rows before row ``i``, then stop naming it (too large for the topic)."""
         if i:
             head = Batch(int(rows[i - 1][0]), rows[i - 1][1], i)
