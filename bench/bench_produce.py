@@ -93,9 +93,9 @@ PROCEDURE = textwrap.dedent(
 OFFSETS_NOT_DURABLE = textwrap.dedent(
     """
     import sys
-    import kafkaops.procedures.produce as produce
+    import kafkaops.procedures.produce.run as produce_run
     from kafkaops.cli import main
-    produce.OFFSET_SYNCHRONOUS_COMMIT = "off"
+    produce_run.OFFSET_SYNCHRONOUS_COMMIT = "off"
     sys.argv = ["kafkaops", *sys.argv[1:]]
     main()
     """

@@ -5,7 +5,7 @@ A module of constants only, so that building the CLI (and `kafkaops --help`) imp
 
 DEMO_TABLE = "livedb"  # the procedure's source table; the default pipeline is DEMO_TABLE -> KAFKA_TOPIC
 
-# 2000 rows per batch: one offset UPDATE and one keyset query per 2000 rows (see procedures/produce.py).
+# 2000 rows per batch: one offset UPDATE and one keyset query per 2000 rows (see procedures/produce/options.py).
 DEFAULT_BATCH_SIZE = 2000
 DEFAULT_INTERVAL = 1.0  # seconds between polls with produce --follow
 DEFAULT_DELIVERY_TIMEOUT = 30.0  # seconds Kafka has to acknowledge an event before the run fails

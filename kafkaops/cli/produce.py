@@ -1,10 +1,13 @@
 """kafkaops produce: send new database rows to the topic."""
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from kafkaops.defaults import DEFAULT_BATCH_SIZE, DEFAULT_DELIVERY_TIMEOUT, DEFAULT_INTERVAL, DEFAULT_SETTLE_TIMEOUT, DEMO_TABLE
+
+if TYPE_CHECKING:
+    from kafkaops.procedures.produce import ProduceResult
 
 
 def register(app: typer.Typer) -> None:
@@ -47,11 +50,9 @@ def produce(
 
     Example: kafkaops produce --max-rows 100
     """
-    from kafkaops import ui
     from kafkaops.cli import get_settings
     from kafkaops.cli.interrupt import graceful_stop
-    from kafkaops.cli.produce_render import RunRenderer, render_dry_run, render_result
-    from kafkaops.errors import ExitCode
+    from kafkaops.cli.produce_render import RunRenderer
     from kafkaops.procedures import produce as proc
 
     settings = get_settings(ctx)  # KAFKA_TOPIC stays the default pipeline's topic; --topic names this run's
@@ -68,12 +69,21 @@ def produce(
         settle_timeout=settle_timeout,
         skip_oversize=skip_oversize,
     )
-
-    def say_stopping() -> None:
-        ui.info("stopping after the batches in flight are acknowledged (Ctrl+C again to leave now)")
-
-    with graceful_stop(say_stopping) as stop, RunRenderer(settings.kafka_broker) as render:
+    with graceful_stop(_say_stopping) as stop, RunRenderer(settings.kafka_broker) as render:
         result = proc.produce(settings, opts, render, stop)
+    _render(result, follow=follow, skip_oversize=skip_oversize)
+
+
+def _say_stopping() -> None:
+    from kafkaops import ui
+
+    ui.info("stopping after the batches in flight are acknowledged (Ctrl+C again to leave now)")
+
+
+def _render(result: "ProduceResult", *, follow: bool, skip_oversize: bool) -> None:
+    """The run's result (a dry run: what it would send); an interrupted run without --follow exits 130."""
+    from kafkaops.cli.produce_render import render_dry_run, render_result
+    from kafkaops.errors import ExitCode
 
     if result.dry_run:
         render_dry_run(result, skip_oversize=skip_oversize)

@@ -106,22 +106,22 @@ def lock_key(row: int) -> int:
 
 
 def try_lock(conn: Any, row: int) -> bool:
-    return bool(conn.execute("SELECT pg_try_advisory_lock(%s)", (lock_key(row),)).fetchone()[0])
+    from kafkaops.adapters import pipeline_sql
+
+    return pipeline_sql.try_advisory_lock(conn, lock_key(row))
 
 
 def unlock(conn: Any, row: int) -> None:
-    conn.execute("SELECT pg_advisory_unlock(%s)", (lock_key(row),))
+    from kafkaops.adapters import pipeline_sql
+
+    pipeline_sql.advisory_unlock(conn, lock_key(row))
 
 
 def lock_holder(conn: Any, row: int) -> str:
     """' (database session pid N, application)' for the session holding the pipeline's lock, or ''."""
-    key = lock_key(row)
-    holder = conn.execute(
-        """SELECT a.pid, a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-           WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
-             AND l.classid = ((%s::bigint >> 32) & 4294967295)::oid AND l.objid = (%s::bigint & 4294967295)::oid LIMIT 1""",
-        (key, key),
-    ).fetchone()
+    from kafkaops.adapters import pipeline_sql
+
+    holder = pipeline_sql.advisory_lock_holder(conn, lock_key(row))
     return f" (database session pid {holder[0]}, {holder[1] or 'no application_name'})" if holder else ""
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 import zlib
 from pathlib import Path
 
@@ -143,43 +142,43 @@ class _FakeConn:
         return _Cur()
 
 
-def _run(conn: _FakeConn, producer: _FakeProducer) -> proc._Run:
-    settings = load_settings(env={"KAFKAOPS_HOME": "/tmp/x"}, cwd=Path("/tmp"))
-    run = proc._Run(settings, proc.ProduceOptions(topic="t"), conn, _ref(), proc.EventBuilder("db", _ref()), proc.Hooks(), threading.Event())
-    run.producer = producer
-    run.row = 7
-    return run
+def _run(conn: _FakeConn, producer: _FakeProducer) -> tuple[proc.DeliveryTracker, proc.OffsetCommitter]:
+    """The delivery tracker of a run on pipeline row 7, and the offset committer it commits through."""
+    committer = proc.OffsetCommitter(conn, 7, 0, "public.livedb -> t", proc.Hooks())
+    tracker = proc.DeliveryTracker(committer.commit, topic="t", table="public.livedb", broker="localhost:9092", delivery_timeout=30.0)
+    tracker.producer = producer
+    return tracker, committer
 
 
-def _batch(run: proc._Run, ids: range) -> proc._Batch:
-    batch = proc._Batch(ids[-1], None, len(ids))
-    run._send(batch, [(str(i), None, "{}") for i in ids], "t")
-    run.inflight.append(batch)
+def _batch(tracker: proc.DeliveryTracker, ids: range) -> proc.Batch:
+    batch = proc.Batch(ids[-1], None, len(ids))
+    tracker.send(batch, [(str(i), None, "{}") for i in ids])
+    tracker.inflight.append(batch)
     return batch
 
 
 def test_offset_commits_only_a_fully_acknowledged_prefix_in_order() -> None:
     conn, producer = _FakeConn(), _FakeProducer()
-    run = _run(conn, producer)
+    run, committer = _run(conn, producer)
     _batch(run, range(1, 4))
     _batch(run, range(4, 7))
     for key in ("4", "5", "6"):  # the second batch is acknowledged first (another partition)
         producer.deliver(key)
-    run._drain(until_below=proc.MAX_IN_FLIGHT)
+    run.drain(until_below=proc.MAX_IN_FLIGHT)
     assert conn.updates == []  # nothing: batch 1 is not acknowledged yet
     for key in ("1", "2"):
         producer.deliver(key)
-    run._drain(until_below=proc.MAX_IN_FLIGHT)
+    run.drain(until_below=proc.MAX_IN_FLIGHT)
     assert conn.updates == []  # row 3 still pending
     producer.deliver("3")
-    run._drain(until_below=proc.MAX_IN_FLIGHT)
+    run.drain(until_below=proc.MAX_IN_FLIGHT)
     assert conn.updates == [3, 6]
-    assert run.sent == 6
+    assert committer.sent == 6 and committer.committed == 6
 
 
 def test_a_failed_report_stops_the_run_before_its_batch() -> None:
     conn, producer = _FakeConn(), _FakeProducer()
-    run = _run(conn, producer)
+    run, _committer = _run(conn, producer)
     _batch(run, range(1, 3))
     _batch(run, range(3, 5))
     _batch(run, range(5, 7))
@@ -187,20 +186,34 @@ def test_a_failed_report_stops_the_run_before_its_batch() -> None:
         producer.deliver(key)
     producer.deliver("4", KafkaError(KafkaError._MSG_TIMED_OUT))
     with pytest.raises(KafkaopsError) as info:
-        run._drain(until_below=1)
+        run.drain(until_below=1)
     assert info.value.exit_code == ExitCode.UNREACHABLE
     assert conn.offset == 2  # batch [3, 4] failed: neither it nor [5, 6] counts
 
 
 def test_compare_and_set_catches_another_writer() -> None:
     conn, producer = _FakeConn(), _FakeProducer()
-    run = _run(conn, producer)
+    run, _committer = _run(conn, producer)
     _batch(run, range(1, 3))
     conn.offset = 99  # someone else moved it
     producer.deliver("1")
     producer.deliver("2")
     with pytest.raises(RefusedError, match="no longer at 0"):
-        run._drain(until_below=1)
+        run.drain(until_below=1)
+
+
+def test_finish_commits_the_acknowledged_prefix_and_leaves_the_rest() -> None:
+    conn, producer = _FakeConn(), _FakeProducer()
+    run, committer = _run(conn, producer)
+    _batch(run, range(1, 3))
+    _batch(run, range(3, 5))
+    _batch(run, range(5, 7))
+    for key in ("1", "2", "3", "5", "6"):  # row 4 has no report yet
+        producer.deliver(key)
+    committer.finish(run)
+    assert conn.updates == [2]
+    assert [b.last_id for b in run.inflight] == [4, 6]
+    assert committer.sent == 2
 
 
 def test_password_is_found_and_scrubbed_even_in_malformed_dsns() -> None:
@@ -225,4 +238,4 @@ def test_options_are_validated() -> None:
         (proc.ProduceOptions(interval=0), "--interval"),
     ):
         with pytest.raises(KafkaopsError, match=text):
-            proc._validate(opts)
+            proc.validate(opts)

@@ -69,11 +69,11 @@ class _Conn:
 def test_a_row_too_large_stops_the_run_after_the_rows_before_it_are_committed() -> None:
     settings = load_settings(env={"KAFKAOPS_HOME": "/tmp/x", "KAFKA_BROKER": "h:9"}, cwd=Path("/tmp"))
     conn, producer = _Conn(), _Producer()
-    run = proc._Run(settings, proc.ProduceOptions(topic="t"), conn, _ref(), proc.EventBuilder("db", _ref()), proc.Hooks(), threading.Event())
-    run.producer, run.limit = producer, 1000
+    run = proc.Run(settings, proc.ProduceOptions(topic="t"), conn, _ref(), proc.EventBuilder("db", _ref()), proc.Hooks(), threading.Event(), limit=1000)
+    run.tracker.producer = producer
     rows = [("1", None, "{}"), ("2", None, "x" * 900), ("3", None, "{}")]
     with pytest.raises(KafkaopsError) as info:
-        run._sizes_checked(rows, "t")
+        run.check_sizes(rows)
     assert info.value.exit_code == ExitCode.ERROR
     assert (
         info.value.message

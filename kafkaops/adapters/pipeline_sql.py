@@ -1,0 +1,207 @@
+"""The SQL of the produce step (psycopg 3): the batch query, the settle gate's lock probes, the offset's
+compare-and-set, the producer lock. Each function takes a connection and plain values; psycopg is
+imported only when a query is composed or fails, so that ``kafkaops --help`` stays fast.
+
+A table is named by ``schema`` and ``name``; ``quoted`` is the same name as SQL text (for
+``to_regclass`` and ``pg_get_serial_sequence``); ``columns`` maps each column to its type name.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+# --- the batch query -------------------------------------------------------------------------------
+
+
+def _cast(col: str, typ: str) -> Any:
+    """A column as it is (Identifier) or cast to text so that its JSON is lossless (Composed)."""
+    from psycopg import sql
+
+    c = sql.Identifier(col)
+    if typ == "numeric":
+        return sql.SQL("{}::text AS {}").format(c, c)
+    if typ == "money":
+        return sql.SQL("{}::numeric::text AS {}").format(c, c)
+    if typ == "_numeric":
+        return sql.SQL("{}::text[] AS {}").format(c, c)
+    if typ == "_money":
+        return sql.SQL("{}::numeric[]::text[] AS {}").format(c, c)
+    if typ == "bytea":
+        return sql.SQL("translate(encode({}, 'base64'), E'\\n', '') AS {}").format(c, c)
+    return c
+
+
+def batch_query(schema: str, name: str, columns: dict[str, str], envelope: bool = True) -> Any:
+    """The batch query: (id as text, created_at as text, the event or the row's JSON), in id order.
+
+    PostgreSQL renders each row as JSON, losslessly:
+    numeric as text (a JSON string: no float rounding), money as numeric text (its own text is
+    lc_monetary's: "$1,234.50" or "1.234,50 €"), bytea as base64 (no newlines), timestamptz in ISO
+    8601 (the session runs in UTC), json/jsonb nested as they are, NULL as null.
+    Its parameters: head, mid, ts (the event's envelope), after, level, limit (the rows).
+    """
+    from psycopg import sql
+
+    parts = [_cast(col, typ) for col, typ in columns.items()]
+    created = sql.SQL("x.created_at::text") if "created_at" in columns else sql.SQL("NULL::text")
+    payload = sql.SQL(
+        "%(head)s::text || x.id || %(mid)s::text || %(ts)s::bigint || ',\"after\":' || row_to_json(x)::text || '}'" if envelope else "row_to_json(x)::text"
+    )
+    return sql.SQL(
+        "SELECT x.id::text, {created}, {payload} FROM "
+        "(SELECT {cols} FROM {table} WHERE id > %(after)s AND id <= %(level)s ORDER BY id LIMIT %(limit)s) AS x ORDER BY x.id"
+    ).format(created=created, payload=payload, cols=sql.SQL(", ").join(parts), table=sql.Identifier(schema, name))
+
+
+def fetch_batch(conn: Any, query: Any, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """The rows of a :func:`batch_query`."""
+    return conn.execute(query, params).fetchall()  # type: ignore[no-any-return]
+
+
+def event_sizes(conn: Any, schema: str, name: str, columns: dict[str, str], params: dict[str, Any]) -> list[tuple[int, int]]:
+    """(id, event bytes with the key) of the rows :func:`batch_query` with ``params`` would send."""
+    from psycopg import sql
+
+    query = sql.SQL("SELECT s.id, octet_length(s.ev) + octet_length(s.id) FROM ({}) AS s(id, created, ev)").format(batch_query(schema, name, columns))
+    return [(int(i), int(n)) for i, n in conn.execute(query, params).fetchall()]
+
+
+@functools.cache
+def _boundary(schema: str, name: str) -> Any:
+    from psycopg import sql
+
+    return sql.SQL("SELECT id FROM {} WHERE id > %s AND id <= %s ORDER BY id OFFSET %s LIMIT 1").format(sql.Identifier(schema, name))
+
+
+def nth_id(conn: Any, schema: str, name: str, after: int, level: int, n: int) -> int | None:
+    """The id of the row ``n`` places past ``after`` (0: the first) up to ``level``; None if fewer rows."""
+    row = conn.execute(_boundary(schema, name), (after, level, n)).fetchone()
+    return int(row[0]) if row else None
+
+
+def nth_row(conn: Any, schema: str, name: str, has_created_at: bool, after: int, level: int, n: int) -> tuple[int, Any] | None:
+    """(id, created_at or None) of the row ``n`` places past ``after`` up to ``level``."""
+    from psycopg import sql
+
+    created = sql.SQL("created_at" if has_created_at else "NULL::timestamptz")
+    query = sql.SQL("SELECT id, {} FROM {} WHERE id > %s AND id <= %s ORDER BY id OFFSET %s LIMIT 1").format(created, sql.Identifier(schema, name))
+    row = conn.execute(query, (after, level, n)).fetchone()
+    return (int(row[0]), row[1]) if row else None
+
+
+def count_rows(conn: Any, schema: str, name: str, after: int, level: int, limit: int | None = None) -> int:
+    """How many rows have ``after < id <= level`` (at most ``limit``)."""
+    from psycopg import sql
+
+    table = sql.Identifier(schema, name)
+    if limit is not None:
+        q = sql.SQL("SELECT count(*) FROM (SELECT 1 FROM {} WHERE id > %s AND id <= %s LIMIT %s) AS x").format(table)
+        return int(conn.execute(q, (after, level, limit)).fetchone()[0])
+    q = sql.SQL("SELECT count(*) FROM {} WHERE id > %s AND id <= %s").format(table)
+    return int(conn.execute(q, (after, level)).fetchone()[0])
+
+
+def count_between(conn: Any, schema: str, name: str, after: int, before: int) -> int:
+    """How many rows have ``after < id < before``."""
+    from psycopg import sql
+
+    q = sql.SQL("SELECT count(*) FROM {} WHERE id > %s AND id < %s").format(sql.Identifier(schema, name))
+    return int(conn.execute(q, (after, before)).fetchone()[0])
+
+
+def max_id(conn: Any, schema: str, name: str) -> int | None:
+    from psycopg import sql
+
+    value = conn.execute(sql.SQL("SELECT max(id) FROM {}").format(sql.Identifier(schema, name))).fetchone()[0]
+    return None if value is None else int(value)
+
+
+def database_name(conn: Any) -> str:
+    return str(conn.info.dbname)
+
+
+def set_synchronous_commit(conn: Any, value: str) -> None:
+    """This session's synchronous_commit, whatever the server's or role's default."""
+    conn.execute("SELECT set_config('synchronous_commit', %s, false)", (value,))
+
+
+# --- the settle gate -------------------------------------------------------------------------------
+
+
+def high_water(conn: Any, schema: str, name: str, quoted: str) -> int:
+    """The highest id any transaction may have taken: the id sequence's last value, or max(id)."""
+    import psycopg
+
+    seq = conn.execute("SELECT pg_get_serial_sequence(%s, 'id')", (quoted,)).fetchone()[0]
+    top = max_id(conn, schema, name) or 0
+    if seq:
+        try:
+            last = conn.execute("SELECT pg_sequence_last_value(%s::regclass)", (seq,)).fetchone()[0]
+        except psycopg.errors.InsufficientPrivilege:  # no privilege on the sequence: max(id) it is
+            last = None
+        return max(int(last or 0), top)
+    return top
+
+
+def writers(conn: Any, quoted: str) -> list[str]:
+    """Transactions (other than ours) holding or awaiting a lock on the table or its id sequence.
+
+    An INSERT (or COPY) holds RowExclusiveLock on the table, and nextval() one on the sequence,
+    until the transaction ends: so these are exactly the transactions that may still commit a row
+    with an id we have already seen the sequence hand out. Plain readers (AccessShareLock) are not
+    waited for: a long report query does not hold the producer up.
+    """
+    row = conn.execute(
+        """SELECT coalesce(array_agg(DISTINCT l.virtualtransaction), '{}')
+           FROM pg_locks l
+           WHERE l.locktype = 'relation'
+             AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+             AND l.relation IN (to_regclass(%s), to_regclass(pg_get_serial_sequence(%s, 'id')))
+             AND l.mode NOT IN ('AccessShareLock', 'RowShareLock')  -- readers and SELECT FOR UPDATE insert nothing
+             AND l.pid IS DISTINCT FROM pg_backend_pid()""",
+        (quoted, quoted),
+    ).fetchone()
+    return list(row[0])
+
+
+def still_open(conn: Any, vxids: list[str]) -> list[tuple[Any, ...]]:
+    """(virtual transaction, pid, application_name, state, seconds open) of those still running."""
+    return conn.execute(  # type: ignore[no-any-return]
+        """SELECT DISTINCT l.virtualtransaction, a.pid, a.application_name, a.state,
+                  extract(epoch FROM clock_timestamp() - a.xact_start)::int
+           FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
+           WHERE l.virtualtransaction = ANY(%s)""",
+        (vxids,),
+    ).fetchall()
+
+
+# --- the offset and the producer lock -------------------------------------------------------------
+
+
+def advance_offset(conn: Any, row: int, old: int, new: int, created_at: Any) -> bool:
+    """Compare-and-set: producer_offsets row ``row`` moves from ``old`` to ``new``; False if it was not at ``old``."""
+    cur = conn.execute(
+        "UPDATE producer_offsets SET last_id = %s, last_created_at = coalesce(%s::timestamptz, last_created_at) WHERE id = %s AND last_id = %s",
+        (new, created_at, row, old),
+    )
+    return bool(cur.rowcount == 1)
+
+
+def try_advisory_lock(conn: Any, key: int) -> bool:
+    return bool(conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0])
+
+
+def advisory_unlock(conn: Any, key: int) -> None:
+    conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+
+
+def advisory_lock_holder(conn: Any, key: int) -> tuple[int, str | None] | None:
+    """(pid, application_name) of the session holding the advisory lock ``key``, or None."""
+    holder = conn.execute(
+        """SELECT a.pid, a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+           WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+             AND l.classid = ((%s::bigint >> 32) & 4294967295)::oid AND l.objid = (%s::bigint & 4294967295)::oid LIMIT 1""",
+        (key, key),
+    ).fetchone()
+    return (holder[0], holder[1]) if holder else None

@@ -1,0 +1,44 @@
+"""The offset side of a run: producer_offsets moves past acknowledged batches, and only by this run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kafkaops.adapters import pipeline_sql
+from kafkaops.errors import RefusedError
+from kafkaops.procedures.produce.delivery import Batch, DeliveryTracker
+from kafkaops.procedures.produce.options import Hooks
+
+
+class OffsetCommitter:
+    """Moves the pipeline's row of producer_offsets (``row``) past each acknowledged batch, in order,
+    with a compare-and-set from what this run last wrote: if anything else moved it, the run stops.
+    Counts what it committed (``sent``) and tells the caller's hooks the progress."""
+
+    def __init__(self, conn: Any, row: int, committed: int, pipeline: str, hooks: Hooks, total: int = 0) -> None:
+        self.conn, self.row, self.pipeline, self.hooks = conn, row, pipeline, hooks
+        self.committed = committed  # the offset as this run last wrote it
+        self.committed_created_at: Any = None
+        self.sent = 0  # events acknowledged and committed
+        self.total = total  # the events expected, for progress
+
+    def commit(self, batch: Batch) -> None:
+        """Compare-and-set: the offset moves from what this run last wrote, or the run stops."""
+        if not pipeline_sql.advance_offset(self.conn, self.row, self.committed, batch.last_id, batch.last_created_at):
+            raise RefusedError(
+                f"producer_offsets row id={self.row} ({self.pipeline}) is no longer at {self.committed}: something else changed it during this run",
+                hint="find who writes producer_offsets (only one producer may run); then rerun `kafkaops produce`",
+            )
+        self.committed = batch.last_id
+        if batch.last_created_at is not None:
+            self.committed_created_at = batch.last_created_at
+        self.sent += batch.count
+        self.hooks.progress(self.sent, self.total)
+
+    def finish(self, tracker: DeliveryTracker) -> None:
+        """However the run ends: what is in flight gets its reports (bounded) and the acknowledged
+        prefix is committed, before the session (and its lock) goes away."""
+        if tracker.inflight and tracker.producer is not None:
+            tracker.flush()
+            for batch in tracker.acknowledged():
+                self.commit(batch)
