@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kafkaops.adapters.kafka import MISSING_TOPIC, RETRIABLE, client_config
 from kafkaops.adapters.kafka import producer as _producer
-from kafkaops.settings import Settings
+
+if TYPE_CHECKING:  # settings reads server.properties through adapters.javaprops: no run-time import back
+    from kafkaops.settings import Settings
 
 # Kafka's default max.message.bytes (the broker's, which a topic inherits unless it sets its own).
 DEFAULT_MAX_MESSAGE_BYTES = 1048588
