@@ -5,7 +5,7 @@
     python3 dev.py test    # venv + install + Kafka + the whole test suite (unit and integration)
     python3 dev.py setup   # only the set-up part
     python3 dev.py lint    # ruff check, ruff format --check, mypy and lint-imports (part of `test`)
-    python3 dev.py test tests/unit tests/cli   # a quick run: only the tests that need no services
+    python3 dev.py test tests/unit   # a quick run: only the tests that need no services
 
 Works on Linux, macOS and Windows (needs Python 3.11+, Java 17, and Maven for the Kafka jars).
 """

@@ -29,6 +29,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The integration marker comes from the folder: every test under tests/integration/ needs real services."""
+    integration = REPO / "tests" / "integration"
+    for item in items:
+        if integration in item.path.parents:
+            item.add_marker(pytest.mark.integration)
+
+
 @pytest.fixture(scope="session")
 def kafka_home() -> Path:
     """A real Kafka installation: KAFKAOPS_TEST_KAFKA_HOME, or one installed now with `kafkaops install`."""

@@ -18,8 +18,6 @@ import pytest
 from kafkaops.procedures import services
 from tests.conftest import Stack, run_kafkaops
 
-pytestmark = pytest.mark.integration
-
 STUCK = "accepts connections but does not answer requests"
 
 

@@ -24,8 +24,6 @@ from kafkaops.adapters.javaprops import read_properties, write_properties
 from kafkaops.procedures import services
 from tests.conftest import Stack, make_stack, run_kafkaops, teardown_stack
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.fixture(scope="module")
 def two_stacks(tmp_path_factory: pytest.TempPathFactory, kafka_home: Path) -> Iterator[tuple[Stack, Stack]]:

@@ -15,13 +15,10 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
-import pytest
 from confluent_kafka import ConsumerGroupTopicPartitions, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from tests.conftest import Stack, run_kafkaops
-
-pytestmark = pytest.mark.integration
 
 
 def new_topic(stack: Stack, partitions: int = 1, config: dict[str, str] | None = None, prefix: str = "consume") -> str:

@@ -6,11 +6,8 @@ import json
 from pathlib import Path
 
 import psycopg
-import pytest
 
 from tests.conftest import run_kafkaops
-
-pytestmark = pytest.mark.integration
 
 
 def _env(database_url: str, tmp_path: Path) -> dict[str, str]:

@@ -17,8 +17,6 @@ from kafkaops.errors import NotReady, RefusedError
 from kafkaops.settings import Settings, load_settings
 from tests.conftest import free_port, run_kafkaops
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.fixture
 def home() -> Iterator[Path]:

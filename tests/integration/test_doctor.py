@@ -25,8 +25,6 @@ from kafkaops.adapters.javaprops import read_properties, write_properties
 from kafkaops.procedures import services
 from tests.conftest import Stack, free_port, make_stack, run_kafkaops, teardown_stack
 
-pytestmark = pytest.mark.integration
-
 TOPIC = "db_live_events"
 
 

@@ -27,8 +27,6 @@ from kafkaops.settings import load_settings
 from tests.conftest import free_port, run_kafkaops
 from tests.kraft_fixtures import KraftNode
 
-pytestmark = pytest.mark.integration
-
 ZOOKEEPER_ONLY = {"zookeeper.process", "zookeeper.serving", "broker.registration", "broker.controller", "broker.cluster_id", "logs.zookeeper"}
 LOCAL = {"quorum.controller", "quorum.voters", "quorum.log", "broker.process", "broker.meta_properties", "logs.broker"}
 LOCAL |= {"host.kafka_home", "host.java", "host.tmp_dirs", "host.disk", "host.pid_files"}

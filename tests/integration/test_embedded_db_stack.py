@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from tests.conftest import Stack, run_kafkaops
-
-pytestmark = pytest.mark.integration
 
 
 def test_up_starts_and_down_stops_the_embedded_database(stack: Stack) -> None:

@@ -10,14 +10,11 @@ import time
 import uuid
 from pathlib import Path
 
-import pytest
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from tests.conftest import Stack, run_kafkaops
 from tests.integration.test_consume import committed, jvm_tool, new_topic, produce, wait_for_line
-
-pytestmark = pytest.mark.integration
 
 
 def kafkaops(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:

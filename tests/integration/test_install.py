@@ -16,8 +16,6 @@ from kafkaops.errors import KafkaopsError, UnreachableError
 from kafkaops.procedures.install import MARKER, install
 from tests.conftest import free_port, make_stack, run_kafkaops, teardown_stack
 
-pytestmark = pytest.mark.integration
-
 VERSION = "3.9.2"
 
 

@@ -16,8 +16,6 @@ import pytest
 from tests.conftest import run_kafkaops
 from tests.secure_broker import SecureStack
 
-pytestmark = pytest.mark.integration
-
 # librdkafka retried a refused login until the 5 s metadata timeout and then said "no broker answered";
 # now the refusal is read as it happens (a SCRAM exchange takes ~0.3 s). The bound leaves room for
 # Python's start-up on a loaded machine and is still below the old 5 s wait.

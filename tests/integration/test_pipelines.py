@@ -8,14 +8,11 @@ import threading
 import uuid
 
 import psycopg
-import pytest
 
 from kafkaops.procedures import db
 from kafkaops.procedures.topics import ensure_topic
 from tests.conftest import run_kafkaops
 from tests.pg_fixtures import Pipeline
-
-pytestmark = pytest.mark.integration
 
 # producer_offsets exactly as `kafkaops db init` created it before positions were per pipeline.
 OLD_OFFSETS_DDL = """

@@ -14,14 +14,11 @@ from collections import Counter
 from pathlib import Path
 
 import psycopg
-import pytest
 
 from kafkaops.procedures import db
 from kafkaops.procedures.produce import ProduceOptions, produce
 from tests.conftest import run_kafkaops
 from tests.pg_fixtures import Pipeline, make_pipeline
-
-pytestmark = pytest.mark.integration
 
 
 def _init_demo(p: Pipeline, rows: int = 0) -> None:

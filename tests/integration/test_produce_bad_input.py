@@ -11,8 +11,6 @@ from kafkaops.procedures import db
 from tests.conftest import free_port, run_kafkaops
 from tests.pg_fixtures import PgServer, Pipeline
 
-pytestmark = pytest.mark.integration
-
 SECRET = "Wr0ngPassw0rd-" + uuid.uuid4().hex[:8]
 
 

@@ -20,8 +20,6 @@ from kafkaops.settings import Settings, load_settings
 from tests.conftest import free_port, run_kafkaops
 from tests.pg_fixtures import make_pipeline
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.fixture
 def own_pg() -> Iterator[Settings]:

@@ -22,8 +22,6 @@ from kafkaops.settings import load_settings
 from tests.conftest import run_kafkaops
 from tests.pg_fixtures import PgServer, Pipeline, make_pipeline
 
-pytestmark = pytest.mark.integration
-
 
 def _kafkaops(p: Pipeline, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
     return run_kafkaops(list(args), p.env, p.root, timeout=timeout)

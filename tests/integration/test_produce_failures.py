@@ -10,14 +10,10 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-import pytest
-
 from kafkaops.procedures import db
 from kafkaops.procedures.produce import MAX_IN_FLIGHT
 from tests.conftest import run_kafkaops
 from tests.pg_fixtures import make_pipeline
-
-pytestmark = pytest.mark.integration
 
 
 def _start(p, *args: str) -> subprocess.Popen[str]:

@@ -22,8 +22,6 @@ from kafkaops.procedures import reset, services
 from kafkaops.settings import Settings
 from tests.conftest import Stack, run_kafkaops
 
-pytestmark = pytest.mark.integration
-
 PARTITION_LOG = "db_live_events-0/00000000000000000000.log"
 
 

@@ -19,8 +19,6 @@ from kafkaops.errors import RefusedError
 from kafkaops.procedures import services
 from tests.conftest import Stack, run_kafkaops
 
-pytestmark = pytest.mark.integration
-
 
 def _produce(broker: str, topic: str, n: int) -> None:
     from confluent_kafka import Producer

@@ -15,8 +15,6 @@ from kafkaops.adapters.java import find_java
 from kafkaops.procedures import services, topics
 from tests.conftest import Stack, make_stack, run_kafkaops, teardown_stack
 
-pytestmark = pytest.mark.integration
-
 
 def _name(prefix: str = "t") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"

@@ -10,11 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import make_stack, run_kafkaops, teardown_stack
-
-pytestmark = pytest.mark.integration
 
 NAME = "données-ü"
 

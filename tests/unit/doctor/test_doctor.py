@@ -264,7 +264,7 @@ def test_a_pid_file_naming_another_live_program_is_not_called_harmless(tmp_path:
 
 
 def test_the_registry_keeps_the_procedures_order() -> None:
-    # ZooKeeper mode: today's checklist, unchanged (KRaft's quorum layer: tests/unit/test_doctor_modes.py)
+    # ZooKeeper mode: today's checklist, unchanged (KRaft's quorum layer: tests/unit/doctor/test_modes.py)
     assert [c.id for c in d.checks(canary=True, mode="zookeeper")] == [
         "zookeeper.process",
         "zookeeper.serving",
@@ -325,7 +325,7 @@ def test_the_process_checks_name_who_holds_a_port_as_status_does(tmp_path: Path)
     from kafkaops.doctor import broker as d_broker
     from kafkaops.doctor import zookeeper as d_zookeeper
     from kafkaops.procedures import services
-    from tests.unit.test_services import _free_port, _stack
+    from tests.unit.procedures.test_services import _free_port, _stack
 
     zk_port, broker_port = _free_port(), _free_port()
     settings = _stack(tmp_path, zk_port, broker_port)

@@ -17,7 +17,7 @@ from kafkaops import ui
 from kafkaops.cli import app
 from kafkaops.procedures import runbooks
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 RUNBOOKS = ROOT / "runbooks"
 
 

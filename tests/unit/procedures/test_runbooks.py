@@ -17,7 +17,7 @@ from kafkaops.errors import UsageError
 from kafkaops.procedures import runbooks
 from kafkaops.procedures.signatures import SIGNATURES
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 RUNBOOKS = ROOT / "runbooks"
 CODE = ROOT / "kafkaops"
 
