@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from kafkaops.adapters import system_user
 from kafkaops.adapters.postgres import translate
 from kafkaops.errors import ConfigError, NotReady, RefusedError, ServiceFailed
 
@@ -98,7 +99,7 @@ def server_dir(settings: Settings) -> Path:
     if (own / "data" / "PG_VERSION").exists() or _run_as() is None:
         return own
     shared = shared_dir(settings)
-    if (shared / "data" / "PG_VERSION").exists() or _closed_parent(own) is not None:
+    if (shared / "data" / "PG_VERSION").exists() or system_user.closed_parent(own) is not None:
         return shared
     return own
 
@@ -109,22 +110,6 @@ def data_dir(settings: Settings) -> Path:
 
 def log_path(settings: Settings) -> Path:
     return server_dir(settings) / "postgres.log"
-
-
-def _closed_parent(path: Path) -> Path | None:
-    """The nearest existing folder above ``path`` that other users cannot walk through, if any.
-
-    The server's system user owns none of them, so the "other" search bit decides (ACLs aside)."""
-    for parent in path.parents:
-        try:
-            mode = parent.stat().st_mode
-        except FileNotFoundError:
-            continue  # created later by kafkaops, with the umask's 0755
-        except OSError:
-            return parent
-        if not mode & stat.S_IXOTH:
-            return parent
-    return None
 
 
 def bin_dir() -> Path:
@@ -234,37 +219,6 @@ def status(settings: Settings) -> EmbeddedStatus:
 # --- starting and stopping ---------------------------------------------------------------------
 
 
-def _ensure_system_user(name: str) -> None:
-    import pwd
-
-    try:
-        pwd.getpwnam(name)
-        return
-    except KeyError:
-        pass
-    try:
-        subprocess.run(["useradd", "--system", "--no-create-home", "-s", "/usr/sbin/nologin", name], check=True, capture_output=True, text=True)
-    except (OSError, subprocess.CalledProcessError) as exc:
-        detail = exc.stderr.strip() if isinstance(exc, subprocess.CalledProcessError) else str(exc)
-        raise ServiceFailed(
-            f"PostgreSQL cannot run as root and the system user {name} could not be created: {detail}",
-            hint="create the user yourself (useradd --system embedded_postgres), run kafkaops as a normal user, or set DATABASE_URL",
-        ) from None
-
-
-def _group_of(user: str) -> int:
-    import pwd
-
-    return pwd.getpwnam(user).pw_gid
-
-
-def _chown(path: Path, user: str) -> None:
-    import pwd
-
-    entry = pwd.getpwnam(user)
-    os.chown(path, entry.pw_uid, entry.pw_gid)
-
-
 def _refuse_closed(what: str, path: Path, closed: Path, fix: str = "") -> RefusedError:
     mode = stat.S_IMODE(closed.stat().st_mode) if closed.exists() else 0
     return RefusedError(
@@ -277,34 +231,15 @@ def _refuse_closed(what: str, path: Path, closed: Path, fix: str = "") -> Refuse
 def _check_reachable(settings: Settings) -> None:
     """As root: the server's user can walk down to its binaries and its data (nothing is opened)."""
     install = bin_dir().parent
-    closed = _closed_parent(install / "bin")
+    closed = system_user.closed_parent(install / "bin")
     if closed is not None:
         raise _refuse_closed(
             "its binaries", install, closed, "install kafkaops in an environment outside a private folder (e.g. python3 -m venv /opt/kafkaops), "
         )
     sdir = server_dir(settings)
-    closed = _closed_parent(sdir)
+    closed = system_user.closed_parent(sdir)
     if closed is not None:
         raise _refuse_closed("its data", sdir, closed)
-
-
-def _open_binaries(bins: Path) -> None:
-    """The wheel's install tree must be readable by the server's user (pip keeps umask 022, usually).
-
-    Only files inside the wheel's own ``pginstall`` tree are changed, never a folder above it."""
-    install = bins.parent
-    for dirpath, dirnames, filenames in os.walk(install):
-        for d in dirnames:
-            p = Path(dirpath) / d
-            m = p.stat().st_mode
-            if (m & 0o005) != 0o005:
-                p.chmod(m | 0o005)
-        for f in filenames:
-            p = Path(dirpath) / f
-            m = p.stat().st_mode
-            want = m | stat.S_IROTH | (stat.S_IXOTH if m & stat.S_IXUSR else 0)
-            if want != m:
-                p.chmod(want)
 
 
 def _pg(args: list[str], *, user: str | None, timeout: float) -> subprocess.CompletedProcess[str]:
@@ -312,7 +247,7 @@ def _pg(args: list[str], *, user: str | None, timeout: float) -> subprocess.Comp
     inherits the descriptors, and a pipe would keep the call waiting for as long as the server runs."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         # Drop root's groups as well as its uid: the server's user owns its files alone.
-        kwargs: dict[str, object] = {"user": user, "group": _group_of(user), "extra_groups": []} if user else {}
+        kwargs: dict[str, object] = {"user": user, "group": system_user.group_of(user), "extra_groups": []} if user else {}
         try:
             proc = subprocess.run(
                 args, stdout=out, stderr=err, stdin=subprocess.DEVNULL, text=True, timeout=timeout, check=False, cwd="/" if user else None, **kwargs
@@ -365,11 +300,11 @@ def _initdb(settings: Settings, bins: Path, user: str | None, preferred_port: in
     pwfile.chmod(0o600)
     try:
         if user:
-            _ensure_system_user(user)
-            _open_binaries(bins)
+            system_user.ensure_system_user(user)
+            system_user.open_to_others(bins)
             _check_reachable(settings)
             for p in (sdir, ddir, pwfile):
-                _chown(p, user)
+                system_user.chown(p, user)
         result = _pg(
             [
                 str(bins / exe("initdb")),
@@ -458,7 +393,7 @@ def _pg_ctl_start(settings: Settings, bins: Path, user: str | None, p: int, wait
         _check_reachable(settings)  # a parent may have been closed since (e.g. a tmp folder reset to 0700)
         if not log.exists():
             log.touch()
-        _chown(log, user)
+        system_user.chown(log, user)
     options = f"-p {p} -c listen_addresses={HOST} -c unix_socket_directories=''"
     args = [str(bins / exe("pg_ctl")), "-D", str(data_dir(settings)), "-l", str(log), "-w", "-t", str(int(wait)), "-o", options, "start"]
     result = _pg(args, user=user, timeout=wait + 10)

@@ -13,6 +13,7 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kafkaops.adapters import network, processes
 from kafkaops.doctor import kraft
@@ -22,6 +23,9 @@ from kafkaops.doctor.results import Outcome, failed, passed, skipped, warned
 from kafkaops.errors import KafkaopsError
 from kafkaops.procedures import services
 from kafkaops.text import format_uptime
+
+if TYPE_CHECKING:
+    from kafkaops.adapters.quorum import QuorumInfo
 
 # A voter this many metadata records behind the leader's high watermark is worth a warning.
 LAG_WARN_RECORDS = 1000
@@ -251,21 +255,7 @@ def check_leader(ctx: Context) -> Outcome:
     if not isinstance(got, QuorumInfo):
         return _leader_from_admin(ctx, str(got))
     info = got
-    per_voter = info.reported_max_lag is None
-    voters = ", ".join(f"{v.id} (lag {info.lag(v)})" if per_voter else str(v.id) for v in info.voters)
-    if not per_voter:
-        voters += f"; largest follower lag {info.max_voter_lag}"
-    details = [f"voter {v.id}: log end offset {v.log_end_offset}, lag {info.lag(v)}" for v in info.voters] if per_voter else []
-    details += [f"observer {o.id}: log end offset {o.log_end_offset}, lag {info.lag(o)}" for o in info.observers]
-    data = {
-        "leader_id": info.leader_id,
-        "leader_epoch": info.leader_epoch,
-        "high_watermark": info.high_watermark,
-        "voters": [{"id": v.id, "log_end_offset": v.log_end_offset, "lag": info.lag(v)} if per_voter else {"id": v.id} for v in info.voters],
-        "observers": [{"id": o.id, "log_end_offset": o.log_end_offset, "lag": info.lag(o)} for o in info.observers],
-        "max_voter_lag": info.max_voter_lag,
-        "source": source,
-    }
+    voters, details, data = _quorum_summary(info, source)
     if info.leader_id < 0:
         return failed(
             f"the metadata quorum has no leader (voters: {voters or 'none'})",
@@ -299,6 +289,26 @@ def check_leader(ctx: Context) -> Outcome:
         details=details,
         data=data,
     )
+
+
+def _quorum_summary(info: QuorumInfo, source: str) -> tuple[str, list[str], dict[str, object]]:
+    """The voters in one line, a detail line per voter and observer, and the --json data."""
+    per_voter = info.reported_max_lag is None
+    voters = ", ".join(f"{v.id} (lag {info.lag(v)})" if per_voter else str(v.id) for v in info.voters)
+    if not per_voter:
+        voters += f"; largest follower lag {info.max_voter_lag}"
+    details = [f"voter {v.id}: log end offset {v.log_end_offset}, lag {info.lag(v)}" for v in info.voters] if per_voter else []
+    details += [f"observer {o.id}: log end offset {o.log_end_offset}, lag {info.lag(o)}" for o in info.observers]
+    data = {
+        "leader_id": info.leader_id,
+        "leader_epoch": info.leader_epoch,
+        "high_watermark": info.high_watermark,
+        "voters": [{"id": v.id, "log_end_offset": v.log_end_offset, "lag": info.lag(v)} if per_voter else {"id": v.id} for v in info.voters],
+        "observers": [{"id": o.id, "log_end_offset": o.log_end_offset, "lag": info.lag(o)} for o in info.observers],
+        "max_voter_lag": info.max_voter_lag,
+        "source": source,
+    }
+    return voters, details, data
 
 
 def _expected_voters(ctx: Context) -> list[int] | None:
