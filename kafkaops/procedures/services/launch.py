@@ -1,0 +1,91 @@
+"""Launching a JVM, and the report when it fails to start."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from kafkaops.adapters import processes
+from kafkaops.errors import ServiceFailed
+from kafkaops.procedures import signatures
+from kafkaops.procedures.layout import ensure_log4j
+from kafkaops.procedures.services.config import MAIN_CLASS, ZOOKEEPER
+from kafkaops.procedures.services.pidfiles import PidRecord, log_dir, log_path, write_pid
+from kafkaops.settings import Settings
+
+
+def jvm_command(settings: Settings, service: str, java: str, config: Path, log4j: Path) -> list[str]:
+    heap = settings.zookeeper_heap if service == ZOOKEEPER else settings.kafka_heap
+    classpath = str(settings.kafka_home / "libs" / "*")  # the JVM expands the wildcard: no long command lines
+    return [
+        java,
+        f"-Xms{heap}",
+        f"-Xmx{heap}",
+        "-server",
+        "-XX:+UseG1GC",
+        "-XX:MaxGCPauseMillis=20",
+        "-XX:InitiatingHeapOccupancyPercent=35",
+        "-XX:+ExplicitGCInvokesConcurrent",
+        "-Djava.awt.headless=true",
+        f"-Dlog4j.configuration={log4j.resolve().as_uri()}",
+        f"-Dkafka.logs.dir={log_dir(settings, service).resolve()}",
+        *settings.jvm_opts,
+        "-cp",
+        classpath,
+        MAIN_CLASS[service],
+        str(config.resolve()),
+    ]
+
+
+def _start(settings: Settings, service: str, java: str, config: Path) -> PidRecord:
+    log4j = ensure_log4j(settings.kafkaops_home / "conf" / "log4j.properties")
+    logs = log_dir(settings, service)
+    logs.mkdir(parents=True, exist_ok=True)
+    log = log_path(settings, service)
+    offset = log.stat().st_size if log.exists() else 0
+    stdout = logs / f"{service}.out"
+    info = processes.launch(jvm_command(settings, service, java, config, log4j), stdout_path=stdout, cwd=settings.kafkaops_home)
+    record = PidRecord(
+        service=service,
+        pid=info.pid,
+        create_time=info.create_time,
+        main_class=MAIN_CLASS[service],
+        config=str(config),
+        log=str(log),
+        stdout=str(stdout),
+        log_offset=offset,
+        started_at=time.time(),
+        kafka_home=str(settings.kafka_home),
+    )
+    write_pid(settings, record)
+    return record
+
+
+def read_log_since(path: Path, offset: int) -> str:
+    try:
+        with open(path, "rb") as fh:
+            size = fh.seek(0, 2)
+            fh.seek(offset if offset <= size else 0)  # the file rolled over: read it whole
+            return fh.read().decode("utf-8", "replace")
+    except FileNotFoundError:
+        return ""
+
+
+def tail_lines(text: str, n: int = 15) -> list[str]:
+    return [line for line in text.splitlines() if line.strip()][-n:]
+
+
+def failure_report(service: str, record: PidRecord, reason: str) -> ServiceFailed:
+    """A start failure with the last log lines and the known failure they match."""
+    text = read_log_since(Path(record.log), record.log_offset)
+    out = read_log_since(Path(record.stdout), 0) if record.stdout else ""
+    finding = signatures.classify(text + "\n" + out)
+    details = [f"last lines of {record.log}:"] + ["  " + ln for ln in tail_lines(text or out)]
+    if finding is not None:
+        return ServiceFailed(
+            f"{service} {reason}: {finding.signature.title}",
+            hint=finding.signature.remedy,
+            details=details,
+            runbook=finding.signature.runbook,
+        )
+    return ServiceFailed(f"{service} {reason}", hint=f"read the log: kafkaops logs {service}", details=details)

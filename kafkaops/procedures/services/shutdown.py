@@ -1,0 +1,135 @@
+"""down: the broker first, waited for until its clean shutdown, then ZooKeeper."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from kafkaops.adapters import processes
+from kafkaops.errors import RefusedError, ServiceFailed
+from kafkaops.procedures.services.config import KAFKA, POSTGRES, SHUTDOWN_LINE, ZOOKEEPER, Progress, StackConfig, _noop, probe_host, read_stack_config
+from kafkaops.procedures.services.launch import read_log_since
+from kafkaops.procedures.services.pidfiles import SERVICE_LABEL, check_pid, read_pid, remove_pid, stack_lock
+from kafkaops.procedures.services.startup import mismatch_hint
+from kafkaops.procedures.services.state import owner_label
+from kafkaops.settings import Settings
+
+
+@dataclass
+class StopOutcome:
+    service: str
+    action: str  # stopped | forced | not-running | stale-pid-file-removed | foreign-left-running | pid-file-mismatch
+    pid: int | None = None
+    seconds: float = 0.0
+    clean: bool | None = None
+    detail: str | None = None
+
+
+@dataclass
+class DownResult:
+    services: list[StopOutcome]
+
+
+def _stop_one(settings: Settings, service: str, force: bool, progress: Progress) -> StopOutcome:
+    record = read_pid(settings, service)
+    check = check_pid(record, settings)
+    if check.verdict == "mismatch":
+        assert record is not None
+        return StopOutcome(service, "pid-file-mismatch", record.pid, detail=check.detail)
+    proc = check.proc if check.verdict == "ours" else None
+    if proc is None or record is None:
+        if record is not None:
+            remove_pid(settings, record)
+            return StopOutcome(
+                service, "stale-pid-file-removed", record.pid if record.pid > 0 else None, detail="its process was already gone; nothing was signalled"
+            )
+        return StopOutcome(service, "not-running")
+    log = Path(record.log)
+    offset = log.stat().st_size if log.exists() else 0
+    t0 = time.monotonic()
+    label = "the Kafka broker" if service == KAFKA else "ZooKeeper"
+    progress(f"stopping {label} (pid {proc.pid})")
+    processes.request_stop(proc.pid, proc.create_time)
+    exited = processes.wait_exit(proc.pid, proc.create_time, settings.stop_timeout)
+    if not exited:
+        if not force:
+            raise ServiceFailed(
+                f"{label} (pid {proc.pid}) did not stop within {settings.stop_timeout:g}s",
+                hint="run `kafkaops down --force` to kill it (Kafka will recover its logs at the next start)",
+                runbook="failures unclean-shutdown",
+            )
+        processes.kill(proc.pid, proc.create_time)
+        processes.wait_exit(proc.pid, proc.create_time, 10)
+        remove_pid(settings, record)
+        return StopOutcome(
+            service,
+            "forced",
+            proc.pid,
+            round(time.monotonic() - t0, 2),
+            clean=False,
+            detail=f"killed after {settings.stop_timeout:g}s without a clean shutdown",
+        )
+    remove_pid(settings, record)
+    clean = True
+    if service == KAFKA:
+        clean = SHUTDOWN_LINE in read_log_since(log, offset)
+    return StopOutcome(
+        service,
+        "stopped",
+        proc.pid,
+        round(time.monotonic() - t0, 2),
+        clean=clean,
+        detail=None if clean else "the broker exited without logging a clean shutdown",
+    )
+
+
+def down(settings: Settings, progress: Progress = _noop, *, force: bool = False, notice: Progress = _noop) -> DownResult:
+    """Stop the stack under the stack lock: a running `up` is waited for (``notice`` says so), then stopped.
+
+    A pid file whose live process is not what kafkaops launched is left alone (nothing signalled, the
+    file kept); after stopping what may be stopped, that is refused (exit 5) with what was done.
+    """
+    cfg = read_stack_config(settings)
+    with stack_lock(settings, "down", notice):
+        result = _down(settings, cfg, progress, force=force)
+    mismatched = [s for s in result.services if s.action == "pid-file-mismatch"]
+    if mismatched:
+        raise RefusedError(
+            f"{mismatched[0].detail}; nothing was signalled",
+            hint=mismatch_hint(settings, [(s.service, s.pid or 0) for s in mismatched]),
+            details=[f"{s.detail}; nothing was signalled" for s in mismatched[1:]] + [_done(s) for s in result.services if s.action != "pid-file-mismatch"],
+            runbook="startup pid-files",
+        )
+    return result
+
+
+def _done(outcome: StopOutcome) -> str:
+    name = SERVICE_LABEL.get(outcome.service, "embedded PostgreSQL")
+    what = {"stopped": "stopped", "forced": "killed", "not-running": "was not running", "stale-pid-file-removed": "was not running (stale pid file removed)"}
+    return f"{name} {what.get(outcome.action, outcome.action)}" + (f" (pid {outcome.pid})" if outcome.pid and outcome.action in ("stopped", "forced") else "")
+
+
+def _down(settings: Settings, cfg: StackConfig, progress: Progress, *, force: bool) -> DownResult:
+    result = DownResult([])
+    broker = _stop_one(settings, KAFKA, force, progress)
+    result.services.append(broker)
+    # Never stop ZooKeeper under a live broker: it could not unregister and would leave a ghost.
+    port = cfg.listeners[0].port
+    if processes.port_open(probe_host(cfg.listeners[0].host), port):
+        owner = processes.port_owner(port)
+        result.services.append(StopOutcome(ZOOKEEPER, "foreign-left-running", detail="left running because a broker is still alive"))
+        raise RefusedError(
+            f"a broker kafkaops did not start is still running on port {port}" + (f" ({owner_label(owner)})" if owner else ""),
+            hint="stop that broker first; ZooKeeper was left running so that it can unregister cleanly",
+            runbook="failures foreign-process",
+        )
+    result.services.append(_stop_one(settings, ZOOKEEPER, force, progress))
+    if settings.database_url is None and settings.embedded_db:
+        from kafkaops.adapters import embedded_pg
+
+        t0 = time.monotonic()
+        progress("stopping the embedded PostgreSQL")
+        was_running = embedded_pg.stop(settings)
+        result.services.append(StopOutcome(POSTGRES, "stopped" if was_running else "not-running", seconds=round(time.monotonic() - t0, 2), clean=True))
+    return result

@@ -1,0 +1,213 @@
+"""State of each service: what `kafkaops status` reports."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kafkaops.adapters import processes
+from kafkaops.adapters import zookeeper as zk
+from kafkaops.errors import ConfigError, KafkaopsError, NotReady
+from kafkaops.procedures.services.config import KAFKA, MAIN_CLASS, POSTGRES, ZOOKEEPER, StackConfig, kafka_version, probe_host, read_stack_config
+from kafkaops.procedures.services.pidfiles import check_pid, read_pid
+from kafkaops.settings import Settings
+
+
+@dataclass
+class ServiceStatus:
+    service: str
+    state: str  # running | stopped | stale-pid-file | foreign | not-ready
+    pid: int | None = None
+    port: int | None = None
+    uptime_s: float | None = None
+    managed: bool = False  # started by kafkaops
+    health: dict[str, object] = field(default_factory=dict)
+    detail: str | None = None
+
+
+def owner_label(info: processes.ProcInfo) -> str:
+    """'pid N (ZooKeeper)', 'pid N (Kafka broker)' or 'pid N (<program>)': who holds a port, as status and reset say it."""
+    kind = "ZooKeeper" if info.runs(MAIN_CLASS[ZOOKEEPER]) else "Kafka broker" if info.runs(MAIN_CLASS[KAFKA]) else info.name
+    return f"pid {info.pid} ({kind})"
+
+
+def zookeeper_status(settings: Settings, cfg: StackConfig) -> ServiceStatus:
+    record = read_pid(settings, ZOOKEEPER)
+    check = check_pid(record, settings)
+    proc = check.proc if check.verdict == "ours" else None
+    status = ServiceStatus(ZOOKEEPER, "stopped", port=cfg.zk_port)
+    if proc is not None:
+        status.state, status.pid, status.managed = "running", proc.pid, True
+        status.uptime_s = round(time.time() - proc.create_time, 1)
+    elif record is not None:
+        status.state, status.pid = "stale-pid-file", record.pid
+        status.detail = check.detail
+    answer = zk.srvr(cfg.zk_probe_host, cfg.zk_port, timeout=1.0)
+    if answer is not None:
+        status.health = {"serving": answer.serving, "mode": answer.mode, "version": answer.version}
+        if proc is None:
+            owner = processes.port_owner(cfg.zk_port)
+            status.state = "foreign"
+            status.pid = owner.pid if owner else None
+            status.detail = f"port {cfg.zk_port} answered by {owner_label(owner) if owner else 'a process kafkaops cannot see'}, not started by kafkaops"
+        elif not answer.serving:
+            status.state = "not-ready"
+    elif proc is not None:
+        status.state = "not-ready"
+        status.detail = f"process {proc.pid} runs but port {cfg.zk_port} does not answer srvr"
+    return status
+
+
+def broker_status(settings: Settings, cfg: StackConfig, *, timeout: float = 3.0) -> ServiceStatus:
+    record = read_pid(settings, KAFKA)
+    check = check_pid(record, settings)
+    proc = check.proc if check.verdict == "ours" else None
+    port = cfg.listeners[0].port
+    status = ServiceStatus(KAFKA, "stopped", port=port)
+    if proc is not None:
+        status.state, status.pid, status.managed = "running", proc.pid, True
+        status.uptime_s = round(time.time() - proc.create_time, 1)
+        status.health["kafka_version"] = kafka_version(Path(record.kafka_home)) if record else None
+    elif record is not None:
+        status.state, status.pid = "stale-pid-file", record.pid
+        status.detail = check.detail
+    open_ = processes.port_open(probe_host(cfg.listeners[0].host), port)
+    if open_ and proc is None:
+        owner = processes.port_owner(port)
+        status.state = "foreign"
+        status.pid = owner.pid if owner else None
+        status.detail = f"port {port} held by {owner_label(owner) if owner else 'a process kafkaops cannot see'}, not started by kafkaops"
+    if open_:
+        from kafkaops.adapters.kafka import metadata
+
+        try:
+            md = metadata(settings, timeout=timeout)
+            status.health.update(
+                {
+                    "broker_ids": sorted(b.id for b in md.brokers),
+                    "controller": md.controller_id,
+                    "cluster_id": md.cluster_id,
+                    "topic": _topic_health(md, settings.kafka_topic),
+                }
+            )
+        except KafkaopsError as exc:
+            status.health["error"] = exc.message
+            if status.state == "running":
+                status.state = "not-ready"
+    elif proc is not None:
+        status.state = "not-ready"
+        status.detail = f"process {proc.pid} runs but port {port} is closed"
+    return status
+
+
+@dataclass
+class StackStatus:
+    services: list[ServiceStatus]
+    local: bool = True  # the configured cluster is the local stack (else: another cluster, no local pids)
+    reasons: list[str] = field(default_factory=list)  # why (cluster.identify)
+
+    @property
+    def up(self) -> bool:
+        return all(s.state in ("running", "external", "reachable") for s in self.services)
+
+
+def database_status(settings: Settings) -> ServiceStatus | None:
+    """The database: the embedded one kafkaops runs, or an external DATABASE_URL (not probed here)."""
+    from kafkaops.redact import redact_dsn
+
+    if settings.database_url:
+        return ServiceStatus(
+            POSTGRES,
+            "external",
+            health={"url": redact_dsn(settings.database_url)},
+            detail="DATABASE_URL is set: kafkaops neither starts nor stops it (`kafkaops doctor` checks it)",
+        )
+    if not settings.embedded_db:
+        return None
+    from kafkaops.adapters import embedded_pg
+
+    st = embedded_pg.status(settings)
+    out = ServiceStatus(
+        POSTGRES,
+        "running" if st.running else "stopped",
+        pid=st.pid,
+        port=st.port,
+        managed=True,
+        health={"url": st.url, "version": st.version, "embedded": True},
+    )
+    if st.pid:
+        info = processes.proc_info(st.pid)
+        out.uptime_s = round(time.time() - info.create_time, 1) if info else None
+    return out
+
+
+def _topic_health(md: object, topic: str) -> dict[str, object]:
+    meta = md.topics.get(topic)  # type: ignore[attr-defined]
+    if meta is None or meta.error is not None:
+        return {"name": topic, "exists": False}
+    return {"name": topic, "exists": True, "partitions": len(meta.partitions)}
+
+
+def remote_status(settings: Settings) -> list[ServiceStatus]:
+    """The configured cluster when it is not the local stack: what answers there, never a local pid."""
+    from kafkaops.adapters import network
+    from kafkaops.adapters.kafka import metadata
+
+    out: list[ServiceStatus] = []
+    if settings.sources.get("zookeeper_connect") != "default":  # a guessed localhost:2181 says nothing about this cluster
+        try:
+            host, port = zk.parse_hostport(settings.zookeeper_connect)
+        except KafkaopsError as exc:
+            raise ConfigError(f"ZOOKEEPER_CONNECT={settings.zookeeper_connect}: {exc.message}", hint="set ZOOKEEPER_CONNECT to host:port") from None
+        answer = zk.srvr(host, port, timeout=1.0)
+        zs = ServiceStatus(ZOOKEEPER, "unreachable", port=port, detail=f"ZOOKEEPER_CONNECT={settings.zookeeper_connect}: nothing answers srvr")
+        if answer is not None:
+            zs.health = {"serving": answer.serving, "mode": answer.mode, "version": answer.version}
+            zs.state, zs.detail = ("reachable", None) if answer.serving else ("not-ready", "it does not serve requests yet")
+        out.append(zs)
+    _, bport = network.split_hostport(settings.kafka_broker, 9092)
+    bs = ServiceStatus(KAFKA, "unreachable", port=bport)
+    try:
+        md = metadata(settings, timeout=3.0)
+    except KafkaopsError as exc:
+        bs.health["error"] = exc.message
+    else:
+        bs.state = "reachable"
+        bs.health = {
+            "broker_ids": sorted(b.id for b in md.brokers),
+            "controller": md.controller_id,
+            "cluster_id": md.cluster_id,
+            "topic": _topic_health(md, settings.kafka_topic),
+        }
+    out.append(bs)
+    return out
+
+
+def status(settings: Settings) -> StackStatus:
+    """Each service's state. Local pids only for the local stack (decided by :func:`cluster.identify`)."""
+    from kafkaops.procedures import cluster
+
+    identity = cluster.identify(settings)
+    if identity.config_error and not identity.config_missing and identity.broker_on_this_machine:
+        read_stack_config(settings)  # the local stack's config is there but broken: say so (exit 2), do not look elsewhere
+    if not identity.local:
+        services_ = remote_status(settings)
+        db = database_status(settings)
+        if db is not None and db.state != "stopped":  # a stopped embedded database belongs to the local stack, not to this cluster
+            services_.append(db)
+        return StackStatus(services_, local=False, reasons=identity.reasons)
+    assert identity.cfg is not None
+    cfg = identity.cfg
+    services_ = [zookeeper_status(settings, cfg), broker_status(settings, cfg)]
+    db = database_status(settings)
+    if db is not None:
+        services_.append(db)
+    return StackStatus(services_, local=True, reasons=identity.reasons)
+
+
+def require_up(settings: Settings) -> StackStatus:
+    st = status(settings)
+    if not st.up:
+        raise NotReady("the stack is not fully up", hint="run `kafkaops up`")
+    return st
