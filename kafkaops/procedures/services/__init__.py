@@ -18,6 +18,7 @@ stack lock), state (each service's state), launch (a JVM), startup (``up``) and 
 from __future__ import annotations
 
 from kafkaops.procedures.services.config import (
+    CONTROLLER,
     KAFKA,
     MAIN_CLASS,
     POLL,
@@ -33,6 +34,7 @@ from kafkaops.procedures.services.config import (
     probe_host,
     read_stack_config,
 )
+from kafkaops.procedures.services.kraft import stack_status as status  # either mode; ZooKeeper mode's is state.status
 from kafkaops.procedures.services.launch import _start, failure_report, jvm_command, read_log_since, tail_lines
 from kafkaops.procedures.services.pidfiles import (
     LOCK_VERB,
@@ -40,6 +42,7 @@ from kafkaops.procedures.services.pidfiles import (
     PidCheck,
     PidRecord,
     check_pid,
+    controller_properties,
     live_process,
     lock_path,
     log_dir,
@@ -79,11 +82,11 @@ from kafkaops.procedures.services.state import (
     owner_label,
     remote_status,
     require_up,
-    status,
     zookeeper_status,
 )
 
 __all__ = [
+    "CONTROLLER",
     "DownResult",
     "KAFKA",
     "LOCK_VERB",
@@ -120,6 +123,7 @@ __all__ = [
     "check_cluster_id",
     "check_kafka_home",
     "check_pid",
+    "controller_properties",
     "database_status",
     "down",
     "failure_report",
