@@ -140,6 +140,15 @@ def test_up_status_down_and_a_second_up_never_formats_again(kraft_stack: KraftSt
     logs = s.kafkaops("logs", "controller", "-n", "500")
     assert logs.returncode == 0 and "KafkaRaftServer" in logs.stdout  # a combined node: one process, one log
 
+    # No local config files at all, the broker reachable: status shows that cluster (its mode asked over the wire), exit 0.
+    elsewhere = run_kafkaops(
+        ["status", "--json"], {**s.env, "KAFKAOPS_SERVER_PROPERTIES": str(s.root / "missing.properties"), "KAFKAOPS_HOME": str(s.root / "other")}, s.root
+    )
+    assert elsewhere.returncode == 0, elsewhere.stderr
+    remote = json.loads(elsewhere.stdout)
+    assert remote["local"] is False and remote["mode"] == "kraft" and remote["up"] is True
+    assert remote["services"][0]["health"]["cluster_id"] == cluster_id and remote["services"][0]["health"]["broker_ids"] == [1]
+
     again = s.kafkaops("up")
     assert again.returncode == 0 and "already running" in again.stderr and FORMATTED not in again.stderr
 
