@@ -125,3 +125,29 @@ def test_new_cluster_ids_look_like_kafkas() -> None:
 def test_kraft_failure_signatures(line: str, sig: str) -> None:
     finding = signatures.classify(f"[2026-12-02 16:44:16,189] ERROR Exiting Kafka due to fatal exception (kafka.Kafka$)\n{line}\n")
     assert finding is not None and finding.id == sig
+
+
+def test_whose_log_logs_shows(tmp_path: Path) -> None:
+    from kafkaops.errors import UsageError
+    from kafkaops.procedures.logs import log_service
+
+    combined = settings_for(tmp_path / "a", kraft_combined_config(tmp_path / "logs", 19092, 19093))
+    assert log_service(combined, "controller") == "kafka" and log_service(combined, "kafka") == "kafka"
+    with pytest.raises(UsageError, match="no ZooKeeper in KRaft mode"):
+        log_service(combined, "zookeeper")
+    broker = kraft_broker_config(tmp_path / "b", 19092, 19093)
+    split = settings_for(tmp_path / "s", broker, kraft_controller_config(tmp_path / "c", 19093))
+    assert log_service(split, "controller") == "controller"
+    zk = load_settings(env={"KAFKAOPS_HOME": str(tmp_path / "z")}, cwd=tmp_path)
+    with pytest.raises(UsageError, match="no controller process in ZooKeeper mode"):
+        log_service(zk, "controller")
+    assert log_service(zk, "zookeeper") == "zookeeper"
+
+
+def test_a_missing_kraft_install_names_the_kraft_install_command(tmp_path: Path) -> None:
+    from kafkaops.procedures.services import check_kafka_home
+
+    s = load_settings(env={"KAFKAOPS_HOME": str(tmp_path), "KAFKAOPS_MODE": "kraft"}, cwd=tmp_path)
+    with pytest.raises(ConfigError) as info:
+        check_kafka_home(s)
+    assert "kafkaops install --mode kraft" in (info.value.hint or "") and str(tmp_path / "kafka" / "4.4.0") in info.value.message

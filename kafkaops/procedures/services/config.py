@@ -89,7 +89,7 @@ def check_kafka_home(settings: Settings) -> Path:
     if not any(libs.glob("kafka_2.*.jar")):
         raise ConfigError(
             f"KAFKA_HOME {settings.kafka_home} is not a Kafka installation (no libs/kafka_2.*.jar)",
-            hint="run `kafkaops install`, or point KAFKA_HOME at a Kafka folder with libs/ and config/",
+            hint=f"run `kafkaops install{' --mode kraft' if settings.kraft else ''}`, or point KAFKA_HOME at a Kafka folder with libs/ and config/",
         )
     return libs
 
