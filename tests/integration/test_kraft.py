@@ -210,6 +210,20 @@ def test_a_foreign_cluster_log_dir_is_refused_before_start(kraft_stack: KraftSta
     assert not (s.root / "ops" / "run" / "kafka.json").exists()
 
 
+def test_a_taken_controller_port_is_refused_naming_its_owner(kraft_stack: KraftStack) -> None:
+    import socket
+
+    s = kraft_stack
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", s.controller_port))
+        holder.listen()
+        r = s.kafkaops("up", "--no-topic")
+    assert r.returncode == 5, r.stderr
+    assert f"error: cannot start kafka: port {s.controller_port} is in use by python" in r.stderr
+    assert "see: kafkaops runbook failures port-in-use" in r.stderr
+    assert not (s.root / "ops" / "run" / "kafka.json").exists() and not s.log_dir.exists()  # nothing started, nothing formatted
+
+
 def test_topics_produce_consume_and_groups_through_the_kraft_stack(kraft_stack: KraftStack, database_url: str) -> None:
     s = kraft_stack
     s.env.update({"DATABASE_URL": database_url, "KAFKA_TOPIC": "kraft-events"})

@@ -375,6 +375,10 @@ def up(settings: Settings, layout: KraftLayout, java: str, progress: Progress) -
     checks = {node.service: check_pid(read_pid(settings, node.service), settings) for node in layout.nodes}
     for check in checks.values():
         _refuse_mismatch(settings, check)
+    for node in layout.nodes:  # ports first: a refused start leaves nothing formatted
+        if checks[node.service].verdict != "ours":
+            for lst in node.listeners:
+                _check_port_free(node.service, lst.host or "", lst.port)
     notes: list[str] = []
     if all(c.verdict != "ours" for c in checks.values()):  # nothing of this stack runs: its storage may be checked
         if check_storage(settings, layout) is None:
