@@ -414,20 +414,30 @@ def start(settings: Settings, *, port_: int | None = None, timeout: float | None
     pid = server_pid(settings)
     if pid is not None:
         return EmbeddedInfo(url=database_url(settings), pid=pid, port=port(settings), started=False)
-    bins = bin_dir()
-    user = _run_as()
-    ddir = data_dir(settings)
-    if not (ddir / "PG_VERSION").exists():
+    bins, user = bin_dir(), _run_as()
+    if not (data_dir(settings) / "PG_VERSION").exists():
         _initdb(settings, bins, user, port_)
+    p, pw = _port_and_password(settings)
+    _refuse_port_in_use(p)
+    _pg_ctl_start(settings, bins, user, p, timeout or settings.start_timeout)
+    _ensure_database(url_for(p, pw, "postgres"))
+    return EmbeddedInfo(url=url_for(p, pw), pid=server_pid(settings), port=p, started=True, seconds=time.monotonic() - t0)
+
+
+def _port_and_password(settings: Settings) -> tuple[int, str]:
+    """The server's port (KAFKAOPS_EMBEDDED_DB_PORT moves it) and its password, from its files."""
     wanted = getattr(settings, "embedded_db_port", None)
-    if wanted and wanted != port(settings):  # KAFKAOPS_EMBEDDED_DB_PORT moves the server
+    if wanted and wanted != port(settings):
         (root_dir(settings) / "port").write_text(f"{wanted}\n")
-    p = port(settings)
-    pw = _password(settings)
+    p, pw = port(settings), _password(settings)
     if p is None or pw is None:
         raise ServiceFailed(
             f"the embedded PostgreSQL's port or password file is missing under {root_dir(settings)}", hint="move that folder away and run `kafkaops up` again"
         )
+    return p, pw
+
+
+def _refuse_port_in_use(p: int) -> None:
     from kafkaops.adapters import processes
 
     if processes.port_open("127.0.0.1", p, timeout=0.2):
@@ -436,39 +446,25 @@ def start(settings: Settings, *, port_: int | None = None, timeout: float | None
         raise ServiceFailed(
             f"port {p} of the embedded PostgreSQL is already in use{who}", hint="stop that process, or choose another port with KAFKAOPS_EMBEDDED_DB_PORT"
         )
+
+
+def _pg_ctl_start(settings: Settings, bins: Path, user: str | None, p: int, wait: float) -> None:
+    """pg_ctl start, waiting up to ``wait`` seconds; on failure the last lines of the server's log."""
     log = log_path(settings)
     if user:
         _check_reachable(settings)  # a parent may have been closed since (e.g. a tmp folder reset to 0700)
         if not log.exists():
             log.touch()
         _chown(log, user)
-    wait = timeout or settings.start_timeout
-    result = _pg(
-        [
-            str(bins / exe("pg_ctl")),
-            "-D",
-            str(ddir),
-            "-l",
-            str(log),
-            "-w",
-            "-t",
-            str(int(wait)),
-            "-o",
-            f"-p {p} -c listen_addresses={HOST} -c unix_socket_directories=''",
-            "start",
-        ],
-        user=user,
-        timeout=wait + 10,
-    )
+    options = f"-p {p} -c listen_addresses={HOST} -c unix_socket_directories=''"
+    args = [str(bins / exe("pg_ctl")), "-D", str(data_dir(settings)), "-l", str(log), "-w", "-t", str(int(wait)), "-o", options, "start"]
+    result = _pg(args, user=user, timeout=wait + 10)
     if result.returncode != 0:
         try:
             log_tail = log.read_text(errors="replace").splitlines()[-8:]
         except OSError:
             log_tail = []
         raise ServiceFailed("the embedded PostgreSQL did not start", details=log_tail or result.stderr.strip().splitlines()[-3:], hint=f"see {log}")
-    url = url_for(p, pw)
-    _ensure_database(url_for(p, pw, "postgres"))
-    return EmbeddedInfo(url=url, pid=server_pid(settings), port=p, started=True, seconds=time.monotonic() - t0)
 
 
 def stop(settings: Settings, *, timeout: float | None = None) -> bool:

@@ -11,6 +11,7 @@ import typer
 if TYPE_CHECKING:
     from kafkaops.errors import RefusedError
     from kafkaops.procedures.reset import ResetPlan, ResetResult
+    from kafkaops.settings import Settings
 
 
 def register(app: typer.Typer) -> None:
@@ -79,35 +80,45 @@ def render_plan(plan: ResetPlan, settings: Any) -> list[str]:
     return lines
 
 
+ConfirmOpt = Annotated[bool, typer.Option("--confirm", help="Really do it. Without it the plan is printed and nothing is deleted (exit 5).")]
+DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Print the plan and exit 0 (5 when a guard would refuse). Deletes nothing.")]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask again on a terminal; needed with --confirm when there is no terminal.")]
+BackupOpt = Annotated[
+    Path | None,
+    typer.Option("--backup", metavar="DIR", help="First archive each folder to a verified .tar.gz in DIR (outside the data folders)."),
+]
+ResetOffsetOpt = Annotated[
+    bool,
+    typer.Option(
+        "--reset-producer-offset",
+        help="Also rewind the default pipeline's offset (livedb -> KAFKA_TOPIC) to 0: every livedb row is sent again. Refused while its producer runs.",
+    ),
+]
+RestartOpt = Annotated[bool, typer.Option("--restart", help="Start the stack again afterwards and recreate the pipeline topic.")]
+ForcePathOpt = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--force-path",
+        metavar="PATH",
+        help=(
+            "Repeatable. A configured data folder: empty it although nothing in it proves it is Kafka's or ZooKeeper's. "
+            "A file or folder inside one that Kafka and ZooKeeper never write: delete it too (each must be named)."
+        ),
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the plan (and the result) as one JSON document on stdout.")]
+
+
 def reset(
     ctx: typer.Context,
-    confirm: Annotated[bool, typer.Option("--confirm", help="Really do it. Without it the plan is printed and nothing is deleted (exit 5).")] = False,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan and exit 0 (5 when a guard would refuse). Deletes nothing.")] = False,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask again on a terminal; needed with --confirm when there is no terminal.")] = False,
-    backup: Annotated[
-        Path | None,
-        typer.Option("--backup", metavar="DIR", help="First archive each folder to a verified .tar.gz in DIR (outside the data folders)."),
-    ] = None,
-    reset_producer_offset: Annotated[
-        bool,
-        typer.Option(
-            "--reset-producer-offset",
-            help="Also rewind the default pipeline's offset (livedb -> KAFKA_TOPIC) to 0: every livedb row is sent again. Refused while its producer runs.",
-        ),
-    ] = False,
-    restart: Annotated[bool, typer.Option("--restart", help="Start the stack again afterwards and recreate the pipeline topic.")] = False,
-    force_path: Annotated[
-        list[Path] | None,
-        typer.Option(
-            "--force-path",
-            metavar="PATH",
-            help=(
-                "Repeatable. A configured data folder: empty it although nothing in it proves it is Kafka's or ZooKeeper's. "
-                "A file or folder inside one that Kafka and ZooKeeper never write: delete it too (each must be named)."
-            ),
-        ),
-    ] = None,
-    json_: Annotated[bool, typer.Option("--json", help="Print the plan (and the result) as one JSON document on stdout.")] = False,
+    confirm: ConfirmOpt = False,
+    dry_run: DryRunOpt = False,
+    yes: YesOpt = False,
+    backup: BackupOpt = None,
+    reset_producer_offset: ResetOffsetOpt = False,
+    restart: RestartOpt = False,
+    force_path: ForcePathOpt = None,
+    json_: JsonOpt = False,
 ) -> None:
     """Stop the stack (broker, then ZooKeeper) and empty exactly Kafka's and ZooKeeper's data folders, after a plan and guards.
 
@@ -120,29 +131,41 @@ def reset(
     """
     from kafkaops import ui
     from kafkaops.cli import get_settings
-    from kafkaops.errors import RefusedError
     from kafkaops.procedures import reset as proc
 
     settings = get_settings(ctx)
-    plan = proc.build_plan(
-        settings,
-        force_paths=force_path or (),
-        backup_dir=backup,
-        reset_producer_offset=reset_producer_offset,
-        restart=restart,
-    )
+    plan = proc.build_plan(settings, force_paths=force_path or (), backup_dir=backup, reset_producer_offset=reset_producer_offset, restart=restart)
     if not json_:
         ui.print_lines(render_plan(plan, settings))
     if dry_run or not confirm:
-        _finish_json(json_, plan)
-        plan.check()
-        if dry_run:
-            ui.info("dry run: nothing was stopped or deleted")
-            return
-        raise RefusedError(
-            "nothing was deleted: a reset needs --confirm",
-            hint="read the plan above, then run `kafkaops reset --confirm` (add --yes when there is no terminal)",
-        )
+        _without_confirm(plan, json_, dry_run=dry_run)
+        return
+    _confirm(settings, plan, json_, yes=yes)
+    result = _execute(settings, plan)
+    _render_result(result, settings)
+    _finish_json(json_, plan, result)
+
+
+def _without_confirm(plan: ResetPlan, json_: bool, *, dry_run: bool) -> None:
+    """A dry run prints the plan and exits 0 (5 when a guard refuses); without --confirm it is refused (5)."""
+    from kafkaops import ui
+    from kafkaops.errors import RefusedError
+
+    _finish_json(json_, plan)
+    plan.check()
+    if dry_run:
+        ui.info("dry run: nothing was stopped or deleted")
+        return
+    raise RefusedError(
+        "nothing was deleted: a reset needs --confirm",
+        hint="read the plan above, then run `kafkaops reset --confirm` (add --yes when there is no terminal)",
+    )
+
+
+def _confirm(settings: Settings, plan: ResetPlan, json_: bool, *, yes: bool) -> None:
+    """Warn about the offset, ask (unless --yes); a no is audited and raised."""
+    from kafkaops import ui
+    from kafkaops.procedures import reset as proc
 
     if plan.reset_producer_offset:
         ui.warn("--reset-producer-offset: every row in livedb will be sent to the topic again at the next produce")
@@ -152,12 +175,15 @@ def reset(
         _finish_json(json_, plan)
         raise refusal
 
+
+def _execute(settings: Settings, plan: ResetPlan) -> ResetResult:
+    """Carry the plan out under the stack lock: no up or down in between (one that runs is waited for)."""
+    from kafkaops import ui
+    from kafkaops.procedures import reset as proc
     from kafkaops.procedures import services
 
-    with services.stack_lock(settings, "reset", notice=ui.info):  # no up or down in between: waits for one that runs
-        result = proc.execute(settings, plan, progress=ui.step)
-    _render_result(result, settings)
-    _finish_json(json_, plan, result)
+    with services.stack_lock(settings, "reset", notice=ui.info):
+        return proc.execute(settings, plan, progress=ui.step)
 
 
 def _ask(plan: ResetPlan) -> RefusedError | None:

@@ -6,13 +6,13 @@ import time
 
 from kafkaops.adapters import network, processes
 from kafkaops.adapters import zookeeper as zk
-from kafkaops.doctor.common import _owner_label, _registered_endpoints
+from kafkaops.doctor.common import _registered_endpoints
 from kafkaops.doctor.context import Context
+from kafkaops.doctor.process import BROKER_WORDS, process_check
 from kafkaops.doctor.registry import check
 from kafkaops.doctor.results import METADATA_DEADLINE, REQUEST_DEADLINE, Outcome, failed, passed, skipped, warned
 from kafkaops.errors import KafkaopsError, UnreachableError
 from kafkaops.procedures import cluster, services
-from kafkaops.text import format_uptime
 
 
 def _broker_port(ctx: Context) -> tuple[str, int]:
@@ -26,56 +26,7 @@ def _broker_port(ctx: Context) -> tuple[str, int]:
 
 @check("broker.process", 2, "broker", "broker process and port", local="broker", applies="local")
 def check_broker_process(ctx: Context) -> Outcome:
-    host, port = _broker_port(ctx)
-    proc = services.live_process(services.read_pid(ctx.settings, services.KAFKA))
-    open_ = processes.port_open(host, port)
-    if proc is not None:
-        if open_:
-            return passed(
-                f"the broker runs (pid {proc.pid}, up {format_uptime(time.time() - proc.create_time)}) and listens on port {port}",
-                data={"pid": proc.pid, "port": port, "managed": True},
-            )
-        return failed(
-            f"the broker's process {proc.pid} runs but port {port} is closed",
-            remedy="it is still starting, or failing: read its log",
-            runbook="broker-unreachable",
-            next="kafkaops logs kafka",
-            data={"pid": proc.pid, "port": port},
-        )
-    if not open_:
-        return failed(
-            f"the Kafka broker is not running (nothing listens on port {port})",
-            remedy="start it: `kafkaops up` (it starts ZooKeeper first if needed and waits until the broker is ready)",
-            runbook="broker-unreachable",
-            next="kafkaops up",
-            data={"port": port},
-        )
-    owner = processes.port_owner(port)
-    details = [f"command: {owner.command[:300]}"] if owner else []
-    if owner is not None and owner.runs(services.MAIN_CLASS[services.KAFKA]):
-        return warned(
-            f"the broker on port {port} was not started by kafkaops ({_owner_label(owner)})",
-            remedy="kafkaops can check it but will never stop it",
-            runbook="foreign-process",
-            details=details,
-            data={"pid": owner.pid, "port": port, "managed": False},
-        )
-    if owner is None:
-        return warned(
-            f"port {port} is held by {_owner_label(owner)}, not by a broker kafkaops started",
-            remedy="if the metadata check fails too, find and stop that process",
-            runbook="foreign-process",
-            data={"port": port},
-        )
-    return failed(
-        f"port {port} is held by {_owner_label(owner)}, not by a Kafka broker",
-        remedy=f"stop that process (pid {owner.pid}), or move the broker to a free port (listeners in {ctx.settings.server_properties}), then `kafkaops up`",
-        runbook="port-in-use",
-        details=details,
-        next=f"kafkaops status  # then stop pid {owner.pid}",
-        priority=10,
-        data={"pid": owner.pid, "port": port, "owner": owner.name},
-    )
+    return process_check(ctx, services.KAFKA, _broker_port(ctx), BROKER_WORDS)
 
 
 @check("broker.metadata", 2, "broker", "broker answers a metadata request", requires=("broker.process",), timeout=6.0)
@@ -187,10 +138,9 @@ def check_broker_requests(ctx: Context) -> Outcome:
 
 
 def _broker_running_locally(ctx: Context) -> bool:
-    host, port = _broker_port(ctx)
-    if services.live_process(services.read_pid(ctx.settings, services.KAFKA)) is not None:
-        return True
-    return processes.port_open(host, port)  # not any kafka.Kafka on the machine: other stacks may run here
+    assert ctx.cfg is not None
+    p = services.probe(ctx.settings, ctx.cfg, services.KAFKA, address=_broker_port(ctx))
+    return p.proc is not None or p.port_open  # not any kafka.Kafka on the machine: other stacks may run here
 
 
 @check("broker.registration", 2, "broker", "registration in ZooKeeper (/brokers/ids)", requires=("zookeeper.serving",), applies="zookeeper")

@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-from kafkaops.adapters import processes
 from kafkaops.adapters import zookeeper as zk
 from kafkaops.adapters.javaprops import parse_listeners
 from kafkaops.doctor.context import Context
 from kafkaops.errors import KafkaopsError
-from kafkaops.procedures import services
 from kafkaops.redact import redact_text
 from kafkaops.settings import Settings
 from kafkaops.text import close_matches
-
-
-def _owner_label(owner: processes.ProcInfo | None) -> str:
-    if owner is None:
-        return "a process kafkaops cannot identify"
-    if owner.runs(services.MAIN_CLASS[services.ZOOKEEPER]):
-        kind = "ZooKeeper"
-    elif owner.runs(services.MAIN_CLASS[services.KAFKA]):
-        kind = "a Kafka broker"
-    else:
-        kind = owner.name
-    return f"{kind} (pid {owner.pid})"
 
 
 def _first_line(exc: BaseException) -> str:

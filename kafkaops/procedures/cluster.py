@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kafkaops.adapters import network, processes
+from kafkaops.adapters import network
 from kafkaops.adapters import zookeeper as zk
 from kafkaops.errors import KafkaopsError
 from kafkaops.procedures import services
@@ -155,22 +155,8 @@ def identify(settings: Settings, *, ask_broker: bool = True) -> ClusterIdentity:
     broker kafkaops started answers (``ask_broker``), the cluster id it reports is the one in its log
     dirs' meta.properties. A stack that is stopped is still the local stack (nothing contradicts it).
     """
-    reasons: list[str] = []
-    problems: dict[str, str] = {}
-    zk_address, broker_address = settings.zookeeper_connect, settings.kafka_broker
-    broker_host, broker_port = network.split_hostport(broker_address, 9092)
-    try:
-        zk_host, _ = zk.parse_hostport(zk_address)
-    except KafkaopsError as exc:
-        zk_host = ""
-        problems["zookeeper"] = f"ZOOKEEPER_CONNECT={zk_address}: {exc.message}"
-    zk_here = bool(zk_host) and network.is_local(zk_host, timeout=0.5)
-    broker_here = network.is_local(broker_host, timeout=0.5)
-    ident = ClusterIdentity(False, reasons, problems, zookeeper_on_this_machine=zk_here, broker_on_this_machine=broker_here)
-    if zk_host and not zk_here:
-        problems["zookeeper"] = f"ZOOKEEPER_CONNECT={zk_address} is not this machine: its processes and files cannot be inspected from here"
-    if not broker_here:
-        problems["broker"] = f"KAFKA_BROKER={broker_address} is not this machine: its processes and files cannot be inspected from here"
+    ident = _on_this_machine(settings)
+    problems, reasons = ident.problems, ident.reasons
     try:
         cfg = services.read_stack_config(settings)
     except KafkaopsError as exc:
@@ -180,8 +166,45 @@ def identify(settings: Settings, *, ask_broker: bool = True) -> ClusterIdentity:
         reasons += list(problems.values())
         return ident
     ident.cfg = cfg
+    _against_the_configs(settings, ident, cfg)
+    if problems:
+        reasons += list(problems.values())
+        return ident
+    reasons.append(f"KAFKA_BROKER={settings.kafka_broker} and ZOOKEEPER_CONNECT={settings.zookeeper_connect} are the ports of the local configs")
+    _what_listens(settings, ident, cfg)
+    if not problems and ask_broker and ident.broker_pid is not None:
+        _reported_cluster_id(settings, ident, cfg)
+    if problems:
+        reasons[:] = list(problems.values()) + reasons
+        return ident
+    ident.local = True
+    return ident
 
-    if broker_here and broker_port not in [lst.port for lst in cfg.listeners]:
+
+def _on_this_machine(settings: Settings) -> ClusterIdentity:
+    """Whether ZOOKEEPER_CONNECT and KAFKA_BROKER are this machine (a problem for each that is not)."""
+    problems: dict[str, str] = {}
+    zk_address, broker_address = settings.zookeeper_connect, settings.kafka_broker
+    broker_host, _ = network.split_hostport(broker_address, 9092)
+    try:
+        zk_host, _ = zk.parse_hostport(zk_address)
+    except KafkaopsError as exc:
+        zk_host = ""
+        problems["zookeeper"] = f"ZOOKEEPER_CONNECT={zk_address}: {exc.message}"
+    zk_here = bool(zk_host) and network.is_local(zk_host, timeout=0.5)
+    broker_here = network.is_local(broker_host, timeout=0.5)
+    if zk_host and not zk_here:
+        problems["zookeeper"] = f"ZOOKEEPER_CONNECT={zk_address} is not this machine: its processes and files cannot be inspected from here"
+    if not broker_here:
+        problems["broker"] = f"KAFKA_BROKER={broker_address} is not this machine: its processes and files cannot be inspected from here"
+    return ClusterIdentity(False, [], problems, zookeeper_on_this_machine=zk_here, broker_on_this_machine=broker_here)
+
+
+def _against_the_configs(settings: Settings, ident: ClusterIdentity, cfg: services.StackConfig) -> None:
+    """Whether the addresses are the ports of the local configs (a problem for each that is not)."""
+    problems, broker_address, zk_address = ident.problems, settings.kafka_broker, settings.zookeeper_connect
+    _, broker_port = network.split_hostport(broker_address, 9092)
+    if ident.broker_on_this_machine and broker_port not in [lst.port for lst in cfg.listeners]:
         urls = ", ".join(lst.url for lst in cfg.listeners)
         problems["broker"] = f"KAFKA_BROKER={broker_address} is not the local stack's broker (its listeners in {settings.server_properties}: {urls})"
     # The ZooKeeper that counts is the one the local broker uses (its cluster id is the one its log dirs must hold).
@@ -190,62 +213,49 @@ def identify(settings: Settings, *, ask_broker: bool = True) -> ClusterIdentity:
             f"ZOOKEEPER_CONNECT={zk_address} is not the local stack's ZooKeeper "
             f"(the local broker uses zookeeper.connect={cfg.broker_zk_connect}, {settings.server_properties})"
         )
-    if problems:
-        reasons += list(problems.values())
-        return ident
-    reasons.append(f"KAFKA_BROKER={broker_address} and ZOOKEEPER_CONNECT={zk_address} are the ports of the local configs")
 
-    # What kafkaops started must be what listens there.
-    for service, host, port in (
-        (services.ZOOKEEPER, cfg.zk_probe_host, cfg.zk_port),
-        (services.KAFKA, services.probe_host(next(lst.host for lst in cfg.listeners if lst.port == broker_port)), broker_port),
-    ):
+
+def _what_listens(settings: Settings, ident: ClusterIdentity, cfg: services.StackConfig) -> None:
+    """What kafkaops started must be what listens on the configured ports."""
+    _, broker_port = network.split_hostport(settings.kafka_broker, 9092)
+    broker_host = services.probe_host(next(lst.host for lst in cfg.listeners if lst.port == broker_port))
+    for service, address in ((services.ZOOKEEPER, services.service_address(cfg, services.ZOOKEEPER)), (services.KAFKA, (broker_host, broker_port))):
         label = "ZooKeeper" if service == services.ZOOKEEPER else "broker"
-        proc = services.live_process(services.read_pid(settings, service))
-        if proc is None:
-            if processes.port_open(host, port):
-                owner = processes.port_owner(port)
-                who = f"pid {owner.pid} ({owner.name})" if owner else "a process kafkaops cannot see"
-                ident.foreign[service] = f"port {port} is held by {who}, which kafkaops did not start"
-                reasons.append(ident.foreign[service])
+        p = services.probe(settings, cfg, service, address=address)
+        if p.proc is None:
+            if p.port_open:
+                ident.foreign[service] = f"port {p.port} is held by {p.owner_text}, which kafkaops did not start"
+                ident.reasons.append(ident.foreign[service])
             continue
         if service == services.ZOOKEEPER:
-            ident.zookeeper_pid = proc.pid
+            ident.zookeeper_pid = p.proc.pid
         else:
-            ident.broker_pid = proc.pid
-        if not processes.port_open(host, port):
-            reasons.append(f"kafkaops's {label} (pid {proc.pid}) runs; port {port} is not open yet")
-            continue
-        owner = processes.port_owner(port)
-        if owner is not None and owner.pid != proc.pid:
-            problems[service if service == services.ZOOKEEPER else "broker"] = (
-                f"port {port} is held by pid {owner.pid}, not by the {label} kafkaops started (pid {proc.pid})"
+            ident.broker_pid = p.proc.pid
+        if not p.port_open:
+            ident.reasons.append(f"kafkaops's {label} (pid {p.proc.pid}) runs; port {p.port} is not open yet")
+        elif p.owner is not None and p.owner.pid != p.proc.pid:
+            ident.problems[service if service == services.ZOOKEEPER else "broker"] = (
+                f"port {p.port} is held by pid {p.owner.pid}, not by the {label} kafkaops started (pid {p.proc.pid})"
             )
         else:
-            reasons.append(f"port {port} is held by the {label} kafkaops started (pid {proc.pid})")
-    if problems:
-        reasons[:] = list(problems.values()) + reasons
-        return ident
+            ident.reasons.append(f"port {p.port} is held by the {label} kafkaops started (pid {p.proc.pid})")
 
-    # The broker kafkaops started reports the cluster its log dirs belong to.
-    if ask_broker and ident.broker_pid is not None:
-        stored = {str(m.path): m.cluster_id for m in (read_meta(d) for d in cfg.log_dirs) if m.cluster_id}
-        try:
-            from kafkaops.adapters.kafka import metadata
 
-            ident.cluster_id = metadata(settings, timeout=2.0).cluster_id
-        except KafkaopsError:
-            ident.cluster_id = None
-        other = {path: cid for path, cid in stored.items() if ident.cluster_id and cid != ident.cluster_id}
-        if other:
-            path, cid = next(iter(other.items()))
-            problems["broker"] = f"the broker at KAFKA_BROKER={broker_address} reports cluster id {ident.cluster_id}, but {path} holds {cid}"
-            reasons[:] = list(problems.values()) + reasons
-            return ident
-        if ident.cluster_id:
-            reasons.append(f"it reports cluster id {ident.cluster_id}" + (", as its meta.properties says" if stored else ""))
-    ident.local = True
-    return ident
+def _reported_cluster_id(settings: Settings, ident: ClusterIdentity, cfg: services.StackConfig) -> None:
+    """The broker kafkaops started must report the cluster its log dirs belong to."""
+    stored = {str(m.path): m.cluster_id for m in (read_meta(d) for d in cfg.log_dirs) if m.cluster_id}
+    try:
+        from kafkaops.adapters.kafka import metadata
+
+        ident.cluster_id = metadata(settings, timeout=2.0).cluster_id
+    except KafkaopsError:
+        ident.cluster_id = None
+    other = {path: cid for path, cid in stored.items() if ident.cluster_id and cid != ident.cluster_id}
+    if other:
+        path, cid = next(iter(other.items()))
+        ident.problems["broker"] = f"the broker at KAFKA_BROKER={settings.kafka_broker} reports cluster id {ident.cluster_id}, but {path} holds {cid}"
+    elif ident.cluster_id:
+        ident.reasons.append(f"it reports cluster id {ident.cluster_id}" + (", as its meta.properties says" if stored else ""))
 
 
 def not_local_message(settings: Settings, ident: ClusterIdentity) -> str:

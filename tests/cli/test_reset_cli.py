@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from kafkaops.adapters.javaprops import write_properties
 from kafkaops.cli import app
-from kafkaops.procedures import reset as reset_proc
+from kafkaops.procedures.reset import carry_out
 from tests.conftest import free_port
 
 
@@ -165,7 +165,7 @@ def no_deleting(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse_to_delete(*_: object, **__: object) -> None:
         raise AssertionError("the reset tried to empty a protected folder")
 
-    monkeypatch.setattr(reset_proc, "empty_directory", refuse_to_delete)
+    monkeypatch.setattr(carry_out, "empty_directory", refuse_to_delete)  # where execute looks it up
 
 
 @pytest.mark.usefixtures("no_deleting")

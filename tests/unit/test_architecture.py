@@ -23,7 +23,7 @@ def _imports(path: Path) -> set[str]:
 
 
 def _modules(sub: str) -> list[Path]:
-    return sorted((PKG / sub).glob("*.py"))
+    return sorted((PKG / sub).rglob("*.py"))  # packages too: procedures/services, procedures/reset
 
 
 def test_adapters_import_neither_procedures_nor_cli() -> None:

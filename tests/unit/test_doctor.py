@@ -314,3 +314,34 @@ def test_the_database_target_is_a_fact_computed_on_first_use_not_left_by_config_
     assert (ctx.db_url, ctx.db_source, ctx.db_problem) == ("postgresql://u:pw@db.example:5432/x", "DATABASE_URL", None)  # no check ran
     ctx = d.Context(load_settings(env=env, cwd=tmp_path), canary=False)
     assert ctx.db_source == "embedded" and (ctx.db_url is None) == (ctx.db_problem is not None)
+
+
+def test_the_process_checks_name_who_holds_a_port_as_status_does(tmp_path: Path) -> None:
+    """zookeeper.process and broker.process are one check (the services probe), worded per service."""
+    import os
+
+    from kafkaops.adapters import processes
+    from kafkaops.doctor import broker as d_broker
+    from kafkaops.doctor import zookeeper as d_zookeeper
+    from kafkaops.procedures import services
+    from tests.unit.test_services import _free_port, _stack
+
+    zk_port, broker_port = _free_port(), _free_port()
+    settings = _stack(tmp_path, zk_port, broker_port)
+    ctx = d.Context.__new__(d.Context)
+    ctx.settings, ctx.cfg, ctx.broker_port = settings, services.read_stack_config(settings), broker_port
+    assert d_zookeeper.check_zookeeper_process(ctx).finding == f"ZooKeeper is not running (nothing listens on port {zk_port})"
+    with socket.socket() as zk_sock, socket.socket() as broker_sock:  # this test's process (python, no service) holds both ports
+        for sock, port in ((zk_sock, zk_port), (broker_sock, broker_port)):
+            sock.bind(("127.0.0.1", port))
+            sock.listen(1)
+        zk_out, broker_out = d_zookeeper.check_zookeeper_process(ctx), d_broker.check_broker_process(ctx)
+    me = f"pid {os.getpid()} ({processes.proc_info(os.getpid()).name})"  # the status wording, no longer "python (pid N)"
+    assert zk_out.status == FAIL and zk_out.finding == f"port {zk_port} is held by {me}, not by ZooKeeper"
+    assert zk_out.remedy == f"stop that process (pid {os.getpid()}) or set another clientPort in {settings.zookeeper_properties}, then `kafkaops up`"
+    assert broker_out.status == FAIL and broker_out.finding == f"port {broker_port} is held by {me}, not by a Kafka broker"
+    assert (zk_out.runbook, broker_out.runbook, broker_out.next) == (
+        "failures port-in-use",
+        "failures port-in-use",
+        f"kafkaops status  # then stop pid {os.getpid()}",
+    )

@@ -74,19 +74,27 @@ from kafkaops.procedures.services.startup import (
     wait_stale_registration,
 )
 from kafkaops.procedures.services.state import (
+    UNSEEN_OWNER,
+    ServiceProbe,
     ServiceStatus,
     StackStatus,
     _topic_health,
     broker_status,
     database_status,
     owner_label,
+    probe,
     remote_status,
     require_up,
+    service_address,
     zookeeper_status,
 )
 
 __all__ = [
     "CONTROLLER",
+    "UNSEEN_OWNER",
+    "ServiceProbe",
+    "probe",
+    "service_address",
     "DownResult",
     "KAFKA",
     "LOCK_VERB",

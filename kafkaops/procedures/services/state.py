@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from kafkaops.adapters import processes
 from kafkaops.adapters import zookeeper as zk
 from kafkaops.errors import ConfigError, KafkaopsError, NotReady
 from kafkaops.procedures.services.config import KAFKA, MAIN_CLASS, POSTGRES, ZOOKEEPER, StackConfig, kafka_version, probe_host, read_stack_config
-from kafkaops.procedures.services.pidfiles import check_pid, read_pid
+from kafkaops.procedures.services.pidfiles import PidCheck, PidRecord, check_pid, read_pid
 from kafkaops.settings import Settings
 
 
@@ -27,58 +28,107 @@ class ServiceStatus:
 
 
 def owner_label(info: processes.ProcInfo) -> str:
-    """'pid N (ZooKeeper)', 'pid N (Kafka broker)' or 'pid N (<program>)': who holds a port, as status and reset say it."""
+    """'pid N (ZooKeeper)', 'pid N (Kafka broker)' or 'pid N (<program>)': who holds a port, in the one wording status, doctor and reset use."""
     kind = "ZooKeeper" if info.runs(MAIN_CLASS[ZOOKEEPER]) else "Kafka broker" if info.runs(MAIN_CLASS[KAFKA]) else info.name
     return f"pid {info.pid} ({kind})"
 
 
+UNSEEN_OWNER = "a process kafkaops cannot see"
+
+
+@dataclass
+class ServiceProbe:
+    """What runs a service and who holds its port: the one answer status, doctor, reset and cluster.identify go by."""
+
+    service: str
+    host: str
+    port: int
+    record: PidRecord | None  # its pid file
+    check: PidCheck  # what the pid file's process really is (against this stack's config)
+    port_open: bool
+
+    @property
+    def proc(self) -> processes.ProcInfo | None:
+        """The service kafkaops started, verified live; None when it does not run."""
+        return self.check.proc if self.check.verdict == "ours" else None
+
+    @cached_property
+    def owner(self) -> processes.ProcInfo | None:
+        """The process holding the port (looked up once, when first asked: it reads the machine's sockets)."""
+        return processes.port_owner(self.port) if self.port_open else None
+
+    @property
+    def owner_text(self) -> str:
+        return owner_label(self.owner) if self.owner is not None else UNSEEN_OWNER
+
+    @property
+    def state(self) -> str:
+        """running (kafkaops's process) | foreign (another process holds its port) | stale-pid-file | stopped."""
+        if self.proc is not None:
+            return "running"
+        if self.port_open:
+            return "foreign"
+        return "stale-pid-file" if self.record is not None else "stopped"
+
+
+def service_address(cfg: StackConfig, service: str) -> tuple[str, int]:
+    """Where a service of the local stack answers: (host to connect to, port); the broker's first listener."""
+    if service == ZOOKEEPER:
+        return cfg.zk_probe_host, cfg.zk_port
+    first = cfg.listeners[0]
+    return probe_host(first.host), first.port
+
+
+def probe(settings: Settings, cfg: StackConfig, service: str, *, address: tuple[str, int] | None = None) -> ServiceProbe:
+    """Probe ``service``: its pid file checked against the live process, and its port (``address``, else its own)."""
+    host, port = address or service_address(cfg, service)
+    record = read_pid(settings, service)
+    return ServiceProbe(service, host, port, record, check_pid(record, settings), processes.port_open(host, port))
+
+
+def _base_status(p: ServiceProbe) -> ServiceStatus:
+    """A service's status as far as its probe tells: process, pid file and port."""
+    status = ServiceStatus(p.service, "stopped", port=p.port)
+    if p.proc is not None:
+        status.state, status.pid, status.managed = "running", p.proc.pid, True
+        status.uptime_s = round(time.time() - p.proc.create_time, 1)
+    elif p.record is not None:
+        status.state, status.pid = "stale-pid-file", p.record.pid
+        status.detail = p.check.detail
+    return status
+
+
+def _foreign(status: ServiceStatus, p: ServiceProbe, verb: str) -> None:
+    status.state = "foreign"
+    status.pid = p.owner.pid if p.owner else None
+    status.detail = f"port {p.port} {verb} by {p.owner_text}, not started by kafkaops"
+
+
 def zookeeper_status(settings: Settings, cfg: StackConfig) -> ServiceStatus:
-    record = read_pid(settings, ZOOKEEPER)
-    check = check_pid(record, settings)
-    proc = check.proc if check.verdict == "ours" else None
-    status = ServiceStatus(ZOOKEEPER, "stopped", port=cfg.zk_port)
-    if proc is not None:
-        status.state, status.pid, status.managed = "running", proc.pid, True
-        status.uptime_s = round(time.time() - proc.create_time, 1)
-    elif record is not None:
-        status.state, status.pid = "stale-pid-file", record.pid
-        status.detail = check.detail
-    answer = zk.srvr(cfg.zk_probe_host, cfg.zk_port, timeout=1.0)
+    p = probe(settings, cfg, ZOOKEEPER)
+    status = _base_status(p)
+    answer = zk.srvr(p.host, p.port, timeout=1.0)
     if answer is not None:
         status.health = {"serving": answer.serving, "mode": answer.mode, "version": answer.version}
-        if proc is None:
-            owner = processes.port_owner(cfg.zk_port)
-            status.state = "foreign"
-            status.pid = owner.pid if owner else None
-            status.detail = f"port {cfg.zk_port} answered by {owner_label(owner) if owner else 'a process kafkaops cannot see'}, not started by kafkaops"
-        elif not answer.serving:
-            status.state = "not-ready"
-    elif proc is not None:
+    if p.proc is None:
+        if answer is not None or p.port_open:
+            _foreign(status, p, "answered" if answer is not None else "held")
+    elif answer is None:
         status.state = "not-ready"
-        status.detail = f"process {proc.pid} runs but port {cfg.zk_port} does not answer srvr"
+        status.detail = f"process {p.proc.pid} runs but port {p.port} does not answer srvr"
+    elif not answer.serving:
+        status.state = "not-ready"
     return status
 
 
 def broker_status(settings: Settings, cfg: StackConfig, *, timeout: float = 3.0) -> ServiceStatus:
-    record = read_pid(settings, KAFKA)
-    check = check_pid(record, settings)
-    proc = check.proc if check.verdict == "ours" else None
-    port = cfg.listeners[0].port
-    status = ServiceStatus(KAFKA, "stopped", port=port)
-    if proc is not None:
-        status.state, status.pid, status.managed = "running", proc.pid, True
-        status.uptime_s = round(time.time() - proc.create_time, 1)
-        status.health["kafka_version"] = kafka_version(Path(record.kafka_home)) if record else None
-    elif record is not None:
-        status.state, status.pid = "stale-pid-file", record.pid
-        status.detail = check.detail
-    open_ = processes.port_open(probe_host(cfg.listeners[0].host), port)
-    if open_ and proc is None:
-        owner = processes.port_owner(port)
-        status.state = "foreign"
-        status.pid = owner.pid if owner else None
-        status.detail = f"port {port} held by {owner_label(owner) if owner else 'a process kafkaops cannot see'}, not started by kafkaops"
-    if open_:
+    p = probe(settings, cfg, KAFKA)
+    status = _base_status(p)
+    if p.proc is not None:
+        status.health["kafka_version"] = kafka_version(Path(p.record.kafka_home)) if p.record else None
+    elif p.port_open:
+        _foreign(status, p, "held")
+    if p.port_open:
         from kafkaops.adapters.kafka import metadata
 
         try:
@@ -95,9 +145,9 @@ def broker_status(settings: Settings, cfg: StackConfig, *, timeout: float = 3.0)
             status.health["error"] = exc.message
             if status.state == "running":
                 status.state = "not-ready"
-    elif proc is not None:
+    elif p.proc is not None:
         status.state = "not-ready"
-        status.detail = f"process {proc.pid} runs but port {port} is closed"
+        status.detail = f"process {p.proc.pid} runs but port {p.port} is closed"
     return status
 
 
