@@ -288,7 +288,14 @@ def up(settings: Settings, progress: Progress = _noop, *, ensure_topic: bool = T
     if settings.kraft:
         from kafkaops.procedures.services import kraft
 
-        java = find_java(settings.java).path
+        info = find_java(settings.java)
+        if info.major < 17:  # Kafka 4.x brokers are built for Java 17: an older JVM fails with UnsupportedClassVersionError
+            raise KafkaopsError(
+                f"Java {info.major} at {info.path} is too old for Kafka 4.x (KRaft mode): it needs Java 17 or newer",
+                hint="install Java 17 and set JAVA_HOME (or KAFKAOPS_JAVA)",
+                runbook="failures java-missing",
+            )
+        java = info.path
         check_kafka_home(settings)
         layout = kraft.read_layout(settings)
         with stack_lock(settings, "up", notice):
