@@ -12,7 +12,9 @@ two of them never start, stop or empty the same stack at once; another one waits
 A pid file is removed only while its content is still what this command read or wrote.
 
 The package, one module per part: config (the stack's configuration), pidfiles (pid files and the
-stack lock), state (each service's state), launch (a JVM), startup (``up``) and shutdown (``down``).
+stack lock), state (each service's state), launch (a JVM), startup (``up``) and shutdown (``down``);
+for the KRaft stack of Kafka 4.x, kraft (its up, down, readiness and status) and kraft_layout (its
+layouts, read from the configs, and its storage: formatted once, checked before every start).
 """
 
 from __future__ import annotations
