@@ -252,6 +252,9 @@ def status(settings: Settings) -> StackStatus:
         services_.append(db)
     ctl = layout.controller
     quorum = quorum_state(ctl) if ctl is not None else None
+    ctl_status = next((st for st in services_ if ctl is not None and st.service == ctl.service), None)
+    if quorum is not None and (ctl_status is None or ctl_status.state not in ("running", "not-ready")):
+        quorum["leader_id"] = None  # the file keeps the last leader after a stop: no controller runs, no leader
     nodes = [{"node_id": n.node_id, "roles": list(n.roles), "service": n.service} for n in layout.nodes]
     reasons = [f"KRaft stack ({layout.name} layout) configured by {settings.server_properties}"]
     return KraftStackStatus(services_, local=True, reasons=reasons, layout=layout.name, quorum=quorum, nodes=nodes)
