@@ -3,7 +3,7 @@
 
     python3 dev.py demo    # venv + install + Kafka + up + database + produce + consume: the whole pipeline
     python3 dev.py test    # venv + install + Kafka + the whole test suite (unit and integration)
-    python3 dev.py setup   # only the set-up part
+    python3 dev.py setup   # only the set-up part (both Kafka installs: 3.9.2 ZooKeeper mode, 4.x KRaft)
     python3 dev.py lint    # ruff check, ruff format --check, mypy and lint-imports (part of `test`)
     python3 dev.py test tests/unit   # a quick run: only the tests that need no services
 
@@ -36,7 +36,8 @@ def setup(env: dict[str, str] | None = None) -> None:
     if not PY.exists():
         venv.EnvBuilder(with_pip=True).create(VENV)
     run([str(PY), "-m", "pip", "install", "-q", "--disable-pip-version-check", "-e", ".[test]"])
-    run([*KAFKAOPS, "install"], env=env)
+    run([*KAFKAOPS, "install"], env=env)  # Kafka 3.9.2: the procedure's ZooKeeper-mode stack
+    run([*KAFKAOPS, "install", "--mode", "kraft"], env=env)  # Kafka 4.x beside it: the KRaft stack
 
 
 def demo() -> None:

@@ -16,6 +16,9 @@ from pathlib import Path
 from kafkaops.errors import UsageError
 
 DEFAULT_KAFKA_VERSION = "3.9.2"
+# The newest Kafka 4.x on Maven Central that resolves and starts on Java 17 (checked at 4.4.0).
+DEFAULT_KRAFT_VERSION = "4.4.0"
+MODES = ("zookeeper", "kraft")
 DEFAULT_TOPIC = "db_live_events"
 
 
@@ -56,7 +59,16 @@ VARIABLES: dict[str, Var] = {
     "start_timeout": Var("KAFKAOPS_START_TIMEOUT", "120", "Seconds each service may take to become ready."),
     "stop_timeout": Var("KAFKAOPS_STOP_TIMEOUT", "60", "Seconds each service may take to shut down cleanly."),
     "lock_timeout": Var("KAFKAOPS_LOCK_TIMEOUT", "600", "Seconds up, down and reset wait for another of them on the same KAFKAOPS_HOME to finish."),
-    "kafka_version": Var("KAFKAOPS_KAFKA_VERSION", DEFAULT_KAFKA_VERSION, "Kafka version `install` fetches and the default KAFKA_HOME uses."),
+    "kafka_version": Var(
+        "KAFKAOPS_KAFKA_VERSION",
+        None,
+        f"Kafka version `install` fetches and the default KAFKA_HOME uses. Default: {DEFAULT_KAFKA_VERSION} (ZooKeeper mode), {DEFAULT_KRAFT_VERSION} in KRaft mode; a 4.x version implies KRaft.",
+    ),
+    "mode": Var(
+        "KAFKAOPS_MODE",
+        "zookeeper",
+        "zookeeper (the procedure's stack) or kraft (Kafka 4.x): which installation is used when KAFKA_HOME is unset. A config's own mode (process.roles in server.properties) always wins.",
+    ),
     "security_protocol": Var("KAFKA_SECURITY_PROTOCOL", None, "Remote clusters: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL."),
     "sasl_mechanism": Var("KAFKA_SASL_MECHANISM", None, "Remote clusters: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512."),
     "sasl_username": Var("KAFKA_SASL_USERNAME", None, "Remote clusters: SASL user name."),
@@ -100,6 +112,11 @@ class Settings:
     client_security: dict[str, str] = field(default_factory=dict)
     env_file: Path | None = None  # the .env file that was read, if any
     sources: dict[str, str] = field(default_factory=dict)  # setting -> "flag" | "env" | ".env" | "default" | "config"
+    mode: str = "zookeeper"  # zookeeper | kraft: from server.properties when it can be read, else KAFKAOPS_MODE
+
+    @property
+    def kraft(self) -> bool:
+        return self.mode == "kraft"
 
     # kafkaops's own folders
     @property
@@ -213,31 +230,17 @@ def _env_syntax_error(path: Path, statement: str, line: int) -> UsageError:
     return UsageError(f"{path}, line {line} is not KEY=VALUE", hint=f"fix line {line} of {path} or comment it out with #")
 
 
-def load_settings(
-    flags: Mapping[str, object | None] | None = None,
-    *,
-    env: Mapping[str, str] | None = None,
-    env_file: Path | None = None,
-    cwd: Path | None = None,
-) -> Settings:
-    """Build the settings: flags, then ``env``, then the ``.env`` file, then defaults.
-
-    ``env_file`` None means ``<cwd>/.env`` if it exists; an explicit file that is missing is an error.
-    """
-    flags = {k: v for k, v in (flags or {}).items() if v is not None}
-    env = dict(os.environ if env is None else env)
-    cwd = cwd or Path.cwd()
-    dotenv: dict[str, str] = {}
-    used_env_file: Path | None = None
+def _dotenv_file(env_file: Path | None, cwd: Path) -> Path | None:
+    """The ``.env`` file to read: ``env_file`` (which must exist), else ``<cwd>/.env`` when present."""
     if env_file is not None:
         if not env_file.is_file():
             raise UsageError(f"--env-file {env_file} does not exist", hint="give an existing file or leave --env-file out")
-        used_env_file = env_file
-    elif (cwd / ".env").is_file():
-        used_env_file = cwd / ".env"
-    if used_env_file is not None:
-        dotenv = read_env_file(used_env_file)
+        return env_file
+    return cwd / ".env" if (cwd / ".env").is_file() else None
 
+
+def _raw_values(flags: Mapping[str, object], env: Mapping[str, str], dotenv: Mapping[str, str]) -> tuple[dict[str, str | None], dict[str, str]]:
+    """Each variable's raw value and where it came from: flag, then env, then .env, then the default."""
     raw: dict[str, str | None] = {}
     sources: dict[str, str] = {}
     for name, var in VARIABLES.items():
@@ -249,40 +252,57 @@ def load_settings(
             raw[name], sources[name] = dotenv[var.env], ".env"
         else:
             raw[name], sources[name] = var.default, "default"
+    return raw, sources
 
-    home = Path(raw["kafkaops_home"]).expanduser() if raw["kafkaops_home"] else default_kafkaops_home()
-    version = raw["kafka_version"] or DEFAULT_KAFKA_VERSION
-    kafka_home = Path(raw["kafka_home"]).expanduser() if raw["kafka_home"] else home / "kafka" / version
-    server_props = Path(raw["server_properties"]).expanduser() if raw["server_properties"] else kafka_home / "config" / "server.properties"
-    zk_props = Path(raw["zookeeper_properties"]).expanduser() if raw["zookeeper_properties"] else kafka_home / "config" / "zookeeper.properties"
 
-    broker, zk = raw["kafka_broker"], raw["zookeeper_connect"]
-    if broker is None or zk is None:
-        derived_broker, derived_zk = _endpoints_from_config(server_props)
-        if broker is None:
-            broker, sources["kafka_broker"] = derived_broker or "localhost:9092", "config" if derived_broker else "default"
-        if zk is None:
-            zk, sources["zookeeper_connect"] = derived_zk or "localhost:2181", "config" if derived_zk else "default"
+_SECURITY_KEYS = {
+    "security_protocol": "security.protocol",
+    "sasl_mechanism": "sasl.mechanism",
+    "sasl_username": "sasl.username",
+    "sasl_password": "sasl.password",
+    "ssl_ca_location": "ssl.ca.location",
+    "ssl_certificate_location": "ssl.certificate.location",
+    "ssl_key_location": "ssl.key.location",
+    "ssl_key_password": "ssl.key.password",
+}
 
-    security = {
-        key: value
-        for key, value in (
-            ("security.protocol", raw["security_protocol"]),
-            ("sasl.mechanism", raw["sasl_mechanism"]),
-            ("sasl.username", raw["sasl_username"]),
-            ("sasl.password", raw["sasl_password"]),
-            ("ssl.ca.location", raw["ssl_ca_location"]),
-            ("ssl.certificate.location", raw["ssl_certificate_location"]),
-            ("ssl.key.location", raw["ssl_key_location"]),
-            ("ssl.key.password", raw["ssl_key_password"]),
-        )
-        if value
-    }
+
+def _path(raw: str | None, default: Path) -> Path:
+    return Path(raw).expanduser() if raw else default
+
+
+def load_settings(
+    flags: Mapping[str, object | None] | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    env_file: Path | None = None,
+    cwd: Path | None = None,
+) -> Settings:
+    """Build the settings: flags, then ``env``, then the ``.env`` file, then defaults.
+
+    ``env_file`` None means ``<cwd>/.env`` if it exists; an explicit file that is missing is an error.
+    """
+    env = dict(os.environ if env is None else env)
+    used_env_file = _dotenv_file(env_file, cwd or Path.cwd())
+    dotenv = read_env_file(used_env_file) if used_env_file is not None else {}
+    raw, sources = _raw_values({k: v for k, v in (flags or {}).items() if v is not None}, env, dotenv)
+    home = _path(raw["kafkaops_home"], default_kafkaops_home())
+    requested_mode, version = _mode_and_version(raw, sources)
+    kafka_home = _path(raw["kafka_home"], home / "kafka" / version)
+    server_props = _path(raw["server_properties"], kafka_home / "config" / "server.properties")
+    found = config_mode(server_props)  # a config says what it is: never guessed from the version
+    mode = found or requested_mode
+    if found is not None and (found != requested_mode or sources["mode"] == "default"):
+        sources["mode"] = "config"
+    derived_broker, derived_zk = _endpoints_from_config(server_props) if raw["kafka_broker"] is None or raw["zookeeper_connect"] is None else (None, None)
+    for name, derived, fallback in (("kafka_broker", derived_broker, "localhost:9092"), ("zookeeper_connect", derived_zk, "localhost:2181")):
+        if raw[name] is None:
+            raw[name], sources[name] = (derived, "config") if derived else (fallback, "default")
     return Settings(
         kafkaops_home=home,
         kafka_home=kafka_home,
-        kafka_broker=broker,
-        zookeeper_connect=zk,
+        kafka_broker=raw["kafka_broker"] or "localhost:9092",
+        zookeeper_connect=raw["zookeeper_connect"] or "localhost:2181",
         kafka_client_id=raw["kafka_client_id"] or "kafkaops",
         kafka_topic=raw["kafka_topic"] or DEFAULT_TOPIC,
         topic_partitions=_positive_int("KAFKA_TOPIC_PARTITIONS", raw["topic_partitions"] or "1"),
@@ -290,7 +310,7 @@ def load_settings(
         database_url=raw["database_url"] or None,
         embedded_db=_embedded_db(raw["embedded_db"] or "auto"),
         server_properties=server_props,
-        zookeeper_properties=zk_props,
+        zookeeper_properties=_path(raw["zookeeper_properties"], kafka_home / "config" / "zookeeper.properties"),
         java=raw["java"] or _java_default(env),
         kafka_heap=raw["kafka_heap"] or "512m",
         zookeeper_heap=raw["zookeeper_heap"] or "256m",
@@ -300,10 +320,43 @@ def load_settings(
         kafka_version=version,
         embedded_db_port=_port("KAFKAOPS_EMBEDDED_DB_PORT", raw["embedded_db_port"]),
         lock_timeout=_positive_float("KAFKAOPS_LOCK_TIMEOUT", raw["lock_timeout"] or "600"),
-        client_security=security,
+        client_security={key: value for name, key in _SECURITY_KEYS.items() if (value := raw[name])},
         env_file=used_env_file,
         sources=sources,
+        mode=mode,
     )
+
+
+def _mode_and_version(raw: Mapping[str, str | None], sources: Mapping[str, str]) -> tuple[str, str]:
+    """KAFKAOPS_MODE and the Kafka version: a 4.x version implies KRaft; KRaft without a version is 4.x's default."""
+    mode = (raw["mode"] or "zookeeper").strip().lower()
+    if mode not in MODES:
+        raise UsageError(f"KAFKAOPS_MODE={raw['mode']!r} must be zookeeper or kraft")
+    version = raw["kafka_version"] or DEFAULT_KAFKA_VERSION
+    explicit_version = sources["kafka_version"] != "default"
+    version_kraft = explicit_version and version.split(".")[0].isdigit() and int(version.split(".")[0]) >= 4
+    if sources["mode"] == "default":
+        return ("kraft" if version_kraft else "zookeeper"), version
+    if explicit_version and version_kraft != (mode == "kraft"):
+        raise UsageError(
+            f"Kafka {version} does not run in {mode} mode (KAFKAOPS_MODE / --mode)",
+            hint="Kafka 4.x runs only in KRaft mode and 3.9.x is the ZooKeeper-mode line: drop one of the two settings",
+        )
+    return mode, version if explicit_version or mode == "zookeeper" else DEFAULT_KRAFT_VERSION
+
+
+def config_mode(server_props: Path) -> str | None:
+    """ "kraft" when a broker config has process.roles, "zookeeper" when it has none, None when it cannot be read."""
+    if not server_props.is_file():
+        return None
+    from kafkaops.adapters.javaprops import read_properties
+    from kafkaops.errors import ConfigError
+
+    try:
+        props = read_properties(server_props)
+    except ConfigError:
+        return None
+    return "kraft" if (props.get("process.roles") or "").strip() else "zookeeper"
 
 
 def _endpoints_from_config(server_props: Path) -> tuple[str | None, str | None]:

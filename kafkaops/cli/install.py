@@ -15,7 +15,13 @@ def install(
     ctx: typer.Context,
     version: Annotated[
         str | None,
-        typer.Option("--version", help="Kafka version (3.x: ZooKeeper mode). Default: KAFKAOPS_KAFKA_VERSION, else 3.9.2."),
+        typer.Option(
+            "--version", help="Kafka version (3.9.x: ZooKeeper mode; 4.x: KRaft). Default: KAFKAOPS_KAFKA_VERSION, else 3.9.2 (4.4.0 with --mode kraft)."
+        ),
+    ] = None,
+    mode: Annotated[
+        str | None,
+        typer.Option("--mode", help="zookeeper or kraft (env KAFKAOPS_MODE): which Kafka line to install when --version is not given."),
     ] = None,
     source: Annotated[
         str,
@@ -26,14 +32,15 @@ def install(
 ) -> None:
     """Install a real Apache Kafka (and its ZooKeeper) under KAFKAOPS_HOME, with configs for a local pipeline.
 
-    Example: kafkaops install            (Kafka 3.9.2 from Maven Central)
+    Example: kafkaops install            (Kafka 3.9.2 from Maven Central, ZooKeeper mode)
+    Example: kafkaops install --mode kraft   (Kafka 4.4.0, one combined KRaft broker+controller node)
     """
     from kafkaops import ui
     from kafkaops.adapters.java import find_java
     from kafkaops.cli import get_settings
     from kafkaops.procedures.install import install as do_install
 
-    settings = get_settings(ctx, kafka_version=version)
+    settings = get_settings(ctx, kafka_version=version, mode=mode)
     java = find_java(settings.java)
     with ui.spinner(f"installing Kafka {settings.kafka_version} ({source})") as status:
         result = do_install(
@@ -45,11 +52,12 @@ def install(
             force=force,
             progress=lambda msg: status.update(msg),
         )
+    label = "KRaft mode" if result.mode == "kraft" else "ZooKeeper mode"
     if result.already_installed:
-        ui.success(f"Kafka {result.version} is already installed in {result.kafka_home} (nothing to do)")
+        ui.success(f"Kafka {result.version} ({label}) is already installed in {result.kafka_home} (nothing to do)")
     else:
-        ui.success(f"installed Kafka {result.version} ({result.jars} jars, from {result.source}) in {result.kafka_home}")
+        ui.success(f"installed Kafka {result.version} ({label}; {result.jars} jars, from {result.source}) in {result.kafka_home}")
     ui.info(f"java: {java.version_line}")
     if settings.sources.get("kafka_home") in ("env", ".env", "flag") and settings.kafka_home != result.kafka_home:
         ui.warn(f"KAFKA_HOME is set to {settings.kafka_home}; kafkaops uses that one, not this install")
-    ui.info("next: kafkaops up")
+    ui.info("next: kafkaops up" + (" --mode kraft (or KAFKAOPS_MODE=kraft)" if result.mode == "kraft" and not settings.kraft else ""))

@@ -26,8 +26,15 @@ def up(
     ] = None,
     timeout: Annotated[float | None, typer.Option("--timeout", help="Seconds each service may take to be ready (env KAFKAOPS_START_TIMEOUT).")] = None,
     no_topic: Annotated[bool, typer.Option("--no-topic", help="Start the services only; do not create the topic.")] = False,
+    mode: Annotated[
+        str | None, typer.Option("--mode", help="zookeeper or kraft (env KAFKAOPS_MODE): which installation to start when KAFKA_HOME is unset.")
+    ] = None,
 ) -> None:
     """Start ZooKeeper, then the broker, then make sure the pipeline topic exists; return when really ready.
+
+    In KRaft mode (server.properties has process.roles) the KRaft node starts instead: formatted with a
+    new cluster id on the first start; a split layout (controller.properties beside a broker-only
+    server.properties) starts the controller first, then the broker.
 
     Safe to repeat: a stack that is already up is left as it is.
 
@@ -37,12 +44,12 @@ def up(
     from kafkaops.cli import get_settings
     from kafkaops.procedures import services
 
-    settings = get_settings(ctx, kafka_topic=topic, topic_partitions=partitions, topic_replication_factor=replication_factor, start_timeout=timeout)
+    settings = get_settings(ctx, kafka_topic=topic, topic_partitions=partitions, topic_replication_factor=replication_factor, start_timeout=timeout, mode=mode)
     t0 = time.monotonic()
     with ui.spinner("starting the stack") as spin:
         result = services.up(settings, progress=spin.update, ensure_topic=not no_topic, notice=ui.info)
     for svc in result.services:
-        name = "ZooKeeper" if svc.service == services.ZOOKEEPER else "Kafka broker"
+        name = _label(services, svc.service, settings.kraft)
         for note in svc.notes:
             ui.info(note)
         if svc.action == "already-running":
@@ -62,12 +69,20 @@ def up(
     ui.info(f"stack ready in {time.monotonic() - t0:.1f}s; broker at {settings.kafka_broker}")
 
 
+def _label(services: object, service: str, kraft: bool) -> str:
+    from kafkaops.procedures import services as svc
+
+    if service == svc.KAFKA and kraft:
+        return "Kafka (KRaft)"
+    return {svc.ZOOKEEPER: "ZooKeeper", svc.KAFKA: "Kafka broker", svc.CONTROLLER: "KRaft controller", svc.POSTGRES: "embedded PostgreSQL"}[service]
+
+
 def down(
     ctx: typer.Context,
     force: Annotated[bool, typer.Option("--force", help="Kill a service that does not stop within the timeout (and say so).")] = False,
     timeout: Annotated[float | None, typer.Option("--timeout", help="Seconds each service may take to stop (env KAFKAOPS_STOP_TIMEOUT).")] = None,
 ) -> None:
-    """Stop the broker (waiting for its clean shutdown), then ZooKeeper. Only what kafkaops started.
+    """Stop the broker (waiting for its clean shutdown), then ZooKeeper (KRaft split layout: the controller). Only what kafkaops started.
 
     Example: kafkaops down
     """
@@ -78,9 +93,8 @@ def down(
     settings = get_settings(ctx, stop_timeout=timeout)
     with ui.spinner("stopping the stack") as spin:
         result = services.down(settings, progress=spin.update, force=force, notice=ui.info)
-    names = {services.ZOOKEEPER: "ZooKeeper", services.KAFKA: "Kafka broker", services.POSTGRES: "embedded PostgreSQL"}
     for svc in result.services:
-        name = names[svc.service]
+        name = _label(services, svc.service, settings.kraft)
         if svc.action == "stopped":
             how = "cleanly" if svc.clean else "(no clean-shutdown line in its log)"
             pid = f" (pid {svc.pid})" if svc.pid else ""
@@ -111,8 +125,12 @@ def status(
 
     settings = get_settings(ctx)
     st = services.status(settings)
+    kraft = getattr(st, "mode", "zookeeper") == "kraft"
     if json_:
-        ui.print_json({"up": st.up, "local": st.local, "reasons": st.reasons, "services": [asdict(s) for s in st.services]})
+        doc: dict[str, object] = {"up": st.up, "local": st.local, "reasons": st.reasons, "mode": getattr(st, "mode", "zookeeper")}
+        if kraft and st.local:
+            doc.update({"layout": getattr(st, "layout", None), "quorum": getattr(st, "quorum", None), "nodes": getattr(st, "nodes", [])})
+        ui.print_json({**doc, "services": [asdict(s) for s in st.services]})
     else:
         rows = []
         for s in st.services:
@@ -132,8 +150,17 @@ def status(
                     health += f", topic {topic['name']} ({topic['partitions']} partition(s))" if topic.get("exists") else f", no topic {topic['name']}"
                 if h.get("kafka_version"):
                     health += f", Kafka {h['kafka_version']}"
+                if "roles" in h:
+                    health = f"node {h['node_id']} ({','.join(map(str, h['roles']))})" + (f", {health}" if health else "")  # type: ignore[call-overload]
+                if h.get("mode"):
+                    health += f", {h['mode']} mode"
             rows.append([s.service, s.state, s.pid, s.port, format_uptime(s.uptime_s), health])
         ui.print_table(None, ["service", "state", "pid", "port", "uptime", "health"], rows)
+        quorum = getattr(st, "quorum", None)
+        if kraft and st.local:
+            leader = quorum.get("leader_id") if quorum else None
+            voters = ",".join(map(str, quorum.get("voters") or [])) if quorum else "?"  # type: ignore[call-overload]
+            ui.info(f"KRaft mode ({getattr(st, 'layout', '')} layout): quorum leader {leader if leader is not None else 'none'}, voters {voters}")
         if not st.local:
             where = f"KAFKA_BROKER={settings.kafka_broker}" + (
                 f", ZOOKEEPER_CONNECT={settings.zookeeper_connect}" if settings.sources.get("zookeeper_connect") != "default" else ""
@@ -148,7 +175,7 @@ def status(
 
 def logs(
     ctx: typer.Context,
-    service: Annotated[str, typer.Argument(help="zookeeper or kafka")],
+    service: Annotated[str, typer.Argument(help="zookeeper or kafka; controller in KRaft mode (a combined node's log is kafka's)")],
     lines: Annotated[int, typer.Option("-n", "--lines", help="How many of the last lines to print.")] = 50,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines until Ctrl+C.")] = False,
 ) -> None:
@@ -160,13 +187,13 @@ def logs(
     from kafkaops.errors import UsageError
     from kafkaops.procedures import logs as logs_proc
 
-    aliases = {"zookeeper": "zookeeper", "zk": "zookeeper", "kafka": "kafka", "broker": "kafka"}
+    aliases = {"zookeeper": "zookeeper", "zk": "zookeeper", "kafka": "kafka", "broker": "kafka", "controller": "controller"}
     if service not in aliases:
-        raise UsageError(f"unknown service {service!r}", hint="use zookeeper or kafka")
+        raise UsageError(f"unknown service {service!r}", hint="use zookeeper, kafka or controller")
     if lines < 0:
         raise UsageError("-n must be 0 or more")
     settings = get_settings(ctx)
-    path = logs_proc.log_file(settings, aliases[service])
+    path = logs_proc.log_file(settings, logs_proc.log_service(settings, aliases[service]))
     for line in logs_proc.last_lines(path, lines):
         typer.echo(line)
     if follow:

@@ -19,13 +19,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kafkaops.errors import KafkaopsError, UnreachableError, UsageError
-from kafkaops.procedures.layout import write_local_configs
+from kafkaops.procedures.layout import write_kraft_configs, write_local_configs
 
 MARKER = "kafkaops-install.json"
 DEFAULT_MIRROR = "https://archive.apache.org/dist/kafka"
 SCALA = "2.13"
 SLF4J_RELOAD4J = "1.7.36"
 RELOAD4J = "1.2.25"
+# Kafka 4.x logs through log4j2. Its POM asks for slf4j-api 1.7.36, which log4j-slf4j2-impl does not
+# bind to (SLF4J falls back to NOP: no log line at all), so the pom pins the SLF4J 2 API it needs.
+SLF4J_API_2 = "2.0.17"
+LOG4J2 = "2.25.3"
 
 Progress = Callable[[str], None]
 
@@ -37,19 +41,24 @@ class InstallResult:
     source: str
     jars: int
     already_installed: bool
+    mode: str = "zookeeper"
 
 
-def check_version(version: str) -> None:
+def version_mode(version: str) -> str:
+    """The mode a Kafka version's install is configured for: 4.x runs only in KRaft mode, 3.x in ZooKeeper mode."""
+    return "kraft" if int(version.split(".")[0]) >= 4 else "zookeeper"
+
+
+def check_version(version: str) -> str:
+    """Check a version kafkaops can install; return the mode its configs are written for."""
     if not re.fullmatch(r"\d+\.\d+\.\d+", version):
-        raise UsageError(f"{version!r} is not a Kafka version (expected e.g. 3.9.2)")
+        raise UsageError(f"{version!r} is not a Kafka version (expected e.g. 3.9.2 or 4.4.0)")
     major = int(version.split(".")[0])
-    if major >= 4:
-        raise UsageError(
-            f"Kafka {version} runs only in KRaft mode; kafkaops runs the procedure's ZooKeeper mode",
-            hint="use a 3.x version, e.g. --version 3.9.2 (the last line with ZooKeeper mode)",
-        )
     if major < 3:
-        raise UsageError(f"Kafka {version} is older than kafkaops supports", hint="use --version 3.9.2")
+        raise UsageError(f"Kafka {version} is older than kafkaops supports", hint="use --version 3.9.2 (ZooKeeper mode) or 4.4.0 (KRaft)")
+    if version in ("4.0.0",):  # never published on Maven Central: 4.0.1 is the first 4.x release there
+        raise UsageError("Kafka 4.0.0 is not on Maven Central", hint="use 4.0.1 or newer, e.g. --version 4.4.0")
+    return version_mode(version)
 
 
 def installed_version(kafka_home: Path) -> dict[str, object] | None:
@@ -63,12 +72,21 @@ def installed_version(kafka_home: Path) -> dict[str, object] | None:
 
 
 def pom_xml(version: str) -> str:
-    deps = [
-        ("org.apache.kafka", f"kafka_{SCALA}", version),
-        ("org.apache.kafka", "kafka-tools", version),  # kafka-topics / console consumer main classes
-        ("org.slf4j", "slf4j-reload4j", SLF4J_RELOAD4J),  # the POM has no logging backend: without one
-        ("ch.qos.reload4j", "reload4j", RELOAD4J),  # neither ZooKeeper nor Kafka logs a line
-    ]
+    if version_mode(version) == "kraft":
+        deps = [
+            ("org.slf4j", "slf4j-api", SLF4J_API_2),  # first: a direct dependency wins over Kafka's 1.7.36
+            ("org.apache.kafka", f"kafka_{SCALA}", version),
+            ("org.apache.kafka", "kafka-tools", version),  # StorageTool's friends, MetadataQuorumCommand
+            ("org.apache.logging.log4j", "log4j-slf4j2-impl", LOG4J2),  # the POM has no logging backend
+            ("org.apache.logging.log4j", "log4j-core", LOG4J2),
+        ]
+    else:
+        deps = [
+            ("org.apache.kafka", f"kafka_{SCALA}", version),
+            ("org.apache.kafka", "kafka-tools", version),  # kafka-topics / console consumer main classes
+            ("org.slf4j", "slf4j-reload4j", SLF4J_RELOAD4J),  # the POM has no logging backend: without one
+            ("ch.qos.reload4j", "reload4j", RELOAD4J),  # neither ZooKeeper nor Kafka logs a line
+        ]
     body = "".join(f"    <dependency><groupId>{g}</groupId><artifactId>{a}</artifactId><version>{v}</version></dependency>\n" for g, a, v in deps)
     return (
         '<project xmlns="http://maven.apache.org/POM/4.0.0">\n'
@@ -199,7 +217,7 @@ def download_archive(version: str, mirror: str, target: Path, work: Path, progre
     stock = target / "config"
     if stock.is_dir():  # keep the distribution's own configs beside ours, for reference
         (target / "config-dist").mkdir(exist_ok=True)
-        for name_ in ("server.properties", "zookeeper.properties", "log4j.properties"):
+        for name_ in ("server.properties", "zookeeper.properties", "log4j.properties", "log4j2.yaml", "broker.properties", "controller.properties"):
             if (stock / name_).is_file():
                 shutil.move(str(stock / name_), str(target / "config-dist" / name_))
 
@@ -215,14 +233,14 @@ def install(
     progress: Progress = lambda _msg: None,
     mvn: str = "mvn",
 ) -> InstallResult:
-    check_version(version)
+    mode = check_version(version)
     if source not in ("maven", "apache"):
         raise UsageError(f"unknown source {source!r}", hint="use --source maven or --source apache")
     target = dists_dir / version
     marker = installed_version(target)
     if marker and not force:
         jars = len(list((target / "libs").glob("*.jar")))
-        return InstallResult(target, version, str(marker.get("source", "?")), jars, already_installed=True)
+        return InstallResult(target, version, str(marker.get("source", "?")), jars, already_installed=True, mode=mode)
     if target.exists() and not marker and any(target.iterdir()) and not force:
         raise KafkaopsError(
             f"{target} exists but was not installed by kafkaops (or a previous install did not finish)",
@@ -238,12 +256,15 @@ def install(
             resolve_with_maven(version, staged / "libs", work, progress, mvn=mvn)
         else:
             download_archive(version, mirror, staged, work, progress)
-        write_local_configs(staged / "config", data_dir)
+        if mode == "kraft":  # data of both installs lives side by side under data_dir
+            write_kraft_configs(staged / "config", data_dir)
+        else:
+            write_local_configs(staged / "config", data_dir)
         jars = len(list((staged / "libs").glob("*.jar")))
-        (staged / MARKER).write_text(json.dumps({"version": version, "source": source, "jars": jars}, indent=2), encoding="utf-8")
+        (staged / MARKER).write_text(json.dumps({"version": version, "source": source, "jars": jars, "mode": mode}, indent=2), encoding="utf-8")
         if target.exists():
             shutil.rmtree(target)
         staged.rename(target)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return InstallResult(target, version, source, jars, already_installed=False)
+    return InstallResult(target, version, source, jars, already_installed=False, mode=mode)

@@ -19,6 +19,20 @@ def log_file(settings: Settings, service: str) -> Path:
     return path
 
 
+def log_service(settings: Settings, service: str) -> str:
+    """Whose log to show: in KRaft mode a combined node's controller logs into kafka's; ZooKeeper has none there."""
+    from kafkaops.errors import UsageError
+    from kafkaops.procedures.services import CONTROLLER, KAFKA, ZOOKEEPER, controller_properties
+
+    if service == CONTROLLER and not (settings.kraft and controller_properties(settings).is_file()):
+        if not settings.kraft:
+            raise UsageError("there is no controller process in ZooKeeper mode", hint="use kafkaops logs kafka (the controller runs inside a broker)")
+        return KAFKA  # combined node: one process, one log
+    if service == ZOOKEEPER and settings.kraft:
+        raise UsageError("there is no ZooKeeper in KRaft mode", hint="use kafkaops logs kafka or kafkaops logs controller")
+    return service
+
+
 def last_lines(path: Path, n: int) -> list[str]:
     if n == 0:
         return []

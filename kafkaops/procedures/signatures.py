@@ -64,6 +64,27 @@ SIGNATURES: tuple[Signature, ...] = (
         "cluster-id-mismatch",
     ),
     _sig(
+        "kraft.unformatted",
+        r"No readable meta\.properties files found|No `meta\.properties` found in (\S+)|have you run `kafka-storage\.sh` to format",
+        "the KRaft log dir was never formatted",
+        "`kafkaops up` formats an empty log dir itself; a dir with files but no meta.properties is refused: empty it with `kafkaops reset --confirm`",
+        "kraft-storage",
+    ),
+    _sig(
+        "kraft.node_id_conflict",
+        r"DuplicateBrokerRegistrationException|Another broker is registered with that broker id|node id \d+ must not be included in the set of voters",
+        "node.id conflict: two KRaft nodes use the same node.id (or a broker's id is a voter's)",
+        "give every node its own node.id; only controllers belong in controller.quorum.voters",
+        "kraft-node-id-conflict",
+    ),
+    _sig(
+        "kraft.quorum_config",
+        r"(?:requirement failed|IllegalArgumentException|ConfigException)[^\n]*(?:controller\.quorum\.(?:voters|bootstrap\.servers)|controller\.listener\.names|process\.roles)",
+        "KRaft quorum or listener misconfiguration (controller.quorum.voters, controller.listener.names, listeners)",
+        "make controller.quorum.voters name each controller as node.id@host:port of its CONTROLLER listener, and list that listener in listeners and controller.listener.names",
+        "kraft-quorum-config",
+    ),
+    _sig(
         "kafka.zk_timeout",
         r"ZooKeeperClientTimeoutException: Timed out waiting for connection",
         "the broker could not reach ZooKeeper",

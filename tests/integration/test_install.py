@@ -124,7 +124,54 @@ def test_maven_source_is_idempotent_and_missing_mvn_is_clear(tmp_path: Path, kaf
     assert not (tmp_path / "ops" / "kafka" / VERSION).exists()
 
 
-def test_kraft_only_versions_are_refused(tmp_path: Path) -> None:
+def test_versions_and_modes_that_do_not_go_together_are_refused(tmp_path: Path) -> None:
     env = {"PATH": __import__("os").environ["PATH"], "HOME": str(tmp_path), "KAFKAOPS_HOME": str(tmp_path / "ops")}
-    res = run_kafkaops(["install", "--version", "4.1.0"], env, tmp_path)
-    assert res.returncode == 2 and "KRaft" in res.stderr
+    res = run_kafkaops(["install", "--version", "4.1.0", "--mode", "zookeeper"], env, tmp_path)
+    assert res.returncode == 2 and "Kafka 4.1.0 does not run in zookeeper mode" in res.stderr and "KRaft" in res.stderr
+    res = run_kafkaops(["install", "--version", "4.0.0"], env, tmp_path)
+    assert res.returncode == 2 and "not on Maven Central" in res.stderr
+    assert not (tmp_path / "ops" / "kafka").exists()
+
+
+def test_apache_source_for_kafka_4_verifies_the_sha512_and_writes_kraft_configs(tmp_path: Path) -> None:
+    """The same SHA-512 check as 3.9 on a 4.x tarball (built here from the KRaft install's real jars)."""
+    from kafkaops.settings import DEFAULT_KRAFT_VERSION
+
+    ops_home = Path(__import__("os").environ.get("KAFKAOPS_TEST_HOME", Path.home() / ".cache" / "kafkaops-test"))
+    source = install(dists_dir=ops_home / "kafka", data_dir=ops_home / "data", version=DEFAULT_KRAFT_VERSION).kafka_home
+    version = DEFAULT_KRAFT_VERSION
+    root = tmp_path / "mirror"
+    (root / version).mkdir(parents=True)
+    stock = tmp_path / "stock"
+    stock.mkdir()
+    (stock / "server.properties").write_text("process.roles=broker,controller\nlog.dirs=/tmp/kraft-combined-logs\n")
+    (stock / "log4j2.yaml").write_text("Configuration: {}\n")
+    tgz = root / version / f"kafka_2.13-{version}.tgz"
+    with tarfile.open(tgz, "w:gz", compresslevel=1) as tar:
+        tar.add(source / "libs", arcname=f"kafka_2.13-{version}/libs")
+        tar.add(stock, arcname=f"kafka_2.13-{version}/config")
+    (root / version / f"{tgz.name}.sha512").write_text(f"{hashlib.sha512(tgz.read_bytes()).hexdigest()}  {tgz.name}\n")
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *a, **kw):  # noqa: ANN002, ANN003
+            super().__init__(*a, directory=str(root), **kw)
+
+        def log_message(self, *args):  # noqa: ANN002
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        result = install(dists_dir=tmp_path / "kafka", data_dir=tmp_path / "data", version=version, source="apache", mirror=base)
+        assert result.mode == "kraft" and result.source == "apache" and not result.already_installed
+        config = (result.kafka_home / "config" / "server.properties").read_text()
+        assert "process.roles=broker,controller" in config and f"log.dirs={tmp_path / 'data' / 'kraft-logs'}" in config
+        assert (result.kafka_home / "config-dist" / "server.properties").read_text().startswith("process.roles")  # the stock one, kept aside
+        assert (result.kafka_home / "config" / "split" / "controller.properties").is_file()
+        tgz.write_bytes(tgz.read_bytes()[:-10] + b"0123456789")  # corrupt: refused, nothing left behind
+        with pytest.raises(KafkaopsError, match="checksum mismatch"):
+            install(dists_dir=tmp_path / "k2", data_dir=tmp_path / "data", version=version, source="apache", mirror=base)
+        assert list((tmp_path / "k2").iterdir()) == []
+    finally:
+        server.shutdown()

@@ -86,3 +86,28 @@ def test_an_env_file_error_names_the_line_with_text_after_blank_lines(tmp_path: 
     (tmp_path / ".env").write_text("KAFKA_TOPIC=t\n\n\nexport  KAFKA_CLIENT_ID = 'me\n")
     with pytest.raises(UsageError, match=r"\.env, line 4: the value of KAFKA_CLIENT_ID opens a quote \(\'\) that is never closed$"):
         load_settings(env={"KAFKAOPS_HOME": str(tmp_path)}, cwd=tmp_path)
+
+
+def test_mode_picks_the_installation(tmp_path: Path) -> None:
+    home = {"KAFKAOPS_HOME": str(tmp_path / "h")}
+    zk = load_settings(env=home, cwd=tmp_path)
+    assert zk.mode == "zookeeper" and zk.kafka_home == tmp_path / "h" / "kafka" / "3.9.2"
+    kraft = load_settings(env={**home, "KAFKAOPS_MODE": "kraft"}, cwd=tmp_path)
+    assert kraft.mode == "kraft" and kraft.kraft and kraft.kafka_home == tmp_path / "h" / "kafka" / "4.4.0"
+    implied = load_settings({"kafka_version": "4.1.1"}, env=home, cwd=tmp_path)
+    assert implied.mode == "kraft" and implied.kafka_home == tmp_path / "h" / "kafka" / "4.1.1"
+    with pytest.raises(UsageError, match="zookeeper or kraft"):
+        load_settings(env={**home, "KAFKAOPS_MODE": "raft"}, cwd=tmp_path)
+    with pytest.raises(UsageError, match="does not run in zookeeper mode"):
+        load_settings({"kafka_version": "4.4.0", "mode": "zookeeper"}, env=home, cwd=tmp_path)
+
+
+def test_mode_is_read_from_the_config_never_from_the_version(tmp_path: Path) -> None:
+    conf = tmp_path / "server.properties"
+    conf.write_text("process.roles=broker,controller\nnode.id=1\nlisteners=PLAINTEXT://localhost:19092,CONTROLLER://localhost:19093\n")
+    env = {"KAFKAOPS_HOME": str(tmp_path), "KAFKAOPS_SERVER_PROPERTIES": str(conf), "KAFKAOPS_KAFKA_VERSION": "3.9.2"}
+    s = load_settings(env=env, cwd=tmp_path)
+    assert s.mode == "kraft" and s.sources["mode"] == "config" and s.kafka_broker == "localhost:19092"
+    conf.write_text("broker.id=0\nzookeeper.connect=localhost:2181\n")  # no process.roles: ZooKeeper mode, whatever KAFKAOPS_MODE says
+    s = load_settings(env={**env, "KAFKAOPS_MODE": "kraft", "KAFKAOPS_KAFKA_VERSION": "4.4.0"}, cwd=tmp_path)
+    assert s.mode == "zookeeper" and s.sources["mode"] == "config"

@@ -12,12 +12,15 @@ two of them never start, stop or empty the same stack at once; another one waits
 A pid file is removed only while its content is still what this command read or wrote.
 
 The package, one module per part: config (the stack's configuration), pidfiles (pid files and the
-stack lock), state (each service's state), launch (a JVM), startup (``up``) and shutdown (``down``).
+stack lock), state (each service's state), launch (a JVM), startup (``up``) and shutdown (``down``);
+for the KRaft stack of Kafka 4.x, kraft (its up, down, readiness and status) and kraft_layout (its
+layouts, read from the configs, and its storage: formatted once, checked before every start).
 """
 
 from __future__ import annotations
 
 from kafkaops.procedures.services.config import (
+    CONTROLLER,
     KAFKA,
     MAIN_CLASS,
     POLL,
@@ -33,6 +36,7 @@ from kafkaops.procedures.services.config import (
     probe_host,
     read_stack_config,
 )
+from kafkaops.procedures.services.kraft import stack_status as status  # either mode; ZooKeeper mode's is state.status
 from kafkaops.procedures.services.launch import _start, failure_report, jvm_command, read_log_since, tail_lines
 from kafkaops.procedures.services.pidfiles import (
     LOCK_VERB,
@@ -40,6 +44,7 @@ from kafkaops.procedures.services.pidfiles import (
     PidCheck,
     PidRecord,
     check_pid,
+    controller_properties,
     live_process,
     lock_path,
     log_dir,
@@ -83,11 +88,11 @@ from kafkaops.procedures.services.state import (
     remote_status,
     require_up,
     service_address,
-    status,
     zookeeper_status,
 )
 
 __all__ = [
+    "CONTROLLER",
     "UNSEEN_OWNER",
     "ServiceProbe",
     "probe",
@@ -128,6 +133,7 @@ __all__ = [
     "check_cluster_id",
     "check_kafka_home",
     "check_pid",
+    "controller_properties",
     "database_status",
     "down",
     "failure_report",

@@ -13,9 +13,13 @@ from kafkaops.settings import Settings
 ZOOKEEPER = "zookeeper"
 KAFKA = "kafka"
 POSTGRES = "postgres"
-MAIN_CLASS = {ZOOKEEPER: "org.apache.zookeeper.server.quorum.QuorumPeerMain", KAFKA: "kafka.Kafka"}
+CONTROLLER = "controller"  # KRaft split layout: the controller process (process.roles=controller)
+MAIN_CLASS = {ZOOKEEPER: "org.apache.zookeeper.server.quorum.QuorumPeerMain", KAFKA: "kafka.Kafka", CONTROLLER: "kafka.Kafka"}
 STARTED_LINE = "started (kafka.server.KafkaServer)"
 SHUTDOWN_LINE = "shut down completed (kafka.server.KafkaServer)"
+# KRaft (Kafka 4.x): any node's started line, and the broker's clean shutdown.
+KRAFT_STARTED_LINE = "Kafka Server started (kafka.server.KafkaRaftServer)"
+KRAFT_SHUTDOWN_LINE = "shut down completed (kafka.server.BrokerServer)"
 POLL = 0.05
 
 Progress = Callable[[str], None]
@@ -85,7 +89,7 @@ def check_kafka_home(settings: Settings) -> Path:
     if not any(libs.glob("kafka_2.*.jar")):
         raise ConfigError(
             f"KAFKA_HOME {settings.kafka_home} is not a Kafka installation (no libs/kafka_2.*.jar)",
-            hint="run `kafkaops install`, or point KAFKA_HOME at a Kafka folder with libs/ and config/",
+            hint=f"run `kafkaops install{' --mode kraft' if settings.kraft else ''}`, or point KAFKA_HOME at a Kafka folder with libs/ and config/",
         )
     return libs
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from kafkaops.adapters import processes
 from kafkaops.errors import ServiceFailed
 from kafkaops.procedures import signatures
-from kafkaops.procedures.layout import ensure_log4j
+from kafkaops.procedures.layout import ensure_log4j, ensure_log4j2
 from kafkaops.procedures.services.config import MAIN_CLASS, ZOOKEEPER
 from kafkaops.procedures.services.pidfiles import PidRecord, log_dir, log_path, write_pid
 from kafkaops.settings import Settings
@@ -27,7 +27,8 @@ def jvm_command(settings: Settings, service: str, java: str, config: Path, log4j
         "-XX:InitiatingHeapOccupancyPercent=35",
         "-XX:+ExplicitGCInvokesConcurrent",
         "-Djava.awt.headless=true",
-        f"-Dlog4j.configuration={log4j.resolve().as_uri()}",
+        # Kafka 4.x logs through log4j2, which ignores the reload4j property (and logs only errors without its own)
+        f"-Dlog4j2.configurationFile={log4j.resolve()}" if log4j.suffix == ".yaml" else f"-Dlog4j.configuration={log4j.resolve().as_uri()}",
         f"-Dkafka.logs.dir={log_dir(settings, service).resolve()}",
         *settings.jvm_opts,
         "-cp",
@@ -37,8 +38,14 @@ def jvm_command(settings: Settings, service: str, java: str, config: Path, log4j
     ]
 
 
+def uses_log4j2(kafka_home: Path) -> bool:
+    """Whether an installation logs through log4j2 (Kafka 4.x) rather than reload4j (3.x)."""
+    return any((kafka_home / "libs").glob("log4j-core-2*.jar"))
+
+
 def _start(settings: Settings, service: str, java: str, config: Path) -> PidRecord:
-    log4j = ensure_log4j(settings.kafkaops_home / "conf" / "log4j.properties")
+    conf = settings.kafkaops_home / "conf"
+    log4j = ensure_log4j2(conf / "log4j2.yaml") if uses_log4j2(settings.kafka_home) else ensure_log4j(conf / "log4j.properties")
     logs = log_dir(settings, service)
     logs.mkdir(parents=True, exist_ok=True)
     log = log_path(settings, service)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from kafkaops.adapters import locks, processes
 from kafkaops.errors import RefusedError
-from kafkaops.procedures.services.config import KAFKA, MAIN_CLASS, ZOOKEEPER, Progress, _noop
+from kafkaops.procedures.services.config import CONTROLLER, KAFKA, MAIN_CLASS, ZOOKEEPER, Progress, _noop
 from kafkaops.settings import Settings
 
 
@@ -68,10 +68,17 @@ def remove_pid(settings: Settings, record: PidRecord) -> bool:
     return True
 
 
-SERVICE_LABEL = {ZOOKEEPER: "ZooKeeper", KAFKA: "Kafka broker"}
+SERVICE_LABEL = {ZOOKEEPER: "ZooKeeper", KAFKA: "Kafka broker", CONTROLLER: "KRaft controller"}
+
+
+def controller_properties(settings: Settings) -> Path:
+    """The split layout's controller config: controller.properties beside the broker's server.properties."""
+    return settings.server_properties.parent / "controller.properties"
 
 
 def service_config(settings: Settings, service: str) -> Path:
+    if service == CONTROLLER:
+        return controller_properties(settings)
     return settings.zookeeper_properties if service == ZOOKEEPER else settings.server_properties
 
 

@@ -8,7 +8,18 @@ from pathlib import Path
 
 from kafkaops.adapters import processes
 from kafkaops.errors import RefusedError, ServiceFailed
-from kafkaops.procedures.services.config import KAFKA, POSTGRES, SHUTDOWN_LINE, ZOOKEEPER, Progress, StackConfig, _noop, probe_host, read_stack_config
+from kafkaops.procedures.services.config import (
+    KAFKA,
+    KRAFT_SHUTDOWN_LINE,
+    POSTGRES,
+    SHUTDOWN_LINE,
+    ZOOKEEPER,
+    Progress,
+    StackConfig,
+    _noop,
+    probe_host,
+    read_stack_config,
+)
 from kafkaops.procedures.services.launch import read_log_since
 from kafkaops.procedures.services.pidfiles import SERVICE_LABEL, check_pid, read_pid, remove_pid, stack_lock
 from kafkaops.procedures.services.startup import mismatch_hint
@@ -48,7 +59,7 @@ def _stop_one(settings: Settings, service: str, force: bool, progress: Progress)
     log = Path(record.log)
     offset = log.stat().st_size if log.exists() else 0
     t0 = time.monotonic()
-    label = "the Kafka broker" if service == KAFKA else "ZooKeeper"
+    label = {KAFKA: "the Kafka broker", ZOOKEEPER: "ZooKeeper"}.get(service, "the KRaft controller")
     progress(f"stopping {label} (pid {proc.pid})")
     processes.request_stop(proc.pid, proc.create_time)
     exited = processes.wait_exit(proc.pid, proc.create_time, settings.stop_timeout)
@@ -72,8 +83,9 @@ def _stop_one(settings: Settings, service: str, force: bool, progress: Progress)
         )
     remove_pid(settings, record)
     clean = True
-    if service == KAFKA:
-        clean = SHUTDOWN_LINE in read_log_since(log, offset)
+    if service == KAFKA:  # ZooKeeper mode, or KRaft (a combined node or the split layout's broker)
+        text = read_log_since(log, offset)
+        clean = SHUTDOWN_LINE in text or KRAFT_SHUTDOWN_LINE in text
     return StopOutcome(
         service,
         "stopped",
@@ -89,10 +101,18 @@ def down(settings: Settings, progress: Progress = _noop, *, force: bool = False,
 
     A pid file whose live process is not what kafkaops launched is left alone (nothing signalled, the
     file kept); after stopping what may be stopped, that is refused (exit 5) with what was done.
+    In KRaft mode (settings.kraft) the broker stops first, then the split layout's controller.
     """
-    cfg = read_stack_config(settings)
-    with stack_lock(settings, "down", notice):
-        result = _down(settings, cfg, progress, force=force)
+    if settings.kraft:
+        from kafkaops.procedures.services import kraft
+
+        layout = kraft.read_layout(settings)
+        with stack_lock(settings, "down", notice):
+            result = kraft.down(settings, layout, progress, force=force)
+    else:
+        cfg = read_stack_config(settings)
+        with stack_lock(settings, "down", notice):
+            result = _down(settings, cfg, progress, force=force)
     mismatched = [s for s in result.services if s.action == "pid-file-mismatch"]
     if mismatched:
         raise RefusedError(

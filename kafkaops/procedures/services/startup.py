@@ -280,7 +280,27 @@ def _wait_broker(settings: Settings, cfg: StackConfig, record: PidRecord, progre
 
 
 def up(settings: Settings, progress: Progress = _noop, *, ensure_topic: bool = True, notice: Progress = _noop) -> UpResult:
-    """Start the stack under the stack lock; ``notice`` gets what must be shown even without a terminal (a wait)."""
+    """Start the stack under the stack lock; ``notice`` gets what must be shown even without a terminal (a wait).
+
+    In KRaft mode (settings.kraft, read from server.properties) the KRaft node(s) start instead of
+    ZooKeeper and the broker: see :mod:`kafkaops.procedures.services.kraft`.
+    """
+    if settings.kraft:
+        from kafkaops.procedures.services import kraft
+
+        info = find_java(settings.java)
+        if info.major < 17:  # Kafka 4.x brokers are built for Java 17: an older JVM fails with UnsupportedClassVersionError
+            raise KafkaopsError(
+                f"Java {info.major} at {info.path} is too old for Kafka 4.x (KRaft mode): it needs Java 17 or newer",
+                hint="install Java 17 and set JAVA_HOME (or KAFKAOPS_JAVA)",
+                runbook="failures java-missing",
+            )
+        java = info.path
+        check_kafka_home(settings)
+        layout = kraft.read_layout(settings)
+        with stack_lock(settings, "up", notice):
+            result = kraft.up(settings, layout, java, progress)
+            return finish_up(settings, result, progress, ensure_topic=ensure_topic)
     if ensure_topic:  # a partition count ZooKeeper cannot store would wedge the broker: refuse before starting
         from kafkaops.procedures.topics import check_partition_limit
 
@@ -302,6 +322,11 @@ def _up(settings: Settings, cfg: StackConfig, java: str, progress: Progress, *, 
     except KafkaopsError as exc:
         exc.details.append("ZooKeeper was left running; `kafkaops down` stops it")
         raise
+    return finish_up(settings, result, progress, ensure_topic=ensure_topic)
+
+
+def finish_up(settings: Settings, result: UpResult, progress: Progress, *, ensure_topic: bool) -> UpResult:
+    """After the broker is ready (either mode): the pipeline topic, then the embedded database."""
     if ensure_topic:
         from kafkaops.procedures import topics
 

@@ -1,0 +1,87 @@
+"""KRaft mode: time from `kafkaops up --no-topic` to a broker that answers metadata (one combined
+node, storage already formatted), against the same JVM started by hand on the same config and polled
+with no overhead, alternating in the same run; plus the first `up`, which formats the storage.
+
+    .venv/bin/python bench/bench_kraft_up.py [--runs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench_up import metadata_ok
+from common import ROOT, save, summary
+
+sys.path.insert(0, str(ROOT))
+
+from kafkaops.adapters.javaprops import write_properties  # noqa: E402
+from kafkaops.procedures import layout  # noqa: E402
+from kafkaops.procedures.install import install  # noqa: E402
+from kafkaops.settings import DEFAULT_KRAFT_VERSION  # noqa: E402
+from tests.conftest import free_port  # noqa: E402
+
+
+def kraft_home() -> Path:
+    ops = Path(os.environ.get("KAFKAOPS_TEST_HOME", Path.home() / ".cache" / "kafkaops-test"))
+    return install(dists_dir=ops / "kafka", data_dir=ops / "data", version=DEFAULT_KRAFT_VERSION).kafka_home
+
+
+def kafkaops(args: list[str], env: dict[str, str]) -> float:
+    t0 = time.perf_counter()
+    r = subprocess.run([sys.executable, "-m", "kafkaops", *args], env=env, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise SystemExit(r.stderr)
+    return time.perf_counter() - t0
+
+
+def by_hand(home: Path, config: Path, root: Path, broker: str) -> float:
+    log4j2 = layout.ensure_log4j2(root / "log4j2.yaml")
+    cmd = ["java", "-Xms512m", "-Xmx512m", "-server", "-XX:+UseG1GC", "-Djava.awt.headless=true", f"-Dlog4j2.configurationFile={log4j2}"]
+    cmd += [f"-Dkafka.logs.dir={root / 'hand-logs'}", "-cp", str(home / "libs" / "*"), "kafka.Kafka", str(config)]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
+    try:
+        while not metadata_ok(broker):
+            pass
+        return time.perf_counter() - t0
+    finally:
+        proc.terminate()
+        proc.wait(60)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=5)
+    runs = ap.parse_args().runs
+    home = kraft_home()
+    root = Path(tempfile.mkdtemp(prefix="bench-kraft-"))
+    try:
+        port, cport = free_port(), free_port()
+        config = root / "server.properties"
+        write_properties(config, layout.kraft_combined_config(root / "logs", port, cport))
+        env = dict(os.environ, KAFKA_HOME=str(home), KAFKAOPS_HOME=str(root / "ops"), KAFKAOPS_SERVER_PROPERTIES=str(config))
+        env.update(KAFKAOPS_EMBEDDED_DB="off", KAFKAOPS_KAFKA_HEAP="512m", KAFKA_BROKER=f"localhost:{port}")
+        first = kafkaops(["up", "--no-topic"], env)
+        kafkaops(["down"], env)
+        ups, hands = [], []
+        for _ in range(runs):
+            ups.append(kafkaops(["up", "--no-topic"], env))
+            kafkaops(["down"], env)
+            hands.append(by_hand(home, config, root, f"localhost:{port}"))
+        result = {"version": DEFAULT_KRAFT_VERSION, "first_up_with_format_s": round(first, 3), "kafkaops_up": summary(ups), "by_hand": summary(hands)}
+        result["overhead_median_s"] = round(result["kafkaops_up"]["median"] - result["by_hand"]["median"], 3)
+        print(result)
+        save("kraft_up", result)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
