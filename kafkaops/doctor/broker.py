@@ -12,7 +12,7 @@ from kafkaops.doctor.process import BROKER_WORDS, process_check
 from kafkaops.doctor.registry import check
 from kafkaops.doctor.results import METADATA_DEADLINE, REQUEST_DEADLINE, Outcome, failed, passed, skipped, warned
 from kafkaops.errors import KafkaopsError, UnreachableError
-from kafkaops.procedures import cluster, services
+from kafkaops.procedures import services
 
 
 def _broker_port(ctx: Context) -> tuple[str, int]:
@@ -230,7 +230,7 @@ def _zookeeper_cluster_id(ctx: Context) -> str | None:
 def check_meta_properties(ctx: Context) -> Outcome:
     """Every log dir's meta.properties read as the broker reads it: missing is a new broker, anything unreadable is not."""
     assert ctx.cfg is not None
-    metas = [cluster.read_meta(d) for d in ctx.cfg.log_dirs]
+    metas = [services.read_meta(d) for d in ctx.cfg.log_dirs]
     bad = [m for m in metas if m.state not in ("missing", "ok")]
     if bad:
         m = bad[0]
@@ -279,7 +279,7 @@ def check_cluster_id(ctx: Context) -> Outcome:
         who = "; ".join(ctx.identity.foreign.values())
         return skipped(f"{who}: the local meta.properties is not compared with the cluster that answers there", kind="remote")
     zk_id = zk.cluster_id(ctx.zk())
-    stored = {str(m.path.parent): m for m in (cluster.read_meta(d) for d in ctx.cfg.log_dirs) if m.state == "ok"}
+    stored = {str(m.path.parent): m for m in (services.read_meta(d) for d in ctx.cfg.log_dirs) if m.state == "ok"}
     if not stored:
         return passed("no meta.properties in the log dirs yet (a new broker): nothing to disagree with ZooKeeper", data={"zookeeper_cluster_id": zk_id})
     bad: list[str] = []

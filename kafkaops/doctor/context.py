@@ -12,7 +12,7 @@ from kafkaops.adapters import zookeeper as zk
 from kafkaops.doctor import kraft
 from kafkaops.doctor.results import PASS, WARN, CheckResult
 from kafkaops.errors import KafkaopsError
-from kafkaops.procedures import cluster, services
+from kafkaops.procedures import services
 from kafkaops.settings import Settings
 
 
@@ -75,7 +75,7 @@ class Context:
         if self.local_mode == kraft.KRAFT:
             self.identity = kraft.identify_kraft(settings)
         else:
-            self.identity = cluster.identify(settings)
+            self.identity = services.identify(settings)
         self.zk_local = self.identity.zookeeper_on_this_machine and self.local_mode != kraft.KRAFT
         self.broker_local = self.identity.broker_on_this_machine
         self.cfg: services.StackConfig | None = self.identity.cfg if self.identity.local else None

@@ -3,7 +3,7 @@
 The mode of a local stack is read from its server.properties: ``process.roles`` present means KRaft
 (never guessed from the version). A remote cluster's mode is asked from a broker (its
 ``process.roles`` config, see :func:`remote_mode`). A local KRaft stack is identified like the
-ZooKeeper-mode one (:func:`kafkaops.procedures.cluster.identify`), without ZooKeeper: KAFKA_BROKER must
+ZooKeeper-mode one (:func:`kafkaops.procedures.services.identify`), without ZooKeeper: KAFKA_BROKER must
 be this machine and one of the local broker's listeners, a broker kafkaops started must be what
 listens there, and the cluster id it reports must be the one its log dirs hold.
 """
@@ -17,7 +17,7 @@ from typing import Any
 from kafkaops.adapters import network, processes
 from kafkaops.adapters.javaprops import Listener, Properties, parse_listeners, read_properties
 from kafkaops.errors import KafkaopsError
-from kafkaops.procedures import cluster, services
+from kafkaops.procedures import services
 from kafkaops.settings import Settings
 
 ZOOKEEPER = "zookeeper"
@@ -122,14 +122,14 @@ def stack_config(settings: Settings, kc: KraftConfig) -> services.StackConfig:
     )
 
 
-def identify_kraft(settings: Settings, *, ask_broker: bool = True) -> cluster.ClusterIdentity:
-    """Whether KAFKA_BROKER is the local KRaft stack (same rules as :func:`cluster.identify`, without ZooKeeper)."""
+def identify_kraft(settings: Settings, *, ask_broker: bool = True) -> services.ClusterIdentity:
+    """Whether KAFKA_BROKER is the local KRaft stack (same rules as :func:`services.identify`, without ZooKeeper)."""
     reasons: list[str] = []
     problems: dict[str, str] = {}
     broker_address = settings.kafka_broker
     broker_host, broker_port = network.split_hostport(broker_address, 9092)
     broker_here = network.is_local(broker_host, timeout=0.5)
-    ident = cluster.ClusterIdentity(False, reasons, problems, broker_on_this_machine=broker_here)
+    ident = services.ClusterIdentity(False, reasons, problems, broker_on_this_machine=broker_here)
     if not broker_here:
         problems["broker"] = f"KAFKA_BROKER={broker_address} is not this machine: its processes and files cannot be inspected from here"
     try:
@@ -165,7 +165,7 @@ def identify_kraft(settings: Settings, *, ask_broker: bool = True) -> cluster.Cl
             reasons[:] = list(problems.values()) + reasons
             return ident
     if ask_broker and processes.port_open(host, broker_port):
-        stored = {str(m.path): m.cluster_id for m in (cluster.read_meta(d) for d in cfg.log_dirs) if m.cluster_id}
+        stored = {str(m.path): m.cluster_id for m in (services.read_meta(d) for d in cfg.log_dirs) if m.cluster_id}
         try:
             from kafkaops.adapters.kafka import metadata
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kafkaops.errors import KafkaopsError, RefusedError
-from kafkaops.procedures import cluster, services
+from kafkaops.procedures import services
 from kafkaops.procedures.reset.contents import Foreign, _count, _topics_on_disk, measure, survey
 from kafkaops.procedures.reset.guards import Protected, _is_within, _same, hard_guard, realpath, service_cwd
 from kafkaops.procedures.reset.offset import read_producer_offset
@@ -135,8 +135,8 @@ def build_plan(
     stop = [_service_plan(settings, cfg, services.KAFKA), _service_plan(settings, cfg, services.ZOOKEEPER)]
     refusals = [d.refusal for d in dirs if d.refusal]
     # A reset empties the local stack's folders: never because the settings name another cluster.
-    identity = cluster.identify(settings)
-    not_local = None if identity.local else cluster.not_local_message(settings, identity)
+    identity = services.identify(settings)
+    not_local = None if identity.local else services.identity.not_local_message(settings, identity)
     if not_local:
         refusals.insert(0, not_local)
     refusals += [f"{'Kafka broker' if s.service == services.KAFKA else 'ZooKeeper'}: {s.detail}" for s in stop if s.state == "foreign"]

@@ -12,7 +12,9 @@ two of them never start, stop or empty the same stack at once; another one waits
 A pid file is removed only while its content is still what this command read or wrote.
 
 The package, one module per part: config (the stack's configuration), pidfiles (pid files and the
-stack lock), state (each service's state), launch (a JVM), startup (``up``) and shutdown (``down``);
+stack lock), state (each service's state), identity (which cluster the settings point at: the local stack or
+another), launch (a JVM), startup (ZooKeeper mode's ``up``), shutdown (its ``down``) and stack (``up``,
+``down`` and ``status`` in either mode);
 for the KRaft stack of Kafka 4.x, kraft (its up, down, readiness and status) and kraft_layout (its
 layouts, read from the configs, and its storage: formatted once, checked before every start).
 """
@@ -36,7 +38,7 @@ from kafkaops.procedures.services.config import (
     probe_host,
     read_stack_config,
 )
-from kafkaops.procedures.services.kraft import stack_status as status  # either mode; ZooKeeper mode's is state.status
+from kafkaops.procedures.services.identity import ClusterIdentity, MetaFile, identify, read_meta
 from kafkaops.procedures.services.launch import _start, failure_report, jvm_command, read_log_since, tail_lines
 from kafkaops.procedures.services.pidfiles import (
     LOCK_VERB,
@@ -56,7 +58,8 @@ from kafkaops.procedures.services.pidfiles import (
     stack_lock,
     write_pid,
 )
-from kafkaops.procedures.services.shutdown import DownResult, StopOutcome, _done, _down, _stop_one, down
+from kafkaops.procedures.services.shutdown import DownResult, StopOutcome, _done, _down, _stop_one
+from kafkaops.procedures.services.stack import down, require_up, status, up, zookeeper_mode_status
 from kafkaops.procedures.services.startup import (
     ServiceOutcome,
     UpResult,
@@ -72,7 +75,6 @@ from kafkaops.procedures.services.startup import (
     read_meta_properties,
     start_broker,
     start_zookeeper,
-    up,
     wait_stale_registration,
 )
 from kafkaops.procedures.services.state import (
@@ -86,12 +88,16 @@ from kafkaops.procedures.services.state import (
     owner_label,
     probe,
     remote_status,
-    require_up,
     service_address,
     zookeeper_status,
 )
 
 __all__ = [
+    "ClusterIdentity",
+    "MetaFile",
+    "identify",
+    "read_meta",
+    "zookeeper_mode_status",
     "CONTROLLER",
     "UNSEEN_OWNER",
     "ServiceProbe",

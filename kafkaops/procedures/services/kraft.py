@@ -289,26 +289,3 @@ def remote_status(settings: Settings, why: str) -> StackStatus:
     if db is not None and db.state != "stopped":
         services_.append(db)
     return KraftStackStatus(services_, local=False, reasons=[why], mode=mode or "unknown")
-
-
-def stack_status(settings: Settings) -> StackStatus:
-    """status in either mode: KRaft (from server.properties' process.roles) or ZooKeeper mode.
-
-    A cluster that is not the local stack also says which mode it runs in (asked over the wire).
-    """
-    if settings.kraft:
-        return status(settings)
-    from kafkaops.procedures.services.state import status as zookeeper_mode_status
-
-    st = zookeeper_mode_status(settings)
-    if st.local:
-        return KraftStackStatus(st.services, local=True, reasons=st.reasons, mode="zookeeper")
-    mode = None
-    broker = next((s for s in st.services if s.service == KAFKA and s.state == "reachable"), None)
-    if broker is not None and (settings.client_security.get("security.protocol") or "PLAINTEXT").upper() == "PLAINTEXT":
-        from kafkaops.adapters import network
-        from kafkaops.adapters.apiversions import cluster_mode
-
-        mode = cluster_mode(*network.split_hostport(settings.kafka_broker, 9092))
-        broker.health["mode"] = mode
-    return KraftStackStatus(st.services, local=False, reasons=st.reasons, mode=mode or "unknown")

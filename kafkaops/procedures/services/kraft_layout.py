@@ -206,7 +206,7 @@ class DirState:
 
 
 def dir_state(path: Path) -> DirState:
-    from kafkaops.procedures.cluster import read_meta
+    from kafkaops.procedures.services.identity import read_meta
 
     if not path.exists() or (path.is_dir() and not any(path.iterdir())):
         return DirState(path, "empty")

@@ -16,13 +16,10 @@ from kafkaops.procedures.services.config import (
     ZOOKEEPER,
     Progress,
     StackConfig,
-    _noop,
     probe_host,
-    read_stack_config,
 )
 from kafkaops.procedures.services.launch import read_log_since
-from kafkaops.procedures.services.pidfiles import SERVICE_LABEL, check_pid, read_pid, remove_pid, stack_lock
-from kafkaops.procedures.services.startup import mismatch_hint
+from kafkaops.procedures.services.pidfiles import SERVICE_LABEL, check_pid, read_pid, remove_pid
 from kafkaops.procedures.services.state import owner_label
 from kafkaops.settings import Settings
 
@@ -94,34 +91,6 @@ def _stop_one(settings: Settings, service: str, force: bool, progress: Progress)
         clean=clean,
         detail=None if clean else "the broker exited without logging a clean shutdown",
     )
-
-
-def down(settings: Settings, progress: Progress = _noop, *, force: bool = False, notice: Progress = _noop) -> DownResult:
-    """Stop the stack under the stack lock: a running `up` is waited for (``notice`` says so), then stopped.
-
-    A pid file whose live process is not what kafkaops launched is left alone (nothing signalled, the
-    file kept); after stopping what may be stopped, that is refused (exit 5) with what was done.
-    In KRaft mode (settings.kraft) the broker stops first, then the split layout's controller.
-    """
-    if settings.kraft:
-        from kafkaops.procedures.services import kraft
-
-        layout = kraft.read_layout(settings)
-        with stack_lock(settings, "down", notice):
-            result = kraft.down(settings, layout, progress, force=force)
-    else:
-        cfg = read_stack_config(settings)
-        with stack_lock(settings, "down", notice):
-            result = _down(settings, cfg, progress, force=force)
-    mismatched = [s for s in result.services if s.action == "pid-file-mismatch"]
-    if mismatched:
-        raise RefusedError(
-            f"{mismatched[0].detail}; nothing was signalled",
-            hint=mismatch_hint(settings, [(s.service, s.pid or 0) for s in mismatched]),
-            details=[f"{s.detail}; nothing was signalled" for s in mismatched[1:]] + [_done(s) for s in result.services if s.action != "pid-file-mismatch"],
-            runbook="startup pid-files",
-        )
-    return result
 
 
 def _done(outcome: StopOutcome) -> str:

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 
 from kafkaops.adapters import processes
 from kafkaops.adapters import zookeeper as zk
-from kafkaops.adapters.java import find_java
 from kafkaops.adapters.javaprops import read_properties
 from kafkaops.errors import ConfigError, KafkaopsError, RefusedError, ServiceFailed, UnreachableError
 from kafkaops.procedures.services.config import (
@@ -20,13 +19,10 @@ from kafkaops.procedures.services.config import (
     ZOOKEEPER,
     Progress,
     StackConfig,
-    _noop,
-    check_kafka_home,
     probe_host,
-    read_stack_config,
 )
 from kafkaops.procedures.services.launch import _start, failure_report, read_log_since
-from kafkaops.procedures.services.pidfiles import PidCheck, PidRecord, check_pid, pid_path, read_pid, remove_pid, stack_lock
+from kafkaops.procedures.services.pidfiles import PidCheck, PidRecord, check_pid, pid_path, read_pid, remove_pid
 from kafkaops.settings import Settings
 
 if TYPE_CHECKING:  # imported where used, at run time: `kafkaops up` without a topic or a database needs neither
@@ -139,7 +135,7 @@ def read_meta_properties(log_dir_: Path) -> dict[str, str] | None:
 
 def check_cluster_id(cfg: StackConfig, client: object) -> None:
     """Refuse to start a broker whose log dirs belong to another cluster than ZooKeeper's."""
-    from kafkaops.procedures.cluster import read_meta
+    from kafkaops.procedures.services.identity import read_meta
 
     zk_id = zk.cluster_id(client)
     for d in cfg.log_dirs:
@@ -277,39 +273,6 @@ def _wait_broker(settings: Settings, cfg: StackConfig, record: PidRecord, progre
             except UnreachableError:
                 pass
             time.sleep(POLL)
-
-
-def up(settings: Settings, progress: Progress = _noop, *, ensure_topic: bool = True, notice: Progress = _noop) -> UpResult:
-    """Start the stack under the stack lock; ``notice`` gets what must be shown even without a terminal (a wait).
-
-    In KRaft mode (settings.kraft, read from server.properties) the KRaft node(s) start instead of
-    ZooKeeper and the broker: see :mod:`kafkaops.procedures.services.kraft`.
-    """
-    if settings.kraft:
-        from kafkaops.procedures.services import kraft
-
-        info = find_java(settings.java)
-        if info.major < 17:  # Kafka 4.x brokers are built for Java 17: an older JVM fails with UnsupportedClassVersionError
-            raise KafkaopsError(
-                f"Java {info.major} at {info.path} is too old for Kafka 4.x (KRaft mode): it needs Java 17 or newer",
-                hint="install Java 17 and set JAVA_HOME (or KAFKAOPS_JAVA)",
-                runbook="failures java-missing",
-            )
-        java = info.path
-        check_kafka_home(settings)
-        layout = kraft.read_layout(settings)
-        with stack_lock(settings, "up", notice):
-            result = kraft.up(settings, layout, java, progress)
-            return finish_up(settings, result, progress, ensure_topic=ensure_topic)
-    if ensure_topic:  # a partition count ZooKeeper cannot store would wedge the broker: refuse before starting
-        from kafkaops.procedures.topics import check_partition_limit
-
-        check_partition_limit(settings, settings.topic_partitions, settings.topic_replication_factor)
-    java = find_java(settings.java).path
-    check_kafka_home(settings)
-    cfg = read_stack_config(settings)
-    with stack_lock(settings, "up", notice):
-        return _up(settings, cfg, java, progress, ensure_topic=ensure_topic)
 
 
 def _up(settings: Settings, cfg: StackConfig, java: str, progress: Progress, *, ensure_topic: bool) -> UpResult:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from kafkaops.adapters import processes
 from kafkaops.adapters import zookeeper as zk
-from kafkaops.errors import ConfigError, KafkaopsError, NotReady
-from kafkaops.procedures.services.config import KAFKA, MAIN_CLASS, POSTGRES, ZOOKEEPER, StackConfig, kafka_version, probe_host, read_stack_config
+from kafkaops.errors import ConfigError, KafkaopsError
+from kafkaops.procedures.services.config import KAFKA, MAIN_CLASS, POSTGRES, ZOOKEEPER, StackConfig, kafka_version, probe_host
 from kafkaops.procedures.services.pidfiles import PidCheck, PidRecord, check_pid, read_pid
 from kafkaops.settings import Settings
 
@@ -38,7 +38,7 @@ UNSEEN_OWNER = "a process kafkaops cannot see"
 
 @dataclass
 class ServiceProbe:
-    """What runs a service and who holds its port: the one answer status, doctor, reset and cluster.identify go by."""
+    """What runs a service and who holds its port: the one answer status, doctor, reset and identity.identify go by."""
 
     service: str
     host: str
@@ -155,7 +155,7 @@ def broker_status(settings: Settings, cfg: StackConfig, *, timeout: float = 3.0)
 class StackStatus:
     services: list[ServiceStatus]
     local: bool = True  # the configured cluster is the local stack (else: another cluster, no local pids)
-    reasons: list[str] = field(default_factory=list)  # why (cluster.identify)
+    reasons: list[str] = field(default_factory=list)  # why (identity.identify)
 
     @property
     def up(self) -> bool:
@@ -232,32 +232,3 @@ def remote_status(settings: Settings) -> list[ServiceStatus]:
         }
     out.append(bs)
     return out
-
-
-def status(settings: Settings) -> StackStatus:
-    """Each service's state. Local pids only for the local stack (decided by :func:`cluster.identify`)."""
-    from kafkaops.procedures import cluster
-
-    identity = cluster.identify(settings)
-    if identity.config_error and not identity.config_missing and identity.broker_on_this_machine:
-        read_stack_config(settings)  # the local stack's config is there but broken: say so (exit 2), do not look elsewhere
-    if not identity.local:
-        services_ = remote_status(settings)
-        db = database_status(settings)
-        if db is not None and db.state != "stopped":  # a stopped embedded database belongs to the local stack, not to this cluster
-            services_.append(db)
-        return StackStatus(services_, local=False, reasons=identity.reasons)
-    assert identity.cfg is not None
-    cfg = identity.cfg
-    services_ = [zookeeper_status(settings, cfg), broker_status(settings, cfg)]
-    db = database_status(settings)
-    if db is not None:
-        services_.append(db)
-    return StackStatus(services_, local=True, reasons=identity.reasons)
-
-
-def require_up(settings: Settings) -> StackStatus:
-    st = status(settings)
-    if not st.up:
-        raise NotReady("the stack is not fully up", hint="run `kafkaops up`")
-    return st

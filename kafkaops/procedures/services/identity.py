@@ -22,7 +22,8 @@ from pathlib import Path
 from kafkaops.adapters import network
 from kafkaops.adapters import zookeeper as zk
 from kafkaops.errors import KafkaopsError
-from kafkaops.procedures import services
+from kafkaops.procedures.services.config import KAFKA, ZOOKEEPER, StackConfig, probe_host, read_stack_config
+from kafkaops.procedures.services.state import probe, service_address
 from kafkaops.settings import Settings
 
 # --------------------------------------------------------------------------------------------
@@ -103,7 +104,7 @@ class ClusterIdentity:
     local: bool
     reasons: list[str]  # what agreed (local) or, first, what did not (not local)
     problems: dict[str, str] = field(default_factory=dict)  # "zookeeper" | "broker" | "stack" -> why not local
-    cfg: services.StackConfig | None = None  # the local stack's config (None when it cannot be read)
+    cfg: StackConfig | None = None  # the local stack's config (None when it cannot be read)
     config_error: str | None = None
     config_missing: bool = False  # no config files at all: no local stack here (not a broken one)
     zookeeper_on_this_machine: bool = False
@@ -158,7 +159,7 @@ def identify(settings: Settings, *, ask_broker: bool = True) -> ClusterIdentity:
     ident = _on_this_machine(settings)
     problems, reasons = ident.problems, ident.reasons
     try:
-        cfg = services.read_stack_config(settings)
+        cfg = read_stack_config(settings)
     except KafkaopsError as exc:
         ident.config_error = exc.message
         ident.config_missing = not (settings.server_properties.is_file() and settings.zookeeper_properties.is_file())
@@ -200,7 +201,7 @@ def _on_this_machine(settings: Settings) -> ClusterIdentity:
     return ClusterIdentity(False, [], problems, zookeeper_on_this_machine=zk_here, broker_on_this_machine=broker_here)
 
 
-def _against_the_configs(settings: Settings, ident: ClusterIdentity, cfg: services.StackConfig) -> None:
+def _against_the_configs(settings: Settings, ident: ClusterIdentity, cfg: StackConfig) -> None:
     """Whether the addresses are the ports of the local configs (a problem for each that is not)."""
     problems, broker_address, zk_address = ident.problems, settings.kafka_broker, settings.zookeeper_connect
     _, broker_port = network.split_hostport(broker_address, 9092)
@@ -215,33 +216,33 @@ def _against_the_configs(settings: Settings, ident: ClusterIdentity, cfg: servic
         )
 
 
-def _what_listens(settings: Settings, ident: ClusterIdentity, cfg: services.StackConfig) -> None:
+def _what_listens(settings: Settings, ident: ClusterIdentity, cfg: StackConfig) -> None:
     """What kafkaops started must be what listens on the configured ports."""
     _, broker_port = network.split_hostport(settings.kafka_broker, 9092)
-    broker_host = services.probe_host(next(lst.host for lst in cfg.listeners if lst.port == broker_port))
-    for service, address in ((services.ZOOKEEPER, services.service_address(cfg, services.ZOOKEEPER)), (services.KAFKA, (broker_host, broker_port))):
-        label = "ZooKeeper" if service == services.ZOOKEEPER else "broker"
-        p = services.probe(settings, cfg, service, address=address)
+    broker_host = probe_host(next(lst.host for lst in cfg.listeners if lst.port == broker_port))
+    for service, address in ((ZOOKEEPER, service_address(cfg, ZOOKEEPER)), (KAFKA, (broker_host, broker_port))):
+        label = "ZooKeeper" if service == ZOOKEEPER else "broker"
+        p = probe(settings, cfg, service, address=address)
         if p.proc is None:
             if p.port_open:
                 ident.foreign[service] = f"port {p.port} is held by {p.owner_text}, which kafkaops did not start"
                 ident.reasons.append(ident.foreign[service])
             continue
-        if service == services.ZOOKEEPER:
+        if service == ZOOKEEPER:
             ident.zookeeper_pid = p.proc.pid
         else:
             ident.broker_pid = p.proc.pid
         if not p.port_open:
             ident.reasons.append(f"kafkaops's {label} (pid {p.proc.pid}) runs; port {p.port} is not open yet")
         elif p.owner is not None and p.owner.pid != p.proc.pid:
-            ident.problems[service if service == services.ZOOKEEPER else "broker"] = (
+            ident.problems[service if service == ZOOKEEPER else "broker"] = (
                 f"port {p.port} is held by pid {p.owner.pid}, not by the {label} kafkaops started (pid {p.proc.pid})"
             )
         else:
             ident.reasons.append(f"port {p.port} is held by the {label} kafkaops started (pid {p.proc.pid})")
 
 
-def _reported_cluster_id(settings: Settings, ident: ClusterIdentity, cfg: services.StackConfig) -> None:
+def _reported_cluster_id(settings: Settings, ident: ClusterIdentity, cfg: StackConfig) -> None:
     """The broker kafkaops started must report the cluster its log dirs belong to."""
     stored = {str(m.path): m.cluster_id for m in (read_meta(d) for d in cfg.log_dirs) if m.cluster_id}
     try:

@@ -10,7 +10,7 @@ from kafkaops import doctor as d
 from kafkaops.doctor import FAIL, PASS, CheckResult
 from kafkaops.doctor import host as d_host
 from kafkaops.doctor import runner as d_runner
-from kafkaops.procedures.cluster import read_meta
+from kafkaops.procedures.services.identity import read_meta
 
 
 def meta_in(tmp_path: Path, content: bytes) -> Path:
