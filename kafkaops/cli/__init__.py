@@ -145,11 +145,11 @@ def _mount() -> None:
     from kafkaops.cli import produce as produce_cli
     from kafkaops.cli import reset as reset_cli
     from kafkaops.cli import runbook as runbook_cli
-    from kafkaops.cli import services as services_cli
+    from kafkaops.cli import stack as stack_cli
     from kafkaops.cli import topics as topics_cli
 
     install_cli.register(app)
-    services_cli.register(app)
+    stack_cli.register(app)
     doctor_cli.register(app)
     consume_cli.register(app)
     groups_cli.register(app)

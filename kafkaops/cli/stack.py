@@ -1,4 +1,4 @@
-"""kafkaops up | down | status | logs."""
+"""kafkaops up | down | status | logs: the stack's verbs (over procedures.services.stack)."""
 
 import time
 from dataclasses import asdict
