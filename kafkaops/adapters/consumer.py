@@ -9,6 +9,7 @@ KafkaError stay here, imported lazily so that ``kafkaops --help`` never loads co
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
@@ -22,6 +23,9 @@ if TYPE_CHECKING:  # settings reads server.properties through adapters.javaprops
 
 # Errors in the message stream that end the read: nothing will come from this topic for this client.
 _FATAL_CODES = frozenset({"UNKNOWN_TOPIC_OR_PART", "TOPIC_AUTHORIZATION_FAILED", "GROUP_AUTHORIZATION_FAILED"})
+# The group coordinator is moving or still loading (a fresh cluster creating __consumer_offsets): ask again.
+_COORDINATOR_CODES = frozenset({"NOT_COORDINATOR", "COORDINATOR_LOAD_IN_PROGRESS", "COORDINATOR_NOT_AVAILABLE"})
+_COORDINATOR_BACKOFF, _COORDINATOR_BACKOFF_MAX = 0.05, 0.5  # seconds between two asks: doubled each time, up to the max
 
 
 class Message(Protocol):
@@ -62,6 +66,12 @@ def kafka_error(exc: BaseException, what: str) -> KafkaopsError:
     err = exc.args[0] if exc.args else None
     text = err.str() if err is not None and hasattr(err, "str") else str(exc)
     return KafkaopsError(f"{what}: {text}", hint="check the broker with `kafkaops status` or `kafkaops doctor`")
+
+
+def _error_name(err: Any) -> str | None:
+    """A KafkaError's code name (NOT_COORDINATOR, ...), None for anything else."""
+    name = getattr(err, "name", None)
+    return name() if callable(name) else None
 
 
 def classify(message: Any) -> StreamEvent:
@@ -122,14 +132,28 @@ class TopicConsumer:
         return kafka.watermarks(self._client, self.topic, list(partitions), timeout)
 
     def committed(self, partitions: Sequence[int], timeout: float = 10.0) -> dict[int, int | None]:
-        """The group's committed offset per partition (None: nothing committed)."""
+        """The group's committed offset per partition (None: nothing committed).
+
+        The group's coordinator may not be ready yet: on a fresh cluster the first group request makes
+        Kafka create __consumer_offsets, and until its partition has loaded the brokers answer
+        NOT_COORDINATOR (or COORDINATOR_LOAD_IN_PROGRESS / COORDINATOR_NOT_AVAILABLE). Those are retried,
+        with a short backoff, until ``timeout`` is spent; any other error is raised at once.
+        """
         from confluent_kafka import KafkaException, TopicPartition
 
-        try:
-            tps = self._client.committed([TopicPartition(self.topic, p) for p in partitions], timeout=timeout)
-        except KafkaException as exc:
-            raise kafka_error(exc, "cannot read the group's committed offsets") from None
-        return {tp.partition: (tp.offset if tp.offset >= 0 else None) for tp in tps}
+        deadline = time.monotonic() + timeout
+        backoff = _COORDINATOR_BACKOFF
+        while True:
+            try:
+                tps = self._client.committed([TopicPartition(self.topic, p) for p in partitions], timeout=max(deadline - time.monotonic(), 0.1))
+            except KafkaException as exc:
+                left = deadline - time.monotonic()
+                if _error_name(exc.args[0] if exc.args else None) not in _COORDINATOR_CODES or left <= backoff:
+                    raise kafka_error(exc, "cannot read the group's committed offsets") from None
+                time.sleep(backoff)
+                backoff = min(backoff * 2, _COORDINATOR_BACKOFF_MAX)
+                continue
+            return {tp.partition: (tp.offset if tp.offset >= 0 else None) for tp in tps}
 
     def assign(self, starts: Sequence[PartitionOffset]) -> None:
         """Read these partitions from these offsets, outside any group."""
