@@ -36,10 +36,15 @@ def render_plan(plan: ResetPlan, settings: Any) -> list[str]:
     from kafkaops.procedures import services
 
     names = {services.KAFKA: "Kafka broker", services.ZOOKEEPER: "ZooKeeper"}
-    lines = ["kafkaops reset plan (nothing has been deleted)", "", "Stop, in this order:"]
+    heading, width = "Stop, in this order:", 13
+    if plan.mode == "kraft":
+        split = any(s.service == services.CONTROLLER for s in plan.stop)
+        names = {services.KAFKA: "KRaft broker" if split else "KRaft node", services.CONTROLLER: "KRaft controller"}
+        heading, width = "KRaft nodes (a reset stops none: it is refused while one runs; `kafkaops down` stops them):", 16
+    lines = ["kafkaops reset plan (nothing has been deleted)", "", heading]
     for i, s in enumerate(plan.stop, 1):
         state = {"running": f"running, pid {s.pid}", "not-running": "not running", "foreign": f"NOT started by kafkaops: {s.detail}"}
-        lines.append(f"  {i}. {names[s.service]:<13} {state.get(s.state, s.state)} (port {s.port})")
+        lines.append(f"  {i}. {names[s.service]:<{width}} {state.get(s.state, s.state)} (port {s.port})")
     lines += ["", "Empty these folders (the folders themselves stay):"]
     width = max((len(d.role) for d in plan.dirs), default=0)
     for d in plan.dirs:
@@ -69,6 +74,8 @@ def render_plan(plan: ResetPlan, settings: Any) -> list[str]:
             f"rewind the producer offset of {pipeline} ({was}) to last_id 0, last_created_at 1970-01-01: "
             "every livedb row will be sent again (other pipelines keep theirs)"
         )
+    if plan.mode == "kraft":
+        then.append("forget the cluster id kafkaops formatted these folders with: the next `kafkaops up` formats them with a new one")
     if plan.restart:
         then.append(f"start the stack again and create topic {settings.kafka_topic}")
     if then:
@@ -122,7 +129,10 @@ def reset(
 ) -> None:
     """Stop the stack (broker, then ZooKeeper) and empty exactly Kafka's and ZooKeeper's data folders, after a plan and guards.
 
-    The folders come from log.dirs (every entry), dataDir and dataLogDir in the configs. Refuses a folder that is a
+    The folders come from log.dirs (every entry), dataDir and dataLogDir in the configs. In KRaft mode they are
+    every log.dirs and metadata.log.dir entry of the KRaft node(s) (server.properties, and controller.properties
+    beside it), and the reset is refused while a KRaft node runs (`kafkaops down` first); the next `up` formats
+    the folders with a new cluster id. Refuses a folder that is a
     filesystem root, your home, KAFKA_HOME, the current folder (or a folder containing one of them), a non-empty
     folder with nothing in it that only Kafka or ZooKeeper writes, and any file Kafka and ZooKeeper never write
     unless --force-path names it. Every attempt with --confirm is appended to KAFKAOPS_HOME/reset-audit.log.
@@ -196,7 +206,8 @@ def _ask(plan: ResetPlan) -> RefusedError | None:
             "no terminal to confirm on: a reset without a terminal needs --yes as well as --confirm",
             hint="kafkaops reset --confirm --yes",
         )
-    question = f"Stop the stack and delete {human_size(plan.total_bytes)} in {_files(plan.total_files)} from {len(plan.dirs)} folder(s)?"
+    what = f"delete {human_size(plan.total_bytes)} in {_files(plan.total_files)} from {len(plan.dirs)} folder(s)"
+    question = f"{what[0].upper()}{what[1:]}?" if plan.mode == "kraft" else f"Stop the stack and {what}?"
     if not ui.confirm(question):
         return RefusedError("reset cancelled: nothing was deleted")
     return None
@@ -232,6 +243,8 @@ def _render_result(result: ResetResult, settings: Any) -> None:
         ui.success(f"backed up {b.source} to {b.archive} ({b.members} entries, {human_size(b.size_bytes)}, verified)")
     for e in result.emptied:
         ui.success(f"emptied {e.role} {e.path} ({human_size(e.size_bytes)} in {_files(e.files + e.links)})")
+    if result.forgotten_cluster:
+        ui.info(f"forgot cluster id {result.forgotten_cluster}: the next `kafkaops up` formats the KRaft storage with a new one")
     if result.offset_rewound:
         before = result.offset_before
         was = f"from last_id {before['last_id']} " if before else ""
@@ -241,5 +254,9 @@ def _render_result(result: ResetResult, settings: Any) -> None:
         topic = result.restarted.topic
         ui.success(f"stack restarted; topic {settings.kafka_topic} {'created' if topic and topic.created else 'exists'}")
     else:
-        ui.info("next: kafkaops up (starts a new, empty cluster and creates the pipeline topic)")
+        ui.info(
+            "next: kafkaops up ("
+            + ("formats the KRaft storage, " if result.forgotten_cluster or settings.kraft else "")
+            + "starts a new, empty cluster and creates the pipeline topic)"
+        )
     ui.info(f"audit log: {result.audit_log}")

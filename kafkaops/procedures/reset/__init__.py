@@ -14,9 +14,14 @@ Every guard works on resolved real paths, so a symbolic link or a ``..`` cannot 
 folder, a filesystem root or a Kafka installation past it. The hard guards are checked a second
 time just before each folder is emptied.
 
+In KRaft mode (Kafka 4.x) the folders are every ``log.dirs`` and ``metadata.log.dir`` entry of the
+KRaft node(s), nothing is stopped (a running node makes the reset refuse: ``kafkaops down`` first),
+and the cluster id kafkaops formatted them with is forgotten, so the next ``up`` formats them again.
+
 The package, one module per part: plan (what a reset would do), guards and contents (what may be
 emptied), building (the plan, changing nothing), emptying (backups and deletion), carry_out
-(:func:`execute`), offset (the producer offset) and audit (the audit log).
+(:func:`execute`), kraft (KRaft mode's folders and its no-node-runs guard), offset (the producer
+offset) and audit (the audit log).
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from kafkaops.procedures.reset.plan import (
     FOREIGN_HINT,
     FOREIGN_SHOWN,
     KAFKA_LOG_DIR,
+    KRAFT_METADATA_DIR,
     ZK_DATA_DIR,
     ZK_DATA_LOG_DIR,
     DirPlan,
@@ -51,6 +57,7 @@ __all__ = [
     "FOREIGN_SHOWN",
     "Foreign",
     "KAFKA_LOG_DIR",
+    "KRAFT_METADATA_DIR",
     "Progress",
     "Protected",
     "ResetPlan",

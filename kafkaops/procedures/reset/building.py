@@ -9,10 +9,11 @@ from pathlib import Path
 
 from kafkaops.errors import KafkaopsError, RefusedError
 from kafkaops.procedures import services
+from kafkaops.procedures.reset import kraft
 from kafkaops.procedures.reset.contents import Foreign, _count, _topics_on_disk, measure, survey
 from kafkaops.procedures.reset.guards import Protected, _is_within, _same, hard_guard, realpath, service_cwd
 from kafkaops.procedures.reset.offset import read_producer_offset
-from kafkaops.procedures.reset.plan import FOREIGN_SHOWN, KAFKA_LOG_DIR, ZK_DATA_DIR, ZK_DATA_LOG_DIR, DirPlan, ResetPlan, ServicePlan
+from kafkaops.procedures.reset.plan import FOREIGN_SHOWN, KAFKA_LOG_DIR, KRAFT_METADATA_DIR, ZK_DATA_DIR, ZK_DATA_LOG_DIR, DirPlan, ResetPlan, ServicePlan
 from kafkaops.settings import Settings
 
 
@@ -80,7 +81,7 @@ def _dir_plan(role: str, configured: Path, protected: Protected, forced: set[str
         plan.refusal_kind = "mount-point"
         return plan
     contents = survey(real)
-    if role == KAFKA_LOG_DIR:
+    if role in (KAFKA_LOG_DIR, KRAFT_METADATA_DIR):
         plan.topics = _topics_on_disk(real)
         meta = services.read_meta_properties(real)
         plan.cluster_id = (meta or {}).get("cluster.id")
@@ -128,18 +129,31 @@ def build_plan(
     home: Path | None = None,
     read_offset: Callable[[Settings], dict[str, object] | None] | None = None,
 ) -> ResetPlan:
-    """What a reset would do, and whether it may: reads configs, folders and process state; changes nothing."""
-    cfg = services.read_stack_config(settings)
+    """What a reset would do, and whether it may: reads configs, folders and process state; changes nothing.
+
+    KRaft mode (settings.kraft) empties the KRaft node(s)' log.dirs and metadata.log.dir instead of the
+    broker's log dirs and ZooKeeper's folders, and refuses while a node runs instead of stopping it.
+    """
     force_paths = list(force_paths)
-    dirs = _dir_plans(cfg, Protected.of(settings, cwd=cwd, home=home), _named_keys(force_paths), service_cwd(settings))
-    stop = [_service_plan(settings, cfg, services.KAFKA), _service_plan(settings, cfg, services.ZOOKEEPER)]
-    refusals = [d.refusal for d in dirs if d.refusal]
-    # A reset empties the local stack's folders: never because the settings name another cluster.
-    identity = services.identify(settings)
-    not_local = None if identity.local else services.identity.not_local_message(settings, identity)
-    if not_local:
-        refusals.insert(0, not_local)
-    refusals += [f"{'Kafka broker' if s.service == services.KAFKA else 'ZooKeeper'}: {s.detail}" for s in stop if s.state == "foreign"]
+    protected, forced, base = Protected.of(settings, cwd=cwd, home=home), _named_keys(force_paths), service_cwd(settings)
+    if settings.kraft:
+        layout = kraft.read_layout(settings)
+        dirs = _dir_plans(kraft.configured_dirs(layout), protected, forced, base)
+        stop = kraft.node_plans(settings, layout)
+        # A reset empties the local stack's folders: never because the settings name another cluster.
+        not_local = kraft.not_local(settings, layout)
+        refusals = ([not_local] if not_local else []) + [d.refusal for d in dirs if d.refusal]
+        refusals += kraft.running_refusals(layout, stop, [Path(d.real) for d in dirs if d.exists])
+    else:
+        cfg = services.read_stack_config(settings)
+        dirs = _dir_plans(_zookeeper_mode_dirs(cfg), protected, forced, base)
+        stop = [_service_plan(settings, cfg, services.KAFKA), _service_plan(settings, cfg, services.ZOOKEEPER)]
+        refusals = [d.refusal for d in dirs if d.refusal]
+        identity = services.identify(settings)
+        not_local = None if identity.local else services.identity.not_local_message(settings, identity)
+        if not_local:
+            refusals.insert(0, not_local)
+        refusals += [f"{'Kafka broker' if s.service == services.KAFKA else 'ZooKeeper'}: {s.detail}" for s in stop if s.state == "foreign"]
     refusals += _check_force_paths(force_paths, dirs)
     backup_real = str(realpath(backup_dir)) if backup_dir is not None else None
     if backup_real is not None:
@@ -153,6 +167,7 @@ def build_plan(
         dirs=dirs,
         keeps=_keeps(settings, reset_producer_offset),
         loses=_loses(settings, dirs, reset_producer_offset, offset.before),
+        mode="kraft" if settings.kraft else "zookeeper",
         reset_producer_offset=reset_producer_offset,
         backup_dir=backup_real,
         restart=restart,
@@ -165,12 +180,16 @@ def build_plan(
     )
 
 
-def _dir_plans(cfg: services.StackConfig, protected: Protected, forced: set[str], base: Path) -> list[DirPlan]:
-    """One plan per configured data folder, each real folder once (``base``: where Java resolves a relative path)."""
+def _zookeeper_mode_dirs(cfg: services.StackConfig) -> list[tuple[str, Path]]:
     configured: list[tuple[str, Path]] = [(KAFKA_LOG_DIR, d) for d in cfg.log_dirs]
     configured.append((ZK_DATA_DIR, cfg.zk_data_dir))
     if cfg.zk_data_log_dir is not None:
         configured.append((ZK_DATA_LOG_DIR, cfg.zk_data_log_dir))
+    return configured
+
+
+def _dir_plans(configured: Sequence[tuple[str, Path]], protected: Protected, forced: set[str], base: Path) -> list[DirPlan]:
+    """One plan per configured (role, folder), each real folder once (``base``: where Java resolves a relative path)."""
     dirs: list[DirPlan] = []
     seen: set[str] = set()
     for role, path in configured:
@@ -209,9 +228,14 @@ def _offset_now(settings: Settings, read_offset: Callable[[Settings], dict[str, 
 
 
 def _keeps(settings: Settings, reset_producer_offset: bool) -> list[str]:
+    if settings.kraft:
+        controller = services.controller_properties(settings)
+        configs = f"{settings.server_properties}" + (f", {controller}" if controller.is_file() else "")
+    else:
+        configs = f"{settings.server_properties}, {settings.zookeeper_properties}"
     return [
         "the database: the livedb rows" + ("" if reset_producer_offset else " and the producer offset (producer_offsets)"),
-        f"the config files: {settings.server_properties}, {settings.zookeeper_properties}",
+        f"the config files: {configs}",
         f"kafkaops's own state and service logs under {settings.kafkaops_home}",
         "the data folders themselves (only their contents are deleted)",
     ]
@@ -219,14 +243,17 @@ def _keeps(settings: Settings, reset_producer_offset: bool) -> list[str]:
 
 def _loses(settings: Settings, dirs: Sequence[DirPlan], reset_producer_offset: bool, offset_before: dict[str, object] | None) -> list[str]:
     topic_names = sorted({t for d in dirs for t in d.topics if not t.startswith("__")})
+    cluster_id = next((f" {d.cluster_id}" for d in dirs if d.cluster_id), "")
     loses = [
         "every topic and message" + (f" (topics on disk: {', '.join(topic_names)})" if topic_names else ""),
         "every consumer group's committed offsets (__consumer_offsets)",
-        "the broker's metadata (meta.properties, cluster id"
-        + (f" {next(d.cluster_id for d in dirs if d.cluster_id)}" if any(d.cluster_id for d in dirs) else "")
-        + ")",
-        "ZooKeeper's state: broker registrations, controller, topic configs, the cluster id",
     ]
+    if settings.kraft:
+        loses.append("the KRaft metadata log (__cluster_metadata: topics, configs, the quorum state) and meta.properties")
+        loses.append(f"the cluster id{cluster_id}: the next `kafkaops up` formats the folders with a new one")
+    else:
+        loses.append(f"the broker's metadata (meta.properties, cluster id{cluster_id})")
+        loses.append("ZooKeeper's state: broker registrations, controller, topic configs, the cluster id")
     if reset_producer_offset:
         pipeline = (offset_before or {}).get("pipeline", f"livedb -> {settings.kafka_topic}")
         loses.append(f"the producer's position of {pipeline}: it goes back to last_id 0, so every livedb row is sent again to {settings.kafka_topic}")

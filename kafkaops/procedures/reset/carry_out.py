@@ -10,6 +10,7 @@ from pathlib import Path
 
 from kafkaops.errors import KafkaopsError, RefusedError
 from kafkaops.procedures import services
+from kafkaops.procedures.reset import kraft
 from kafkaops.procedures.reset.audit import audit, audit_path
 from kafkaops.procedures.reset.building import _named_keys, _unnamed_foreign, foreign_refusal
 from kafkaops.procedures.reset.contents import _is_empty, survey
@@ -29,6 +30,7 @@ class ResetResult:
     offset_before: dict[str, object] | None = None
     restarted: services.UpResult | None = None
     audit_log: str | None = None
+    forgotten_cluster: str | None = None  # KRaft: the cluster id kafkaops no longer expects in the emptied folders
 
 
 def _kafka_only(settings: Settings) -> Settings:
@@ -126,6 +128,8 @@ def execute(
         if plan.backup_dir is not None:
             _back_up(plan, Path(plan.backup_dir), result, progress)
         _empty(settings, plan, protected, result, progress)
+        if plan.mode == "kraft":
+            result.forgotten_cluster = kraft.forget_cluster(settings)  # the next `up` formats a new cluster
         if rewind is not None:
             _rewind(rewind, result, progress)
             held.close()  # the lock goes: a producer may start now
@@ -149,7 +153,15 @@ def execute(
 
 
 def _stop_the_stack(settings: Settings, plan: ResetPlan, result: ResetResult, progress: Progress) -> None:
-    """Stop the stack as `kafkaops down` does, then make sure nothing may still write into the folders."""
+    """Stop the stack as `kafkaops down` does, then make sure nothing may still write into the folders.
+
+    KRaft mode stops nothing: the plan was refused while a node ran; it must still be so.
+    """
+    if plan.mode == "kraft":
+        progress("checking that no KRaft node runs")
+        kraft.check_stopped(settings)
+        _check_contents_again(plan)
+        return
     progress("stopping the stack: the Kafka broker, then ZooKeeper")
     down = services.down(_kafka_only(settings), progress)
     result.stopped = down.services

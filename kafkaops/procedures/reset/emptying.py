@@ -14,7 +14,7 @@ from pathlib import Path
 from kafkaops.errors import KafkaopsError, RefusedError
 from kafkaops.procedures.reset.contents import Usage, _is_link, measure
 from kafkaops.procedures.reset.guards import Protected, hard_guard, realpath
-from kafkaops.procedures.reset.plan import KAFKA_LOG_DIR, ZK_DATA_DIR, ZK_DATA_LOG_DIR
+from kafkaops.procedures.reset.plan import KAFKA_LOG_DIR, KRAFT_METADATA_DIR, ZK_DATA_DIR, ZK_DATA_LOG_DIR
 
 
 @dataclass
@@ -27,8 +27,8 @@ class Backup:
 
 
 def _slug(role: str, index: int) -> str:
-    base = {KAFKA_LOG_DIR: "kafka-logs", ZK_DATA_DIR: "zookeeper-data", ZK_DATA_LOG_DIR: "zookeeper-datalog"}[role]
-    return f"{base}-{index}" if role == KAFKA_LOG_DIR else base
+    base = {KAFKA_LOG_DIR: "kafka-logs", KRAFT_METADATA_DIR: "kraft-metadata", ZK_DATA_DIR: "zookeeper-data", ZK_DATA_LOG_DIR: "zookeeper-datalog"}[role]
+    return f"{base}-{index}" if role in (KAFKA_LOG_DIR, KRAFT_METADATA_DIR) else base
 
 
 def backup_dir_contents(source: Path, archive: Path) -> int:

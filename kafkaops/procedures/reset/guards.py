@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from kafkaops.procedures import services
 from kafkaops.settings import Settings
 
 
@@ -62,6 +63,7 @@ class Protected:
         whole.append(("KAFKAOPS_HOME", realpath(settings.kafkaops_home)))
         whole.append(("the config file", realpath(settings.server_properties)))
         whole.append(("the config file", realpath(settings.zookeeper_properties)))
+        whole.append(("the config file", realpath(services.controller_properties(settings))))  # KRaft's split layout
         ops = settings.kafkaops_home
         state = [
             ("kafkaops's pid files", realpath(settings.run_dir)),

@@ -12,9 +12,11 @@ Progress = Callable[[str], None]
 KAFKA_LOG_DIR = "kafka log dir"
 ZK_DATA_DIR = "ZooKeeper dataDir"
 ZK_DATA_LOG_DIR = "ZooKeeper dataLogDir"
+KRAFT_METADATA_DIR = "KRaft metadata dir"  # metadata.log.dir apart from log.dirs, or a KRaft controller's dir
 
 AUDIT_FILE = "reset-audit.log"
 
+LOCK_HELD = "a process holds"  # KRaft: how a refusal for a folder whose .lock another process holds begins
 FOREIGN_SHOWN = 5  # foreign entries named in a refusal; the rest are counted
 
 
@@ -26,7 +28,7 @@ def _noop(_msg: str) -> None:
 class DirPlan:
     """One folder the reset would empty."""
 
-    role: str  # KAFKA_LOG_DIR | ZK_DATA_DIR | ZK_DATA_LOG_DIR
+    role: str  # KAFKA_LOG_DIR | KRAFT_METADATA_DIR | ZK_DATA_DIR | ZK_DATA_LOG_DIR
     path: str  # as configured
     real: str  # resolved real path: the one every guard and the deletion use
     exists: bool
@@ -52,9 +54,9 @@ class DirPlan:
 
 @dataclass
 class ServicePlan:
-    """One service to stop, in order."""
+    """One service to stop, in order (KRaft mode: a node that must not run)."""
 
-    service: str  # services.KAFKA | services.ZOOKEEPER
+    service: str  # services.KAFKA | services.ZOOKEEPER | services.CONTROLLER
     port: int
     state: str  # running | not-running | foreign
     pid: int | None = None
@@ -76,6 +78,7 @@ class ResetPlan:
     refusals: list[str] = field(default_factory=list)
     force_paths: list[str] = field(default_factory=list)  # --force-path, resolved (checked again before emptying)
     not_local: str | None = None  # why the configured cluster is not the local stack (a refusal)
+    mode: str = "zookeeper"  # zookeeper | kraft: KRaft mode stops nothing, it refuses while a node runs
 
     @property
     def total_bytes(self) -> int:
@@ -122,8 +125,12 @@ def _refusal_hint(plan: ResetPlan) -> str:
         return FOREIGN_HINT
     if any(d.refusal_kind == "unrecognised" for d in plan.dirs):
         return "check log.dirs / dataDir / dataLogDir in the configs; if that folder really is Kafka's or ZooKeeper's, name it with --force-path DIR"
-    if any(s.state == "foreign" for s in plan.stop):
+    if plan.mode == "kraft" and any(s.state == "running" for s in plan.stop):
+        return "stop it with `kafkaops down`, then rerun `kafkaops reset --confirm` (a KRaft node's data is never deleted under it)"
+    if any(s.state == "foreign" for s in plan.stop) or any(r.startswith(LOCK_HELD) for r in plan.refusals):
         return "stop that process yourself (kafkaops never signals what it did not start), then rerun"
     if plan.offset_error:
         return plan.offset_hint or "start the database (or fix DATABASE_URL), or leave out --reset-producer-offset"
+    if plan.mode == "kraft":
+        return "point log.dirs / metadata.log.dir at folders used only by Kafka"
     return "point log.dirs / dataDir / dataLogDir at folders used only by Kafka and ZooKeeper"

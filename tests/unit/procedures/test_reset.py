@@ -623,3 +623,241 @@ def test_a_busy_file_while_emptying_is_named_as_such(env: Env, monkeypatch: pyte
         "find and stop the process using it (a broker or ZooKeeper kafkaops did not start, a backup, an editor), then rerun `kafkaops reset --confirm`"
     )
     assert busy.exists()
+
+
+# --------------------------------------------------------------------------------------------
+# KRaft mode (Kafka 4.x): every log.dirs and metadata.log.dir entry of the node(s); refused while one runs
+
+# Every name a Kafka 4.4 KRaft node wrote in its dirs here (combined node and the split layout's broker and
+# controller; running, and after a clean stop), plus what its sources write for a moment: a snapshot being
+# written (Snapshots.PARTIAL_SUFFIX, a temporary file) or deleted, quorum-state and checkpoints being written,
+# and the bootstrap.checkpoint that StorageTool writes in a 3.x metadata dir.
+KRAFT_WRITES = [
+    "meta.properties",
+    ".lock",
+    ".kafka_cleanshutdown",
+    "recovery-point-offset-checkpoint",
+    "replication-offset-checkpoint",
+    "log-start-offset-checkpoint",
+    "cleaner-offset-checkpoint",
+    "bootstrap.checkpoint",
+    "bootstrap.checkpoint.tmp",
+    *[f"__cluster_metadata-0/{SEGMENT}.{ext}" for ext in ("log", "index", "timeindex")],
+    "__cluster_metadata-0/00000000000000000029.snapshot",
+    "__cluster_metadata-0/partition.metadata",
+    "__cluster_metadata-0/leader-epoch-checkpoint",
+    "__cluster_metadata-0/quorum-state",
+    "__cluster_metadata-0/quorum-state.tmp",
+    f"__cluster_metadata-0/{SEGMENT}-0000000000.checkpoint",
+    "__cluster_metadata-0/00000000000000004711-0000000003.checkpoint",
+    "__cluster_metadata-0/00000000000000004711-0000000003.checkpoint.deleted",
+    "__cluster_metadata-0/00000000000000009000-00000000035102193848152641.checkpoint.part",
+    *[f"orders-1/{SEGMENT}.{ext}" for ext in ("log", "index", "timeindex")],
+    "orders-1/00000000000000000003.snapshot",
+    "orders-1/partition.metadata",
+    "orders-1/leader-epoch-checkpoint",
+    f"__consumer_offsets-7/{SEGMENT}.log",
+]
+
+
+def test_everything_a_kraft_node_writes_is_kafkas_and_a_users_file_beside_it_is_not(tmp_path: Path) -> None:
+    found = reset.survey(_tree(tmp_path / "k", KRAFT_WRITES))
+    assert (found.kafka, found.zookeeper, found.foreign) == (True, False, [])
+    # A controller-only dir (the split layout): meta.properties and the metadata partition, nothing else.
+    controller = _tree(
+        tmp_path / "c", ["meta.properties", ".lock", "__cluster_metadata-0/quorum-state", f"__cluster_metadata-0/{SEGMENT}-0000000000.checkpoint"]
+    )
+    assert reset.looks_like_kafka_data(controller)
+    # Kafka's names do not make a user's files Kafka's.
+    mine = _tree(
+        tmp_path / "m",
+        [*KRAFT_WRITES, "__cluster_metadata-0/quorum-state.bak", "__cluster_metadata-0/notes.checkpoint", "quorum-state", "bootstrap.txt"],
+        folders=("__cluster_metadata-0/old",),
+    )
+    assert [str(f) for f in reset.survey(mine).foreign] == [
+        "__cluster_metadata-0/notes.checkpoint",
+        "__cluster_metadata-0/old/ (0 files)",
+        "__cluster_metadata-0/quorum-state.bak",
+        "bootstrap.txt",
+        "quorum-state",
+    ]
+
+
+class KraftEnv(Env):
+    """A stopped KRaft stack's configs under tmp: a combined node, or (split) a broker with controller.properties."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        (self.conf / "zookeeper.properties").unlink()
+        self.controller_port = _closed_port()
+        self.log_dir, self.metadata_dir = self.data / "kraft-logs", self.data / "kraft-metadata"
+        self.kraft()
+
+    def kraft(self, *, metadata_dir: bool = False, split: bool = False) -> None:
+        from kafkaops.procedures.layout import kraft_broker_config, kraft_combined_config, kraft_controller_config
+
+        if split:
+            write_properties(self.conf / "controller.properties", kraft_controller_config(self.metadata_dir, self.controller_port, node_id=1))
+            props = kraft_broker_config(self.log_dir, self.broker_port, self.controller_port, node_id=2, controller_id=1)
+        else:
+            props = kraft_combined_config(self.log_dir, self.broker_port, self.controller_port)
+            if metadata_dir:
+                props["metadata.log.dir"] = str(self.metadata_dir)
+        write_properties(self.conf / "server.properties", props)
+
+    @property
+    def settings(self) -> Settings:
+        return load_settings(
+            env={
+                "KAFKA_HOME": str(self.kafka_home),
+                "KAFKAOPS_HOME": str(self.ops),
+                "KAFKAOPS_SERVER_PROPERTIES": str(self.conf / "server.properties"),
+                "KAFKA_BROKER": f"localhost:{self.broker_port}",
+            },
+            cwd=self.cwd,
+        )
+
+    def record_cluster(self, **dirs: str) -> Path:
+        path = self.ops / "run" / "kraft-cluster.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"dirs": dirs}))
+        return path
+
+
+def kraft_data(path: Path, cluster_id: str = "KrAfTcLuStErIdAbCdEfGh", node_id: int = 1) -> Path:
+    """A folder that looks like a KRaft node's dir: meta.properties, the metadata partition, a topic."""
+    _tree(path, [f for f in KRAFT_WRITES if not f.endswith((".tmp", ".part", ".deleted"))])
+    (path / "meta.properties").write_text(f"version=1\ncluster.id={cluster_id}\nnode.id={node_id}\ndirectory.id=AAAAAAAAAAAAAAAAAAAAAA\n")
+    return path
+
+
+@pytest.fixture
+def kenv(tmp_path: Path) -> KraftEnv:
+    return KraftEnv(tmp_path)
+
+
+def test_kraft_plan_lists_log_dirs_and_the_metadata_dir_and_no_zookeeper(kenv: KraftEnv) -> None:
+    kenv.kraft(metadata_dir=True)
+    logs, metadata = kraft_data(kenv.log_dir), kraft_data(kenv.metadata_dir)
+    assert kenv.settings.kraft
+    plan = kenv.plan()
+    assert plan.mode == "kraft" and plan.refusals == []
+    assert [(d.role, d.path) for d in plan.dirs] == [("KRaft metadata dir", str(metadata)), ("kafka log dir", str(logs))]
+    assert plan.dirs[1].topics == {"__cluster_metadata": 1, "__consumer_offsets": 1, "orders": 1}
+    assert plan.dirs[1].cluster_id == "KrAfTcLuStErIdAbCdEfGh" and plan.dirs[1].looks_like_data
+    assert [(s.service, s.state, s.port) for s in plan.stop] == [("kafka", "not-running", kenv.broker_port)]
+    assert plan.loses[0] == "every topic and message (topics on disk: orders)"
+    assert plan.loses[3] == "the cluster id KrAfTcLuStErIdAbCdEfGh: the next `kafkaops up` formats the folders with a new one"
+    assert not any("ZooKeeper" in line for line in plan.loses + plan.keeps)
+    assert plan.to_dict()["mode"] == "kraft"
+
+
+def test_kraft_split_layout_plans_the_controllers_dir_and_protects_its_config(kenv: KraftEnv) -> None:
+    kenv.kraft(split=True)
+    logs, metadata = kraft_data(kenv.log_dir, node_id=2), kraft_data(kenv.metadata_dir)
+    plan = kenv.plan()
+    assert [(d.role, d.real) for d in plan.dirs] == [("KRaft metadata dir", str(reset.realpath(metadata))), ("kafka log dir", str(reset.realpath(logs)))]
+    assert [s.service for s in plan.stop] == ["kafka", "controller"]  # the broker first, as `down` stops them
+    assert f"the config files: {kenv.conf / 'server.properties'}, {kenv.conf / 'controller.properties'}" in plan.keeps
+    protected = reset.Protected.of(kenv.settings, cwd=kenv.cwd, home=kenv.home)
+    assert ("the config file", reset.realpath(kenv.conf / "controller.properties")) in protected.whole
+
+
+def test_kraft_plan_refuses_a_users_file_in_the_metadata_dir(kenv: KraftEnv) -> None:
+    kenv.kraft(metadata_dir=True)
+    kraft_data(kenv.log_dir)
+    (kraft_data(kenv.metadata_dir) / "__cluster_metadata-0" / "my-notes.txt").write_text("mine")
+    plan = kenv.plan()
+    assert plan.refusals == [f"KRaft metadata dir {kenv.metadata_dir} holds 1 entry Kafka and ZooKeeper never write: __cluster_metadata-0/my-notes.txt"]
+
+
+def test_kraft_plan_refuses_while_a_port_of_the_node_answers(kenv: KraftEnv) -> None:
+    kraft_data(kenv.log_dir)
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", kenv.controller_port))
+        holder.listen()
+        plan = kenv.plan()
+    [node] = plan.stop
+    assert (node.state, node.port, node.pid) == ("foreign", kenv.controller_port, os.getpid())
+    assert plan.refusals == [
+        f"the KRaft node (broker and controller): port {kenv.controller_port} is held by pid {os.getpid()} (python), which kafkaops did not start"
+    ]
+    with pytest.raises(RefusedError) as caught:
+        plan.check()
+    assert caught.value.hint == "stop that process yourself (kafkaops never signals what it did not start), then rerun"
+
+
+def test_kraft_plan_refuses_while_a_process_holds_a_dirs_lock(kenv: KraftEnv) -> None:
+    import subprocess
+    import sys
+
+    logs = kraft_data(kenv.log_dir)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import fcntl, sys, time; f = open(sys.argv[1], 'r+'); fcntl.lockf(f, fcntl.LOCK_EX); print('held', flush=True); time.sleep(60)",
+            str(logs / ".lock"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        plan = kenv.plan()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert plan.refusals == [f"a process holds {reset.realpath(logs) / '.lock'}: a Kafka node kafkaops did not start runs on {reset.realpath(logs)}"]
+    with pytest.raises(RefusedError) as caught:
+        plan.check()
+    assert caught.value.hint == "stop that process yourself (kafkaops never signals what it did not start), then rerun"
+    assert kenv.plan().refusals == []  # released: and taking it to look left nothing held
+
+
+def test_kraft_plan_refuses_another_clusters_broker_address(kenv: KraftEnv) -> None:
+    kraft_data(kenv.log_dir)
+    settings = kenv.settings.with_overrides(kafka_broker=f"localhost:{kenv.controller_port + 1}")
+    plan = reset.build_plan(settings, cwd=kenv.cwd, home=kenv.home)
+    assert plan.not_local is not None and plan.refusals[0] == plan.not_local
+    assert plan.not_local.startswith(f"the configured cluster (KAFKA_BROKER=localhost:{kenv.controller_port + 1}) is not the local KRaft stack: ")
+
+
+def test_kraft_execute_empties_the_dirs_and_forgets_only_this_stacks_cluster_id(kenv: KraftEnv) -> None:
+    kenv.kraft(metadata_dir=True)
+    logs, metadata = kraft_data(kenv.log_dir), kraft_data(kenv.metadata_dir)
+    record = kenv.record_cluster(**{str(kenv.metadata_dir): "KrAfTcLuStErIdAbCdEfGh", "/elsewhere/metadata": "OtHeRcLuStErIdAbCdEfGh"})
+    beside = kenv.data / "beside.txt"
+    beside.write_text("sentinel")
+    steps: list[str] = []
+
+    result = reset.execute(kenv.settings, kenv.plan(), steps.append, cwd=kenv.cwd, home=kenv.home)
+
+    assert list(logs.iterdir()) == [] and list(metadata.iterdir()) == [] and beside.read_text() == "sentinel"
+    assert [e.role for e in result.emptied] == ["KRaft metadata dir", "kafka log dir"]
+    assert result.stopped == [] and steps[0] == "checking that no KRaft node runs"
+    assert result.forgotten_cluster == "KrAfTcLuStErIdAbCdEfGh"
+    assert json.loads(record.read_text()) == {"dirs": {"/elsewhere/metadata": "OtHeRcLuStErIdAbCdEfGh"}}
+    line = json.loads((kenv.ops / "reset-audit.log").read_text().splitlines()[-1])
+    assert line["outcome"] == "done" and len(line["deleted"]) == 2
+
+    kraft_data(kenv.log_dir), kraft_data(kenv.metadata_dir)
+    kenv.record_cluster(**{str(kenv.metadata_dir): "KrAfTcLuStErIdAbCdEfGh"})
+    reset.execute(kenv.settings, kenv.plan(), cwd=kenv.cwd, home=kenv.home)
+    assert not record.exists()  # nothing else was recorded: the file goes
+
+
+def test_kraft_execute_refuses_a_node_that_started_after_the_plan(kenv: KraftEnv) -> None:
+    logs = kraft_data(kenv.log_dir)
+    plan = kenv.plan()
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", kenv.broker_port))
+        holder.listen()
+        with pytest.raises(RefusedError) as caught:
+            reset.execute(kenv.settings, plan, cwd=kenv.cwd, home=kenv.home)
+    assert caught.value.message == (
+        f"the KRaft node (broker and controller): port {kenv.broker_port} is held by pid {os.getpid()} (python), "
+        "which kafkaops did not start (it started after the plan); nothing was deleted"
+    )
+    assert (logs / "meta.properties").exists()
+    assert json.loads((kenv.ops / "reset-audit.log").read_text().splitlines()[-1])["outcome"] == "refused"
