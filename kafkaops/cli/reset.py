@@ -40,7 +40,7 @@ def render_plan(plan: ResetPlan, settings: Any) -> list[str]:
     if plan.mode == "kraft":
         split = any(s.service == services.CONTROLLER for s in plan.stop)
         names = {services.KAFKA: "KRaft broker" if split else "KRaft node", services.CONTROLLER: "KRaft controller"}
-        heading, width = "KRaft nodes (a reset stops none: it is refused while one runs; `kafkaops down` stops them):", 16
+        heading, width = "Stop, in this order (KRaft):", 16
     lines = ["kafkaops reset plan (nothing has been deleted)", "", heading]
     for i, s in enumerate(plan.stop, 1):
         state = {"running": f"running, pid {s.pid}", "not-running": "not running", "foreign": f"NOT started by kafkaops: {s.detail}"}
@@ -131,8 +131,8 @@ def reset(
 
     The folders come from log.dirs (every entry), dataDir and dataLogDir in the configs. In KRaft mode they are
     every log.dirs and metadata.log.dir entry of the KRaft node(s) (server.properties, and controller.properties
-    beside it), and the reset is refused while a KRaft node runs (`kafkaops down` first); the next `up` formats
-    the folders with a new cluster id. Refuses a folder that is a
+    beside it), the KRaft node(s) kafkaops started are stopped the same way (the broker first), and the next
+    `up` formats the folders with a new cluster id. Refuses a node kafkaops did not start, a folder that is a
     filesystem root, your home, KAFKA_HOME, the current folder (or a folder containing one of them), a non-empty
     folder with nothing in it that only Kafka or ZooKeeper writes, and any file Kafka and ZooKeeper never write
     unless --force-path names it. Every attempt with --confirm is appended to KAFKAOPS_HOME/reset-audit.log.
@@ -231,8 +231,11 @@ def _render_result(result: ResetResult, settings: Any) -> None:
     from kafkaops import ui
     from kafkaops.procedures import services
 
+    split = any(s.service == services.CONTROLLER for s in result.stopped)
+    kafka = ("KRaft broker" if split else "KRaft node") if settings.kraft else "Kafka broker"
+    names = {services.KAFKA: kafka, services.ZOOKEEPER: "ZooKeeper", services.CONTROLLER: "KRaft controller"}
     for s in result.stopped:
-        name = "Kafka broker" if s.service == services.KAFKA else "ZooKeeper"
+        name = names.get(s.service, s.service)
         if s.action == "stopped":
             ui.success(f"{name} stopped{' cleanly' if s.clean else ''} in {s.seconds:.1f}s (pid {s.pid})")
         elif s.action == "not-running":

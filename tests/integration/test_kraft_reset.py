@@ -1,8 +1,9 @@
 """kafkaops reset in KRaft mode, against real Kafka 4.x nodes started through kafkaops (each test its own stack).
 
-What a user would check: a reset is refused while the KRaft node runs and touches nothing; after
-`down` it empties exactly the configured log.dirs / metadata.log.dir (sentinels beside them stay),
-and the next `up` formats a new cluster (a new cluster id) that holds no topic of the old one.
+What a user would check: as in ZooKeeper mode, a reset stops the node kafkaops started (cleanly), empties
+exactly the configured log.dirs / metadata.log.dir (sentinels beside them stay), and the next `up`
+formats a new cluster (a new cluster id) that holds no topic of the old one. A node kafkaops did not
+start is refused (unit tests: tests/unit/procedures/test_reset.py).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def _topics(s: KraftStack) -> set[str]:
     return {t["name"] for t in json.loads(listed.stdout)["topics"]}
 
 
-def test_reset_is_refused_while_the_node_runs_and_after_down_the_next_up_is_a_new_empty_cluster(kraft_stack: KraftStack) -> None:
+def test_reset_stops_the_node_empties_its_folders_and_the_next_up_is_a_new_empty_cluster(kraft_stack: KraftStack) -> None:
     s = kraft_stack
     up = s.kafkaops("up")
     assert up.returncode == 0, up.stderr
@@ -49,30 +50,20 @@ def test_reset_is_refused_while_the_node_runs_and_after_down_the_next_up_is_a_ne
     for f in sentinels:
         f.write_text("sentinel")
 
-    # Running: refused, nothing touched, the node still serves.
+    # The plan while the node runs: it will be stopped first, as in ZooKeeper mode; nothing changes yet.
     before = _files(s.log_dir)
-    running = s.kafkaops("reset", "--confirm", "--yes")
-    assert running.returncode == 5, running.stderr
-    assert "error: reset refused: the KRaft node (broker and controller) runs (pid " in running.stderr
-    assert "kafkaops down" in running.stderr
-    assert "  1. KRaft node       running, pid " in running.stdout
-    assert before <= _files(s.log_dir)
-    assert "kraft-reset-orders" in _topics(s)
-    audit = [json.loads(line) for line in (s.root / "ops" / "reset-audit.log").read_text().splitlines()]
-    assert audit[-1]["outcome"] == "refused" and audit[-1]["deleted"] == []
-
-    down = s.kafkaops("down")
-    assert down.returncode == 0, down.stderr
-
     plan = s.kafkaops("reset", "--dry-run")
     assert plan.returncode == 0, plan.stderr
+    assert "  1. KRaft node       running, pid " in plan.stdout
     assert f"  kafka log dir  {s.log_dir}  " in plan.stdout
     assert "topics on disk: db_live_events, kraft-reset-orders" in plan.stdout
     assert f"the cluster id {old_cluster}: the next `kafkaops up` formats the folders with a new one" in plan.stdout
     assert "ZooKeeper" not in plan.stdout
+    assert before <= _files(s.log_dir) and "kraft-reset-orders" in _topics(s)
 
     res = s.kafkaops("reset", "--confirm", "--yes")
     assert res.returncode == 0, res.stderr
+    assert "KRaft node stopped cleanly" in res.stderr
     assert f"emptied kafka log dir {s.log_dir}" in res.stderr
     assert f"forgot cluster id {old_cluster}" in res.stderr
     assert s.log_dir.is_dir() and list(s.log_dir.iterdir()) == []

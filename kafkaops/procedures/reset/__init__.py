@@ -15,7 +15,7 @@ folder, a filesystem root or a Kafka installation past it. The hard guards are c
 time just before each folder is emptied.
 
 In KRaft mode (Kafka 4.x) the folders are every ``log.dirs`` and ``metadata.log.dir`` entry of the
-KRaft node(s), nothing is stopped (a running node makes the reset refuse: ``kafkaops down`` first),
+KRaft node(s); kafkaops's nodes are stopped first (the broker, then the controller) as in ZooKeeper mode,
 and the cluster id kafkaops formatted them with is forgotten, so the next ``up`` formats them again.
 
 The package, one module per part: plan (what a reset would do), guards and contents (what may be

@@ -132,7 +132,7 @@ def build_plan(
     """What a reset would do, and whether it may: reads configs, folders and process state; changes nothing.
 
     KRaft mode (settings.kraft) empties the KRaft node(s)' log.dirs and metadata.log.dir instead of the
-    broker's log dirs and ZooKeeper's folders, and refuses while a node runs instead of stopping it.
+    broker's log dirs and ZooKeeper's folders; kafkaops's own nodes are stopped first, as in ZooKeeper mode.
     """
     force_paths = list(force_paths)
     protected, forced, base = Protected.of(settings, cwd=cwd, home=home), _named_keys(force_paths), service_cwd(settings)

@@ -40,7 +40,7 @@ def _kafka_only(settings: Settings) -> Settings:
 
 def _check_stopped_cleanly(down: services.DownResult) -> None:
     for outcome in down.services:
-        label = "the Kafka broker" if outcome.service == services.KAFKA else "ZooKeeper"
+        label = {services.KAFKA: "the Kafka broker", services.ZOOKEEPER: "ZooKeeper"}.get(outcome.service, "the KRaft controller")
         if outcome.action == "forced" or outcome.clean is False:
             raise RefusedError(
                 f"{label} did not shut down cleanly ({outcome.detail or outcome.action}); nothing was deleted",
@@ -155,10 +155,14 @@ def execute(
 def _stop_the_stack(settings: Settings, plan: ResetPlan, result: ResetResult, progress: Progress) -> None:
     """Stop the stack as `kafkaops down` does, then make sure nothing may still write into the folders.
 
-    KRaft mode stops nothing: the plan was refused while a node ran; it must still be so.
+    KRaft mode: kafkaops's node(s) stop as `down` stops them (the broker first); then no node, ours or
+    not, may run on the folders (ports, Kafka's .lock).
     """
     if plan.mode == "kraft":
-        progress("checking that no KRaft node runs")
+        progress("stopping the KRaft node(s): the broker first")
+        down = services.down(_kafka_only(settings), progress)
+        result.stopped = down.services
+        _check_stopped_cleanly(down)
         kraft.check_stopped(settings)
         _check_contents_again(plan)
         return

@@ -5,10 +5,10 @@ node's server.properties, or in the split layout also controller.properties besi
 in them are recognised by name as in ZooKeeper mode (contents.py: the metadata partition
 ``__cluster_metadata-0`` with its ``quorum-state`` and ``.checkpoint`` snapshots among them).
 
-A reset never stops a KRaft node: while one runs, started by kafkaops or not, it refuses and says to
-run ``kafkaops down`` first. Each of these is enough to refuse: kafkaops's pid file names a live node,
-a port of a node's listeners answers, or a process holds the lock Kafka takes on each of its log dirs
-while it runs (``.lock``). After the folders are emptied, kafkaops forgets the cluster id it formatted
+As in ZooKeeper mode, a reset stops the node(s) kafkaops started (as ``kafkaops down`` does: the
+broker first) and refuses while a node kafkaops did not start runs on them: a port of a node's
+listeners answers, or a process holds the lock Kafka takes on each of its log dirs while it runs
+(``.lock``); checked again under the stack lock after stopping, just before anything is deleted. After the folders are emptied, kafkaops forgets the cluster id it formatted
 them with (KAFKAOPS_HOME/run/kraft-cluster.json), so the next ``up`` formats a new cluster as at first.
 """
 
@@ -91,12 +91,11 @@ def locked_dirs(dirs: Iterable[Path]) -> list[Path]:
 
 
 def running_refusals(layout: services.kraft_layout.KraftLayout, stop: Sequence[ServicePlan], dirs: Iterable[Path]) -> list[str]:
-    """Why the reset must not go on now: a KRaft node runs (kafkaops's or not), or holds one of the folders."""
+    """Why the reset must not go on: a KRaft node kafkaops did not start runs, or holds one of the folders
+    (kafkaops's own nodes are stopped by the reset, as in ZooKeeper mode)."""
     refusals = []
     for s in stop:
-        if s.state == "running":
-            refusals.append(f"{label(layout, s.service)} runs (pid {s.pid}, port {s.port}): a reset never deletes a running KRaft node's data")
-        elif s.state == "foreign":
+        if s.state == "foreign":
             refusals.append(f"{label(layout, s.service)}: {s.detail}")
     if not any(s.state == "running" for s in stop):  # kafkaops's own node holds its lock: said above already
         refusals += [f"{LOCK_HELD} {d / LOCK_FILE}: a Kafka node kafkaops did not start runs on {d}" for d in locked_dirs(dirs)]
@@ -123,7 +122,7 @@ def check_stopped(settings: Settings) -> None:
         raise RefusedError(
             f"{refusals[0]} (it started after the plan); nothing was deleted",
             details=refusals[1:],
-            hint="stop it with `kafkaops down`, then rerun `kafkaops reset --confirm`",
+            hint="stop that process (kafkaops did not start it), then rerun `kafkaops reset --confirm`",
             runbook="reset what-kafkaops-does",
         )
 

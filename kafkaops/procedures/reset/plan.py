@@ -54,7 +54,7 @@ class DirPlan:
 
 @dataclass
 class ServicePlan:
-    """One service to stop, in order (KRaft mode: a node that must not run)."""
+    """One service to stop, in order (kafkaops's; a foreign one refuses the reset)."""
 
     service: str  # services.KAFKA | services.ZOOKEEPER | services.CONTROLLER
     port: int

@@ -835,7 +835,7 @@ def test_kraft_execute_empties_the_dirs_and_forgets_only_this_stacks_cluster_id(
 
     assert list(logs.iterdir()) == [] and list(metadata.iterdir()) == [] and beside.read_text() == "sentinel"
     assert [e.role for e in result.emptied] == ["KRaft metadata dir", "kafka log dir"]
-    assert result.stopped == [] and steps[0] == "checking that no KRaft node runs"
+    assert [(s.service, s.action) for s in result.stopped] == [("kafka", "not-running")] and steps[0] == "stopping the KRaft node(s): the broker first"
     assert result.forgotten_cluster == "KrAfTcLuStErIdAbCdEfGh"
     assert json.loads(record.read_text()) == {"dirs": {"/elsewhere/metadata": "OtHeRcLuStErIdAbCdEfGh"}}
     line = json.loads((kenv.ops / "reset-audit.log").read_text().splitlines()[-1])
@@ -861,3 +861,40 @@ def test_kraft_execute_refuses_a_node_that_started_after_the_plan(kenv: KraftEnv
     )
     assert (logs / "meta.properties").exists()
     assert json.loads((kenv.ops / "reset-audit.log").read_text().splitlines()[-1])["outcome"] == "refused"
+
+
+def test_kraft_mode_stops_its_own_node_and_refuses_one_it_did_not_start(kenv: KraftEnv) -> None:
+    from kafkaops.procedures import services
+    from kafkaops.procedures.reset import kraft
+    from kafkaops.procedures.reset.plan import ServicePlan
+
+    kenv.kraft()
+    layout = services.kraft_layout.read_layout(kenv.settings)
+    ours = [ServicePlan(services.KAFKA, 9092, "running", 4242)]
+    assert kraft.running_refusals(layout, ours, []) == []  # stopped by the reset, as in ZooKeeper mode
+    theirs = [ServicePlan(services.KAFKA, 9092, "foreign", 77, "port 9092 is held by pid 77 (java), which kafkaops did not start")]
+    assert kraft.running_refusals(layout, theirs, []) == [
+        "the KRaft node (broker and controller): port 9092 is held by pid 77 (java), which kafkaops did not start"
+    ]
+
+
+@pytest.mark.skipif(os.name == "nt", reason="Kafka's .lock is checked with fcntl (POSIX)")
+def test_a_log_dir_locked_by_another_process_is_a_kafka_node_kafkaops_did_not_start(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from kafkaops.procedures.reset import kraft
+
+    held, free = tmp_path / "held", tmp_path / "free"
+    for d in (held, free):
+        d.mkdir()
+        (d / ".lock").write_bytes(b"")
+    code = "import fcntl,os,sys,time; fd=os.open(sys.argv[1],os.O_RDWR); fcntl.lockf(fd,fcntl.LOCK_EX); print('locked',flush=True); time.sleep(60)"
+    child = subprocess.Popen([sys.executable, "-c", code, str(held / ".lock")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "locked"
+        assert kraft.locked_dirs([held, free, tmp_path / "missing"]) == [held]
+    finally:
+        child.kill()
+        child.wait()
+    assert kraft.locked_dirs([held]) == []  # the lock went with its process
