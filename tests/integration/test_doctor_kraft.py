@@ -177,3 +177,15 @@ def test_doctor_names_the_quorum_fault_and_its_remedy(fresh_kraft_node: KraftNod
     ), c["finding"]
     assert f"fix it in {node.config}" in c["remedy"]
     assert (doc["verdict"]["layer"], doc["verdict"]["check"]) == ("quorum", "quorum.voters"), doc["verdict"]
+
+
+def test_status_without_a_local_stack_shows_the_kraft_cluster_and_exits_0(kraft_node: KraftNode, elsewhere: Path) -> None:
+    env = base_env(elsewhere / "ops", kraft_node)
+    proc = run_kafkaops(["status", "--json"], env, elsewhere, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["local"] is False and doc["mode"] == "kraft", doc
+    [kafka] = [s for s in doc["services"] if s["service"] == "kafka"]
+    assert kafka["state"] == "reachable" and kafka["pid"] is None
+    assert kafka["health"]["cluster_id"] == kraft_node.cluster_id and kafka["health"]["mode"] == "kraft"
+    assert kafka["health"]["broker_ids"] == [1] and kafka["health"]["controller"] is not None
