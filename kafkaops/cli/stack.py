@@ -2,7 +2,7 @@
 
 import time
 from dataclasses import asdict
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -125,52 +125,64 @@ def status(
 
     settings = get_settings(ctx)
     st = services.status(settings)
-    kraft = getattr(st, "mode", "zookeeper") == "kraft"
     if json_:
-        doc: dict[str, object] = {"up": st.up, "local": st.local, "reasons": st.reasons, "mode": getattr(st, "mode", "zookeeper")}
-        if kraft and st.local:
-            doc.update({"layout": getattr(st, "layout", None), "quorum": getattr(st, "quorum", None), "nodes": getattr(st, "nodes", [])})
-        ui.print_json({**doc, "services": [asdict(s) for s in st.services]})
+        ui.print_json(status_document(st))
     else:
-        rows = []
-        for s in st.services:
-            h = s.health
-            if s.service == services.ZOOKEEPER:
-                health = f"mode {h.get('mode')}, ZooKeeper {h.get('version')}" if h.get("serving") else ("not serving" if h else "")
-            elif s.service == services.POSTGRES:
-                health = " ".join(x for x in (f"PostgreSQL {h['version']}" if h.get("version") else "", str(h.get("url") or "")) if x)
-            else:
-                health = (
-                    f"broker ids {h.get('broker_ids')}, controller {h.get('controller')}, cluster {h.get('cluster_id')}"
-                    if "broker_ids" in h
-                    else str(h.get("error", ""))
-                )
-                topic = h.get("topic")
-                if isinstance(topic, dict):
-                    health += f", topic {topic['name']} ({topic['partitions']} partition(s))" if topic.get("exists") else f", no topic {topic['name']}"
-                if h.get("kafka_version"):
-                    health += f", Kafka {h['kafka_version']}"
-                if "roles" in h:
-                    health = f"node {h['node_id']} ({','.join(map(str, h['roles']))})" + (f", {health}" if health else "")  # type: ignore[call-overload]
-                if h.get("mode"):
-                    health += f", {h['mode']} mode"
-            rows.append([s.service, s.state, s.pid, s.port, format_uptime(s.uptime_s), health])
-        ui.print_table(None, ["service", "state", "pid", "port", "uptime", "health"], rows)
-        quorum = getattr(st, "quorum", None)
-        if kraft and st.local:
-            leader = quorum.get("leader_id") if quorum else None
-            voters = ",".join(map(str, quorum.get("voters") or [])) if quorum else "?"  # type: ignore[call-overload]
-            ui.info(f"KRaft mode ({getattr(st, 'layout', '')} layout): quorum leader {leader if leader is not None else 'none'}, voters {voters}")
-        if not st.local:
-            where = f"KAFKA_BROKER={settings.kafka_broker}" + (
-                f", ZOOKEEPER_CONNECT={settings.zookeeper_connect}" if settings.sources.get("zookeeper_connect") != "default" else ""
-            )
-            ui.info(f"showing the configured cluster ({where}), not the local stack: {st.reasons[0] if st.reasons else ''}")
-        for s in st.services:
-            if s.detail:
-                ui.info(f"{s.service}: {s.detail}")
+        render_status(st, settings)
     if not st.up:
         raise typer.Exit(int(ExitCode.NOT_READY))
+
+
+def status_document(st: Any) -> dict[str, object]:
+    """status --json: up, local, reasons, mode (and, for a local KRaft stack, layout, quorum and nodes), services."""
+    mode = getattr(st, "mode", "zookeeper")
+    doc: dict[str, object] = {"up": st.up, "local": st.local, "reasons": st.reasons, "mode": mode}
+    if mode == "kraft" and st.local:
+        doc.update({"layout": getattr(st, "layout", None), "quorum": getattr(st, "quorum", None), "nodes": getattr(st, "nodes", [])})
+    return {**doc, "services": [asdict(s) for s in st.services]}
+
+
+def _health_text(service: str, h: dict[str, Any]) -> str:
+    from kafkaops.procedures import services
+
+    if service == services.ZOOKEEPER:
+        return f"mode {h.get('mode')}, ZooKeeper {h.get('version')}" if h.get("serving") else ("not serving" if h else "")
+    if service == services.POSTGRES:
+        return " ".join(x for x in (f"PostgreSQL {h['version']}" if h.get("version") else "", str(h.get("url") or "")) if x)
+    health = (
+        f"broker ids {h.get('broker_ids')}, controller {h.get('controller')}, cluster {h.get('cluster_id')}" if "broker_ids" in h else str(h.get("error", ""))
+    )
+    topic = h.get("topic")
+    if isinstance(topic, dict):
+        health += f", topic {topic['name']} ({topic['partitions']} partition(s))" if topic.get("exists") else f", no topic {topic['name']}"
+    if h.get("kafka_version"):
+        health += f", Kafka {h['kafka_version']}"
+    if "roles" in h:
+        health = f"node {h['node_id']} ({','.join(map(str, h['roles']))})" + (f", {health}" if health else "")
+    if h.get("mode"):
+        health += f", {h['mode']} mode"
+    return health
+
+
+def render_status(st: Any, settings: Any) -> None:
+    """The status table on stdout; the KRaft quorum line, where the cluster is, and each detail on stderr."""
+    from kafkaops import ui
+
+    rows = [[s.service, s.state, s.pid, s.port, format_uptime(s.uptime_s), _health_text(s.service, s.health)] for s in st.services]
+    ui.print_table(None, ["service", "state", "pid", "port", "uptime", "health"], rows)
+    quorum = getattr(st, "quorum", None)
+    if getattr(st, "mode", "zookeeper") == "kraft" and st.local:
+        leader = quorum.get("leader_id") if quorum else None
+        voters = ",".join(map(str, quorum.get("voters") or [])) if quorum else "?"
+        ui.info(f"KRaft mode ({getattr(st, 'layout', '')} layout): quorum leader {leader if leader is not None else 'none'}, voters {voters}")
+    if not st.local:
+        where = f"KAFKA_BROKER={settings.kafka_broker}" + (
+            f", ZOOKEEPER_CONNECT={settings.zookeeper_connect}" if settings.sources.get("zookeeper_connect") != "default" else ""
+        )
+        ui.info(f"showing the configured cluster ({where}), not the local stack: {st.reasons[0] if st.reasons else ''}")
+    for s in st.services:
+        if s.detail:
+            ui.info(f"{s.service}: {s.detail}")
 
 
 def logs(
