@@ -309,7 +309,7 @@ def metadata(settings: Settings, timeout: float = 5.0, bootstrap: str | None = N
     from confluent_kafka import KafkaException
 
     address = bootstrap or settings.kafka_broker
-    client = client or admin(settings, bootstrap)
+    client = client if client is not None else admin(settings, bootstrap)  # a client with nothing queued is falsy (len 0)
     watch: ClientWatch | None = getattr(client, "kafkaops_watch", None)
     deadline = time.monotonic() + timeout
     wait = _FIRST_WAIT if watch is not None else timeout

@@ -140,7 +140,7 @@ def wait_ready(settings: Settings, layout: KraftLayout, node: KraftNode, record:
             return
         stage = f"{settings.kafka_broker} answers a metadata request"
         try:
-            client = client or admin(settings)
+            client = client if client is not None else admin(settings)  # a client with nothing queued is falsy (len 0)
             md = metadata(settings, timeout=2.0, client=client)
             if any(b.id == node.node_id for b in md.brokers):
                 return

@@ -266,7 +266,7 @@ def _wait_broker(settings: Settings, cfg: StackConfig, record: PidRecord, progre
                 stage = f"{settings.kafka_broker} answers a metadata request"
                 progress("waiting for the broker: " + stage)
             try:
-                client = client or admin(settings)
+                client = client if client is not None else admin(settings)  # a client with nothing queued is falsy (len 0)
                 md = metadata(settings, timeout=2.0, client=client)
                 if any(b.id == cfg.broker_id for b in md.brokers):
                     return
