@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -32,6 +33,9 @@ def parse_java_version(text: str) -> int | None:
     return major
 
 
+_versions: dict[tuple[str, int, int], tuple[int | None, str]] = {}  # (path, size, mtime) -> this process's `java -version`
+
+
 def find_java(java: str) -> JavaInfo:
     path = shutil.which(java)
     if path is None:
@@ -40,12 +44,7 @@ def find_java(java: str) -> JavaInfo:
             hint=f"install Java {MIN_JAVA}+ (17 recommended), or set JAVA_HOME or KAFKAOPS_JAVA",
             runbook="failures java-missing",
         )
-    try:
-        proc = subprocess.run([path, "-version"], capture_output=True, text=True, timeout=30, check=False)  # noqa: S603
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise KafkaopsError(f"cannot run {path} -version: {exc}", hint="check JAVA_HOME / KAFKAOPS_JAVA") from None
-    text = proc.stderr + proc.stdout
-    major = parse_java_version(text)
+    major, text = _java_version(path)
     if major is None:
         raise KafkaopsError(f"cannot tell the Java version of {path}", hint="check JAVA_HOME / KAFKAOPS_JAVA")
     if major < MIN_JAVA:
@@ -55,3 +54,23 @@ def find_java(java: str) -> JavaInfo:
             runbook="failures java-missing",
         )
     return JavaInfo(path=path, major=major, version_line=text.strip().splitlines()[0] if text.strip() else "")
+
+
+def _java_version(path: str) -> tuple[int | None, str]:
+    """``java -version`` of ``path``, run once per process for one binary (`up` asks again for the CDS key)."""
+    try:
+        st = os.stat(path)
+        key: tuple[str, int, int] | None = (path, st.st_size, st.st_mtime_ns)
+    except OSError:
+        key = None
+    if key is not None and key in _versions:
+        return _versions[key]
+    try:
+        proc = subprocess.run([path, "-version"], capture_output=True, text=True, timeout=30, check=False)  # noqa: S603
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise KafkaopsError(f"cannot run {path} -version: {exc}", hint="check JAVA_HOME / KAFKAOPS_JAVA") from None
+    text = proc.stderr + proc.stdout
+    result = (parse_java_version(text), text)
+    if key is not None and result[0] is not None:
+        _versions[key] = result
+    return result

@@ -1,0 +1,101 @@
+"""Class-data sharing (AppCDS) for the JVMs kafkaops starts: a faster start, never a broken one.
+
+The first start of a service (per java binary, Java version, classpath and main class) runs with
+``-XX:ArchiveClassesAtExit``: when that JVM exits (``kafkaops down``), it writes a dynamic archive of
+the classes it loaded to ``KAFKAOPS_HOME/cds/<service>-<key>.jsa.part``. The next start checks that
+file once with a throwaway ``java -Xshare:on -XX:+VerifySharedSpaces ... -version`` (a truncated or
+corrupted archive fails it: it is deleted and made again), renames it to ``<service>-<key>.jsa``, and
+every start from then on maps it with ``-Xshare:auto`` (an archive the JVM cannot use is ignored:
+a normal start). A new java, Kafka version or jar set is a new key: a new archive; older ones of the
+service are deleted when it is made. ``KAFKAOPS_CDS=off`` turns it all off; an error here only means
+a start without an archive.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+from pathlib import Path
+
+from kafkaops.adapters.java import find_java
+from kafkaops.errors import KafkaopsError
+from kafkaops.procedures.services.config import MAIN_CLASS
+from kafkaops.settings import Settings
+
+MIN_JAVA = 13  # -XX:ArchiveClassesAtExit (dynamic archives) came with Java 13
+CHECK_TIMEOUT = 30.0
+
+
+def cds_dir(settings: Settings) -> Path:
+    return settings.kafkaops_home / "cds"
+
+
+def _stamp(path: Path) -> str:
+    try:
+        st = path.stat()
+    except OSError:
+        return f"{path.name}:-"
+    return f"{path.name}:{st.st_size}:{st.st_mtime_ns}"
+
+
+def archive_key(java_path: str, version_line: str, libs: Path, main_class: str) -> str:
+    """A hash of what an archive is only valid for: the JVM (binary, libjvm, version), the jars, the main class."""
+    java = Path(java_path).resolve()
+    java_home = java.parent.parent
+    parts = [str(java), version_line, main_class, _stamp(java)]
+    parts += [_stamp(p) for p in (java_home / "lib" / "server" / "libjvm.so", java_home / "bin" / "server" / "jvm.dll", java_home / "release")]
+    parts += [_stamp(jar) for jar in sorted(libs.glob("*.jar"))]  # what the JVM's libs/* wildcard expands to
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+def archive_path(settings: Settings, service: str, java: str) -> Path | None:
+    """Where this service's archive lives for this java and classpath; None when CDS is off or the JVM too old."""
+    if not settings.cds:
+        return None
+    info = find_java(java)
+    if info.major < MIN_JAVA:
+        return None
+    key = archive_key(info.path, info.version_line, settings.kafka_home / "libs", MAIN_CLASS[service])
+    return cds_dir(settings) / f"{service}-{key}.jsa"
+
+
+def part_path(archive: Path) -> Path:
+    return archive.with_name(archive.name + ".part")
+
+
+def archive_usable(java: str, archive: Path, classpath: str) -> bool:
+    """Whether the JVM maps the archive (-Xshare:on fails instead of falling back) with its checksums right."""
+    cmd = [java, "-Xshare:on", "-XX:+VerifySharedSpaces", f"-XX:SharedArchiveFile={archive}", "-cp", classpath, "-version"]
+    try:
+        return subprocess.run(cmd, capture_output=True, timeout=CHECK_TIMEOUT, check=False).returncode == 0  # noqa: S603
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+def _remove(path: Path) -> None:
+    try:
+        path.unlink()
+    except OSError:
+        pass
+
+
+def jvm_options(settings: Settings, service: str, java: str) -> list[str]:
+    """The CDS options for this start: use the archive, or make one at exit; none when off or on any error."""
+    try:
+        archive = archive_path(settings, service, java)
+        if archive is None:
+            return []
+        part = part_path(archive)
+        if not archive.is_file() and part.is_file():  # written when the last JVM exited: checked once
+            if archive_usable(java, part, str(settings.kafka_home / "libs" / "*")):
+                part.replace(archive)
+            else:
+                _remove(part)
+        if archive.is_file():
+            return ["-Xshare:auto", f"-XX:SharedArchiveFile={archive}"]
+        archive.parent.mkdir(parents=True, exist_ok=True)
+        for old in archive.parent.glob(f"{service}-*.jsa*"):  # another java or jar set: not valid any more
+            _remove(old)
+        return ["-Xshare:auto", f"-XX:ArchiveClassesAtExit={part}"]
+    except (OSError, KafkaopsError):
+        return []
