@@ -6,9 +6,11 @@ the classes it loaded to ``KAFKAOPS_HOME/cds/<service>-<key>.jsa.part``. The nex
 file once with a throwaway ``java -Xshare:on -XX:+VerifySharedSpaces ... -version`` (a truncated or
 corrupted archive fails it: it is deleted and made again), renames it to ``<service>-<key>.jsa``, and
 every start from then on maps it with ``-Xshare:auto`` (an archive the JVM cannot use is ignored:
-a normal start). A new java, Kafka version or jar set is a new key: a new archive; older ones of the
-service are deleted when it is made. ``KAFKAOPS_CDS=off`` turns it all off; an error here only means
-a start without an archive.
+a normal start). Before the first start, a throwaway ``java ... -XX:ArchiveClassesAtExit ... -version``
+makes sure the JVM accepts the dump at all (it refuses to start without the JDK's base archive, for
+one): if not, a plain start. A new java, Kafka version or jar set is a new key: a new archive; older ones of the
+service are deleted when it is made. ``KAFKAOPS_CDS=off`` turns it all off, and so does any
+class-data sharing option in ``KAFKAOPS_JVM_OPTS``; an error here only means a start without an archive.
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ from pathlib import Path
 
 from kafkaops.adapters.java import find_java
 from kafkaops.errors import KafkaopsError
-from kafkaops.procedures.services.config import MAIN_CLASS
+from kafkaops.procedures.services.config import MAIN_CLASS, ZOOKEEPER
 from kafkaops.settings import Settings
 
+_USER_CDS = ("-Xshare", "-XX:SharedArchiveFile", "-XX:ArchiveClassesAtExit", "-XX:SharedClassListFile", "-XX:DumpLoadedClassList")
 MIN_JAVA = 13  # -XX:ArchiveClassesAtExit (dynamic archives) came with Java 13
 CHECK_TIMEOUT = 30.0
 
@@ -50,8 +53,8 @@ def archive_key(java_path: str, version_line: str, libs: Path, main_class: str) 
 
 def archive_path(settings: Settings, service: str, java: str) -> Path | None:
     """Where this service's archive lives for this java and classpath; None when CDS is off or the JVM too old."""
-    if not settings.cds:
-        return None
+    if not settings.cds or any(opt.startswith(_USER_CDS) for opt in settings.jvm_opts):
+        return None  # KAFKAOPS_JVM_OPTS has its own class-data sharing options: they decide
     info = find_java(java)
     if info.major < MIN_JAVA:
         return None
@@ -70,6 +73,21 @@ def archive_usable(java: str, archive: Path, classpath: str) -> bool:
         return subprocess.run(cmd, capture_output=True, timeout=CHECK_TIMEOUT, check=False).returncode == 0  # noqa: S603
     except (OSError, subprocess.SubprocessError):
         return False
+
+
+def dump_accepted(java: str, settings: Settings, service: str, part: Path) -> bool:
+    """Whether a JVM with these options starts at all when asked to dump: it refuses to (and so would the service)
+    without the JDK's base archive, with -Xshare:off in KAFKAOPS_JVM_OPTS, or with a directory on the classpath."""
+    heap = settings.zookeeper_heap if service == ZOOKEEPER else settings.kafka_heap
+    trial = part.with_name(part.name + ".trial")
+    cmd = [java, f"-Xmx{heap}", "-Xshare:auto", f"-XX:ArchiveClassesAtExit={trial}", *settings.jvm_opts]
+    cmd += ["-cp", str(settings.kafka_home / "libs" / "*"), "-version"]
+    try:
+        return subprocess.run(cmd, capture_output=True, timeout=CHECK_TIMEOUT, check=False).returncode == 0  # noqa: S603
+    except (OSError, subprocess.SubprocessError):
+        return False
+    finally:
+        _remove(trial)
 
 
 def _remove(path: Path) -> None:
@@ -96,6 +114,8 @@ def jvm_options(settings: Settings, service: str, java: str) -> list[str]:
         archive.parent.mkdir(parents=True, exist_ok=True)
         for old in archive.parent.glob(f"{service}-*.jsa*"):  # another java or jar set: not valid any more
             _remove(old)
+        if not dump_accepted(java, settings, service, part):
+            return []
         return ["-Xshare:auto", f"-XX:ArchiveClassesAtExit={part}"]
     except (OSError, KafkaopsError):
         return []

@@ -35,6 +35,7 @@ def java17(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
         return archive.read_bytes() == b"good archive"
 
     monkeypatch.setattr(cds, "archive_usable", usable)
+    monkeypatch.setattr(cds, "dump_accepted", lambda java, settings, service, part: True)
     return checked
 
 
@@ -114,6 +115,14 @@ def test_an_old_java_or_any_error_means_a_plain_start(tmp_path: Path, monkeypatc
     assert cds.jvm_options(settings, "kafka", "/usr/bin/java") == []
 
 
+def test_a_jvm_that_refuses_the_dump_or_user_cds_options_mean_a_plain_start(tmp_path: Path, java17: list[Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cds, "dump_accepted", lambda java, settings, service, part: False)
+    assert cds.jvm_options(_settings(tmp_path), "kafka", "/usr/bin/java") == []
+    monkeypatch.setattr(cds, "dump_accepted", lambda java, settings, service, part: True)
+    for opts in ("-Xshare:off", "-Xmx1g -XX:SharedArchiveFile=/my.jsa"):
+        assert cds.jvm_options(_settings(tmp_path, KAFKAOPS_JVM_OPTS=opts), "kafka", "/usr/bin/java") == []
+
+
 def test_the_options_come_before_kafkaops_jvm_opts(tmp_path: Path) -> None:
     settings = _settings(tmp_path, KAFKAOPS_JVM_OPTS="-Xshare:off")
     cmd = jvm_command(settings, "kafka", "java", tmp_path / "server.properties", tmp_path / "log4j2.yaml", ["-Xshare:auto", "-XX:SharedArchiveFile=a.jsa"])
@@ -160,3 +169,15 @@ def test_the_check_rejects_a_truncated_or_corrupted_archive_that_a_jvm_would_cra
     assert not cds.archive_usable(java, truncated, classpath)
     assert not cds.archive_usable(java, flipped, classpath)
     assert not cds.archive_usable(java, tmp_path / "missing.jsa", classpath)
+
+
+@pytest.mark.skipif(shutil.which("java") is None, reason="needs a real JVM")
+def test_the_trial_run_catches_a_jvm_that_would_not_start_with_the_dump_option(tmp_path: Path) -> None:
+    """-Xshare:off (or a JDK without its base archive) plus -XX:ArchiveClassesAtExit: the JVM does not start at all."""
+    java = shutil.which("java")
+    assert java is not None
+    part = tmp_path / "ops" / "cds" / "kafka-x.jsa.part"
+    part.parent.mkdir(parents=True)
+    assert cds.dump_accepted(java, _settings(tmp_path), "kafka", part)
+    assert not cds.dump_accepted(java, _settings(tmp_path, KAFKAOPS_JVM_OPTS="-Xshare:off"), "kafka", part)
+    assert list(part.parent.iterdir()) == []  # the trial's archive is not kept
