@@ -181,3 +181,31 @@ def test_the_trial_run_catches_a_jvm_that_would_not_start_with_the_dump_option(t
     assert cds.dump_accepted(java, _settings(tmp_path), "kafka", part)
     assert not cds.dump_accepted(java, _settings(tmp_path, KAFKAOPS_JVM_OPTS="-Xshare:off"), "kafka", part)
     assert list(part.parent.iterdir()) == []  # the trial's archive is not kept
+
+
+def test_java_version_is_kept_between_runs_in_the_cache_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = tmp_path / "java"
+    fake.write_text("#!/bin/sh\necho 'openjdk version \"17.0.15\" 2025-04-15' >&2\n")
+    fake.chmod(0o755)
+    cache = tmp_path / "run" / "java-version.json"
+    runs: list[list[str]] = []
+    real_run = subprocess.run
+
+    def counting(cmd: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
+        runs.append(cmd)
+        return real_run(cmd, **kw)  # type: ignore[call-overload,no-any-return]
+
+    monkeypatch.setattr(java_mod.subprocess, "run", counting)
+    assert java_mod.find_java(str(fake), cache).major == 17
+    assert cache.is_file() and len(runs) == 1
+    java_mod._versions.clear()  # a new process
+    assert java_mod.find_java(str(fake), cache).version_line == 'openjdk version "17.0.15" 2025-04-15'
+    assert len(runs) == 1
+    java_mod._versions.clear()
+    fake.write_text("#!/bin/sh\necho 'openjdk version \"11.0.22\" 2024-01-16' >&2\n")  # replaced: asked again
+    assert java_mod.find_java(str(fake), cache).major == 11
+    assert len(runs) == 2
+    java_mod._versions.clear()
+    cache.write_text("{not json")
+    assert java_mod.find_java(str(fake), cache).major == 11  # a broken cache is only a miss
+    assert len(runs) == 3
