@@ -2,10 +2,11 @@
 
 The first start of a service (per java binary, Java version, classpath and main class) runs with
 ``-XX:ArchiveClassesAtExit``: when that JVM exits (``kafkaops down``), it writes a dynamic archive of
-the classes it loaded to ``KAFKAOPS_HOME/cds/<service>-<key>.jsa.part``. The next start checks that
-file once with a throwaway ``java -Xshare:on -XX:+VerifySharedSpaces ... -version`` (a truncated or
-corrupted archive fails it: it is deleted and made again), renames it to ``<service>-<key>.jsa``, and
-every start from then on maps it with ``-Xshare:auto`` (an archive the JVM cannot use is ignored:
+the classes it loaded to ``KAFKAOPS_HOME/cds/<service>-<key>.jsa.part``. The next start renames it
+to ``<service>-<key>.jsa`` and checks it with a throwaway ``java -Xshare:on -XX:+VerifySharedSpaces
+... -version`` (a truncated archive crashes the JVM even with -Xshare:auto; one that fails the check
+is deleted and made again); the check is recorded (``.jsa.ok``: its size and mtime) and made again
+only when the file changes. Every start from then on maps it with ``-Xshare:auto`` (an archive the JVM cannot use is ignored:
 a normal start). Before the first start, a throwaway ``java ... -XX:ArchiveClassesAtExit ... -version``
 makes sure the JVM accepts the dump at all (it refuses to start without the JDK's base archive, for
 one): if not, a plain start. A new java, Kafka version or jar set is a new key: a new archive; older ones of the
@@ -66,6 +67,27 @@ def part_path(archive: Path) -> Path:
     return archive.with_name(archive.name + ".part")
 
 
+def _check_path(archive: Path) -> Path:
+    return archive.with_name(archive.name + ".ok")
+
+
+def _identity(archive: Path) -> str:
+    st = archive.stat()
+    return f"{st.st_size}:{st.st_mtime_ns}"
+
+
+def _checked(archive: Path) -> bool:
+    """Whether this very file (same size and mtime) passed the check: a truncated archive crashes the JVM."""
+    try:
+        return _check_path(archive).read_text(encoding="utf-8").strip() == _identity(archive)
+    except OSError:
+        return False
+
+
+def _record_check(archive: Path) -> None:
+    _check_path(archive).write_text(_identity(archive) + "\n", encoding="utf-8")
+
+
 def archive_usable(java: str, archive: Path, classpath: str) -> bool:
     """Whether the JVM maps the archive (-Xshare:on fails instead of falling back) with its checksums right."""
     cmd = [java, "-Xshare:on", "-XX:+VerifySharedSpaces", f"-XX:SharedArchiveFile={archive}", "-cp", classpath, "-version"]
@@ -104,11 +126,13 @@ def jvm_options(settings: Settings, service: str, java: str) -> list[str]:
         if archive is None:
             return []
         part = part_path(archive)
-        if not archive.is_file() and part.is_file():  # written when the last JVM exited: checked once
-            if archive_usable(java, part, str(settings.kafka_home / "libs" / "*")):
-                part.replace(archive)
+        if not archive.is_file() and part.is_file():  # written when the last JVM exited
+            part.replace(archive)
+        if archive.is_file() and not _checked(archive):  # new, or changed since its check (size or mtime)
+            if archive_usable(java, archive, str(settings.kafka_home / "libs" / "*")):
+                _record_check(archive)
             else:
-                _remove(part)
+                _remove(archive)
         if archive.is_file():
             return ["-Xshare:auto", f"-XX:SharedArchiveFile={archive}"]
         archive.parent.mkdir(parents=True, exist_ok=True)

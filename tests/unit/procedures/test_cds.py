@@ -64,7 +64,18 @@ def test_first_start_dumps_the_next_checks_once_and_uses_it(tmp_path: Path, java
     assert second == ["-Xshare:auto", f"-XX:SharedArchiveFile={archive}"]
     assert archive.is_file() and not part.exists()
     assert cds.jvm_options(settings, "kafka", "/usr/bin/java") == second
-    assert java17 == [part]  # checked once, when it was promoted
+    assert java17 == [archive]  # checked once, when it was promoted
+
+
+def test_an_archive_changed_after_its_check_is_checked_again(tmp_path: Path, java17: list[Path]) -> None:
+    settings = _settings(tmp_path)
+    part = Path(cds.jvm_options(settings, "kafka", "/usr/bin/java")[1].split("=", 1)[1])
+    part.write_bytes(b"good archive")
+    archive = part.with_name(part.name.removesuffix(".part"))
+    assert cds.jvm_options(settings, "kafka", "/usr/bin/java")[1] == f"-XX:SharedArchiveFile={archive}"
+    archive.write_bytes(b"good arch")  # truncated on disk: would crash the JVM
+    assert cds.jvm_options(settings, "kafka", "/usr/bin/java") == ["-Xshare:auto", f"-XX:ArchiveClassesAtExit={part}"]
+    assert not archive.exists() and java17 == [archive, archive]
 
 
 def test_an_archive_that_fails_the_check_is_deleted_and_made_again(tmp_path: Path, java17: list[Path]) -> None:
