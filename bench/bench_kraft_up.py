@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -100,6 +101,11 @@ def main() -> None:
         result |= {"kafkaops_first_up_cds_s": round(cds_first, 3), "kafkaops_up_cds": summary(ups_cds)}
         result["cds_gain_by_hand_s"] = round(result["by_hand"]["median"] - result["by_hand_cds"]["median"], 3)
         result["overhead_cds_median_s"] = round(result["kafkaops_up_cds"]["median"] - result["by_hand_cds"]["median"], 3)
+        # each round runs the four back to back: paired differences resist a load that drifts between rounds
+        result["paired_overhead_median_s"] = round(statistics.median(u - h for u, h in zip(ups, hands, strict=True)), 3)
+        result["paired_overhead_cds_median_s"] = round(statistics.median(u - h for u, h in zip(ups_cds, hands_cds, strict=True)), 3)
+        result["paired_cds_gain_by_hand_median_s"] = round(statistics.median(h - c for h, c in zip(hands, hands_cds, strict=True)), 3)
+        result["samples"] = {"kafkaops_up": ups, "by_hand": hands, "by_hand_cds": hands_cds, "kafkaops_up_cds": ups_cds}
         print(result)
         save("kraft_up", result)
     finally:
