@@ -90,11 +90,15 @@ def _record_check(archive: Path) -> None:
 
 def archive_usable(java: str, archive: Path, classpath: str) -> bool:
     """Whether the JVM maps the archive (-Xshare:on fails instead of falling back) with its checksums right."""
-    cmd = [java, "-Xshare:on", "-XX:+VerifySharedSpaces", f"-XX:SharedArchiveFile={archive}", "-cp", classpath, "-version"]
+    crash_report = archive.with_name(archive.name + ".hs_err.log")  # a truncated archive crashes it: not in the cwd
+    cmd = [java, f"-XX:ErrorFile={crash_report}", "-Xshare:on", "-XX:+VerifySharedSpaces", f"-XX:SharedArchiveFile={archive}"]
+    cmd += ["-cp", classpath, "-version"]
     try:
-        return subprocess.run(cmd, capture_output=True, timeout=CHECK_TIMEOUT, check=False).returncode == 0  # noqa: S603
+        return subprocess.run(cmd, capture_output=True, timeout=CHECK_TIMEOUT, check=False, cwd=archive.parent).returncode == 0  # noqa: S603
     except (OSError, subprocess.SubprocessError):
         return False
+    finally:
+        _remove(crash_report)
 
 
 def dump_accepted(java: str, settings: Settings, service: str, part: Path) -> bool:
@@ -105,7 +109,7 @@ def dump_accepted(java: str, settings: Settings, service: str, part: Path) -> bo
     cmd = [java, f"-Xmx{heap}", "-Xshare:auto", f"-XX:ArchiveClassesAtExit={trial}", *settings.jvm_opts]
     cmd += ["-cp", str(settings.kafka_home / "libs" / "*"), "-version"]
     try:
-        return subprocess.run(cmd, capture_output=True, timeout=CHECK_TIMEOUT, check=False).returncode == 0  # noqa: S603
+        return subprocess.run(cmd, capture_output=True, timeout=CHECK_TIMEOUT, check=False, cwd=part.parent).returncode == 0  # noqa: S603
     except (OSError, subprocess.SubprocessError):
         return False
     finally:

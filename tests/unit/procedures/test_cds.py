@@ -161,10 +161,11 @@ def test_java_version_runs_once_per_binary(tmp_path: Path, monkeypatch: pytest.M
 
 
 @pytest.mark.skipif(shutil.which("java") is None, reason="needs a real JVM")
-def test_the_check_rejects_a_truncated_or_corrupted_archive_that_a_jvm_would_crash_on(tmp_path: Path) -> None:
+def test_the_check_rejects_a_truncated_or_corrupted_archive_that_a_jvm_would_crash_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A real JVM: a truncated archive crashes even -Xshare:auto (SIGBUS), so a new archive is checked before use."""
     java = shutil.which("java")
     assert java is not None
+    monkeypatch.chdir(tmp_path)  # where a JVM would write its crash report without -XX:ErrorFile
     libs = tmp_path / "libs"
     libs.mkdir()
     classpath = str(libs / "*")
@@ -180,6 +181,7 @@ def test_the_check_rejects_a_truncated_or_corrupted_archive_that_a_jvm_would_cra
     assert not cds.archive_usable(java, truncated, classpath)
     assert not cds.archive_usable(java, flipped, classpath)
     assert not cds.archive_usable(java, tmp_path / "missing.jsa", classpath)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["flipped.jsa", "good.jsa", "libs", "truncated.jsa"]  # no crash report left
 
 
 @pytest.mark.skipif(shutil.which("java") is None, reason="needs a real JVM")
