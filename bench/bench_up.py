@@ -8,6 +8,7 @@ Also `kafkaops --help` start-up time.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import socket
 import subprocess
@@ -97,7 +98,9 @@ def by_hand(home: Path, root: Path) -> float:
 
 def with_kafkaops(home: Path, root: Path) -> float:
     s = make_stack(root, home)
-    env = dict(s.env)
+    # each run has a new KAFKAOPS_HOME, so a class-data sharing archive would never be used, only made:
+    # off unless KAFKAOPS_CDS says otherwise (bench_kraft_up.py measures CDS on a kept home)
+    env = dict(s.env, KAFKAOPS_CDS=os.environ.get("KAFKAOPS_CDS", "off"))
     try:
         t0 = time.perf_counter()
         res = subprocess.run([sys.executable, "-m", "kafkaops", "up", "--no-topic"], env=env, cwd=root, capture_output=True, text=True)

@@ -56,6 +56,11 @@ VARIABLES: dict[str, Var] = {
     "kafka_heap": Var("KAFKAOPS_KAFKA_HEAP", "512m", "Broker heap (-Xms and -Xmx)."),
     "zookeeper_heap": Var("KAFKAOPS_ZOOKEEPER_HEAP", "256m", "ZooKeeper heap (-Xms and -Xmx)."),
     "jvm_opts": Var("KAFKAOPS_JVM_OPTS", "", "Extra JVM options for both services, space-separated."),
+    "cds": Var(
+        "KAFKAOPS_CDS",
+        "on",
+        "on: the JVMs kafkaops starts share a class-data archive (made at a service's first start, under KAFKAOPS_HOME/cds) and start faster; off: never.",
+    ),
     "start_timeout": Var("KAFKAOPS_START_TIMEOUT", "120", "Seconds each service may take to become ready."),
     "stop_timeout": Var("KAFKAOPS_STOP_TIMEOUT", "60", "Seconds each service may take to shut down cleanly."),
     "lock_timeout": Var("KAFKAOPS_LOCK_TIMEOUT", "600", "Seconds up, down and reset wait for another of them on the same KAFKAOPS_HOME to finish."),
@@ -112,6 +117,7 @@ class Settings:
     client_security: dict[str, str] = field(default_factory=dict)
     env_file: Path | None = None  # the .env file that was read, if any
     sources: dict[str, str] = field(default_factory=dict)  # setting -> "flag" | "env" | ".env" | "default" | "config"
+    cds: bool = True  # KAFKAOPS_CDS: class-data sharing archives for the JVMs kafkaops starts
     mode: str = "zookeeper"  # zookeeper | kraft: from server.properties when it can be read, else KAFKAOPS_MODE
 
     @property
@@ -174,6 +180,15 @@ def _port(name: str, raw: str | None) -> int | None:
     if value > 65535:
         raise UsageError(f"{name} must be a TCP port from 1 to 65535 (got {value})")
     return value
+
+
+def _on_off(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("on", "true", "1", "yes"):
+        return True
+    if value in ("off", "false", "0", "no"):
+        return False
+    raise UsageError(f"{name}={raw!r} must be on or off")
 
 
 def _embedded_db(raw: str) -> bool:
@@ -315,6 +330,7 @@ def load_settings(
         kafka_heap=raw["kafka_heap"] or "512m",
         zookeeper_heap=raw["zookeeper_heap"] or "256m",
         jvm_opts=tuple((raw["jvm_opts"] or "").split()),
+        cds=_on_off("KAFKAOPS_CDS", raw["cds"] or "on"),
         start_timeout=_positive_float("KAFKAOPS_START_TIMEOUT", raw["start_timeout"] or "120"),
         stop_timeout=_positive_float("KAFKAOPS_STOP_TIMEOUT", raw["stop_timeout"] or "60"),
         kafka_version=version,

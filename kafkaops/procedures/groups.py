@@ -104,7 +104,7 @@ def _asking(what: str, settings: Settings) -> Iterator[None]:
 
 
 def list_groups(settings: Settings, client: Any = None) -> list[GroupSummary]:
-    client = client or admin(settings)
+    client = client if client is not None else admin(settings)
     metadata(settings, timeout=5.0, client=client)  # fail fast (exit 4) when no broker answers
     with _asking("listing consumer groups failed", settings):
         found = kafka_groups.list_groups(client, TIMEOUT)

@@ -164,6 +164,44 @@ def test_up_status_down_and_a_second_up_never_formats_again(kraft_stack: KraftSt
     assert s.kafkaops("down").returncode == 0
 
 
+def _kafka_cmdline(stack: KraftStack) -> tuple[str, ...]:
+    from kafkaops.adapters import processes
+    from kafkaops.procedures import services
+
+    rec = services.read_pid(stack.settings, services.KAFKA)
+    assert rec is not None
+    info = processes.proc_info(rec.pid)
+    assert info is not None
+    return info.cmdline
+
+
+def test_class_data_sharing_made_at_exit_checked_used_and_a_truncated_archive_never_breaks_up(kraft_stack: KraftStack) -> None:
+    s = kraft_stack
+    cds = s.root / "ops" / "cds"
+    assert s.kafkaops("up", "--no-topic").returncode == 0
+    assert any(a.startswith("-XX:ArchiveClassesAtExit=") for a in _kafka_cmdline(s))
+    assert s.kafkaops("down").returncode == 0
+    (part,) = cds.glob("kafka-*.jsa.part")  # written by the JVM when it exited
+    archive = part.with_name(part.name.removesuffix(".part"))
+
+    assert s.kafkaops("up", "--no-topic").returncode == 0
+    assert f"-XX:SharedArchiveFile={archive}" in _kafka_cmdline(s) and "-Xshare:auto" in _kafka_cmdline(s)
+    assert archive.is_file() and not part.exists() and (cds / (archive.name + ".ok")).is_file()
+    assert s.kafkaops("down").returncode == 0
+
+    archive.chmod(0o644)  # the JVM writes it read-only
+    data = archive.read_bytes()
+    archive.write_bytes(data[: len(data) // 2])  # truncated: the JVM would crash on it, even with -Xshare:auto
+    r = s.kafkaops("up", "--no-topic")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert not archive.exists() and any(a.startswith("-XX:ArchiveClassesAtExit=") for a in _kafka_cmdline(s))
+    assert s.kafkaops("down").returncode == 0
+
+    s.env["KAFKAOPS_CDS"] = "off"
+    assert s.kafkaops("up", "--no-topic").returncode == 0
+    assert not any("Archive" in a or "Xshare" in a for a in _kafka_cmdline(s))
+
+
 def test_an_unformatted_nonempty_log_dir_is_refused_before_start(kraft_stack: KraftStack) -> None:
     s = kraft_stack
     s.log_dir.mkdir(parents=True)

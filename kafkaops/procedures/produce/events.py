@@ -104,7 +104,7 @@ def topic_limit(settings: Settings, topic: str, client: Any = None) -> int:
     from kafkaops.adapters import kafka
 
     try:
-        for entry in kafka.topic_configs(client or kafka.admin(settings), topic, 10.0):
+        for entry in kafka.topic_configs(client if client is not None else kafka.admin(settings), topic, 10.0):
             if entry.name == "max.message.bytes" and entry.value:
                 return int(entry.value)
     except (KafkaopsError, ValueError):

@@ -108,11 +108,13 @@ def start_node(settings: Settings, layout: KraftLayout, node: KraftNode, java: s
 
 def wait_ready(settings: Settings, layout: KraftLayout, node: KraftNode, record: PidRecord, progress: Progress, t0: float, already: bool = False) -> None:
     """Ready = its started line; a controller: a quorum leader and its listener answering; a broker: a metadata answer."""
-    from kafkaops.adapters.kafka import admin, metadata
+    from kafkaops.adapters.kafka import admin, metadata, preload_clients
 
     deadline = t0 + settings.start_timeout
     stage = "its log says started"
     progress(f"waiting for {node.service}: {stage}")
+    if node.is_broker:
+        preload_clients()  # while the JVM starts, not after its started line
     started, controller_ok = already, not node.is_controller
     client = None
     while True:
@@ -140,7 +142,7 @@ def wait_ready(settings: Settings, layout: KraftLayout, node: KraftNode, record:
             return
         stage = f"{settings.kafka_broker} answers a metadata request"
         try:
-            client = client or admin(settings)
+            client = client if client is not None else admin(settings)  # a client with nothing queued is falsy (len 0)
             md = metadata(settings, timeout=2.0, client=client)
             if any(b.id == node.node_id for b in md.brokers):
                 return

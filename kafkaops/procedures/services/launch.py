@@ -9,12 +9,13 @@ from kafkaops.adapters import processes
 from kafkaops.errors import ServiceFailed
 from kafkaops.procedures import signatures
 from kafkaops.procedures.layout import ensure_log4j, ensure_log4j2
+from kafkaops.procedures.services import cds
 from kafkaops.procedures.services.config import MAIN_CLASS, ZOOKEEPER
 from kafkaops.procedures.services.pidfiles import PidRecord, log_dir, log_path, write_pid
 from kafkaops.settings import Settings
 
 
-def jvm_command(settings: Settings, service: str, java: str, config: Path, log4j: Path) -> list[str]:
+def jvm_command(settings: Settings, service: str, java: str, config: Path, log4j: Path, extra: tuple[str, ...] | list[str] = ()) -> list[str]:
     heap = settings.zookeeper_heap if service == ZOOKEEPER else settings.kafka_heap
     classpath = str(settings.kafka_home / "libs" / "*")  # the JVM expands the wildcard: no long command lines
     return [
@@ -30,6 +31,7 @@ def jvm_command(settings: Settings, service: str, java: str, config: Path, log4j
         # Kafka 4.x logs through log4j2, which ignores the reload4j property (and logs only errors without its own)
         f"-Dlog4j2.configurationFile={log4j.resolve()}" if log4j.suffix == ".yaml" else f"-Dlog4j.configuration={log4j.resolve().as_uri()}",
         f"-Dkafka.logs.dir={log_dir(settings, service).resolve()}",
+        *extra,  # class-data sharing (cds.py); before KAFKAOPS_JVM_OPTS, whose -Xshare:off wins
         *settings.jvm_opts,
         "-cp",
         classpath,
@@ -51,7 +53,8 @@ def _start(settings: Settings, service: str, java: str, config: Path) -> PidReco
     log = log_path(settings, service)
     offset = log.stat().st_size if log.exists() else 0
     stdout = logs / f"{service}.out"
-    info = processes.launch(jvm_command(settings, service, java, config, log4j), stdout_path=stdout, cwd=settings.kafkaops_home)
+    extra = cds.jvm_options(settings, service, java)
+    info = processes.launch(jvm_command(settings, service, java, config, log4j, extra), stdout_path=stdout, cwd=settings.kafkaops_home)
     record = PidRecord(
         service=service,
         pid=info.pid,

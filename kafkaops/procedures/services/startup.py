@@ -234,12 +234,13 @@ def start_broker(settings: Settings, cfg: StackConfig, java: str, progress: Prog
 
 def _wait_broker(settings: Settings, cfg: StackConfig, record: PidRecord, progress: Progress, t0: float, already: bool = False) -> None:
     """Ready = the "started" line in its log, /brokers/ids/<id> in ZooKeeper, and a metadata answer."""
-    from kafkaops.adapters.kafka import admin, metadata
+    from kafkaops.adapters.kafka import admin, metadata, preload_clients
 
     deadline = t0 + settings.start_timeout
     log = Path(record.log)
     stage = "its log says started"
     progress("waiting for the broker: " + stage)
+    preload_clients()  # while the JVM starts, not after its started line
     started = already
     registered = False
     client = None
@@ -266,7 +267,7 @@ def _wait_broker(settings: Settings, cfg: StackConfig, record: PidRecord, progre
                 stage = f"{settings.kafka_broker} answers a metadata request"
                 progress("waiting for the broker: " + stage)
             try:
-                client = client or admin(settings)
+                client = client if client is not None else admin(settings)  # a client with nothing queued is falsy (len 0)
                 md = metadata(settings, timeout=2.0, client=client)
                 if any(b.id == cfg.broker_id for b in md.brokers):
                     return
