@@ -107,7 +107,7 @@ def check_broker_requests(ctx: Context) -> Outcome:
     DescribeConfigs of a topic is read from ZooKeeper in ZooKeeper mode, so it also times out when the
     broker's ZooKeeper session is stuck behind a write ZooKeeper refuses (too many partitions).
     """
-    from kafkaops.adapters import kafka
+    from kafkaops.adapters import kafka, kafka_configs
 
     topic = ctx.settings.kafka_topic if ctx.md is not None and ctx.settings.kafka_topic in ctx.md.topics else None
     if topic is None and ctx.md is not None:
@@ -116,7 +116,7 @@ def check_broker_requests(ctx: Context) -> Outcome:
         return skipped("no topic to describe", kind="not-configured")
     t0 = time.perf_counter()
     try:
-        kafka.topic_configs(ctx.admin(), topic, REQUEST_DEADLINE)
+        kafka_configs.topic_configs(ctx.admin(), topic, REQUEST_DEADLINE)
     except kafka.BrokerRequestError as exc:
         if exc.unreachable:
             unreachable = [b for b in ctx.md.brokers if not network.probe(b.host, b.port, timeout=1.0).connected]

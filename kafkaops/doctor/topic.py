@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kafkaops.adapters import kafka
+from kafkaops.adapters import kafka_configs
 from kafkaops.doctor.common import _closest, _source, _user_topics
 from kafkaops.doctor.context import Context
 from kafkaops.doctor.registry import check
@@ -84,7 +84,7 @@ def _internal_rf(ctx: Context) -> tuple[int, int, str] | None:
         )
     broker = ctx.md.brokers[0].id
     try:
-        configs = {c.name: c.value for c in kafka.broker_configs(ctx.admin(), broker, 2.0)}
+        configs = {c.name: c.value for c in kafka_configs.broker_configs(ctx.admin(), broker, 2.0)}
         return (
             int(configs["offsets.topic.replication.factor"] or ""),
             int(configs["transaction.state.log.replication.factor"] or ""),

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from kafkaops.adapters import kafka
+from kafkaops.adapters import kafka, kafka_configs
 from kafkaops.adapters.kafka import BrokerRequestError, admin, metadata
 from kafkaops.defaults import TOPIC_WAIT_TIMEOUT
 from kafkaops.errors import ExitCode, KafkaopsError, RefusedError, UnreachableError, UsageError
@@ -338,7 +338,7 @@ class TopicDescription:
     internal: bool
     replication_factor: int
     partitions: list[PartitionInfo]
-    configs: list[kafka.ConfigValue]  # only the non-default ones
+    configs: list[kafka_configs.ConfigValue]  # only the non-default ones
 
     @property
     def messages(self) -> int | None:
@@ -389,7 +389,7 @@ def describe_topic(settings: Settings, name: str, timeout: float = 10.0) -> Topi
     client = admin(settings)
     _, parts = _partitions(settings, client, name, timeout)
     try:
-        configs = [c for c in kafka.topic_configs(client, name, timeout) if not c.is_default]
+        configs = [c for c in kafka_configs.topic_configs(client, name, timeout) if not c.is_default]
     except BrokerRequestError as exc:
         raise _translate(exc, "cannot read the configs of topic", name, settings, timeout) from None
     rf = max((len(p.replicas) for p in parts), default=0)

@@ -101,10 +101,10 @@ def select_sql(ref: TableRef, envelope: bool = True) -> Any:
 def topic_limit(settings: Settings, topic: str, client: Any = None) -> int:
     """The topic's max.message.bytes as the broker describes it (its own, or the broker's default);
     Kafka's default if it cannot be read (no describe permission)."""
-    from kafkaops.adapters import kafka
+    from kafkaops.adapters import kafka, kafka_configs
 
     try:
-        for entry in kafka.topic_configs(client if client is not None else kafka.admin(settings), topic, 10.0):
+        for entry in kafka_configs.topic_configs(client if client is not None else kafka.admin(settings), topic, 10.0):
             if entry.name == "max.message.bytes" and entry.value:
                 return int(entry.value)
     except (KafkaopsError, ValueError):
