@@ -27,7 +27,7 @@ def up(settings: Settings, progress: Progress = _noop, *, ensure_topic: bool = T
     ZooKeeper and the broker: see :mod:`kafkaops.procedures.services.kraft`.
     """
     if settings.kraft:
-        info = find_java(settings.java, settings.run_dir / "java-version.json")
+        info = find_java(settings.java, settings.kafkaops_home / "cache" / "java-version.json")
         if info.major < 17:  # Kafka 4.x brokers are built for Java 17: an older JVM fails with UnsupportedClassVersionError
             raise KafkaopsError(
                 f"Java {info.major} at {info.path} is too old for Kafka 4.x (KRaft mode): it needs Java 17 or newer",
@@ -43,7 +43,7 @@ def up(settings: Settings, progress: Progress = _noop, *, ensure_topic: bool = T
         from kafkaops.procedures.topics import check_partition_limit
 
         check_partition_limit(settings, settings.topic_partitions, settings.topic_replication_factor)
-    java = find_java(settings.java, settings.run_dir / "java-version.json").path
+    java = find_java(settings.java, settings.kafkaops_home / "cache" / "java-version.json").path
     check_kafka_home(settings)
     cfg = read_stack_config(settings)
     with stack_lock(settings, "up", notice):
