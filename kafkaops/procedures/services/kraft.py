@@ -42,7 +42,7 @@ from kafkaops.procedures.services.launch import _start, failure_report, read_log
 from kafkaops.procedures.services.pidfiles import PidRecord, check_pid, read_pid, remove_pid
 from kafkaops.procedures.services.shutdown import DownResult, StopOutcome, _stop_one
 from kafkaops.procedures.services.startup import ServiceOutcome, UpResult, _check_port_free, _clear_stale, _refuse_mismatch
-from kafkaops.procedures.services.state import ServiceStatus, StackStatus, _topic_health, database_status, owner_label
+from kafkaops.procedures.services.state import ServiceStatus, StackStatus, _topic_health, database_status, owner_label, remote_broker_status
 from kafkaops.settings import Settings
 
 __all__ = ["KraftLayout", "KraftNode", "check_storage", "dir_state", "format_storage", "new_cluster_id", "quorum_state", "read_layout", "read_node"]
@@ -262,29 +262,26 @@ def status(settings: Settings) -> StackStatus:
     return KraftStackStatus(services_, local=True, reasons=reasons, layout=layout.name, quorum=quorum, nodes=nodes)
 
 
-def remote_status(settings: Settings, why: str) -> StackStatus:
-    """A cluster kafkaops did not start: what answers at KAFKA_BROKER (brokers, controller, cluster id, mode)."""
+def plaintext(settings: Settings) -> bool:
+    return (settings.client_security.get("security.protocol") or "PLAINTEXT").upper() == "PLAINTEXT"
+
+
+def wire_mode(settings: Settings) -> str | None:
+    """The mode of the cluster at KAFKA_BROKER, asked over the wire (ApiVersions); None over TLS/SASL, where it is not asked."""
     from kafkaops.adapters import network
     from kafkaops.adapters.apiversions import cluster_mode
-    from kafkaops.adapters.kafka import metadata
 
-    host, port = network.split_hostport(settings.kafka_broker, 9092)
-    bs = ServiceStatus(KAFKA, "unreachable", port=port)
+    if not plaintext(settings):
+        return None
+    return cluster_mode(*network.split_hostport(settings.kafka_broker, 9092))
+
+
+def remote_status(settings: Settings, why: str) -> StackStatus:
+    """A cluster kafkaops did not start: what answers at KAFKA_BROKER (brokers, controller, cluster id, mode)."""
+    bs = remote_broker_status(settings)
     mode = None
-    try:
-        md = metadata(settings, timeout=3.0)
-    except KafkaopsError as exc:
-        bs.health["error"] = exc.message
-    else:
-        bs.state = "reachable"
-        bs.health = {
-            "broker_ids": sorted(b.id for b in md.brokers),
-            "controller": md.controller_id,
-            "cluster_id": md.cluster_id,
-            "topic": _topic_health(md, settings.kafka_topic),
-        }
-        if (settings.client_security.get("security.protocol") or "PLAINTEXT").upper() == "PLAINTEXT":
-            mode = cluster_mode(host, port)
+    if bs.state == "reachable":
+        mode = wire_mode(settings)
         bs.health["mode"] = mode
     services_ = [bs]
     db = database_status(settings)

@@ -88,11 +88,8 @@ def status(settings: Settings) -> StackStatus:
         return KraftStackStatus(st.services, local=True, reasons=st.reasons, mode="zookeeper")
     mode = None
     broker = next((s for s in st.services if s.service == KAFKA and s.state == "reachable"), None)
-    if broker is not None and (settings.client_security.get("security.protocol") or "PLAINTEXT").upper() == "PLAINTEXT":
-        from kafkaops.adapters import network
-        from kafkaops.adapters.apiversions import cluster_mode
-
-        mode = cluster_mode(*network.split_hostport(settings.kafka_broker, 9092))
+    if broker is not None and kraft.plaintext(settings):
+        mode = kraft.wire_mode(settings)
         broker.health["mode"] = mode
     return KraftStackStatus(st.services, local=False, reasons=st.reasons, mode=mode or "unknown")
 

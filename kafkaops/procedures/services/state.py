@@ -201,9 +201,6 @@ def _topic_health(md: object, topic: str) -> dict[str, object]:
 
 def remote_status(settings: Settings) -> list[ServiceStatus]:
     """The configured cluster when it is not the local stack: what answers there, never a local pid."""
-    from kafkaops.adapters import network
-    from kafkaops.adapters.kafka import metadata
-
     out: list[ServiceStatus] = []
     if settings.sources.get("zookeeper_connect") != "default":  # a guessed localhost:2181 says nothing about this cluster
         try:
@@ -216,6 +213,16 @@ def remote_status(settings: Settings) -> list[ServiceStatus]:
             zs.health = {"serving": answer.serving, "mode": answer.mode, "version": answer.version}
             zs.state, zs.detail = ("reachable", None) if answer.serving else ("not-ready", "it does not serve requests yet")
         out.append(zs)
+    bs = remote_broker_status(settings)
+    out.append(bs)
+    return out
+
+
+def remote_broker_status(settings: Settings) -> ServiceStatus:
+    """What answers at KAFKA_BROKER: broker ids, controller, cluster id and the pipeline topic (or the error)."""
+    from kafkaops.adapters import network
+    from kafkaops.adapters.kafka import metadata
+
     _, bport = network.split_hostport(settings.kafka_broker, 9092)
     bs = ServiceStatus(KAFKA, "unreachable", port=bport)
     try:
@@ -230,5 +237,4 @@ def remote_status(settings: Settings) -> list[ServiceStatus]:
             "cluster_id": md.cluster_id,
             "topic": _topic_health(md, settings.kafka_topic),
         }
-    out.append(bs)
-    return out
+    return bs
