@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kafkaops.adapters import processes
-from kafkaops.errors import KafkaopsError, RefusedError, UnreachableError
-from kafkaops.procedures.services.config import CONTROLLER, KAFKA, KRAFT_STARTED_LINE, POLL, POSTGRES, Progress, probe_host
+from kafkaops.errors import KafkaopsError, UnreachableError
+from kafkaops.procedures.services.config import CONTROLLER, KAFKA, KRAFT_STARTED_LINE, POLL, Progress, probe_host
 from kafkaops.procedures.services.kraft_layout import (
     KraftLayout,
     KraftNode,
@@ -40,7 +40,7 @@ from kafkaops.procedures.services.kraft_layout import (
 )
 from kafkaops.procedures.services.launch import _start, failure_report, read_log_since
 from kafkaops.procedures.services.pidfiles import PidRecord, check_pid, read_pid, remove_pid
-from kafkaops.procedures.services.shutdown import DownResult, StopOutcome, _stop_one
+from kafkaops.procedures.services.shutdown import DownResult, _stop_one, refuse_under_a_live_broker, stop_embedded_db
 from kafkaops.procedures.services.startup import ServiceOutcome, UpResult, _check_port_free, _clear_stale, _refuse_mismatch
 from kafkaops.procedures.services.state import ServiceStatus, StackStatus, _topic_health, database_status, owner_label, remote_broker_status
 from kafkaops.settings import Settings
@@ -161,22 +161,10 @@ def down(settings: Settings, layout: KraftLayout, progress: Progress, *, force: 
     result.services.append(_stop_one(settings, KAFKA, force, progress))
     if layout.split:
         lst = layout.broker.client_listener
-        if lst is not None and processes.port_open(probe_host(lst.host), lst.port):
-            owner = processes.port_owner(lst.port)
-            result.services.append(StopOutcome(CONTROLLER, "foreign-left-running", detail="left running because a broker is still alive"))
-            raise RefusedError(
-                f"a broker kafkaops did not start is still running on port {lst.port}" + (f" ({owner_label(owner)})" if owner else ""),
-                hint="stop that broker first; the controller was left running so that it can shut down cleanly",
-                runbook="failures foreign-process",
-            )
+        if lst is not None:
+            refuse_under_a_live_broker(result, CONTROLLER, lst.host, lst.port, "the controller was left running so that it can shut down cleanly")
         result.services.append(_stop_one(settings, CONTROLLER, force, progress))
-    if settings.database_url is None and settings.embedded_db:
-        from kafkaops.adapters import embedded_pg
-
-        t0 = time.monotonic()
-        progress("stopping the embedded PostgreSQL")
-        was_running = embedded_pg.stop(settings)
-        result.services.append(StopOutcome(POSTGRES, "stopped" if was_running else "not-running", seconds=round(time.monotonic() - t0, 2), clean=True))
+    stop_embedded_db(settings, result, progress)
     return result
 
 

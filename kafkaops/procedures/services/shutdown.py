@@ -104,16 +104,28 @@ def _down(settings: Settings, cfg: StackConfig, progress: Progress, *, force: bo
     broker = _stop_one(settings, KAFKA, force, progress)
     result.services.append(broker)
     # Never stop ZooKeeper under a live broker: it could not unregister and would leave a ghost.
-    port = cfg.listeners[0].port
-    if processes.port_open(probe_host(cfg.listeners[0].host), port):
-        owner = processes.port_owner(port)
-        result.services.append(StopOutcome(ZOOKEEPER, "foreign-left-running", detail="left running because a broker is still alive"))
-        raise RefusedError(
-            f"a broker kafkaops did not start is still running on port {port}" + (f" ({owner_label(owner)})" if owner else ""),
-            hint="stop that broker first; ZooKeeper was left running so that it can unregister cleanly",
-            runbook="failures foreign-process",
-        )
+    refuse_under_a_live_broker(result, ZOOKEEPER, cfg.listeners[0].host, cfg.listeners[0].port, "ZooKeeper was left running so that it can unregister cleanly")
     result.services.append(_stop_one(settings, ZOOKEEPER, force, progress))
+    stop_embedded_db(settings, result, progress)
+    return result
+
+
+def refuse_under_a_live_broker(result: DownResult, service: str, host: str, port: int, why_left: str) -> None:
+    """Never stop ``service`` (ZooKeeper, or the KRaft controller) under a broker that still answers:
+    record it as left running and refuse, naming who holds the broker's port."""
+    if not processes.port_open(probe_host(host), port):
+        return
+    owner = processes.port_owner(port)
+    result.services.append(StopOutcome(service, "foreign-left-running", detail="left running because a broker is still alive"))
+    raise RefusedError(
+        f"a broker kafkaops did not start is still running on port {port}" + (f" ({owner_label(owner)})" if owner else ""),
+        hint=f"stop that broker first; {why_left}",
+        runbook="failures foreign-process",
+    )
+
+
+def stop_embedded_db(settings: Settings, result: DownResult, progress: Progress) -> None:
+    """The embedded PostgreSQL last, when kafkaops runs it (DATABASE_URL unset)."""
     if settings.database_url is None and settings.embedded_db:
         from kafkaops.adapters import embedded_pg
 
@@ -121,4 +133,3 @@ def _down(settings: Settings, cfg: StackConfig, progress: Progress, *, force: bo
         progress("stopping the embedded PostgreSQL")
         was_running = embedded_pg.stop(settings)
         result.services.append(StopOutcome(POSTGRES, "stopped" if was_running else "not-running", seconds=round(time.monotonic() - t0, 2), clean=True))
-    return result
