@@ -1,4 +1,8 @@
-"""Settings: one object built from flags, then the environment, then a ``.env`` file, then defaults.
+"""Settings: one object built from flags, then the environment, then a ``.env`` file, then the stack record, then defaults.
+
+The stack record (``KAFKAOPS_HOME/stack.json``) is written by kafkaops itself when a command changes what
+the local stack is (``migrate`` moves it to new configs, ``upgrade`` to new binaries); it holds only the
+variables in ``RECORD_FIELDS`` and never a secret.
 
 It is built once per command and passed down explicitly; nothing below the CLI reads the
 environment. Every variable here is listed, with its meaning, in ``.env.example``.
@@ -6,6 +10,7 @@ environment. Every variable here is listed, with its meaning, in ``.env.example`
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
@@ -254,10 +259,51 @@ def _dotenv_file(env_file: Path | None, cwd: Path) -> Path | None:
     return cwd / ".env" if (cwd / ".env").is_file() else None
 
 
-def _raw_values(flags: Mapping[str, object], env: Mapping[str, str], dotenv: Mapping[str, str]) -> tuple[dict[str, str | None], dict[str, str]]:
-    """Each variable's raw value and where it came from: flag, then env, then .env, then the default."""
+STACK_RECORD = "stack.json"
+# The variables a stack record may hold: what the local stack is, never how to reach another one.
+RECORD_FIELDS = ("kafka_version", "kafka_home", "server_properties", "zookeeper_properties")
+
+
+def read_stack_record(home: Path) -> dict[str, str]:
+    """The values kafkaops recorded for the local stack under ``home`` (empty when there is no record)."""
+    path = home / STACK_RECORD
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise UsageError(
+            f"the stack record {path} cannot be read ({exc})",
+            hint=f"kafkaops writes it when migrate or upgrade changes the stack; restore it, or delete it to use the defaults again ({path})",
+        ) from exc
+    if not isinstance(data, dict):
+        raise UsageError(f"the stack record {path} is not a JSON object", hint=f"delete {path} to use the defaults again")
+    return {k: str(v) for k, v in data.items() if k in RECORD_FIELDS and v not in (None, "")}
+
+
+def write_stack_record(home: Path, values: Mapping[str, str | None]) -> Path:
+    """Merge ``values`` into the stack record (None removes a key); written whole, then renamed into place."""
+    unknown = sorted(set(values) - set(RECORD_FIELDS))
+    if unknown:
+        raise ValueError(f"not stack record fields: {unknown}")
+    record = {**read_stack_record(home), **{k: v for k, v in values.items() if v is not None}}
+    for key in (k for k, v in values.items() if v is None):
+        record.pop(key, None)
+    path = home / STACK_RECORD
+    home.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def _raw_values(
+    flags: Mapping[str, object], env: Mapping[str, str], dotenv: Mapping[str, str], record: Mapping[str, str] | None = None
+) -> tuple[dict[str, str | None], dict[str, str]]:
+    """Each variable's raw value and where it came from: flag, then env, then .env, then the stack record, then the default."""
     raw: dict[str, str | None] = {}
     sources: dict[str, str] = {}
+    record = record or {}
     for name, var in VARIABLES.items():
         if name in flags:
             raw[name], sources[name] = str(flags[name]), "flag"
@@ -265,6 +311,8 @@ def _raw_values(flags: Mapping[str, object], env: Mapping[str, str], dotenv: Map
             raw[name], sources[name] = env[var.env], "env"
         elif dotenv.get(var.env) not in (None, ""):
             raw[name], sources[name] = dotenv[var.env], ".env"
+        elif record.get(name):
+            raw[name], sources[name] = record[name], "stack record"
         else:
             raw[name], sources[name] = var.default, "default"
     return raw, sources
@@ -300,8 +348,12 @@ def load_settings(
     env = dict(os.environ if env is None else env)
     used_env_file = _dotenv_file(env_file, cwd or Path.cwd())
     dotenv = read_env_file(used_env_file) if used_env_file is not None else {}
-    raw, sources = _raw_values({k: v for k, v in (flags or {}).items() if v is not None}, env, dotenv)
+    given = {k: v for k, v in (flags or {}).items() if v is not None}
+    raw, sources = _raw_values(given, env, dotenv)
     home = _path(raw["kafkaops_home"], default_kafkaops_home())
+    record = read_stack_record(home)
+    if record:
+        raw, sources = _raw_values(given, env, dotenv, record)
     requested_mode, version = _mode_and_version(raw, sources)
     kafka_home = _path(raw["kafka_home"], home / "kafka" / version)
     server_props = _path(raw["server_properties"], kafka_home / "config" / "server.properties")

@@ -7,7 +7,7 @@ from kafkaops.adapters.javaprops import parse_listeners
 from kafkaops.doctor.context import Context
 from kafkaops.errors import KafkaopsError
 from kafkaops.redact import redact_text
-from kafkaops.settings import Settings
+from kafkaops.settings import STACK_RECORD, Settings
 from kafkaops.text import close_matches
 
 
@@ -45,6 +45,8 @@ def _source(settings: Settings, name: str) -> str:
     src = settings.sources.get(name, "default")
     if src == ".env":
         return f".env file {settings.env_file}"
+    if src == "stack record":
+        return f"stack record {settings.kafkaops_home / STACK_RECORD} (written by migrate/upgrade)"
     return {"env": "environment", "flag": "command-line flag", "config": f"derived from {settings.server_properties}", "default": "built-in default"}.get(
         src, src
     )

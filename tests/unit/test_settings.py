@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from kafkaops.errors import UsageError
-from kafkaops.settings import VARIABLES, load_settings
+from kafkaops.settings import STACK_RECORD, VARIABLES, load_settings, read_stack_record, write_stack_record
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -111,3 +111,32 @@ def test_mode_is_read_from_the_config_never_from_the_version(tmp_path: Path) -> 
     conf.write_text("broker.id=0\nzookeeper.connect=localhost:2181\n")  # no process.roles: ZooKeeper mode, whatever KAFKAOPS_MODE says
     s = load_settings(env={**env, "KAFKAOPS_MODE": "kraft", "KAFKAOPS_KAFKA_VERSION": "4.4.0"}, cwd=tmp_path)
     assert s.mode == "zookeeper" and s.sources["mode"] == "config"
+
+
+def test_stack_record_sits_between_dotenv_and_defaults(tmp_path: Path) -> None:
+    home = tmp_path / "h"
+    cfg = tmp_path / "migrated" / "server.properties"
+    write_stack_record(home, {"kafka_version": "3.9.2", "server_properties": str(cfg)})
+    s = load_settings(env={"KAFKAOPS_HOME": str(home)}, cwd=tmp_path)
+    assert s.server_properties == cfg and s.sources["server_properties"] == "stack record"
+    assert s.kafka_version == "3.9.2" and s.sources["kafka_version"] == "stack record"
+    (tmp_path / ".env").write_text(f"KAFKAOPS_SERVER_PROPERTIES={tmp_path / 'mine.properties'}\n")
+    s = load_settings(env={"KAFKAOPS_HOME": str(home), "KAFKAOPS_KAFKA_VERSION": "3.9.1"}, cwd=tmp_path)
+    assert s.server_properties == tmp_path / "mine.properties" and s.sources["server_properties"] == ".env"
+    assert s.kafka_version == "3.9.1" and s.sources["kafka_version"] == "env"
+
+
+def test_stack_record_merges_removes_and_refuses_other_fields(tmp_path: Path) -> None:
+    write_stack_record(tmp_path, {"kafka_version": "3.9.2", "kafka_home": "/k"})
+    write_stack_record(tmp_path, {"kafka_version": "4.4.0", "kafka_home": None})
+    assert read_stack_record(tmp_path) == {"kafka_version": "4.4.0"}
+    with pytest.raises(ValueError, match="database_url"):
+        write_stack_record(tmp_path, {"database_url": "postgresql://u:secret@h/db"})
+    assert not (tmp_path / (STACK_RECORD + ".tmp")).exists()
+
+
+def test_broken_stack_record_is_a_usage_error_naming_the_file(tmp_path: Path) -> None:
+    (tmp_path / STACK_RECORD).write_text("{not json")
+    with pytest.raises(UsageError, match="stack record") as info:
+        load_settings(env={"KAFKAOPS_HOME": str(tmp_path)}, cwd=tmp_path)
+    assert str(tmp_path / STACK_RECORD) in str(info.value) + (info.value.hint or "")
