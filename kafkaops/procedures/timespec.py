@@ -3,8 +3,9 @@
 A point in time (``consume --from/--until``, ``groups reset --to-datetime``) is one of:
 
 * ISO-8601: ``2026-05-01T10:00:00Z``, ``2026-05-01T12:00+02:00``, ``2026-05-01T10:00:00.250``,
-  ``2026-05-01`` (midnight). Without a zone it is the machine's local time, as in Kafka's
-  kafka-consumer-groups ``--to-datetime``.
+  ``2026-05-01`` (midnight). Without a zone it is the machine's local time; where a zone is
+  required (``groups reset --to-datetime``: Kafka's kafka-consumer-groups reads a time without a
+  zone as UTC, so the same text would mean two things) it is refused instead.
 * relative to now: ``-90s``, ``-15m``, ``-2h``, ``-1d``, ``-1w``, or several: ``-1h30m``;
 * ``@<epoch-millis>``: ``@1717000000000`` (a message timestamp as Kafka stores it);
 * ``now``.
@@ -41,9 +42,9 @@ def _short_ms(text: str) -> int | None:
     return sum(int(n) * _UNIT_MS[unit] for n, unit in _PART.findall(text))
 
 
-def parse_time(raw: str, option: str = "TIME", now: int | None = None) -> int:
+def parse_time(raw: str, option: str = "TIME", now: int | None = None, zone_required: bool = False) -> int:
     """Epoch milliseconds of ``raw`` (see the module's forms); a UsageError (exit 2) naming ``option`` and
-    the accepted forms for anything else."""
+    the accepted forms for anything else, and with ``zone_required`` for an ISO time without a zone."""
     text = raw.strip()
     current = now if now is not None else now_ms()
     if text.lower() == "now":
@@ -65,7 +66,12 @@ def parse_time(raw: str, option: str = "TIME", now: int | None = None) -> int:
     except ValueError:
         raise _bad_time(raw, option, f"accepted: {TIME_FORMS}") from None
     if parsed.tzinfo is None:
-        parsed = parsed.astimezone()  # the machine's local time zone, as Kafka's tool does
+        if zone_required:
+            raise UsageError(
+                f"{option} {raw!r} has no time zone: Kafka's kafka-consumer-groups reads that as UTC, kafkaops consume as local time",
+                hint=f"say which: {text}Z for UTC, or an offset like {text}+02:00",
+            )
+        parsed = parsed.astimezone()  # the machine's local time zone
     return int(parsed.timestamp() * 1000)
 
 

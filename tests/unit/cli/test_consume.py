@@ -37,16 +37,16 @@ def run(args: list[str], env: dict[str, str]) -> tuple[int, str, str]:
         (["consume", "--timeout", "0"], "error: --timeout must be more than 0 seconds (got 0)\n"),
         (
             ["groups", "reset", "g", "--to-earliest", "--to-offset", "3"],
-            "error: give exactly one of --to-earliest, --to-latest, --to-offset N (got --to-earliest, --to-offset)\n"
+            "error: give exactly one of --to-earliest, --to-latest, --to-offset N, --to-datetime TIME, --by-duration DURATION, --shift-by N (got --to-earliest, --to-offset)\n"
             "hint: e.g. kafkaops groups reset g --topic T --to-earliest\n",
         ),
         (
             ["groups", "reset", "g"],
-            "error: give exactly one of --to-earliest, --to-latest, --to-offset N\nhint: e.g. kafkaops groups reset g --topic T --to-earliest\n",
+            "error: give exactly one of --to-earliest, --to-latest, --to-offset N, --to-datetime TIME, --by-duration DURATION, --shift-by N\nhint: e.g. kafkaops groups reset g --topic T --to-earliest\n",
         ),
         (
             ["groups", "reset", "g", "--all-topics"],
-            "error: give exactly one of --to-earliest, --to-latest, --to-offset N\nhint: e.g. kafkaops groups reset g --all-topics --to-earliest\n",
+            "error: give exactly one of --to-earliest, --to-latest, --to-offset N, --to-datetime TIME, --by-duration DURATION, --shift-by N\nhint: e.g. kafkaops groups reset g --all-topics --to-earliest\n",
         ),
         (
             ["groups", "reset", "g", "--to-earliest"],
@@ -58,6 +58,26 @@ def run(args: list[str], env: dict[str, str]) -> tuple[int, str, str]:
             ["groups", "reset", "g", "--to-offset", "-1", "--execute"],
             "error: give --topic T or --all-topics: a reset names the topics it moves (KAFKA_TOPIC is not assumed)\n"
             "hint: e.g. kafkaops groups reset g --topic db_live_events --to-offset -1; "
+            "--all-topics takes every partition group g has a committed offset for\n",
+        ),
+        (
+            ["groups", "reset", "g", "--to-datetime", "yesterday", "--topic", "t"],
+            "error: --to-datetime 'yesterday' is not a time\nhint: accepted: ISO-8601 (2026-05-01T10:00:00Z; no zone = local time), "
+            "-15m / -2h / -1d / -90s, @<epoch-millis>, or now\n",
+        ),
+        (
+            ["groups", "reset", "g", "--by-duration", "-PT1H", "--topic", "t"],
+            "error: --by-duration '-PT1H' is not a duration\nhint: a duration back from now is never negative\n",
+        ),
+        (
+            ["groups", "reset", "g", "--shift-by", "-2", "--to-datetime", "now", "--topic", "t"],
+            "error: give exactly one of --to-earliest, --to-latest, --to-offset N, --to-datetime TIME, --by-duration DURATION, --shift-by N"
+            " (got --to-datetime, --shift-by)\nhint: e.g. kafkaops groups reset g --topic t --to-earliest\n",
+        ),
+        (
+            ["groups", "reset", "g", "--shift-by", "-2"],
+            "error: give --topic T or --all-topics: a reset names the topics it moves (KAFKA_TOPIC is not assumed)\n"
+            "hint: e.g. kafkaops groups reset g --topic db_live_events --shift-by -2; "
             "--all-topics takes every partition group g has a committed offset for\n",
         ),
         (

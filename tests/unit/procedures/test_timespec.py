@@ -84,3 +84,14 @@ def test_bad_durations(raw: str) -> None:
     with pytest.raises(UsageError) as caught:
         parse_duration(raw)
     assert caught.value.message == f"--by-duration {raw!r} is not a duration"
+
+
+def test_where_a_zone_is_required_a_time_without_one_is_refused() -> None:
+    with pytest.raises(UsageError) as caught:
+        parse_time("2024-05-29T16:26:40", "--to-datetime", now=NOW, zone_required=True)
+    assert caught.value.message == (
+        "--to-datetime '2024-05-29T16:26:40' has no time zone: Kafka's kafka-consumer-groups reads that as UTC, kafkaops consume as local time"
+    )
+    assert caught.value.hint == "say which: 2024-05-29T16:26:40Z for UTC, or an offset like 2024-05-29T16:26:40+02:00"
+    assert parse_time("2024-05-29T16:26:40Z", now=NOW, zone_required=True) == 1717000000000
+    assert parse_time("-1h", now=NOW, zone_required=True) == NOW - 3_600_000
