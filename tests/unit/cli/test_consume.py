@@ -33,6 +33,21 @@ def run(args: list[str], env: dict[str, str]) -> tuple[int, str, str]:
         ),
         (["consume", "--partition", "0", "--offset", "soon"], "error: --offset 'soon' is not a number, 'earliest' or 'latest'\n"),
         (["consume", "--format", "xml"], "error: --format 'xml' is not one of pretty, json, raw\n"),
+        (
+            ["consume", "--from", "soon"],
+            "error: --from 'soon' is not a time\nhint: accepted: ISO-8601 (2026-05-01T10:00:00Z; no zone = local time), "
+            "-15m / -2h / -1d / -90s, @<epoch-millis>, or now\n",
+        ),
+        (["consume", "--until", "+1h"], "error: --until '+1h' is not a time\nhint: only times in the past are relative: -15m is 15 minutes ago\n"),
+        (
+            ["consume", "--from", "-1h", "--from-beginning"],
+            "error: --from and --from-beginning both choose where to start; give one\nhint: --from picks the first message at or after a time\n",
+        ),
+        (
+            ["consume", "--from", "@2000", "--until", "@1000"],
+            "error: --until (1970-01-01T00:00:01.000Z) is before --from (1970-01-01T00:00:02.000Z): nothing lies between them\n"
+            "hint: give --until a later time than --from\n",
+        ),
         (["consume", "--max-messages", "0"], "error: --max-messages must be at least 1 (got 0)\n"),
         (["consume", "--timeout", "0"], "error: --timeout must be more than 0 seconds (got 0)\n"),
         (
