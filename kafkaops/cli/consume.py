@@ -76,6 +76,7 @@ def consume(
     offsets for this run, and the group commits up to the last message shown).
 
     Example: kafkaops consume --from-beginning --exit-at-end --format json | jq .value
+
     Example: kafkaops consume --from -1h --until -30m --format json
     """
     from kafkaops import ui

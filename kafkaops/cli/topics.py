@@ -138,6 +138,7 @@ def describe(
     """Show each partition's leader, replicas, in-sync replicas and low/high watermarks, and the topic's non-default configs.
 
     Example: kafkaops topics describe db_live_events --json
+
     Example: kafkaops topics describe db_live_events --configs
     """
     from kafkaops import ui
