@@ -131,6 +131,27 @@ class TopicConsumer:
     def watermarks(self, partitions: Sequence[int], timeout: float = 10.0) -> dict[int, kafka.Watermark]:
         return kafka.watermarks(self._client, self.topic, list(partitions), timeout)
 
+    def offsets_for_time(self, partitions: Sequence[int], timestamp_ms: int, timeout: float = 10.0) -> dict[int, int | None]:
+        """Per partition the offset of the first message with a timestamp at or after ``timestamp_ms``
+        (the broker's offsets-for-times lookup); None when no message is that late."""
+        from confluent_kafka import KafkaException, TopicPartition
+
+        try:
+            tps = self._client.offsets_for_times([TopicPartition(self.topic, p, timestamp_ms) for p in partitions], timeout=timeout)
+        except KafkaException as exc:
+            raise kafka_error(exc, f"cannot look up the offsets of {self.topic} by time") from None
+        for tp in tps:
+            if tp.error is not None:
+                raise KafkaopsError(f"cannot look up the offsets of {self.topic} partition {tp.partition} by time: {tp.error.str()}")
+        return {tp.partition: (tp.offset if tp.offset >= 0 else None) for tp in tps}
+
+    def pause(self, partitions: Sequence[int]) -> None:
+        """Fetch nothing more from these partitions (best effort: a paused partition's messages are dropped anyway)."""
+        from confluent_kafka import TopicPartition
+
+        with suppress(Exception):
+            self._client.pause([TopicPartition(self.topic, p) for p in partitions])
+
     def committed(self, partitions: Sequence[int], timeout: float = 10.0) -> dict[int, int | None]:
         """The group's committed offset per partition (None: nothing committed).
 

@@ -50,3 +50,24 @@ def _configs(client: Any, kind: str, name: str, timeout: float) -> list[ConfigVa
             )
         )
     return sorted(values, key=lambda v: v.name)
+
+
+def alter_topic_configs(client: Any, topic: str, set_: dict[str, str], delete: list[str], timeout: float, validate_only: bool) -> None:
+    """Set and delete topic configs in one IncrementalAlterConfigs request; with ``validate_only`` the
+    broker checks the change (names, values, policies) and applies nothing. A refusal raises
+    BrokerRequestError (INVALID_CONFIG, POLICY_VIOLATION, ...)."""
+    from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource, ResourceType
+
+    entries = [ConfigEntry(k, v, incremental_operation=AlterConfigOpType.SET) for k, v in set_.items()]
+    entries += [ConfigEntry(k, None, incremental_operation=AlterConfigOpType.DELETE) for k in delete]
+    resource = ConfigResource(ResourceType.TOPIC, topic, incremental_configs=entries)
+    futures = client.incremental_alter_configs([resource], request_timeout=timeout, validate_only=validate_only)
+    _result(next(iter(futures.values())), timeout + 1.0)
+
+
+def create_partitions(client: Any, topic: str, total: int, timeout: float, validate_only: bool) -> None:
+    """Grow ``topic`` to ``total`` partitions (CreatePartitions); ``validate_only`` checks without creating."""
+    from confluent_kafka.admin import NewPartitions
+
+    futures = client.create_partitions([NewPartitions(topic, total)], operation_timeout=timeout, request_timeout=timeout, validate_only=validate_only)
+    _result(futures[topic], timeout + 1.0)

@@ -105,3 +105,20 @@ def alter_offsets(client: Any, group: str, offsets: Mapping[TopicPartitionKey, i
     req = ConsumerGroupTopicPartitions(group, [TopicPartition(t, p, o) for (t, p), o in offsets.items()])
     res = _result(client.alter_consumer_group_offsets([req], request_timeout=timeout)[group], timeout + 2.0)
     return [((tp.topic, tp.partition), tp.error.str()) for tp in res.topic_partitions if tp.error is not None]
+
+
+def offsets_for_time(client: Any, partitions: Iterable[TopicPartitionKey], timestamp_ms: int, timeout: float) -> dict[TopicPartitionKey, int | None]:
+    """Per partition the offset of the first message with a timestamp at or after ``timestamp_ms``
+    (ListOffsets by timestamp, as Kafka's tools ask it); None when no message is that late."""
+    from confluent_kafka import TopicPartition
+    from confluent_kafka.admin import OffsetSpec
+
+    keys = list(partitions)
+    if not keys:
+        return {}
+    futures = client.list_offsets({TopicPartition(t, p): OffsetSpec.for_timestamp(timestamp_ms) for t, p in keys}, request_timeout=timeout)
+    out: dict[TopicPartitionKey, int | None] = {}
+    for tp, future in futures.items():
+        offset = _result(future, timeout + 1.0).offset
+        out[(tp.topic, tp.partition)] = offset if offset >= 0 else None
+    return out

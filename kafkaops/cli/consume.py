@@ -26,6 +26,25 @@ Format = Annotated[
     str | None,
     typer.Option("--format", "-f", help="pretty | json | raw. Default: pretty on a terminal, json when stdout is a pipe or file."),
 ]
+_TIME_FORMS = "ISO-8601 (2026-05-01T10:00:00Z; without a zone it is this machine's local time), -15m / -2h / -1d / -90s, @<epoch-millis>, or now"
+FromTime = Annotated[
+    str | None,
+    typer.Option(
+        "--from",
+        help="Start each partition at its first message stamped at or after TIME (the broker's offsets-for-times lookup;"
+        f" a partition with none starts at its end). TIME: {_TIME_FORMS}.",
+        show_default=False,
+    ),
+]
+UntilTime = Annotated[
+    str | None,
+    typer.Option(
+        "--until",
+        help="Stop each partition at its first message stamped after TIME; end once every partition passed it or, when TIME"
+        " has come, reached its end. Same TIME forms as --from.",
+        show_default=False,
+    ),
+]
 Keys = Annotated[bool | None, typer.Option("--keys/--no-keys", help="Show message keys. Default: yes for pretty and json, no for raw.")]
 
 
@@ -43,6 +62,8 @@ def consume(
     exit_at_end: ExitAtEnd = False,
     partition: Partition = None,
     offset: Offset = None,
+    from_: FromTime = None,
+    until: UntilTime = None,
     fmt: Format = None,
     keys: Keys = None,
 ) -> None:
@@ -51,14 +72,19 @@ def consume(
     Without --group nothing is committed, so two runs behave the same. With --group the group's
     committed offsets decide where reading starts (it says so), --from-beginning really starts at
     the beginning, and what was shown is committed. Ctrl+C stops cleanly (exit code 130).
+    --from TIME / --until TIME read a window of time (with --group, --from wins over the committed
+    offsets for this run, and the group commits up to the last message shown).
 
     Example: kafkaops consume --from-beginning --exit-at-end --format json | jq .value
+
+    Example: kafkaops consume --from -1h --until -30m --format json
     """
     from kafkaops import ui
     from kafkaops.cli import get_settings
     from kafkaops.cli.interrupt import graceful_stop
     from kafkaops.procedures import consume as proc
 
+    from_time, until_time = _times(from_, until)
     settings = get_settings(ctx, kafka_topic=topic)
     fmt = output_format(fmt)
     req = proc.ConsumeRequest(
@@ -70,12 +96,25 @@ def consume(
         max_messages=max_messages,
         timeout=timeout,
         exit_at_end=exit_at_end,
+        from_time=from_time,
+        until_time=until_time,
     )
     with graceful_stop() as stop:
         on_start = functools.partial(render_start, req=req, broker=settings.kafka_broker)
         result = proc.consume(settings, req, writer(fmt, keys, req.topic), on_start=on_start, stop=stop, notice=ui.warn)
     render_end(result, req)
     finish(result)
+
+
+def _times(from_: str | None, until: str | None) -> tuple[int | None, int | None]:
+    """--from and --until as epoch milliseconds, relative ones against the same now."""
+    from kafkaops.procedures.timespec import now_ms, parse_time
+
+    now = now_ms()
+    return (
+        None if from_ is None else parse_time(from_, "--from", now),
+        None if until is None else parse_time(until, "--until", now),
+    )
 
 
 def output_format(fmt: str | None) -> str:
@@ -179,6 +218,7 @@ def render_start(plan: "StartPlan", req: "ConsumeRequest", broker: str) -> None:
         s
         for s, on in (
             ("at the end", req.exit_at_end),
+            (f"at the first message after {proc.iso_ms(req.until_time or 0)}", req.until_time is not None),
             (f"after {req.max_messages} messages", req.max_messages),
             (f"after {timeout:g}s without a message" if timeout else "", timeout),
         )
@@ -195,6 +235,7 @@ def render_end(result: "ConsumeResult", req: "ConsumeRequest") -> None:
         ui.warn(w)
     why = {
         "end": "reached the end",
+        "until": "passed --until",
         "max-messages": "reached --max-messages",
         "timeout": f"no message for {req.timeout:g}s" if req.timeout else "",
         "interrupted": "interrupted",

@@ -109,53 +109,112 @@ def reset(
             help="To this offset on every partition; one outside what a partition holds (-1 included) is clamped to its oldest kept offset or its end, with a warning.",
         ),
     ] = None,
+    to_datetime: Annotated[
+        str | None,
+        typer.Option(
+            "--to-datetime",
+            help="To the first message at or after this time on each partition; a partition without one goes to its end."
+            " ISO-8601 with a zone (2026-05-01T10:00:00Z or ...+02:00: Kafka's tool reads a time without one as UTC,"
+            " kafkaops consume as local time, so one is required here), -15m / -2h / -1d, @<epoch-millis>, or now.",
+        ),
+    ] = None,
+    by_duration: Annotated[
+        str | None,
+        typer.Option("--by-duration", help="As --to-datetime at now minus this duration: ISO-8601 as Kafka's tool takes it (PT15M, P1DT2H) or 15m / 1h30m."),
+    ] = None,
+    shift_by: Annotated[
+        int | None,
+        typer.Option("--shift-by", help="Move each committed offset by N (negative: back), clamped to the oldest kept offset and the end."),
+    ] = None,
     execute: Annotated[bool, typer.Option("--execute", help="Apply the plan. Without it, only print it (a dry run).")] = False,
     json_: Annotated[bool, typer.Option("--json", help="Print the plan as one JSON document on stdout.")] = False,
 ) -> None:
     """Reset a group's committed offsets on the topics named. Prints the plan; changes nothing without --execute.
 
-    Like Kafka's kafka-consumer-groups --reset-offsets, it needs --topic T (repeatable) or --all-topics.
+    Like Kafka's kafka-consumer-groups --reset-offsets, it needs --topic T (repeatable) or --all-topics,
+    and exactly one target: --to-earliest, --to-latest, --to-offset N, --to-datetime TIME,
+    --by-duration DURATION or --shift-by N (the same semantics as Kafka's tool).
     Refused (exit code 5) while the group has active members.
 
-    Example: kafkaops groups reset analytics --topic db_live_events --to-earliest --execute
+    Example: kafkaops groups reset analytics --topic db_live_events --to-datetime -1h --execute
     """
     from kafkaops.cli import get_settings
     from kafkaops.procedures import groups
 
-    to = _reset_target(group, topic, all_topics, to_earliest, to_latest, to_offset)
+    chosen = {
+        "earliest": to_earliest,
+        "latest": to_latest,
+        "offset": to_offset is not None,
+        "datetime": to_datetime is not None,
+        "duration": by_duration is not None,
+        "shift": shift_by is not None,
+    }
+    to = _reset_target(group, topic, all_topics, chosen)
+    timestamp, label = _when(to, to_datetime, by_duration)
+    number = to_offset if to == "offset" else shift_by
     settings = get_settings(ctx)
     if not topic and not all_topics:
-        raise _no_scope(group, settings.kafka_topic, to, to_offset)
-    plan = groups.plan_reset(settings, group, topic or [], to, to_offset, all_topics=all_topics)
+        raise _no_scope(group, settings.kafka_topic, _flag(to, number, to_datetime or by_duration))
+    plan = groups.plan_reset(
+        settings, group, topic or [], to, number, all_topics=all_topics, timestamp=timestamp, label=label or (f"shift by {number}" if to == "shift" else None)
+    )
     if execute:
         groups.execute_reset(settings, plan)
     _render_reset(plan, execute, json_)
 
 
 _EVERY = "every partition group {group} has a committed offset for"
+_FLAGS = {
+    "earliest": "--to-earliest",
+    "latest": "--to-latest",
+    "offset": "--to-offset",
+    "datetime": "--to-datetime",
+    "duration": "--by-duration",
+    "shift": "--shift-by",
+}
 
 
-def _reset_target(group: str, topic: list[str] | None, all_topics: bool, to_earliest: bool, to_latest: bool, to_offset: int | None) -> str:
-    """earliest | latest | offset, from the --to-* options; a usage error unless exactly one is given
-    (and not --topic with --all-topics)."""
+def _flag(to: str, number: int | None, text: str | None) -> str:
+    """The target as it was typed, for hints."""
+    value = number if to in ("offset", "shift") else text if to in ("datetime", "duration") else None
+    return _FLAGS[to] + ("" if value is None else f" {value}")
+
+
+def _when(to: str, to_datetime: str | None, by_duration: str | None) -> tuple[int | None, str | None]:
+    """--to-datetime / --by-duration as epoch milliseconds, and the plan's label (the time in UTC)."""
+    from kafkaops.procedures.consume import iso_ms
+    from kafkaops.procedures.timespec import now_ms, parse_duration, parse_time
+
+    if to == "datetime" and to_datetime is not None:
+        ms = parse_time(to_datetime, "--to-datetime", zone_required=True)
+        return ms, f"datetime {iso_ms(ms)}"
+    if to == "duration" and by_duration is not None:
+        ms = now_ms() - parse_duration(by_duration)
+        return ms, f"duration {by_duration} ({iso_ms(ms)})"
+    return None, None
+
+
+def _reset_target(group: str, topic: list[str] | None, all_topics: bool, chosen: dict[str, bool]) -> str:
+    """The one target the --to-* / --by-duration / --shift-by options name; a usage error unless exactly
+    one is given (and not --topic with --all-topics)."""
     from kafkaops.errors import UsageError
 
     scope = "--all-topics" if all_topics else f"--topic {topic[0]}" if topic else "--topic T"
-    chosen = [name for name, on in (("--to-earliest", to_earliest), ("--to-latest", to_latest), ("--to-offset", to_offset is not None)) if on]
-    if len(chosen) != 1:
+    given = [to for to, on in chosen.items() if on]
+    if len(given) != 1:
         raise UsageError(
-            "give exactly one of --to-earliest, --to-latest, --to-offset N" + (f" (got {', '.join(chosen)})" if chosen else ""),
+            "give exactly one of --to-earliest, --to-latest, --to-offset N, --to-datetime TIME, --by-duration DURATION, --shift-by N"
+            + (f" (got {', '.join(_FLAGS[to] for to in given)})" if given else ""),
             hint=f"e.g. kafkaops groups reset {group} {scope} --to-earliest",
         )
     if topic and all_topics:
         raise UsageError("give --topic or --all-topics, not both", hint=f"--all-topics already takes {_EVERY.format(group=group)}")
-    return "earliest" if to_earliest else "latest" if to_latest else "offset"
+    return given[0]
 
 
-def _no_scope(group: str, kafka_topic: str, to: str, to_offset: int | None) -> Exception:
+def _no_scope(group: str, kafka_topic: str, target: str) -> Exception:
     from kafkaops.errors import UsageError
 
-    target = f"--to-offset {to_offset}" if to == "offset" else f"--to-{to}"
     return UsageError(
         "give --topic T or --all-topics: a reset names the topics it moves (KAFKA_TOPIC is not assumed)",
         hint=f"e.g. kafkaops groups reset {group} --topic {kafka_topic} {target}; --all-topics takes {_EVERY.format(group=group)}",

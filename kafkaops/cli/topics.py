@@ -1,4 +1,4 @@
-"""kafkaops topics list | create | describe | delete."""
+"""kafkaops topics list | create | describe | alter | delete."""
 
 from typing import Annotated, Any
 
@@ -9,7 +9,7 @@ from kafkaops.errors import ExitCode
 
 topics_app = typer.Typer(
     name="topics",
-    help="List, create, describe and delete topics through the admin client (no JVM), with guard rails.",
+    help="List, create, describe, alter and delete topics through the admin client (no JVM), with guard rails.",
     no_args_is_help=True,
     rich_markup_mode=None,
 )
@@ -130,11 +130,16 @@ _PARTITION_COLUMNS = ["partition", "leader", "replicas", "in-sync", "low", "high
 def describe(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="The topic.")],
+    configs: Annotated[
+        bool, typer.Option("--configs", help="Show only the topic's non-default configs, each with where it is set (like kafka-configs --describe).")
+    ] = False,
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")] = False,
 ) -> None:
     """Show each partition's leader, replicas, in-sync replicas and low/high watermarks, and the topic's non-default configs.
 
     Example: kafkaops topics describe db_live_events --json
+
+    Example: kafkaops topics describe db_live_events --configs
     """
     from kafkaops import ui
     from kafkaops.cli import get_settings
@@ -143,6 +148,9 @@ def describe(
     topics.validate_name(name)
     settings = get_settings(ctx)
     d = topics.describe_topic(settings, name)
+    if configs:
+        _render_configs(d.name, d.configs, json_)
+        return
     if json_:
         ui.print_json(
             {
@@ -173,18 +181,96 @@ def describe(
         return
     ui.print_lines([f"topic {d.name}: {topics.shape(len(d.partitions), d.replication_factor)}, {_count(d.messages)} messages"])
     ui.print_data_table(_PARTITION_COLUMNS, _partition_rows(d.partitions))
-    if d.configs:
-        ui.print_lines(["", "non-default configs:"])
-        ui.print_data_table(
-            ["config", "value", "set in"],
-            [[c.name, "(sensitive)" if c.is_sensitive else c.value, _SOURCES.get(c.source, c.source)] for c in d.configs],
-        )
-    else:
-        ui.print_lines(["", "configs: all defaults"])
+    ui.print_lines([""])
+    _render_configs(d.name, d.configs, False)
     if d.offline:
         ui.warn(f"partitions without a leader (offline): {', '.join(map(str, d.offline))}")
     if d.under_replicated:
         ui.warn(f"under-replicated partitions: {', '.join(map(str, d.under_replicated))}")
+
+
+def _render_configs(name: str, configs: list[Any], json_: bool) -> None:
+    """The non-default configs: a table (config, value, set in) or, with --json, {name, configs}."""
+    from kafkaops import ui
+
+    if json_:
+        ui.print_json({"name": name, "configs": [{"name": c.name, "value": c.value, "source": c.source, "sensitive": c.is_sensitive} for c in configs]})
+    elif configs:
+        ui.print_lines(["non-default configs:"])
+        ui.print_data_table(
+            ["config", "value", "set in"],
+            [[c.name, "(sensitive)" if c.is_sensitive else c.value, _SOURCES.get(c.source, c.source)] for c in configs],
+        )
+    else:
+        ui.print_lines(["configs: all defaults"])
+
+
+@topics_app.command("alter")
+def alter(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The topic.")],
+    partitions: Annotated[
+        int | None, typer.Option("--partitions", "-p", help="The new partition count: only more than now (Kafka cannot take partitions away).")
+    ] = None,
+    config: Annotated[list[str] | None, typer.Option("--config", "-c", help="Set a topic config, key=value (repeatable), e.g. retention.ms=3600000.")] = None,
+    delete_config: Annotated[
+        list[str] | None, typer.Option("--delete-config", help="Remove a config set on the topic, so the broker's value applies again (repeatable).")
+    ] = None,
+    execute: Annotated[bool, typer.Option("--execute", help="Apply the change. Without it, only show it, checked by the broker (a dry run).")] = False,
+    json_: Annotated[bool, typer.Option("--json", help="Print the plan as one JSON document on stdout.")] = False,
+    timeout: Annotated[float, typer.Option("--timeout", help=TIMEOUT_HELP)] = WAIT_TIMEOUT,
+) -> None:
+    """Add partitions to a topic or change its configs. Shows the change (old -> new), checked by the broker; changes nothing without --execute.
+
+    Adding partitions changes which partition a key goes to (a warning says so). A config the broker
+    rejects (unknown name, bad value) is an error (exit 2) in the dry run already.
+
+    Example: kafkaops topics alter orders --config retention.ms=3600000 --delete-config cleanup.policy --execute
+    """
+    from kafkaops.cli import get_settings
+    from kafkaops.procedures import topic_alter, topics
+
+    set_ = topics.parse_configs(config)
+    delete = list(dict.fromkeys(k.strip() for k in delete_config or []))
+    settings = get_settings(ctx)
+    plan = topic_alter.plan_alter(settings, name, partitions, set_, delete, timeout=timeout)
+    if execute and plan.changes:
+        topic_alter.execute_alter(settings, plan, timeout=timeout)
+    _render_alter(plan, execute, json_)
+
+
+def _render_alter(plan: Any, execute: bool, json_: bool) -> None:
+    from dataclasses import asdict
+
+    from kafkaops import ui
+
+    if json_:
+        ui.print_json({**asdict(plan), "executed": execute and bool(plan.changes)})
+    else:
+        rows = []
+        if plan.new_partitions is not None:
+            rows.append(["partitions", str(plan.partitions), "", str(plan.new_partitions)])
+        for c in plan.configs:
+            rows.append(
+                [
+                    c.name,
+                    "-" if c.old is None else c.old,
+                    _SOURCES.get(c.old_source, c.old_source.lower().replace("_config", "")),
+                    c.new or "(deleted: broker's value)",
+                ]
+            )
+        if rows:
+            ui.print_data_table(["change", "now", "set in", "after"], rows)
+    for note in plan.notes:
+        ui.info(note)
+    for warning in plan.warnings:
+        ui.warn(warning)
+    if not plan.changes:
+        ui.info(f"topic {plan.topic}: nothing to change")
+    elif execute:
+        ui.success(f"topic {plan.topic} altered ({plan.changes} change(s))")
+    else:
+        ui.info(f"dry run: the broker accepts this change, nothing applied; add --execute to alter topic {plan.topic}")
 
 
 @topics_app.command("delete")

@@ -78,7 +78,7 @@ class ResetRow:
 class ResetPlan:
     group: str
     topics: tuple[str, ...]
-    to: str  # earliest | latest | offset N
+    to: str  # earliest | latest | offset N | datetime T | duration D (T) | shift-by N
     rows: tuple[ResetRow, ...]
     state: str
     members: int
@@ -162,6 +162,34 @@ def describe(settings: Settings, group: str) -> GroupDescription:
     return GroupDescription(group, state, desc.coordinator, desc.assignor, tuple(members), tuple(rows))
 
 
+TARGETS = ("earliest", "latest", "offset", "datetime", "duration", "shift")
+
+
+def _clamp(wanted: int, lo: int, hi: int, what: str) -> tuple[int, str]:
+    """An offset outside what a partition holds, clamped to its oldest kept offset or its end, with a note."""
+    if wanted < lo:
+        return lo, f"{what} is older than the oldest kept offset {lo}: using {lo}"
+    if wanted > hi:
+        return hi, f"{what} is past the end {hi}: using {hi}"
+    return wanted, ""
+
+
+def _new_offset(to: str, offset: int | None, current: int | None, lo: int, hi: int, found: int | None) -> tuple[int, str]:
+    if to == "earliest":
+        return lo, ""
+    if to == "latest":
+        return hi, ""
+    if to in ("datetime", "duration"):
+        if found is None:
+            return hi, f"no message at or after the time: using the end {hi}"
+        return _clamp(found, lo, hi, f"{found}")
+    assert offset is not None
+    if to == "shift":
+        assert current is not None
+        return _clamp(current + offset, lo, hi, f"{current} {'+' if offset >= 0 else '-'} {abs(offset)} = {current + offset}")
+    return _clamp(offset, lo, hi, f"{offset}")
+
+
 def plan_rows(
     to: str,
     offset: int | None,
@@ -169,26 +197,28 @@ def plan_rows(
     current: dict[tuple[str, int], int | None],
     low: dict[tuple[str, int], int],
     high: dict[tuple[str, int], int],
+    found: dict[tuple[str, int], int | None] | None = None,
 ) -> tuple[ResetRow, ...]:
-    """The new offset of every (topic, partition). Pure. An offset outside what exists (a negative one
-    included) is clamped to the oldest kept offset or the end, as Kafka's tool does, and noted."""
+    """The new offset of every (topic, partition). Pure. As Kafka's kafka-consumer-groups does it: an
+    offset outside what exists (a negative one, a shift too far) is clamped to the oldest kept offset
+    or the end; by time (``found``: the first offset at or after it, None for none), a partition without
+    a message that late goes to its end. Every such row carries a note."""
     rows = []
     for tp in partitions:
         lo, hi = low[tp], high[tp]
-        note = ""
-        if to == "earliest":
-            new = lo
-        elif to == "latest":
-            new = hi
-        else:
-            assert offset is not None
-            new = offset
-            if new < lo:
-                new, note = lo, f"{offset} is older than the oldest kept offset {lo}: using {lo}"
-            elif new > hi:
-                new, note = hi, f"{offset} is past the end {hi}: using {hi}"
+        new, note = _new_offset(to, offset, current.get(tp), lo, hi, (found or {}).get(tp))
         rows.append(ResetRow(tp[0], tp[1], current.get(tp), new, lo, hi, note))
     return tuple(rows)
+
+
+def _no_commit_to_shift(group: str, committed: dict[tuple[str, int], int | None], keys: Sequence[tuple[str, int]]) -> None:
+    """--shift-by moves committed offsets: a partition without one is refused, as Kafka's tool does."""
+    without = [f"{t} partition {p}" for t, p in keys if committed.get((t, p)) is None]
+    if without:
+        raise UsageError(
+            f"--shift-by moves committed offsets, and group {group} has none on {', '.join(without)}",
+            hint="reset those with --to-earliest, --to-latest or --to-datetime first, or name only topics the group has read",
+        )
 
 
 def plan_reset(
@@ -198,34 +228,27 @@ def plan_reset(
     to: str,
     offset: int | None = None,
     all_topics: bool = False,
+    timestamp: int | None = None,
+    label: str | None = None,
 ) -> ResetPlan:
     """What a reset would change, on ``topics`` (every partition of each) or, with ``all_topics``, on
-    every partition the group has a committed offset for. Raises RefusedError (exit 5) while the
-    group has active members."""
-    if to not in ("earliest", "latest", "offset"):
+    every partition the group has a committed offset for. ``to`` is one of TARGETS: ``offset`` for
+    offset and shift (by that many), ``timestamp`` (epoch ms) for datetime and duration. Raises
+    RefusedError (exit 5) while the group has active members."""
+    if to not in TARGETS:
         raise UsageError(f"unknown reset target {to!r}")
-    if to == "offset" and offset is None:
-        raise UsageError("--to-offset needs an offset")
+    if to in ("offset", "shift") and offset is None:
+        raise UsageError(f"--{'to-offset' if to == 'offset' else 'shift-by'} needs a number")
+    if to in ("datetime", "duration") and timestamp is None:
+        raise UsageError(f"--{'to-datetime' if to == 'datetime' else 'by-duration'} needs a time")
     if bool(topics) == all_topics:
         raise UsageError("give topics or all_topics, exactly one")
-    from kafkaops.procedures.consume import missing_topic
-
     client = admin(settings)
     md = metadata(settings, timeout=5.0, client=client)
-    keys: list[tuple[str, int]] = []
-    for topic in dict.fromkeys(topics):
-        t = md.topics.get(topic)
-        if t is None or not t.partitions:
-            raise missing_topic(topic, sorted(md.topics), settings.kafka_broker)
-        keys += [(topic, p) for p in sorted(t.partitions)]
+    keys = _topic_partitions(settings, md, topics)
     desc = _describe_raw(settings, client, group)
     state = desc.state.lower()
-    if desc.members:
-        who = ", ".join(sorted({f"{m.client_id}@{m.host}" for m in desc.members}))
-        raise RefusedError(
-            f"group {group} has {len(desc.members)} active member(s) ({who}), state {state}: a reset now would be overwritten by their next commit",
-            hint="stop the consumers of this group (Ctrl+C on `kafkaops consume --group`), then run the reset again",
-        )
+    _refuse_members(group, desc, state)
     if all_topics:
         committed = _committed(settings, client, group)
         keys = sorted(tp for tp, c in committed.items() if c is not None and tp[0] in md.topics)  # a deleted topic's offsets go with it
@@ -238,12 +261,40 @@ def plan_reset(
             )
     else:
         committed = _committed(settings, client, group, keys)
+    if to == "shift":
+        _no_commit_to_shift(group, committed, keys)
     marks = _watermarks(settings, client, keys)
+    found = None
+    if timestamp is not None:
+        with _asking("looking up offsets by time failed", settings):
+            found = kafka_groups.offsets_for_time(client, keys, timestamp, TIMEOUT)
     lows = {tp: m.low or 0 for tp, m in marks.items()}
     highs = {tp: m.high or 0 for tp, m in marks.items()}
-    rows = plan_rows(to, offset, keys, committed, lows, highs)
-    label = f"offset {offset}" if to == "offset" else to
+    rows = plan_rows(to, offset, keys, committed, lows, highs, found)
+    label = label or (f"offset {offset}" if to == "offset" else to)
     return ResetPlan(group, tuple(dict.fromkeys(t for t, _ in keys)), label, rows, state, len(desc.members))
+
+
+def _topic_partitions(settings: Settings, md: Any, topics: Sequence[str]) -> list[tuple[str, int]]:
+    """Every partition of each topic named; a missing topic is a usage error naming close matches."""
+    from kafkaops.procedures.consume import missing_topic
+
+    keys: list[tuple[str, int]] = []
+    for topic in dict.fromkeys(topics):
+        t = md.topics.get(topic)
+        if t is None or not t.partitions:
+            raise missing_topic(topic, sorted(md.topics), settings.kafka_broker)
+        keys += [(topic, p) for p in sorted(t.partitions)]
+    return keys
+
+
+def _refuse_members(group: str, desc: kafka_groups.GroupInfo, state: str) -> None:
+    if desc.members:
+        who = ", ".join(sorted({f"{m.client_id}@{m.host}" for m in desc.members}))
+        raise RefusedError(
+            f"group {group} has {len(desc.members)} active member(s) ({who}), state {state}: a reset now would be overwritten by their next commit",
+            hint="stop the consumers of this group (Ctrl+C on `kafkaops consume --group`), then run the reset again",
+        )
 
 
 def execute_reset(settings: Settings, plan: ResetPlan) -> ResetPlan:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import signal
 import subprocess
@@ -123,7 +124,10 @@ def test_reset_is_refused_while_the_group_has_active_members(shared_stack: Stack
 def test_reset_needs_exactly_one_target(shared_stack: Stack) -> None:
     r = kafkaops(shared_stack, "groups", "reset", "some-group", "--to-earliest", "--to-latest")
     assert r.returncode == 2
-    assert "error: give exactly one of --to-earliest, --to-latest, --to-offset N (got --to-earliest, --to-latest)" in r.stderr
+    assert (
+        "error: give exactly one of --to-earliest, --to-latest, --to-offset N, --to-datetime TIME, --by-duration DURATION, --shift-by N (got --to-earliest, --to-latest)"
+        in r.stderr
+    )
 
 
 def test_describe_a_group_that_joined_but_never_committed(shared_stack: Stack) -> None:
@@ -173,7 +177,7 @@ def kafka_tool_plan(stack: Stack, kafka_home: Path, group: str, *args: str) -> l
         env=stack.env,
     )
     assert r.returncode == 0, r.stdout + r.stderr
-    words = r.stdout.split()
+    words = r.stdout[r.stdout.index("GROUP ") :].split()  # after any "Warn: ... Falling back to latest known offset."
     assert words[:4] == ["GROUP", "TOPIC", "PARTITION", "NEW-OFFSET"], r.stdout
     rows = [words[i : i + 4] for i in range(4, len(words), 4)]
     assert all(w[0] == group for w in rows)
@@ -254,3 +258,101 @@ def test_all_topics_for_a_group_without_offsets_is_a_clear_usage_error(shared_st
     assert f"error: consumer group {group[:-1]} does not exist (no members, no committed offsets)" in r.stderr
     # Other tests' groups on the shared stack (g-<8 hex>) can be close too: ours comes first.
     assert any(line.startswith(f"hint: did you mean {group}") for line in r.stderr.splitlines()), r.stderr
+
+
+def timed_topic(stack: Stack, hours: dict[int, int], base_ms: int) -> str:
+    """A topic whose partition p holds hours[p] messages, message i stamped base_ms + i hours (CreateTime)."""
+    from confluent_kafka import Producer
+
+    topic = new_topic(stack, len(hours), prefix="groups-time")
+    producer = Producer({"bootstrap.servers": stack.broker, "linger.ms": 0, "log_level": 2})
+    for p, count in hours.items():
+        for i in range(count):
+            producer.produce(topic, b'{"i": %d}' % i, partition=p, timestamp=base_ms + i * HOUR)
+    assert producer.flush(30) == 0
+    return topic
+
+
+HOUR = 3_600_000
+
+
+def wall(ms: int) -> str:
+    """UTC wall-clock time to the millisecond, no zone: the form Kafka's tool reads (YYYY-MM-DDTHH:mm:SS.sss)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}"
+
+
+def commit(stack: Stack, group: str, offsets: dict[tuple[str, int], int]) -> None:
+    consumer = Consumer({"bootstrap.servers": stack.broker, "group.id": group})
+    try:
+        consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in offsets.items()], asynchronous=False)
+    finally:
+        consumer.close()
+
+
+def test_reset_by_time_and_shift_plans_as_kafkas_tool_does(shared_stack: Stack, kafka_home: Path) -> None:
+    """Partition 0 holds 10 messages, partition 1 five, one an hour from 10 hours ago (explicit
+    timestamps): every time and shift below lands the same as Kafka's kafka-consumer-groups --dry-run."""
+    base = int(time.time() * 1000) - 10 * HOUR  # durations below land half an hour from any message
+    topic = timed_topic(shared_stack, {0: 10, 1: 5}, base)
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    commit(shared_stack, group, {(topic, 0): 6, (topic, 1): 2})
+    cases = [
+        (["--to-datetime", wall(base + 3 * HOUR) + "Z"], ["--to-datetime", wall(base + 3 * HOUR) + "Z"], [3, 3]),
+        (["--to-datetime", wall(base + 3 * HOUR + 1) + "Z"], ["--to-datetime", wall(base + 3 * HOUR + 1) + "Z"], [4, 4]),
+        (["--to-datetime", wall(base + 7 * HOUR - 1000) + "+00:00"], ["--to-datetime", wall(base + 7 * HOUR - 1000) + "+00:00"], [7, 5]),
+        (["--to-datetime", f"@{base - HOUR}"], ["--to-datetime", wall(base - HOUR) + "Z"], [0, 0]),
+        (["--by-duration", "PT6H30M"], ["--by-duration", "PT6H30M"], [4, 4]),
+        (["--by-duration", "2h"], ["--by-duration", "PT2H"], [9, 5]),
+        (["--shift-by", "-2"], ["--shift-by", "-2"], [4, 0]),
+        (["--shift-by", "-9"], ["--shift-by", "-9"], [0, 0]),
+        (["--shift-by", "7"], ["--shift-by", "7"], [10, 5]),
+    ]
+    for ours_args, theirs_args, expected in cases:
+        r = kafkaops(shared_stack, "groups", "reset", group, "--topic", topic, *ours_args, "--json")
+        assert r.returncode == 0, r.stderr
+        ours = sorted((row["topic"], row["partition"], row["new"]) for row in json.loads(r.stdout)["rows"])
+        assert ours == [(topic, 0, expected[0]), (topic, 1, expected[1])], ours_args
+        assert ours == kafka_tool_plan(shared_stack, kafka_home, group, "--topic", topic, *theirs_args), theirs_args
+    late = kafkaops(shared_stack, "groups", "reset", group, "--topic", topic, "--to-datetime", wall(base + 7 * HOUR) + "Z")
+    assert f"warning: {topic} partition 1: no message at or after the time: using the end 5" in late.stderr
+    assert f"dry run: nothing changed; add --execute to reset group {group} on {topic} to datetime {wall(base + 7 * HOUR)}Z" in late.stderr
+    assert committed(shared_stack, group, topic, 2) == {0: 6, 1: 2}  # dry runs changed nothing
+
+    done = kafkaops(shared_stack, "groups", "reset", group, "--topic", topic, "--shift-by", "-9", "--execute")
+    assert done.returncode == 0, done.stderr
+    assert f"warning: {topic} partition 0: 6 - 9 = -3 is older than the oldest kept offset 0: using 0" in done.stderr
+    assert f"group {group}: offsets on {topic} reset to shift by -9 (2 partition(s) changed)" in done.stderr
+    assert committed(shared_stack, group, topic, 2) == {0: 0, 1: 0}
+    by_time = kafkaops(shared_stack, "groups", "reset", group, "--topic", topic, "--by-duration", "PT6H30M", "--execute")
+    assert by_time.returncode == 0, by_time.stderr
+    assert committed(shared_stack, group, topic, 2) == {0: 4, 1: 4}
+
+
+def test_a_time_without_a_zone_is_refused_because_kafkas_tool_reads_it_as_utc(shared_stack: Stack, kafka_home: Path) -> None:
+    """Kafka's tool reads 2026-...T10:00:00.000 as UTC whatever the machine's zone (TZ here: UTC+05:30),
+    kafkaops consume as local time: groups reset refuses the ambiguous form and names both fixes."""
+    base = int(time.time() * 1000) - 10 * HOUR
+    topic = timed_topic(shared_stack, {0: 10}, base)
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    commit(shared_stack, group, {(topic, 0): 1})
+    stack = dataclasses.replace(shared_stack, env={**shared_stack.env, "TZ": "Asia/Kolkata"})
+    utc = wall(base + 4 * HOUR)
+    assert kafka_tool_plan(stack, kafka_home, group, "--topic", topic, "--to-datetime", utc) == [(topic, 0, 4)]  # read as UTC
+    r = kafkaops(stack, "groups", "reset", group, "--topic", topic, "--to-datetime", utc, "--execute")
+    assert r.returncode == 2, r.stderr
+    assert r.stdout == ""
+    assert f"error: --to-datetime '{utc}' has no time zone: Kafka's kafka-consumer-groups reads that as UTC" in r.stderr
+    assert f"hint: say which: {utc}Z for UTC, or an offset like {utc}+02:00" in r.stderr
+    assert committed(shared_stack, group, topic) == {0: 1}
+    r = kafkaops(stack, "groups", "reset", group, "--topic", topic, "--to-datetime", utc + "Z", "--json")
+    assert [row["new"] for row in json.loads(r.stdout)["rows"]] == [4]
+
+
+def test_shift_by_on_a_partition_without_a_committed_offset_is_refused(shared_stack: Stack) -> None:
+    topic = timed_topic(shared_stack, {0: 3, 1: 3}, int(time.time() * 1000) - 10 * HOUR)
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    commit(shared_stack, group, {(topic, 0): 1})
+    r = kafkaops(shared_stack, "groups", "reset", group, "--topic", topic, "--shift-by", "1", "--execute")
+    assert r.returncode == 2, r.stderr
+    assert f"error: --shift-by moves committed offsets, and group {group} has none on {topic} partition 1" in r.stderr
+    assert committed(shared_stack, group, topic, 2) == {0: 1, 1: -1001}

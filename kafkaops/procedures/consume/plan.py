@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from kafkaops import text as wording
 from kafkaops.errors import UsageError
+from kafkaops.procedures.consume.encode import iso_ms
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,8 @@ class ConsumeRequest:
     max_messages: int | None = None
     timeout: float | None = None  # stop after this many seconds without a message
     exit_at_end: bool = False
+    from_time: int | None = None  # epoch ms: start at the first message at or after it (--from)
+    until_time: int | None = None  # epoch ms: stop each partition at the first message after it (--until)
 
 
 @dataclass(frozen=True)
@@ -35,7 +38,7 @@ class PartitionPlan:
     high: int  # next offset to be written (the high watermark, captured at start)
     committed: int | None  # the group's committed offset, if any
     start: int  # where this run starts reading
-    source: str  # latest | beginning | committed | offset | clamped
+    source: str  # latest | beginning | committed | offset | clamped | time | end (no message at or after --from)
 
     @property
     def backlog(self) -> int:
@@ -76,6 +79,7 @@ def validate(req: ConsumeRequest) -> None:
         )
     if req.offset is not None and req.from_beginning:
         raise UsageError("--offset and --from-beginning both choose where to start; give one", hint="--offset earliest is the beginning")
+    _validate_times(req)
     if isinstance(req.offset, str) and req.offset not in ("earliest", "latest"):
         raise UsageError(f"--offset {req.offset!r} is not a number, 'earliest' or 'latest'")
     if isinstance(req.offset, int) and req.offset < 0:
@@ -84,6 +88,20 @@ def validate(req: ConsumeRequest) -> None:
         raise UsageError(f"--max-messages must be at least 1 (got {req.max_messages})")
     if req.timeout is not None and req.timeout <= 0:
         raise UsageError(f"--timeout must be more than 0 seconds (got {req.timeout:g})")
+
+
+def _validate_times(req: ConsumeRequest) -> None:
+    """--from / --until against the other ways of choosing where to start, and each other."""
+    if req.from_time is None:
+        return
+    for flag, on in (("--from-beginning", req.from_beginning), ("--offset", req.offset is not None)):
+        if on:
+            raise UsageError(f"--from and {flag} both choose where to start; give one", hint="--from picks the first message at or after a time")
+    if req.until_time is not None and req.until_time < req.from_time:
+        raise UsageError(
+            f"--until ({iso_ms(req.until_time)}) is before --from ({iso_ms(req.from_time)}): nothing lies between them",
+            hint="give --until a later time than --from",
+        )
 
 
 def parse_offset(raw: str | None) -> int | str | None:
@@ -130,7 +148,16 @@ def _group_start(req: ConsumeRequest, low: int, high: int, committed: int) -> tu
     return committed, "committed"
 
 
-def _partition_plans(req: ConsumeRequest, watermarks: dict[int, tuple[int, int]], committed: dict[int, int | None]) -> list[PartitionPlan]:
+def _time_start(low: int, high: int, found: int | None) -> tuple[int, str]:
+    """--from: the first message at or after the time (within what is kept), else the end."""
+    if found is None:
+        return high, "end"
+    return min(max(found, low), high), "time"
+
+
+def _partition_plans(
+    req: ConsumeRequest, watermarks: dict[int, tuple[int, int]], committed: dict[int, int | None], found: dict[int, int | None]
+) -> list[PartitionPlan]:
     plans: list[PartitionPlan] = []
     parts = [req.partition] if req.partition is not None else sorted(watermarks)
     for p in parts:
@@ -141,7 +168,9 @@ def _partition_plans(req: ConsumeRequest, watermarks: dict[int, tuple[int, int]]
             )
         low, high = watermarks[p]
         c = committed.get(p)
-        if req.partition is not None:
+        if req.from_time is not None:
+            start, source = _time_start(low, high, found.get(p))
+        elif req.partition is not None:
             start, source = _partition_start(req, p, low, high)
         elif req.group and c is not None:
             start, source = _group_start(req, low, high, c)
@@ -155,7 +184,9 @@ def _group_notes(req: ConsumeRequest, plans: Sequence[PartitionPlan]) -> list[st
     """Why a group's read starts where it does: its commits, --from-beginning, clamped offsets."""
     notes: list[str] = []
     with_commits = [p for p in plans if p.committed is not None]
-    if with_commits and req.from_beginning:
+    if with_commits and req.from_time is not None:
+        notes.append(f"group {req.group} has committed offsets ({_offsets(with_commits, 'committed')}), but --from was given: starting by time for this run")
+    elif with_commits and req.from_beginning:
         notes.append(
             f"group {req.group} has committed offsets ({_offsets(with_commits, 'committed')}), "
             f"but --from-beginning was given: reading from the beginning ({_offsets(with_commits, 'start')}) for this run"
@@ -170,7 +201,7 @@ def _group_notes(req: ConsumeRequest, plans: Sequence[PartitionPlan]) -> list[st
                 why = "records before it were deleted" if plan.committed is not None and plan.committed < plan.low else "it is past the end"
                 notes.append(f"partition {plan.partition}: committed offset {plan.committed} no longer exists ({why}); reading from {plan.start}")
     without = [p for p in plans if p.committed is None]
-    if without and not req.from_beginning:
+    if without and not req.from_beginning and req.from_time is None:
         notes.append(
             f"group {req.group} has no committed offsets"
             + (f" for partition(s) {', '.join(str(p.partition) for p in without)}" if with_commits else "")
@@ -183,15 +214,30 @@ def plan_start(
     req: ConsumeRequest,
     watermarks: dict[int, tuple[int, int]],
     committed: dict[int, int | None],
+    found: dict[int, int | None] | None = None,
 ) -> StartPlan:
-    """Where each partition starts, and the notes that explain it. Pure: watermarks and commits are inputs."""
-    plans = _partition_plans(req, watermarks, committed)
+    """Where each partition starts, and the notes that explain it. Pure: watermarks, commits and (with
+    --from) the first offset at or after the time per partition (None: no message that late) are inputs."""
+    plans = _partition_plans(req, watermarks, committed, found or {})
     notes: list[str] = []
     if req.group:
         notes = _group_notes(req, plans)
-    elif not req.from_beginning and req.partition is None:
+    if req.from_time is not None:
+        notes += _time_notes(req.from_time, plans)
+    elif not req.group and not req.from_beginning and req.partition is None:
         notes.append("reading only messages that arrive from now on (add --from-beginning for the ones already in the topic)")
     return StartPlan(req.topic, req.group, tuple(plans), tuple(notes))
+
+
+def _time_notes(from_time: int, plans: Sequence[PartitionPlan]) -> list[str]:
+    """Per partition, why --from starts where it does."""
+    when = iso_ms(from_time)
+    return [
+        f"partition {p.partition}: first message at or after {when} is offset {p.start}"
+        if p.source == "time"
+        else f"partition {p.partition}: no message at or after {when}: starting at the end (offset {p.start})"
+        for p in plans
+    ]
 
 
 def describe_ranges(plan: StartPlan) -> list[str]:

@@ -17,7 +17,7 @@ from kafkaops.procedures.consume.plan import StartPlan
 @dataclass
 class ConsumeResult:
     consumed: int = 0
-    stopped_by: str = ""  # max-messages | end | timeout | interrupted | output-closed
+    stopped_by: str = ""  # max-messages | end | until | timeout | interrupted | output-closed
     committed: dict[int, int] = field(default_factory=dict)  # partition -> offset committed for the group
     warnings: list[str] = field(default_factory=list)
 
@@ -35,6 +35,7 @@ class ReadProgress:
         self.done: set[int] = set()
         self.assigned: set[int] = set()
         self.ever_assigned = False
+        self.passed: set[int] = set()  # partitions that showed a message after --until: done, whatever their end
 
     def skip_read_ones(self, plan: StartPlan) -> None:
         """Partitions that start at their end have nothing to read."""
@@ -63,6 +64,16 @@ class ReadProgress:
             if self.shown.get(p, -1) >= self.targets.get(p, 0):
                 self.done.add(p)
         return all(p in self.done for p in active)
+
+    def note_passed(self, partition: int) -> None:
+        """``partition`` gave a message after --until: it is done."""
+        self.passed.add(partition)
+        self.done.add(partition)
+
+    def all_passed(self) -> bool:
+        """Every partition being read gave a message after --until."""
+        active = self._active()
+        return bool(active) and active <= self.passed
 
     def note_end(self, partition: int, offset: int) -> None:
         """librdkafka reported that ``partition`` is read up to ``offset``."""

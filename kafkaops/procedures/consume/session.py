@@ -117,9 +117,44 @@ class ConsumerSession:
             if collecting:
                 gc.enable()
 
+    def _finished(self) -> str:
+        """Why reading ends now ("" while it goes on): --until passed on every partition, or every
+        partition at its end with --exit-at-end, or with --until once that time has come."""
+        req, progress = self.req, self.progress
+        if req.until_time is not None:
+            if progress.all_passed():
+                return "until"
+            if time.time() * 1000 >= req.until_time and progress.caught_up():
+                return "until"
+        if req.exit_at_end and progress.caught_up():
+            return "end"
+        return ""
+
+    def _cut_at_until(self, batch: list[Message]) -> list[Message]:
+        """--until: drop every message of a partition from its first one stamped after the time on, and
+        stop fetching that partition. A message without a timestamp never passes it."""
+        until, passed = self.req.until_time, self.progress.passed
+        assert until is not None
+        keep: list[Message] = []
+        newly: list[int] = []
+        for m in batch:
+            p = m.partition()
+            if p in passed:
+                continue
+            kind, ts = m.timestamp()
+            if kind and ts > until:
+                self.progress.note_passed(p)
+                newly.append(p)
+                continue
+            keep.append(m)
+        if newly:
+            self.consumer.pause(newly)
+        return keep
+
     def _run(self, on_batch: Callable[[list[Message]], None], stop: threading.Event | None, notice: Callable[[str], None]) -> ConsumeResult:
         req, res = self.req, self.result
-        if req.exit_at_end:
+        ends = req.exit_at_end or req.until_time is not None
+        if ends:
             self.progress.skip_read_ones(self.plan)
         now = time.monotonic()
         clock = _Clock(started=now, last_message=now, last_recheck=now)
@@ -128,13 +163,17 @@ class ConsumerSession:
             if stop is not None and stop.is_set():
                 res.stopped_by = "interrupted"
                 break
-            if req.exit_at_end and self.progress.caught_up():
-                res.stopped_by = "end"
-                break
+            if ends:
+                res.stopped_by = self._finished()
+                if res.stopped_by:
+                    break
             batch, events = self.consumer.consume(BATCH, POLL)
             if events:
                 self._events(events)
             now = time.monotonic()
+            if batch and req.until_time is not None:
+                clock.last_message = now
+                batch = self._cut_at_until(batch)
             if batch:
                 remaining = self._show(batch, remaining, on_batch)
                 if res.stopped_by:
@@ -176,7 +215,7 @@ class ConsumerSession:
                 f"no partition of {req.topic} assigned by group {req.group} after {JOIN_PATIENCE:g}s: the group "
                 "coordinator may be unavailable (run `kafkaops doctor`), or other members hold every partition"
             )
-        elif req.exit_at_end and now - clock.last_recheck > RECHECK_EVERY:
+        elif (req.exit_at_end or req.until_time is not None) and now - clock.last_recheck > RECHECK_EVERY:
             self._recheck_positions()
             clock.last_recheck = now
 
@@ -209,7 +248,8 @@ def _start(settings: Settings, req: ConsumeRequest, consumer: TopicConsumer) -> 
         raise missing_topic(req.topic, names, settings.kafka_broker)
     marks = _watermarks(consumer, parts if req.partition is None else [p for p in parts if p == req.partition] or parts)
     committed = consumer.committed(parts) if req.group else {}
-    return plan_start(req, marks, committed)
+    found = consumer.offsets_for_time(list(marks), req.from_time) if req.from_time is not None else None
+    return plan_start(req, marks, committed, found)
 
 
 @contextmanager

@@ -33,20 +33,35 @@ def run(args: list[str], env: dict[str, str]) -> tuple[int, str, str]:
         ),
         (["consume", "--partition", "0", "--offset", "soon"], "error: --offset 'soon' is not a number, 'earliest' or 'latest'\n"),
         (["consume", "--format", "xml"], "error: --format 'xml' is not one of pretty, json, raw\n"),
+        (
+            ["consume", "--from", "soon"],
+            "error: --from 'soon' is not a time\nhint: accepted: ISO-8601 (2026-05-01T10:00:00Z; no zone = local time), "
+            "-15m / -2h / -1d / -90s, @<epoch-millis>, or now\n",
+        ),
+        (["consume", "--until", "+1h"], "error: --until '+1h' is not a time\nhint: only times in the past are relative: -15m is 15 minutes ago\n"),
+        (
+            ["consume", "--from", "-1h", "--from-beginning"],
+            "error: --from and --from-beginning both choose where to start; give one\nhint: --from picks the first message at or after a time\n",
+        ),
+        (
+            ["consume", "--from", "@2000", "--until", "@1000"],
+            "error: --until (1970-01-01T00:00:01.000Z) is before --from (1970-01-01T00:00:02.000Z): nothing lies between them\n"
+            "hint: give --until a later time than --from\n",
+        ),
         (["consume", "--max-messages", "0"], "error: --max-messages must be at least 1 (got 0)\n"),
         (["consume", "--timeout", "0"], "error: --timeout must be more than 0 seconds (got 0)\n"),
         (
             ["groups", "reset", "g", "--to-earliest", "--to-offset", "3"],
-            "error: give exactly one of --to-earliest, --to-latest, --to-offset N (got --to-earliest, --to-offset)\n"
+            "error: give exactly one of --to-earliest, --to-latest, --to-offset N, --to-datetime TIME, --by-duration DURATION, --shift-by N (got --to-earliest, --to-offset)\n"
             "hint: e.g. kafkaops groups reset g --topic T --to-earliest\n",
         ),
         (
             ["groups", "reset", "g"],
-            "error: give exactly one of --to-earliest, --to-latest, --to-offset N\nhint: e.g. kafkaops groups reset g --topic T --to-earliest\n",
+            "error: give exactly one of --to-earliest, --to-latest, --to-offset N, --to-datetime TIME, --by-duration DURATION, --shift-by N\nhint: e.g. kafkaops groups reset g --topic T --to-earliest\n",
         ),
         (
             ["groups", "reset", "g", "--all-topics"],
-            "error: give exactly one of --to-earliest, --to-latest, --to-offset N\nhint: e.g. kafkaops groups reset g --all-topics --to-earliest\n",
+            "error: give exactly one of --to-earliest, --to-latest, --to-offset N, --to-datetime TIME, --by-duration DURATION, --shift-by N\nhint: e.g. kafkaops groups reset g --all-topics --to-earliest\n",
         ),
         (
             ["groups", "reset", "g", "--to-earliest"],
@@ -58,6 +73,26 @@ def run(args: list[str], env: dict[str, str]) -> tuple[int, str, str]:
             ["groups", "reset", "g", "--to-offset", "-1", "--execute"],
             "error: give --topic T or --all-topics: a reset names the topics it moves (KAFKA_TOPIC is not assumed)\n"
             "hint: e.g. kafkaops groups reset g --topic db_live_events --to-offset -1; "
+            "--all-topics takes every partition group g has a committed offset for\n",
+        ),
+        (
+            ["groups", "reset", "g", "--to-datetime", "yesterday", "--topic", "t"],
+            "error: --to-datetime 'yesterday' is not a time\nhint: accepted: ISO-8601 (2026-05-01T10:00:00Z; no zone = local time), "
+            "-15m / -2h / -1d / -90s, @<epoch-millis>, or now\n",
+        ),
+        (
+            ["groups", "reset", "g", "--by-duration", "-PT1H", "--topic", "t"],
+            "error: --by-duration '-PT1H' is not a duration\nhint: a duration back from now is never negative\n",
+        ),
+        (
+            ["groups", "reset", "g", "--shift-by", "-2", "--to-datetime", "now", "--topic", "t"],
+            "error: give exactly one of --to-earliest, --to-latest, --to-offset N, --to-datetime TIME, --by-duration DURATION, --shift-by N"
+            " (got --to-datetime, --shift-by)\nhint: e.g. kafkaops groups reset g --topic t --to-earliest\n",
+        ),
+        (
+            ["groups", "reset", "g", "--shift-by", "-2"],
+            "error: give --topic T or --all-topics: a reset names the topics it moves (KAFKA_TOPIC is not assumed)\n"
+            "hint: e.g. kafkaops groups reset g --topic db_live_events --shift-by -2; "
             "--all-topics takes every partition group g has a committed offset for\n",
         ),
         (

@@ -35,6 +35,19 @@ def run(args: list[str], env: dict[str, str]) -> tuple[int, str, str]:
         ),
         (["topics", "describe", "no/slash"], "error: the topic name 'no/slash' contains '/'\n" + NAME_HINT),
         (["topics", "delete", "."], "error: '.' cannot be a topic name\n" + EMPTY_HINT),
+        (
+            ["topics", "alter", "orders"],
+            "error: nothing to change\nhint: give --partitions N, --config key=value or --delete-config key, e.g. kafkaops topics alter orders --partitions 6\n",
+        ),
+        (
+            ["topics", "alter", "orders", "--config", "retention.ms=1", "--delete-config", "retention.ms", "--execute"],
+            "error: retention.ms is both set (--config) and deleted (--delete-config); give one\n",
+        ),
+        (
+            ["topics", "alter", "orders", "--config", "retention.ms"],
+            "error: --config 'retention.ms' is not key=value\nhint: for example: --config retention.ms=86400000\n",
+        ),
+        (["topics", "alter", "a b", "--partitions", "3"], "error: the topic name 'a b' contains ' '\n" + NAME_HINT),
     ],
 )
 def test_bad_input_is_exit_2_without_contacting_the_broker(args: list[str], expected: str, env: dict[str, str]) -> None:

@@ -467,3 +467,84 @@ def test_the_session_ends_a_partition_on_its_end_event_warns_once_and_stops_on_a
     assert session.progress.caught_up() and session.result.warnings == ["down"]
     with pytest.raises(KafkaopsError, match="reading t failed: Broker: gone"):
         session._events([StreamEvent("fatal", 0, 7, "Broker: gone")])
+
+
+# --- --from / --until ---------------------------------------------------------------------------
+
+
+def test_from_starts_at_the_first_offset_at_or_after_the_time_and_says_why() -> None:
+    plan = proc.plan_start(req(from_time=1717000000000), {0: (0, 6), 1: (0, 3)}, {}, {0: 1, 1: None})
+    assert [(p.start, p.source) for p in plan.partitions] == [(1, "time"), (3, "end")]
+    assert plan.notes == (
+        "partition 0: first message at or after 2024-05-29T16:26:40.000Z is offset 1",
+        "partition 1: no message at or after 2024-05-29T16:26:40.000Z: starting at the end (offset 3)",
+    )
+
+
+def test_from_wins_over_a_groups_committed_offsets_for_this_run_and_says_so() -> None:
+    plan = proc.plan_start(req(group="g", from_time=0), {0: (0, 6)}, {0: 5}, {0: 2})
+    assert plan.partitions[0].start == 2
+    assert plan.notes[0] == "group g has committed offsets (offset 5), but --from was given: starting by time for this run"
+    assert proc.plan_start(req(partition=0, from_time=0), {0: (0, 6), 1: (0, 9)}, {}, {0: 4}).partitions[0].start == 4
+
+
+@pytest.mark.parametrize(
+    ("kw", "message"),
+    [
+        ({"from_time": 5, "from_beginning": True}, "--from and --from-beginning both choose where to start; give one"),
+        ({"from_time": 5, "partition": 0, "offset": 3}, "--from and --offset both choose where to start; give one"),
+        ({"from_time": 5, "until_time": 4}, r"--until \(1970-01-01T00:00:00.004Z\) is before --from \(1970-01-01T00:00:00.005Z\)"),
+    ],
+)
+def test_contradicting_time_options_are_usage_errors(kw: dict, message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        proc.validate(req(**kw))
+
+
+class _TimedConsumer(_Committer):
+    """A stand-in for TopicConsumer that hands out prepared batches and records pauses."""
+
+    def __init__(self, batches: list[list[Msg]]) -> None:
+        super().__init__()
+        self.batches = batches
+        self.paused: list[int] = []
+
+    def consume(self, count: int, timeout: float) -> tuple[list[Msg], list]:
+        return (self.batches.pop(0) if self.batches else []), []
+
+    def pause(self, partitions: list[int]) -> None:
+        self.paused += partitions
+
+    def positions(self, partitions: list[int]) -> list:
+        return []
+
+
+def test_until_stops_each_partition_at_its_first_message_after_the_time() -> None:
+    from kafkaops.procedures.consume.session import ConsumerSession
+
+    r = req(from_time=0, until_time=4000)
+    plan = proc.plan_start(r, {0: (0, 9), 1: (0, 9)}, {}, {0: 1, 1: 6})
+    p0 = [Msg(b"%d" % o, _offset=o, _ts=(1, o * 1000)) for o in range(1, 9)]
+    p1 = [Msg(b"x", _offset=o, _partition=1, _ts=(1, 3000 + o)) for o in (6, 7)] + [Msg(b"late", _offset=8, _partition=1, _ts=(0, -1))]
+    consumer = _TimedConsumer([p0[:3] + p1[:1], p0[3:] + p1[1:]])
+    shown: list[tuple[int, int]] = []
+    session = ConsumerSession(None, r, consumer, plan)  # type: ignore[arg-type]
+    result = session.run(lambda batch: shown.extend((m.partition(), m.offset()) for m in batch))
+    # partition 0: ts 1000..4000 shown, 5000 passes the time; partition 1: no timestamp never passes, its end ends it
+    assert shown == [(0, 1), (0, 2), (0, 3), (1, 6), (0, 4), (1, 7), (1, 8)]
+    assert result.stopped_by == "until" and consumer.paused == [0]
+    assert session.progress.passed == {0}
+
+
+def test_until_in_the_future_waits_for_every_partition_to_pass_it() -> None:
+    from kafkaops.procedures.consume.session import ConsumerSession
+    from kafkaops.procedures.timespec import now_ms
+
+    r = req(from_time=0, until_time=now_ms() + 3_600_000)
+    session = ConsumerSession(None, r, _TimedConsumer([]), proc.plan_start(r, {0: (0, 2), 1: (0, 0)}, {}, {0: 0, 1: None}))  # type: ignore[arg-type]
+    session.progress.skip_read_ones(session.plan)
+    session.progress.note_shown([Msg(b"1", _offset=1)])  # partition 0 at its end, partition 1 empty: the time has not come
+    assert session._finished() == ""
+    session.progress.note_passed(0)
+    session.progress.note_passed(1)
+    assert session._finished() == "until"
