@@ -49,14 +49,19 @@ def _jars(repo: Path) -> list[Path]:
 @pytest.fixture(scope="module")
 def debezium_classes(kafka_home: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
     """The classpath of DebeziumRead, compiled: the installed Kafka's libs, Debezium's jars, the class."""
-    for tool in ("java", "javac", "mvn"):
-        if shutil.which(tool) is None:
+    tools = {tool: shutil.which(tool) for tool in ("java", "javac", "mvn")}  # the full path: mvn.cmd on Windows
+    for tool, path in tools.items():
+        if path is None:
             _unavailable(f"{tool} is not installed")
     repo = Path.home() / ".m2" / "repository"
     if not all(j.is_file() for j in _jars(repo)):
         for artifact in ("debezium-core", "debezium-connect-plugins"):
             r = subprocess.run(
-                ["mvn", "-B", "-q", MVN_GET, f"-Dartifact=io.debezium:{artifact}:{DEBEZIUM_VERSION}"], capture_output=True, text=True, timeout=600, check=False
+                [str(tools["mvn"]), "-B", "-q", MVN_GET, f"-Dartifact=io.debezium:{artifact}:{DEBEZIUM_VERSION}"],
+                capture_output=True,
+                text=True,
+                timeout=600,
+                check=False,
             )
             if r.returncode != 0:
                 _unavailable(f"Maven could not resolve io.debezium:{artifact}:{DEBEZIUM_VERSION}: {(r.stdout + r.stderr)[-2000:]}")
@@ -65,22 +70,22 @@ def debezium_classes(kafka_home: Path, tmp_path_factory: pytest.TempPathFactory)
         _unavailable(f"Maven did not leave {missing}")
     out = tmp_path_factory.mktemp("debezium-read")
     classpath = os.pathsep.join([str(kafka_home / "libs" / "*"), *map(str, _jars(repo))])
-    r = subprocess.run(["javac", "-d", str(out), "-cp", classpath, str(JAVA_SOURCE)], capture_output=True, text=True, timeout=300, check=False)
+    r = subprocess.run([str(tools["javac"]), "-d", str(out), "-cp", classpath, str(JAVA_SOURCE)], capture_output=True, text=True, timeout=300, check=False)
     assert r.returncode == 0, r.stderr
     return os.pathsep.join([str(out), classpath])
 
 
-def read_with_connect(classpath: str, tmp_path: Path, topic: str, schemas: bool, events: list[tuple[str, str]]) -> list[dict[str, Any]]:
-    """What JsonConverter + ExtractNewRecordState make of each (key, value) event."""
+def _java(classpath: str, tmp_path: Path, topic: str, schemas: bool, events: list[tuple[str, str]]) -> subprocess.CompletedProcess[str]:
     source = tmp_path / f"events-{uuid.uuid4().hex[:6]}.tsv"
     source.write_text("".join(f"{k}\t{v}\n" for k, v in events), encoding="utf-8")
-    r = subprocess.run(
-        ["java", "-Dlog4j.configuration=none", "-cp", classpath, "DebeziumRead", str(source), topic, "true" if schemas else "false"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    return subprocess.run(
+        ["java", "-cp", classpath, "DebeziumRead", str(source), topic, "true" if schemas else "false"], capture_output=True, text=True, timeout=300, check=False
     )
+
+
+def read_with_connect(classpath: str, tmp_path: Path, topic: str, schemas: bool, events: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    """What JsonConverter + ExtractNewRecordState make of each (key, value) event."""
+    r = _java(classpath, tmp_path, topic, schemas, events)
     assert r.returncode == 0, r.stderr
     return [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
 
@@ -137,7 +142,7 @@ def _decoded(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _produce(p: Pipeline, topic: str, *flags: str) -> list[tuple[str, str]]:
-    r = run_kafkaops(["produce", "--table", "items", "--topic", topic, "--envelope", "debezium", *flags], p.env, p.root, timeout=180)
+    r = run_kafkaops(["produce", "--table", "items", "--topic", topic, *flags], p.env, p.root, timeout=180)
     assert r.returncode == 0, r.stderr
     messages = sorted(read_topic(p.settings, topic), key=lambda m: m.offset)
     return [(m.key, json.dumps(m.value, ensure_ascii=False)) for m in messages]
@@ -153,7 +158,7 @@ def test_connect_and_debezium_read_our_events_as_the_rows(pipeline: Pipeline, de
     ensure_topic(p.settings, with_schema, 1, 1)
 
     # schemas.enable=true on the {schema, payload} form: Debezium's SMT unwraps each event to its row
-    seen = read_with_connect(debezium_classes, tmp_path, with_schema, True, _produce(p, with_schema, "--with-schema"))
+    seen = read_with_connect(debezium_classes, tmp_path, with_schema, True, _produce(p, with_schema, "--envelope", "debezium", "--with-schema"))
     assert [s["key"] for s in seen] == [{"id": r["id"]} for r in rows]
     assert {s["value_schema"] for s in seen} == {f"{database}.public.items.Envelope"}
     assert all(s["unwrapped"] for s in seen)
@@ -161,7 +166,7 @@ def test_connect_and_debezium_read_our_events_as_the_rows(pipeline: Pipeline, de
 
     # schemas.enable=false on the plain form: JsonConverter reads the envelope as a map (Debezium's SMT
     # needs a schema: it passes schema-less events on unchanged, Debezium's own ones too)
-    events = _produce(p, plain)
+    events = _produce(p, plain, "--envelope", "debezium")
     assert [json.loads(k) for k, _v in events] == [{"id": r["id"]} for r in rows]
     seen = read_with_connect(debezium_classes, tmp_path, plain, False, events)
     assert [s["key"] for s in seen] == [{"id": r["id"]} for r in rows]
@@ -180,3 +185,27 @@ def test_connect_and_debezium_read_our_events_as_the_rows(pipeline: Pipeline, de
         assert isinstance(source["txId"], int) and isinstance(source["ts_ms"], int)
         after = {**value["after"], "price": None, "amount": None, "cash": None}  # decimals: bytes without a schema
         assert _decoded(after) == {**row, "price": None, "amount": None, "cash": None}
+
+
+def test_our_own_envelope_is_not_debeziums(pipeline: Pipeline, debezium_classes: str, tmp_path: Path) -> None:
+    """By contrast (what the issue found from outside): the default envelope is rejected by JsonConverter
+    with schemas enabled, and passed on unchanged (not unwrapped) by ExtractNewRecordState without."""
+    p = pipeline
+    _table(p)
+    events = _produce(p, p.topic)
+    assert [k for k, _v in events] == ["1", "2", "3"]
+    r = _java(debezium_classes, tmp_path, p.topic, True, events)
+    assert r.returncode != 0 and "JsonConverter with schemas.enable requires" in r.stderr
+    seen = read_with_connect(debezium_classes, tmp_path, p.topic, False, events)
+    assert not any(s["unwrapped"] for s in seen) and all("before" not in s["row"] for s in seen)
+
+
+def test_dry_run_previews_debeziums_events(pipeline: Pipeline) -> None:
+    p = pipeline
+    _table(p)
+    r = run_kafkaops(["produce", "--table", "items", "--envelope", "debezium", "--dry-run", "--max-rows", "2"], p.env, p.root, timeout=180)
+    assert r.returncode == 0, r.stderr
+    lines = [line.split("\t", 1) for line in r.stdout.splitlines()]
+    assert [k for k, _v in lines] == ['{"id":1}', '{"id":2}']
+    assert [json.loads(v)["after"]["day"] for _k, v in lines] == [20487, -1]
+    assert "Would send 2 events" in r.stderr
