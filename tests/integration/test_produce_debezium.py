@@ -15,18 +15,21 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 import uuid
+from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from kafkaops.procedures import db
 from kafkaops.procedures.produce.debezium import DEBEZIUM_VERSION, SOURCE_VERSION
 from tests.conftest import run_kafkaops
-from tests.pg_fixtures import Pipeline, read_topic
+from tests.pg_fixtures import PgServer, Pipeline, make_pipeline, read_topic
 
 JAVA_SOURCE = Path(__file__).parent / "java" / "DebeziumRead.java"
 # ExtractNewRecordState lives in debezium-connect-plugins since 3.x; debezium-core is only a pom over
@@ -209,3 +212,41 @@ def test_dry_run_previews_debeziums_events(pipeline: Pipeline) -> None:
     assert [k for k, _v in lines] == ['{"id":1}', '{"id":2}']
     assert [json.loads(v)["after"]["day"] for _k, v in lines] == [20487, -1]
     assert "Would send 2 events" in r.stderr
+
+
+@pytest.fixture
+def commit_time_server() -> Iterator[PgServer]:
+    """A PostgreSQL of its own that records commit times (track_commit_timestamp needs a restart)."""
+    from kafkaops.adapters import embedded_pg
+    from kafkaops.settings import load_settings
+    from tests.conftest import free_port
+
+    home = Path(tempfile.mkdtemp(prefix="kafkaops-test-pg-"))
+    settings = load_settings(env={"KAFKAOPS_HOME": str(home / "ops")}, cwd=home)
+    try:
+        info = embedded_pg.start(settings, port_=free_port(), timeout=60)
+        assert info.started and info.port
+        server = PgServer(settings, "", info.port)
+        server.url = server.url_for("postgres")
+        with psycopg.connect(server.url, autocommit=True) as conn:
+            conn.execute("ALTER SYSTEM SET track_commit_timestamp = on")
+        embedded_pg.stop(settings, timeout=30)
+        assert embedded_pg.start(settings, timeout=60).started
+        yield server
+    finally:
+        embedded_pg.stop(settings, timeout=30)
+        shutil.rmtree(embedded_pg.shared_dir(settings), ignore_errors=True)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def test_source_ts_ms_is_the_commit_time_when_postgresql_records_it(shared_stack: Any, commit_time_server: PgServer, tmp_path: Path) -> None:
+    p = make_pipeline(shared_stack, commit_time_server.new_database(), tmp_path)
+    db.init(p.settings)
+    p.sql("CREATE TABLE items (id bigserial PRIMARY KEY, label text)")
+    p.sql("INSERT INTO items (label) VALUES ('a'), ('b')")
+    [(committed_ms, xid)] = p.sql("SELECT (extract(epoch FROM pg_xact_commit_timestamp(xmin)) * 1000)::bigint, xmin::text::bigint FROM items WHERE id = 1")
+    [(key, raw)] = _produce(p, p.topic, "--envelope", "debezium", "--max-rows", "1")
+    event = json.loads(raw)
+    assert key == '{"id":1}'
+    assert (event["source"]["ts_ms"], event["source"]["txId"]) == (committed_ms, xid)
+    assert event["ts_ms"] > committed_ms  # the event's own time: when it was built
