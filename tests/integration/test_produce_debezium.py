@@ -96,22 +96,22 @@ def read_with_connect(classpath: str, tmp_path: Path, topic: str, schemas: bool,
 COLUMNS = (
     "id bigserial PRIMARY KEY, created_at timestamptz NOT NULL DEFAULT now(), price numeric(12, 2), amount numeric, small smallint, "
     "count integer, big bigint, flag boolean, ratio real, score double precision, label text, code varchar(10), raw bytea, "
-    "doc jsonb, meta json, uid uuid, day date, at_local timestamp, at_ms timestamp(3), tod time, cash money"
+    "doc jsonb, meta json, uid uuid, day date, at_local timestamp, at_ms timestamp(3), tod time, cash money, tags text[], nums integer[]"
 )
 ROWS = [
     "('2026-01-02 03:04:05.123456+05:30', 1234567890.12, 12345678901234567890.123456789000, -32768, 2147483647, 9007199254740993, true, 1.5, 0.1, "
     "'quote \" backslash \\ tab\t é ✓', 'abc', '\\x00ff10'::bytea, '{\"a\": {\"b\": [1, 2.50, null]}}', '{\"x\":  1}', "
-    "'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '2026-02-03', '2026-03-04 05:06:07.891011', '2026-03-04 05:06:07.891', '23:59:58.123456', 1234.5)",
+    "'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '2026-02-03', '2026-03-04 05:06:07.891011', '2026-03-04 05:06:07.891', '23:59:58.123456', 1234.5, ARRAY['a', 'b'], ARRAY[1, NULL, 3])",
     "('1969-12-31 23:59:59.5+00', -0.01, -128, 0, 0, 0, false, -0.25, -1e300, '', '', ''::bytea, '[]', 'null', "
-    "'00000000-0000-0000-0000-000000000000', '1969-12-31', '1969-12-31 23:59:59.999999', '1900-01-01 00:00:00', '00:00:00', -0.5)",
-    "('2026-06-01 00:00:00+00', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)",
+    "'00000000-0000-0000-0000-000000000000', '1969-12-31', '1969-12-31 23:59:59.999999', '1900-01-01 00:00:00', '00:00:00', -0.5, '{}', '{}')",
+    "('2026-06-01 00:00:00+00', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)",
 ]
 
 
 def _table(p: Pipeline) -> list[dict[str, Any]]:
     db.init(p.settings)
     p.sql(f"CREATE TABLE items ({COLUMNS})")
-    cols = "created_at, price, amount, small, count, big, flag, ratio, score, label, code, raw, doc, meta, uid, day, at_local, at_ms, tod, cash"
+    cols = "created_at, price, amount, small, count, big, flag, ratio, score, label, code, raw, doc, meta, uid, day, at_local, at_ms, tod, cash, tags, nums"
     p.sql(f"INSERT INTO items ({cols}) VALUES {', '.join(ROWS)}")
     names = ["id", *cols.split(", ")]
     select = ", ".join("cash::numeric" if n == "cash" else n for n in names)

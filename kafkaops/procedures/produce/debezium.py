@@ -72,6 +72,20 @@ _SIMPLE = {
 }
 
 
+# one-dimensional arrays whose elements row_to_json already writes as Debezium does
+_ARRAYS = {
+    "_int2": "int16",
+    "_int4": "int32",
+    "_int8": "int64",
+    "_bool": "boolean",
+    "_float4": "float",
+    "_float8": "double",
+    "_text": "string",
+    "_varchar": "string",
+}
+_SIMPLE.update({name: Encoding("plain", {"type": "array", "items": {"type": item, "optional": True}}) for name, item in _ARRAYS.items()})
+
+
 def encoding(typname: str, typmod: int) -> Encoding:
     """Debezium's default encoding of a PostgreSQL type (``typmod``: its modifier, -1 if none);
     types not listed go as their text (a string)."""
@@ -105,14 +119,18 @@ def decimal_bytes(text: str | None, scale: int | None) -> Any:
     VariableScaleDecimal ``{"scale": s, "value": ...}`` with trailing zeros stripped."""
     if text is None:
         return None
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        return None
-    if not value.is_finite():
-        return None
-    sign, digits, exponent = value.as_tuple()  # exact: Decimal's arithmetic would round to 28 digits
-    unscaled, exp = int("".join(map(str, digits))) * (-1 if sign else 1), int(exponent)
+    whole, _dot, fraction = text.partition(".")
+    if whole.lstrip("-").isdigit() and (not fraction or fraction.isdigit()):  # PostgreSQL's numeric text: [-]digits[.digits]
+        unscaled, exp = int(whole + fraction), -len(fraction)
+    else:  # NaN, Infinity (precise mode cannot carry them), or an exponent form
+        try:
+            value = Decimal(text)
+        except InvalidOperation:
+            return None
+        if not value.is_finite():
+            return None
+        sign, digits, exponent = value.as_tuple()  # exact: Decimal's arithmetic would round to 28 digits
+        unscaled, exp = int("".join(map(str, digits))) * (-1 if sign else 1), int(exponent)
     if scale is None:  # Debezium strips trailing zeros, and a negative scale becomes 0
         while unscaled and unscaled % 10 == 0 and exp < 0:
             unscaled, exp = unscaled // 10, exp + 1
@@ -120,13 +138,17 @@ def decimal_bytes(text: str | None, scale: int | None) -> Any:
             exp = 0
     scale_of = max(-exp, 0) if scale is None else scale
     shift = exp + scale_of  # PostgreSQL gives a numeric(p, s) exactly s digits: 0 there
-    if shift >= 0:
+    if shift > 0:
         unscaled *= 10**shift
-    else:  # more digits than the scale: cut toward zero, as BigDecimal.setScale(s, DOWN)
+    elif shift < 0:  # more digits than the scale: cut toward zero, as BigDecimal.setScale(s, DOWN)
         unscaled = (abs(unscaled) // 10**-shift) * (-1 if unscaled < 0 else 1)
     bits = unscaled.bit_length() if unscaled >= 0 else (~unscaled).bit_length()
     encoded = base64.b64encode(unscaled.to_bytes(bits // 8 + 1, "big", signed=True)).decode()
     return encoded if scale is not None else {"scale": scale_of, "value": encoded}
+
+
+_decode = json.JSONDecoder().decode
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 class StructKey(str):
@@ -184,10 +206,10 @@ class DebeziumEventBuilder(EventBuilder):
         """One event's value: ``after`` is the row's JSON as the batch query built it."""
         p = self.parts
         if p.decimals:
-            row = json.loads(after)
+            row = _decode(after)
             for col, scale in p.decimals:
                 row[col] = decimal_bytes(row[col], scale)
-            after = json.dumps(row, separators=(",", ":"), ensure_ascii=False)
+            after = _encode(row)
         at = read_ms if commit_ms is None else commit_ms
         tx = "null" if tx_id is None else str(tx_id)
         return (

@@ -64,6 +64,9 @@ def _builder(with_schema: bool = False) -> DebeziumEventBuilder:
         ("uuid", -1, "io.debezium.data.Uuid", "string"),
         ("bytea", -1, None, "bytes"),
         ("money", -1, "org.apache.kafka.connect.data.Decimal", "bytes"),
+        ("_int4", -1, None, "array"),
+        ("_text", -1, None, "array"),
+        ("_numeric", -1, None, "string"),  # not matched yet: its text
         ("inet", -1, None, "string"),  # not listed: its text
     ],
 )
