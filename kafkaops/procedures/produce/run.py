@@ -98,7 +98,8 @@ class Run:
         with --skip-oversize it is recorded in producer_skipped and dropped (the offset passes it);
         else the rows before it are sent and committed and the run stops, naming it."""
         largest = max_event_bytes(self.limit)
-        quick = (largest - 20) // 4  # UTF-8: at most 4 bytes a character; a key: at most 20 digits
+        longest_key = max(20, *(len(r[0]) for r in rows)) if rows else 20  # 20 digits; a Debezium key --with-schema: its schema too
+        quick = (largest - longest_key) // 4  # UTF-8: at most 4 bytes a character
         out = rows
         for i in [i for i, r in enumerate(rows) if r[2] is not None and len(r[2]) > quick]:
             key, created, v = rows[i]

@@ -180,3 +180,22 @@ def test_the_default_is_kafkaops_own_envelope() -> None:
     opts = proc.ProduceOptions()
     assert (opts.envelope, opts.with_schema) == ("kafkaops", False)
     proc.validate(replace(opts, envelope="debezium", with_schema=True))
+
+
+def test_a_long_struct_key_counts_in_the_events_size() -> None:
+    """Regression: the quick size filter assumed keys of at most 20 digits; a --with-schema key is
+    hundreds of bytes, so a value just under the limit with it went to Kafka's client unchecked."""
+    import threading
+    from pathlib import Path
+
+    from kafkaops.errors import KafkaopsError
+    from kafkaops.settings import load_settings
+
+    settings = load_settings(env={"KAFKAOPS_HOME": "/tmp/x", "KAFKA_BROKER": "h:9"}, cwd=Path("/tmp"))
+    ref = TableRef("public", "items", {"id": "int8"})
+    run = proc.Run(settings, proc.ProduceOptions(topic="t"), None, ref, proc.EventBuilder("db", ref), proc.Hooks(), threading.Event(), limit=1000)
+    run.tracker.producer = type("NoProducer", (), {"poll": lambda self, _t=0: 0, "flush": lambda self, _t=0: 0})()  # nothing before the row
+    key = StructKey('{"schema":' + "s" * 670 + ',"payload":{"id":1}}', 1)  # 700 bytes
+    with pytest.raises(KafkaopsError) as info:
+        run.check_sizes([(key, None, "v" * 200)])  # 900 bytes with the key: over the topic's limit
+    assert info.value.message.startswith("row id=1 of public.items is too large for topic t: its event is 900 bytes")
