@@ -39,6 +39,19 @@ def produce(
             help="A row whose event is over the topic's max.message.bytes is not sent but recorded in producer_skipped (created if missing), and the run goes on (default: stop before it, naming it).",
         ),
     ] = False,
+    envelope: Annotated[
+        str,
+        typer.Option(
+            "--envelope",
+            help='The event\'s shape: kafkaops (our own event, key "5") or debezium (Debezium\'s change event {before, after, source, op, ts_ms}, key {"id":5}, Debezium\'s type encodings: runbook producer).',
+        ),
+    ] = "kafkaops",
+    with_schema: Annotated[
+        bool,
+        typer.Option(
+            "--with-schema", help="With --envelope debezium: key and value in Kafka Connect's {schema, payload} form (JsonConverter with schemas.enable=true)."
+        ),
+    ] = False,
 ) -> None:
     """Send the rows above the offset to Kafka; the offset moves only past rows Kafka acknowledged.
 
@@ -48,7 +61,7 @@ def produce(
     unreachable (or no acknowledgement in time), 5 refused (another producer runs, or the offset
     is ahead of the table), 130 interrupted.
 
-    Example: kafkaops produce --max-rows 100
+    Examples: kafkaops produce --max-rows 100; kafkaops produce --envelope debezium --with-schema
     """
     from kafkaops.cli import get_settings
     from kafkaops.cli.interrupt import graceful_stop
@@ -68,6 +81,8 @@ def produce(
         delivery_timeout=delivery_timeout,
         settle_timeout=settle_timeout,
         skip_oversize=skip_oversize,
+        envelope=envelope,
+        with_schema=with_schema,
     )
     with graceful_stop(_say_stopping) as stop, RunRenderer(settings.kafka_broker) as render:
         result = proc.produce(settings, opts, render, stop)

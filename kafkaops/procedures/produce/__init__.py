@@ -28,6 +28,7 @@ The package, one module per part of the run:
 
 - ``options``: what a run is given, finds, tells and returns (ProduceOptions, Plan, Hooks, ProduceResult);
 - ``events``: the event around each row (or the user's mapper), event sizes against the topic's limit;
+- ``debezium``: ``--envelope debezium``, Debezium's change event and struct key around each row;
 - ``gate``: the settle gate (step 4);
 - ``reader``: the batch reader, reading ahead on its own connections (step 5);
 - ``delivery``: the delivery tracker, the batches in flight and their reports (step 6);

@@ -54,6 +54,16 @@ class EventBuilder:
         self.head = '{"id":' + json.dumps(ref.name + ":")[:-1]
         self.mid = f'","op":"c","source":{source},"ts_ms":'
         self.mapper = mapper
+        self.ref = ref
+
+    @property
+    def sql_built(self) -> bool:
+        """Whether PostgreSQL builds the whole event (no mapper): then it can also measure it."""
+        return self.mapper is None
+
+    def query(self) -> Any:
+        """The batch query: (id as text, created_at as text, the event or the row's JSON)."""
+        return pipeline_sql.batch_query(self.ref.schema, self.ref.name, self.ref.columns, envelope=self.mapper is None)
 
     def params(self, after: int, level: int, limit: int, ts_ms: int) -> dict[str, Any]:
         return {"head": self.head, "mid": self.mid, "ts": ts_ms, "after": after, "level": level, "limit": limit}

@@ -14,6 +14,7 @@ from kafkaops.errors import UsageError
 MAX_IN_FLIGHT = 4
 READERS = 2  # connections reading batches ahead in parallel
 READ_AHEAD = 3  # batches read ahead
+ENVELOPES = ("kafkaops", "debezium")
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,8 @@ class ProduceOptions:
     settle_timeout: float = DEFAULT_SETTLE_TIMEOUT
     preview: int = 5  # dry run: events shown
     skip_oversize: bool = False  # record rows too large for the topic in producer_skipped and go on
+    envelope: str = "kafkaops"  # the event's shape: kafkaops' own, or Debezium's change event (see produce/debezium.py)
+    with_schema: bool = False  # debezium: Kafka Connect's {schema, payload} form for key and value
 
 
 def validate(opts: ProduceOptions) -> None:
@@ -44,6 +47,12 @@ def validate(opts: ProduceOptions) -> None:
         raise UsageError(f"--interval must be more than 0 seconds (got {opts.interval})")
     if opts.delivery_timeout <= 0 or opts.settle_timeout < 0:
         raise UsageError("timeouts must be positive")
+    if opts.envelope not in ENVELOPES:
+        raise UsageError(f"--envelope must be one of {', '.join(ENVELOPES)} (got {opts.envelope!r})")
+    if opts.with_schema and opts.envelope != "debezium":
+        raise UsageError("--with-schema goes with --envelope debezium", hint="kafkaops' own envelope has no schema; add --envelope debezium")
+    if opts.mapper and opts.envelope != "kafkaops":
+        raise UsageError("--mapper and --envelope debezium cannot go together: the mapper builds the whole event", hint="use one of them")
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ class BatchReader:
 
     def __init__(self, conn: Any, dsn: str, ref: TableRef, builder: EventBuilder, batch_size: int, stop: threading.Event) -> None:
         self.conn, self.dsn, self.ref, self.builder, self.batch_size, self.stop = conn, dsn, ref, builder, batch_size, stop
-        self.query = pipeline_sql.batch_query(ref.schema, ref.name, ref.columns, envelope=builder.mapper is None)
+        self.query = builder.query()
         self._pool: Any = None
         self._local = threading.local()
         self._readers: list[Any] = []

@@ -25,6 +25,7 @@ from kafkaops.procedures.db import (
     take_lock,
 )
 from kafkaops.procedures.produce.committer import OffsetCommitter
+from kafkaops.procedures.produce.debezium import event_builder
 from kafkaops.procedures.produce.delivery import Batch, DeliveryTracker, check_topic
 from kafkaops.procedures.produce.events import SKIP_REASON, EventBuilder, load_mapper, oversize_error, oversize_rows, topic_limit
 from kafkaops.procedures.produce.gate import gate_error, settle
@@ -97,7 +98,8 @@ class Run:
         with --skip-oversize it is recorded in producer_skipped and dropped (the offset passes it);
         else the rows before it are sent and committed and the run stops, naming it."""
         largest = max_event_bytes(self.limit)
-        quick = (largest - 20) // 4  # UTF-8: at most 4 bytes a character; a key: at most 20 digits
+        longest_key = max(20, *(len(r[0]) for r in rows)) if rows else 20  # 20 digits; a Debezium key --with-schema: its schema too
+        quick = (largest - longest_key) // 4  # UTF-8: at most 4 bytes a character
         out = rows
         for i in [i for i, r in enumerate(rows) if r[2] is not None and len(r[2]) > quick]:
             key, created, v = rows[i]
@@ -208,7 +210,7 @@ def produce(settings: Settings, opts: ProduceOptions, hooks: Hooks | None = None
         offset = _position(conn, pipeline, settings, opts.dry_run)
         check_topic(settings, topic)
         limit = topic_limit(settings, topic)
-        builder = EventBuilder(pipeline_sql.database_name(conn), ref, mapper)
+        builder = event_builder(conn, ref, opts.envelope, opts.with_schema, mapper)
         # Each offset UPDATE waits for its WAL flush, whatever the server's or role's default: after
         # a PostgreSQL crash the offset is the last one committed, so only the batches in flight are
         # re-sent (off lost up to ~3 x wal_writer_delay of commits: tens of thousands of rows).
@@ -251,18 +253,14 @@ def _dry_run(
     limit: int = DEFAULT_MAX_MESSAGE_BYTES,
 ) -> ProduceResult:
     """What a run would send: the events previewed, rows too large named, the offset it would reach."""
-    if pending and builder.mapper is None:  # a mapper's events are measured when it runs, not here
+    if pending and builder.sql_built:  # a mapper's (or Debezium's) events are measured when they are built, not here
         result.too_large, result.limit = oversize_rows(conn, ref, after, limit, rows=pending, upper=level), limit
     too_large = {row_id for row_id, _size in result.too_large}
     if too_large and not opts.skip_oversize:  # a real run stops before the first one
         pending = pipeline_sql.count_between(conn, ref.schema, ref.name, after, min(too_large))
     ts_ms = int(time.time() * 1000)
-    query = pipeline_sql.batch_query(ref.schema, ref.name, ref.columns, envelope=builder.mapper is None)
-    rows = pipeline_sql.fetch_batch(conn, query, builder.params(after, level, min(opts.preview, pending), ts_ms)) if pending else []
-    if builder.mapper is None:  # PostgreSQL built the events
-        result.preview = [(r[0], r[2]) for r in rows]
-    else:
-        result.preview = [(r[0], v) for r in rows if (v := builder.value(int(r[0]), r[2], ts_ms)) is not None]
+    rows = pipeline_sql.fetch_batch(conn, builder.query(), builder.params(after, level, min(opts.preview, pending), ts_ms)) if pending else []
+    result.preview = [(k, v) for k, _created, v in builder.events(rows) if v is not None]
     result.preview = [(k, v) for k, v in result.preview if int(k) not in too_large]
     result.sent = pending - (len(too_large) if opts.skip_oversize else 0)
     if pending:
