@@ -218,7 +218,7 @@ def client_settings(
         layers.append(Layer(RANKS.get(config[1], RANKS["flag"]), dict(cfg.values), cfg.origins))
         warnings += cfg.warnings
     if chosen is not None:
-        layers.append(Layer(RANKS["profile"], dict(chosen.client()), dict.fromkeys(chosen.profile.client, chosen.origin)))
+        layers.append(Layer(RANKS["profile"], dict(chosen.client()), {key: chosen.origin_of(key) for key in chosen.profile.client}))
         warnings += [w for w in [loose_permissions(chosen.file.path)] if w]
     layers += [Layer(RANKS.get(source, RANKS["flag"]), {key: value}, {}) for key, value, source in shorthands if source != "default"]
     x = parse_x(x_items)

@@ -268,6 +268,13 @@ class Chosen:
     def origin(self) -> str:
         return f"profile {self.profile.name} ({self.file.path})"
 
+    def origin_of(self, key: str) -> str:
+        """Where a client key of the profile is set: the profile, and the variable or file a reference reads."""
+        value = self.profile.client.get(key)
+        if isinstance(value, Ref):
+            return f"{self.origin}, from {'env' if value.kind == 'env' else 'file'} {value.target}"
+        return self.origin
+
 
 def choose(name: str | None, named_by: str, folder: Path, env: Mapping[str, str]) -> Chosen | None:
     """The profile ``name`` (from ``named_by``), else the file's default; None without either."""

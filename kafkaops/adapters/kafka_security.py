@@ -134,7 +134,7 @@ def _tls_certificate(settings: Settings, address: str, low: str, reason: str) ->
             details=[f"TLS: {reason}"],
             runbook=_RB_SECURITY,
         )
-    if "alert unknown ca" in low or "alert bad certificate" in low or "alert certificate required" in low:
+    if any(f"alert {what}" in low for what in ("unknown ca", "bad certificate", "certificate required", "certificate unknown")):
         what = f"does not trust the client certificate {cert}" if cert else "wants a client certificate (mutual TLS) and none is set"
         return ClientSecurityError(
             f"TLS handshake failed at {address}: the broker {what}",
@@ -151,6 +151,47 @@ def _handshake_closed(events: list[tuple[str, str]]) -> bool:
     return any("state APIVERSION_QUERY" in text and "Disconnected" in text for _code, text in events)
 
 
+def _certificate_dates(path: Path) -> tuple[float, float] | None:
+    """(not before, not after) of a PEM certificate as epoch seconds; None when it cannot be read here.
+
+    CPython's ssl module decodes a certificate file only through a private helper; without it (or for a
+    file it cannot read) the check is skipped and the broker's answer decides.
+    """
+    import ssl
+
+    decode = getattr(getattr(ssl, "_ssl", None), "_test_decode_cert", None)
+    if decode is None:
+        return None
+    try:
+        cert = decode(str(path))
+        return ssl.cert_time_to_seconds(cert["notBefore"]), ssl.cert_time_to_seconds(cert["notAfter"])
+    except (OSError, ValueError, KeyError, ssl.SSLError):
+        return None
+
+
+def _check_client_certificate(settings: Settings) -> None:
+    """A client certificate that has expired (or is not valid yet) fails before any connection, naming the setting.
+
+    A broker refuses such a certificate with the same TLS alert as an untrusted one ("certificate unknown"),
+    so only the client can say which it is.
+    """
+    import time
+
+    value = settings.client_security.get("ssl.certificate.location")
+    dates = _certificate_dates(Path(value).expanduser()) if value else None
+    if dates is None:
+        return
+    now, (start, end) = time.time(), dates
+    if now > end or now < start:
+        when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(end if now > end else start))
+        state = f"expired on {when}" if now > end else f"is not valid before {when}"
+        raise ClientSecurityError(
+            f"{setting_is(settings, 'ssl.certificate.location')}: the client certificate {state}",
+            hint=f"renew the client certificate (the cluster's CA signs a new one) and point {setting_name(settings, 'ssl.certificate.location')} at it",
+            runbook=_RB_SECURITY,
+        )
+
+
 def _check_files(settings: Settings) -> None:
     for prop in ("ssl.ca.location", "ssl.certificate.location", "ssl.key.location", "ssl.keystore.location"):
         value = settings.client_security.get(prop)
@@ -160,6 +201,7 @@ def _check_files(settings: Settings) -> None:
                 hint=f"give the path of an existing PEM file, or unset {setting_name(settings, prop)}",
                 runbook=_RB_SECURITY,
             )
+    _check_client_certificate(settings)
 
 
 def config_error(exc: BaseException, settings: Settings) -> ClientSecurityError:

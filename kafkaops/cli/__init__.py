@@ -125,7 +125,7 @@ def root(
     broker: Annotated[str | None, typer.Option("--broker", "-b", help="Bootstrap host:port (env KAFKA_BROKER).")] = None,
     zookeeper: Annotated[str | None, typer.Option("--zookeeper", help="ZooKeeper host:port (env ZOOKEEPER_CONNECT).")] = None,
     profile: Annotated[
-        str | None, typer.Option("--profile", "-p", help="Use this profile from profiles.toml (env KAFKAOPS_PROFILE; see `kafkaops profile`).")
+        str | None, typer.Option("--profile", help="Use this profile from profiles.toml (env KAFKAOPS_PROFILE; see `kafkaops profile`).")
     ] = None,
     client_x: Annotated[
         list[str] | None,
