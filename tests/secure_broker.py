@@ -40,6 +40,7 @@ class SecureStack:
     ca: Path  # the CA that signed the broker's certificate
     other_ca: Path  # a CA that did not
     mtls_port: int = 0  # the SSL listener that requires a client certificate
+    expired_port: int = 0  # an SSL listener whose (broker) certificate has expired
     client: ClientCert | None = None  # signed by ca
     expired_client: ClientCert | None = None  # signed by ca, expired
     untrusted_client: ClientCert | None = None  # signed by other_ca
@@ -53,6 +54,10 @@ class SecureStack:
     @property
     def mtls_broker(self) -> str:
         return f"localhost:{self.mtls_port}"
+
+    @property
+    def expired_broker(self) -> str:
+        return f"localhost:{self.expired_port}"
 
     def client_env(self, **overrides: str) -> dict[str, str]:
         """The stack's environment with a client set up for the SASL_SSL listener; overrides win."""
@@ -84,14 +89,14 @@ def make_ca(folder: Path, name: str) -> tuple[Path, Path]:
     return cert, key
 
 
-def make_broker_keystore(folder: Path, ca_cert: Path, ca_key: Path) -> Path:
-    """The broker's key and a certificate for localhost signed by the CA, as a PKCS12 keystore."""
-    key, csr, cert, ext = folder / "broker.key", folder / "broker.csr", folder / "broker.pem", folder / "san.ext"
+def make_broker_keystore(folder: Path, ca_cert: Path, ca_key: Path, name: str = "broker", days: int = 2) -> Path:
+    """The broker's key and a certificate for localhost signed by the CA, as a PKCS12 keystore (``days=-1``: expired)."""
+    key, csr, cert, ext = folder / f"{name}.key", folder / f"{name}.csr", folder / f"{name}.pem", folder / "san.ext"
     ext.write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
     _run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", str(key), "-out", str(csr)], folder)
     _run(["openssl", "x509", "-req", "-in", str(csr), "-CA", str(ca_cert), "-CAkey", str(ca_key), "-CAcreateserial",
-          "-days", "2", "-extfile", str(ext), "-out", str(cert)], folder)  # fmt: skip
-    store = folder / "broker.p12"
+          "-days", str(days), "-extfile", str(ext), "-out", str(cert)], folder)  # fmt: skip
+    store = folder / f"{name}.p12"
     _run(["openssl", "pkcs12", "-export", "-in", str(cert), "-inkey", str(key), "-certfile", str(ca_cert),
           "-name", "broker", "-passout", f"pass:{STORE_PASSWORD}", "-out", str(store)], folder)  # fmt: skip
     return store
@@ -136,11 +141,14 @@ def start_secure_stack(root: Path, kafka_home: Path) -> SecureStack:
     ca, ca_key = make_ca(tls, "test-ca")
     other_ca, other_key = make_ca(tls, "other-ca")
     store = make_broker_keystore(tls, ca, ca_key)
-    secure_port, mtls_port = free_port(), free_port()
+    expired_store = make_broker_keystore(tls, ca, ca_key, "expired-broker", days=-1)
+    secure_port, mtls_port, expired_port = free_port(), free_port(), free_port()
     stack = make_stack(root, kafka_home)
     trust = make_truststore(tls, ca, find_java(stack.settings.java).path)
     plain = f"PLAINTEXT://localhost:{stack.broker_port}"
-    _add_secure_listener(stack, plain, f"SASL_SSL://localhost:{secure_port},SSL://localhost:{mtls_port}", store, trust)
+    secure = f"SASL_SSL://localhost:{secure_port},SSL://localhost:{mtls_port},EXPIRED://localhost:{expired_port}"
+    _add_secure_listener(stack, plain, secure, store, trust)
+    _expired_listener(stack, expired_store)
     clients = [make_client_cert(tls, "client", ca, ca_key), make_client_cert(tls, "expired-client", ca, ca_key, days=-1)]
     clients.append(make_client_cert(tls, "untrusted-client", other_ca, other_key))
     settings = stack.settings
@@ -152,7 +160,7 @@ def start_secure_stack(root: Path, kafka_home: Path) -> SecureStack:
     except BaseException:
         teardown_stack(stack)
         raise
-    return SecureStack(stack, secure_port, ca, other_ca, mtls_port, *clients)
+    return SecureStack(stack, secure_port, ca, other_ca, mtls_port, expired_port, *clients)
 
 
 def _add_secure_listener(stack: Stack, plain: str, secure: str, store: Path, trust: Path) -> None:
@@ -178,6 +186,19 @@ def _add_secure_listener(stack: Stack, plain: str, secure: str, store: Path, tru
             "listener.name.ssl.ssl.client.auth": "required",  # mutual TLS on the SSL listener only
         }
     )
+    write_properties(path, props)
+
+
+def _expired_listener(stack: Stack, store: Path) -> None:
+    """The EXPIRED listener speaks SSL with its own keystore, whose certificate has expired."""
+    from kafkaops.adapters.javaprops import read_properties, write_properties
+
+    path = Path(stack.env["KAFKAOPS_SERVER_PROPERTIES"])
+    props = dict(read_properties(path).values)
+    props["listener.security.protocol.map"] = "PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL,SSL:SSL,EXPIRED:SSL"
+    for key, value in (("location", str(store)), ("type", "PKCS12"), ("password", STORE_PASSWORD)):
+        props[f"listener.name.expired.ssl.keystore.{key}"] = value
+    props["listener.name.expired.ssl.key.password"] = STORE_PASSWORD
     write_properties(path, props)
 
 

@@ -277,3 +277,12 @@ def test_mutual_tls_refusals_name_the_client_certificate(secure_stack: SecureSta
         else:
             assert line.startswith(f"error: ssl.certificate.location={cert.cert} (-X): the client certificate expired on "), line
         assert seconds < FAST, f"took {seconds:.1f}s"
+
+
+def test_an_expired_broker_certificate_is_named_as_such(secure_stack: SecureStack, tmp_path: Path) -> None:
+    env = _profile_env(secure_stack, tmp_path / "cfg")
+    args = ["-b", secure_stack.expired_broker, "-X", "security.protocol=SSL", "-X", f"ssl.ca.location={secure_stack.ca}", "topics", "list"]
+    res, seconds = _kafkaops(secure_stack, env, args)
+    assert res.returncode == 2, res.stderr
+    assert _error_line(res.stderr) == f"error: TLS certificate verification failed at {secure_stack.expired_broker}: the broker's certificate has expired"
+    assert seconds < FAST, f"took {seconds:.1f}s"
