@@ -75,13 +75,14 @@ def client_source(settings: Settings, key: str) -> str:
 
 def where_from(settings: Settings) -> dict[str, object]:
     """Each connection setting's value (secrets masked) and where it came from: for status and doctor --json."""
-    from kafkaops.redact import MASK, is_secret_key, redact_dsn
+    from kafkaops.profiles import is_secret
+    from kafkaops.redact import MASK, redact_dsn
 
     doc: dict[str, object] = {"profile": settings.profile, "profile_file": str(settings.profile_file) if settings.profile_file else None}
     for name, var in _SHOWN:
         value = getattr(settings, name)
         doc[var] = {"value": redact_dsn(value) if name == "database_url" else value, "source": _source(settings, name)}
     doc["client"] = {
-        key: {"value": MASK if is_secret_key(key) else value, "source": client_source(settings, key)} for key, value in sorted(settings.client_security.items())
+        key: {"value": MASK if is_secret(key) else value, "source": client_source(settings, key)} for key, value in sorted(settings.client_security.items())
     }
     return doc
