@@ -177,10 +177,14 @@ def render_status(st: Any, settings: Any) -> None:
         leader = quorum.get("leader_id") if quorum else None
         voters = ",".join(map(str, quorum.get("voters") or [])) if quorum else "?"
         ui.info(f"KRaft mode ({getattr(st, 'layout', '')} layout): quorum leader {leader if leader is not None else 'none'}, voters {voters}")
-    if not st.local:
+    if getattr(settings, "profile", None):
         from kafkaops.doctor.common import _source
 
-        where = f"KAFKA_BROKER={settings.kafka_broker} from {_source(settings, 'kafka_broker')}" + (
+        ui.info(
+            f"profile {settings.profile}: KAFKA_BROKER={settings.kafka_broker} from {_source(settings, 'kafka_broker')} (status --json: every setting's source)"
+        )
+    if not st.local:
+        where = f"KAFKA_BROKER={settings.kafka_broker}" + (
             f", ZOOKEEPER_CONNECT={settings.zookeeper_connect}" if settings.sources.get("zookeeper_connect") != "default" else ""
         )
         ui.info(f"showing the configured cluster ({where}), not the local stack: {st.reasons[0] if st.reasons else ''}")

@@ -175,6 +175,9 @@ def test_the_pipeline_through_a_profile(secure_stack: SecureStack, tmp_path: Pat
     origin = f"profile sec ({tmp_path / 'cfg' / 'profiles.toml'})"
     assert where["profile"] == "sec" and where["KAFKA_BROKER"] == {"value": secure_stack.secure_broker, "source": origin}
     assert where["client"]["sasl.password"] == {"value": "***", "source": f"{origin}, from env SEC_PW"}
+    human, _ = _kafkaops(secure_stack, env, ["status"])
+    outputs += [human.stdout, human.stderr]
+    assert f"profile sec: KAFKA_BROKER={secure_stack.secure_broker} from {origin}" in human.stderr
     doctor, _ = _kafkaops(secure_stack, env, ["doctor", "--json"])
     outputs += [doctor.stdout, doctor.stderr]
     checks = {c["id"]: c for c in json.loads(doctor.stdout)["checks"]}
