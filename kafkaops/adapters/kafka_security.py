@@ -260,9 +260,10 @@ def config_error(exc: BaseException, settings: Settings) -> ClientSecurityError:
         )
     mech = re.search(r"(?:Unsupported SASL mechanism|No provider for SASL mechanism):? (\S+?):?(?:\s|$)", text)
     if mech:
+        named = setting_is(settings, "sasl.mechanism") if settings.client_security.get("sasl.mechanism") else f"KAFKA_SASL_MECHANISM={mech.group(1)}"
         return ClientSecurityError(
-            f"KAFKA_SASL_MECHANISM={mech.group(1)} is not supported",
-            hint="use PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512",
+            f"{named} is not supported",
+            hint="use PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER",
             runbook=_RB_SECURITY,
         )
     return ClientSecurityError(

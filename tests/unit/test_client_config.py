@@ -84,3 +84,13 @@ def test_client_config_file_ranks_as_a_flag(tmp_path: Path) -> None:
     assert s.client_security["sasl.password"] == "env-pw"  # same rank: the single setting wins over the file
     with pytest.raises(UsageError, match="no such file"):
         read_client_config(tmp_path / "missing.properties")
+
+
+def test_a_profile_names_a_client_config_below_its_own_client_table(tmp_path: Path) -> None:
+    props = tmp_path / "client.properties"
+    props.write_text("security.protocol=SASL_SSL\nsasl.username=from-file\nlinger.ms=7\n")
+    (tmp_path / "profiles.toml").write_text(f'default = "p"\n[profiles.p]\nclient_config = "{props}"\n[profiles.p.client]\n"sasl.username" = "from-table"\n')
+    (tmp_path / "profiles.toml").chmod(0o600)
+    s = load_settings(env={"KAFKAOPS_HOME": str(tmp_path / "h"), "KAFKAOPS_CONFIG_DIR": str(tmp_path)}, cwd=tmp_path)
+    assert s.client_security == {"security.protocol": "SASL_SSL", "sasl.username": "from-table", "linger.ms": "7"}
+    assert s.client_origins["linger.ms"] == f"client_config of the profile {props}"
