@@ -14,11 +14,15 @@ import json
 import os
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kafkaops.errors import UsageError
+
+if TYPE_CHECKING:
+    from kafkaops.profiles import Chosen
 
 DEFAULT_KAFKA_VERSION = "3.9.2"
 # The newest Kafka 4.x on Maven Central that resolves and starts on Java 17 (checked at 4.4.0).
@@ -87,6 +91,11 @@ VARIABLES: dict[str, Var] = {
     "ssl_certificate_location": Var("KAFKA_SSL_CERTIFICATE_LOCATION", None, "Remote clusters: client certificate file."),
     "ssl_key_location": Var("KAFKA_SSL_KEY_LOCATION", None, "Remote clusters: client key file."),
     "ssl_key_password": Var("KAFKA_SSL_KEY_PASSWORD", None, "Remote clusters: client key password (never printed)."),
+    "profile": Var("KAFKAOPS_PROFILE", None, "The profile (in profiles.toml) to use; --profile. Default: the file's default profile (`kafkaops profile use`)."),
+    "config_dir": Var("KAFKAOPS_CONFIG_DIR", None, "Folder of profiles.toml. Default: the platform's user config folder (e.g. ~/.config/kafkaops)."),
+    "client_config": Var(
+        "KAFKAOPS_CLIENT_CONFIG", None, "A Java-properties client config file (like --command-config of Kafka's scripts) applied to every Kafka client."
+    ),
 }
 
 
@@ -124,6 +133,10 @@ class Settings:
     sources: dict[str, str] = field(default_factory=dict)  # setting -> "flag" | "env" | ".env" | "default" | "config"
     cds: bool = True  # KAFKAOPS_CDS: class-data sharing archives for the JVMs kafkaops starts
     mode: str = "zookeeper"  # zookeeper | kraft: from server.properties when it can be read, else KAFKAOPS_MODE
+    profile: str | None = None  # the profile in use, if any
+    profile_file: Path | None = None  # the profiles.toml it came from
+    client_origins: dict[str, str] = field(default_factory=dict)  # client key -> where it came from, when not a KAFKA_* variable
+    warnings: tuple[str, ...] = ()  # for the user, said once on stderr by the CLI (a readable profile file, dropped Java keys)
 
     @property
     def kraft(self) -> bool:
@@ -298,12 +311,20 @@ def write_stack_record(home: Path, values: Mapping[str, str | None]) -> Path:
 
 
 def _raw_values(
-    flags: Mapping[str, object], env: Mapping[str, str], dotenv: Mapping[str, str], record: Mapping[str, str] | None = None
+    flags: Mapping[str, object],
+    env: Mapping[str, str],
+    dotenv: Mapping[str, str],
+    record: Mapping[str, str] | None = None,
+    profile: Mapping[str, Callable[[], str]] | None = None,
 ) -> tuple[dict[str, str | None], dict[str, str]]:
-    """Each variable's raw value and where it came from: flag, then env, then .env, then the stack record, then the default."""
+    """Each variable's raw value and where it came from: flag, env, .env, profile, stack record, default.
+
+    A profile's value is a callable: a secret it refers to is read only when that value is the one used.
+    """
     raw: dict[str, str | None] = {}
     sources: dict[str, str] = {}
     record = record or {}
+    profile = profile or {}
     for name, var in VARIABLES.items():
         if name in flags:
             raw[name], sources[name] = str(flags[name]), "flag"
@@ -311,6 +332,8 @@ def _raw_values(
             raw[name], sources[name] = env[var.env], "env"
         elif dotenv.get(var.env) not in (None, ""):
             raw[name], sources[name] = dotenv[var.env], ".env"
+        elif name in profile:
+            raw[name], sources[name] = profile[name](), "profile"
         elif record.get(name):
             raw[name], sources[name] = record[name], "stack record"
         else:
@@ -328,6 +351,23 @@ _SECURITY_KEYS = {
     "ssl_key_location": "ssl.key.location",
     "ssl_key_password": "ssl.key.password",
 }
+
+
+def _profile(raw: Mapping[str, str | None], sources: Mapping[str, str], env: Mapping[str, str]) -> Chosen | None:
+    from kafkaops.profiles import choose, config_dir
+
+    folder = Path(raw["config_dir"]).expanduser() if raw["config_dir"] else config_dir(env)
+    return choose(raw["profile"], "--profile" if sources["profile"] == "flag" else "KAFKAOPS_PROFILE", folder, env)
+
+
+def _client_settings(
+    raw: Mapping[str, str | None], sources: Mapping[str, str], chosen: Chosen | None, x_items: tuple[str, ...]
+) -> tuple[dict[str, str], dict[str, str], list[str]]:
+    from kafkaops.client_config import client_settings
+
+    shorthands = [(key, raw[name], sources[name]) for name, key in _SECURITY_KEYS.items() if raw[name]]
+    config = (Path(raw["client_config"]).expanduser(), sources["client_config"]) if raw["client_config"] else None
+    return client_settings(chosen, config, shorthands, x_items)  # type: ignore[arg-type]
 
 
 def _path(raw: str | None, default: Path) -> Path:
@@ -349,11 +389,13 @@ def load_settings(
     used_env_file = _dotenv_file(env_file, cwd or Path.cwd())
     dotenv = read_env_file(used_env_file) if used_env_file is not None else {}
     given = {k: v for k, v in (flags or {}).items() if v is not None}
+    x_items: tuple[str, ...] = tuple(given.pop("client_x", None) or ())  # type: ignore[arg-type]
     raw, sources = _raw_values(given, env, dotenv)
     home = _path(raw["kafkaops_home"], default_kafkaops_home())
     record = read_stack_record(home)
-    if record:
-        raw, sources = _raw_values(given, env, dotenv, record)
+    chosen = _profile(raw, sources, {**dotenv, **env})
+    if record or chosen:
+        raw, sources = _raw_values(given, env, dotenv, record, chosen.fields() if chosen else None)
     requested_mode, version = _mode_and_version(raw, sources)
     kafka_home = _path(raw["kafka_home"], home / "kafka" / version)
     server_props = _path(raw["server_properties"], kafka_home / "config" / "server.properties")
@@ -365,6 +407,7 @@ def load_settings(
     for name, derived, fallback in (("kafka_broker", derived_broker, "localhost:9092"), ("zookeeper_connect", derived_zk, "localhost:2181")):
         if raw[name] is None:
             raw[name], sources[name] = (derived, "config") if derived else (fallback, "default")
+    client, origins, warnings = _client_settings(raw, sources, chosen, x_items)
     return Settings(
         kafkaops_home=home,
         kafka_home=kafka_home,
@@ -388,10 +431,14 @@ def load_settings(
         kafka_version=version,
         embedded_db_port=_port("KAFKAOPS_EMBEDDED_DB_PORT", raw["embedded_db_port"]),
         lock_timeout=_positive_float("KAFKAOPS_LOCK_TIMEOUT", raw["lock_timeout"] or "600"),
-        client_security={key: value for name, key in _SECURITY_KEYS.items() if (value := raw[name])},
+        client_security=client,
+        client_origins=origins,
         env_file=used_env_file,
         sources=sources,
         mode=mode,
+        profile=chosen.profile.name if chosen else None,
+        profile_file=chosen.file.path if chosen else None,
+        warnings=tuple(warnings),
     )
 
 

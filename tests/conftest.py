@@ -22,6 +22,12 @@ from kafkaops.settings import DEFAULT_KAFKA_VERSION, Settings, load_settings
 REPO = Path(__file__).resolve().parent.parent
 pytest_plugins = ["tests.pg_fixtures", "tests.secure_broker", "tests.kraft_fixtures"]
 
+# A user's own profiles.toml (and its default profile) must not reach the tests: settings built from an
+# explicit environment fall back to the platform's config folder, which follows XDG_CONFIG_HOME on Linux.
+os.environ["XDG_CONFIG_HOME"] = str(Path(__import__("tempfile").mkdtemp(prefix="kafkaops-test-config-")))
+os.environ.pop("KAFKAOPS_CONFIG_DIR", None)
+os.environ.pop("KAFKAOPS_PROFILE", None)
+
 
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -99,6 +105,7 @@ def make_stack(root: Path, kafka_home: Path, **server_overrides: str) -> Stack:
         "HOME": os.environ.get("HOME", str(root)),
         "KAFKA_HOME": str(kafka_home),
         "KAFKAOPS_HOME": str(root / "ops"),
+        "KAFKAOPS_CONFIG_DIR": str(root / "config"),  # the test's own profiles.toml, never the user's
         "KAFKAOPS_SERVER_PROPERTIES": str(conf / "server.properties"),
         "KAFKAOPS_ZOOKEEPER_PROPERTIES": str(conf / "zookeeper.properties"),
         "KAFKA_BROKER": f"localhost:{broker_port}",

@@ -8,13 +8,21 @@ from __future__ import annotations
 
 import functools
 import logging
-import re
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kafkaops.errors import KafkaopsError, UnreachableError, UsageError
+from kafkaops.adapters.kafka_security import (  # noqa: F401 - re-exported: callers import these from here
+    SECURITY_VARIABLES,
+    ClientSecurityError,
+    _check_files,
+    _handshake_closed,
+    classify,
+    config_error,
+    setting_is,
+    setting_name,
+)
+from kafkaops.errors import KafkaopsError, UnreachableError
 
 if TYPE_CHECKING:  # settings reads server.properties through adapters.javaprops: no run-time import back
     from kafkaops.settings import Settings
@@ -42,26 +50,6 @@ RETRIABLE = frozenset(
 )
 MISSING_TOPIC = frozenset({"UNKNOWN_TOPIC_OR_PART", "_UNKNOWN_TOPIC", "_UNKNOWN_PARTITION"})  # a producer's topic is not there
 UNKNOWN_TOPIC = frozenset({"UNKNOWN_TOPIC_OR_PART", "UNKNOWN_TOPIC_ID"})  # an admin request named a topic the broker does not know
-
-# The client settings (librdkafka property -> kafkaops variable) a user can get wrong.
-SECURITY_VARIABLES = {
-    "security.protocol": "KAFKA_SECURITY_PROTOCOL",
-    "sasl.mechanism": "KAFKA_SASL_MECHANISM",
-    "sasl.mechanisms": "KAFKA_SASL_MECHANISM",
-    "sasl.username": "KAFKA_SASL_USERNAME",
-    "sasl.password": "KAFKA_SASL_PASSWORD",
-    "ssl.ca.location": "KAFKA_SSL_CA_LOCATION",
-    "ssl.certificate.location": "KAFKA_SSL_CERTIFICATE_LOCATION",
-    "ssl.key.location": "KAFKA_SSL_KEY_LOCATION",
-    "ssl.key.password": "KAFKA_SSL_KEY_PASSWORD",
-}
-_SECRET_PROPERTIES = ("sasl.password", "ssl.key.password")
-_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
-_RB_SECURITY = "failures client-security"
-
-
-class ClientSecurityError(UsageError):
-    """The cluster refused the client's credentials or TLS, or a client setting cannot work (exit 2)."""
 
 
 def client_config(settings: Settings, bootstrap: str | None = None, /, **extra: Any) -> dict[str, Any]:
@@ -107,123 +95,6 @@ class ClientWatch:
     def _add(self, code: str, text: str) -> None:
         if len(self.events) < self.MAX_EVENTS:
             self.events.append((code, text))
-
-
-def _reason(text: str) -> str:
-    """librdkafka's text without its "sasl_ssl://host:port/bootstrap: " prefix and "(after Nms ...)" tail."""
-    text = re.sub(r"^(\[[^]]*\]:?\s*)*", "", text.strip())  # log lines start with [thrd:...]:
-    text = re.sub(r"^[a-z_]+://[^ ]+/(bootstrap|\d+): ", "", text)
-    text = re.sub(r"^\S+:\d+/(bootstrap|\d+): ", "", text)
-    return re.sub(r"\s*\(after \d+ms in state [A-Z_]+\)(: \d+ identical error\(s\) suppressed)?$", "", text).strip()
-
-
-def classify(events: list[tuple[str, str]], settings: Settings, address: str) -> ClientSecurityError | None:
-    """An authentication or TLS failure among librdkafka's reports, as one error naming the setting to fix."""
-    security = settings.client_security
-    mechanism = security.get("sasl.mechanism", "")
-    user = security.get("sasl.username")
-    for code, text in events:
-        reason = _reason(text)
-        low = reason.lower()
-        if "not valid in current sasl state" in low or re.search(r"supported mechanisms:\s*(\(|$)", reason):
-            protocol = security.get("security.protocol", "")
-            return ClientSecurityError(
-                f"SASL handshake failed at {address}: that listener does not speak SASL, but KAFKA_SECURITY_PROTOCOL={protocol} does",
-                hint="set KAFKA_SECURITY_PROTOCOL to the listener's protocol (PLAINTEXT or SSL), or point KAFKA_BROKER at the SASL listener",
-                runbook=_RB_SECURITY,
-            )
-        if "unsupported sasl mechanism" in low or "mechanism handshake failed" in low:
-            supported = re.search(r"supported mechanisms: ([A-Z0-9_, -]+)", reason)
-            return ClientSecurityError(
-                f"SASL authentication failed at {address}: the broker does not accept mechanism {mechanism or '(none)'}"
-                + (f" (it accepts {supported.group(1).strip()})" if supported else ""),
-                hint="set KAFKA_SASL_MECHANISM to one the broker accepts",
-                runbook=_RB_SECURITY,
-            )
-        if code in ("_AUTHENTICATION", "SASL_AUTHENTICATION_FAILED") or "sasl authentication error" in low:
-            who = f"user {user}" if user else "the client (KAFKA_SASL_USERNAME is not set)"
-            return ClientSecurityError(
-                f"SASL authentication failed at {address}: the broker rejected {who} ({mechanism or 'no mechanism'}); "
-                "check KAFKA_SASL_PASSWORD and KAFKA_SASL_USERNAME",
-                hint="set the user's password in KAFKA_SASL_PASSWORD (or .env); kafkaops never prints it",
-                details=[f"broker: {reason}"],
-                runbook=_RB_SECURITY,
-            )
-        if "certificate verify failed" in low:
-            ca = security.get("ssl.ca.location")
-            where = f"KAFKA_SSL_CA_LOCATION={ca} does not" if ca else "the system's CA certificates do not (KAFKA_SSL_CA_LOCATION is not set)"
-            return ClientSecurityError(
-                f"TLS certificate verification failed at {address}: {where} hold the CA that signed the broker's certificate",
-                hint="set KAFKA_SSL_CA_LOCATION to the CA certificate (PEM) of the cluster",
-                details=[f"TLS: {reason}"],
-                runbook=_RB_SECURITY,
-            )
-        if "connecting to a plaintext broker listener" in low:
-            protocol = security.get("security.protocol", "PLAINTEXT")
-            return ClientSecurityError(
-                f"TLS handshake failed at {address}: KAFKA_SECURITY_PROTOCOL={protocol} speaks TLS, but that listener is PLAINTEXT",
-                hint="set KAFKA_SECURITY_PROTOCOL to the listener's protocol (PLAINTEXT or SASL_PLAINTEXT), or point KAFKA_BROKER at the TLS listener",
-                runbook=_RB_SECURITY,
-            )
-        if code == "_SSL" or "ssl handshake failed" in low:
-            return ClientSecurityError(
-                f"TLS handshake failed at {address}: {reason}",
-                hint="check KAFKA_SSL_CA_LOCATION, KAFKA_SSL_CERTIFICATE_LOCATION and KAFKA_SSL_KEY_LOCATION against the cluster's TLS setup",
-                runbook=_RB_SECURITY,
-            )
-    return None
-
-
-def _handshake_closed(events: list[tuple[str, str]]) -> bool:
-    """The broker closed connections before the first answer: a TLS or SASL listener spoken to in PLAINTEXT."""
-    return any("state APIVERSION_QUERY" in text and "Disconnected" in text for _code, text in events)
-
-
-def _check_files(settings: Settings) -> None:
-    for prop in ("ssl.ca.location", "ssl.certificate.location", "ssl.key.location"):
-        value = settings.client_security.get(prop)
-        if value and not Path(value).expanduser().is_file():
-            var = SECURITY_VARIABLES[prop]
-            raise ClientSecurityError(
-                f"{var}={value}: no such file",
-                hint=f"give the path of an existing PEM file, or unset {var}",
-                runbook=_RB_SECURITY,
-            )
-
-
-def config_error(exc: BaseException, settings: Settings) -> ClientSecurityError:
-    """librdkafka refused the configuration: one readable line that names the setting."""
-    err = exc.args[0] if exc.args else None
-    text = err.str() if err is not None and hasattr(err, "str") else str(exc)
-    text = re.sub(r"^Failed to create (admin client|producer|consumer): ", "", text)
-    for secret in (settings.client_security.get(k) for k in _SECRET_PROPERTIES):
-        if secret:
-            text = text.replace(secret, "****")
-    bad = re.search(r'(?:Invalid|Unsupported) value "([^"]*)" for configuration property "([^"]+)"', text)
-    if bad and bad.group(2) in SECURITY_VARIABLES:
-        value, prop = bad.groups()
-        var = SECURITY_VARIABLES[prop]
-        shown = "****" if prop in _SECRET_PROPERTIES else repr(value)
-        hint = f"use one of {', '.join(_PROTOCOLS)}" if prop == "security.protocol" else f"fix {var}"
-        return ClientSecurityError(f"{var}={shown} is not a valid value", hint=hint, runbook=_RB_SECURITY)
-    failed = re.match(r"(ssl\.[a-z.]+) failed: (.*)", text)
-    if failed and failed.group(1) in SECURITY_VARIABLES:
-        var = SECURITY_VARIABLES[failed.group(1)]
-        return ClientSecurityError(
-            f"{var}={settings.client_security.get(failed.group(1))} cannot be used: not a readable PEM file ({failed.group(2)})",
-            hint=f"give {var} a PEM file (a CA certificate, client certificate or key as its name says)",
-            runbook=_RB_SECURITY,
-        )
-    mech = re.search(r"(?:Unsupported SASL mechanism|No provider for SASL mechanism):? (\S+?):?(?:\s|$)", text)
-    if mech:
-        return ClientSecurityError(
-            f"KAFKA_SASL_MECHANISM={mech.group(1)} is not supported",
-            hint="use PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512",
-            runbook=_RB_SECURITY,
-        )
-    return ClientSecurityError(
-        f"invalid Kafka client settings: {text}", hint="check the KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_* and KAFKA_SSL_* settings", runbook=_RB_SECURITY
-    )
 
 
 def _build(kind: str, settings: Settings, conf: dict[str, Any]) -> Any:

@@ -42,11 +42,24 @@ class App:
     flags: dict[str, object | None] = field(default_factory=dict)
     traceback: bool = False
 
+    warned: set[str] = field(default_factory=set)
+
     def settings(self, **flags: object) -> "Settings":
-        """The settings for one command: the root's flags, overridden by the command's own that were given."""
+        """The settings for one command: the root's flags, overridden by the command's own that were given.
+
+        Their warnings (a profile file others can read, Java-only client keys dropped) go to stderr, once.
+        """
         merged = dict(self.flags)
         merged.update({k: v for k, v in flags.items() if v is not None})
-        return self.settings_factory(merged, self.env_file)
+        settings = self.settings_factory(merged, self.env_file)
+        news = [w for w in getattr(settings, "warnings", ()) if w not in self.warned]
+        if news:
+            from kafkaops import ui
+
+            for warning in news:
+                ui.warn(warning)
+            self.warned.update(news)
+        return settings
 
 
 class KafkaopsGroup(TyperGroup):
@@ -86,7 +99,8 @@ app = typer.Typer(
     help=(
         "Run a local Kafka pipeline (ZooKeeper, a broker, the db_live_events topic, a PostgreSQL "
         "producer and console consumers) with commands that wait for real readiness and explain failures.\n\n"
-        "Settings come from flags, then the environment, then a .env file, then defaults (see .env.example)."
+        "Settings come from flags, then the environment, then a .env file, then the profile (`kafkaops profile`), then defaults "
+        "(see .env.example). Any librdkafka client setting: -X key=value or --client-config FILE."
     ),
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
@@ -110,6 +124,19 @@ def root(
     kafkaops_home: Annotated[Path | None, typer.Option("--kafkaops-home", help="kafkaops's state folder (env KAFKAOPS_HOME).")] = None,
     broker: Annotated[str | None, typer.Option("--broker", "-b", help="Bootstrap host:port (env KAFKA_BROKER).")] = None,
     zookeeper: Annotated[str | None, typer.Option("--zookeeper", help="ZooKeeper host:port (env ZOOKEEPER_CONNECT).")] = None,
+    profile: Annotated[
+        str | None, typer.Option("--profile", help="Use this profile from profiles.toml (env KAFKAOPS_PROFILE; see `kafkaops profile`).")
+    ] = None,
+    client_x: Annotated[
+        list[str] | None,
+        typer.Option(
+            "-X", help="A librdkafka client setting key=value for every Kafka client (repeatable; wins over all else), e.g. -X sasl.mechanism=SCRAM-SHA-512."
+        ),
+    ] = None,
+    client_config: Annotated[
+        Path | None,
+        typer.Option("--client-config", help="A Java-properties client config (the --command-config file of Kafka's scripts) (env KAFKAOPS_CLIENT_CONFIG)."),
+    ] = None,
     traceback: Annotated[bool, typer.Option("--traceback", help="Show the full Python traceback on errors.")] = False,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
 ) -> None:
@@ -121,6 +148,9 @@ def root(
         "kafkaops_home": kafkaops_home,
         "kafka_broker": broker,
         "zookeeper_connect": zookeeper,
+        "profile": profile,
+        "client_config": client_config,
+        "client_x": tuple(client_x) if client_x else None,
     }
     ctx.obj = obj
 
@@ -143,6 +173,7 @@ def _mount() -> None:
     from kafkaops.cli import groups as groups_cli
     from kafkaops.cli import install as install_cli
     from kafkaops.cli import produce as produce_cli
+    from kafkaops.cli import profile as profile_cli
     from kafkaops.cli import reset as reset_cli
     from kafkaops.cli import runbook as runbook_cli
     from kafkaops.cli import stack as stack_cli
@@ -158,6 +189,7 @@ def _mount() -> None:
     topics_cli.register(app)
     db_cli.register(app)
     produce_cli.register(app)
+    profile_cli.register(app)
 
 
 _mount()

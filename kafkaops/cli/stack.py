@@ -126,7 +126,9 @@ def status(
     settings = get_settings(ctx)
     st = services.status(settings)
     if json_:
-        ui.print_json(status_document(st))
+        from kafkaops.doctor.common import where_from
+
+        ui.print_json({**status_document(st), "settings": where_from(settings)})
     else:
         render_status(st, settings)
     if not st.up:
@@ -175,6 +177,12 @@ def render_status(st: Any, settings: Any) -> None:
         leader = quorum.get("leader_id") if quorum else None
         voters = ",".join(map(str, quorum.get("voters") or [])) if quorum else "?"
         ui.info(f"KRaft mode ({getattr(st, 'layout', '')} layout): quorum leader {leader if leader is not None else 'none'}, voters {voters}")
+    if getattr(settings, "profile", None):
+        from kafkaops.doctor.common import _source
+
+        ui.info(
+            f"profile {settings.profile}: KAFKA_BROKER={settings.kafka_broker} from {_source(settings, 'kafka_broker')} (status --json: every setting's source)"
+        )
     if not st.local:
         where = f"KAFKA_BROKER={settings.kafka_broker}" + (
             f", ZOOKEEPER_CONNECT={settings.zookeeper_connect}" if settings.sources.get("zookeeper_connect") != "default" else ""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kafkaops.adapters import network
-from kafkaops.doctor.common import _closest, _registered_endpoints, _source, _user_topics
+from kafkaops.doctor.common import _closest, _registered_endpoints, _source, _user_topics, where_from
 from kafkaops.doctor.context import Context
 from kafkaops.doctor.registry import check
 from kafkaops.doctor.results import Outcome, failed, passed, skipped, warned
@@ -25,7 +25,11 @@ def check_variables(ctx: Context) -> Outcome:
         f"DATABASE_URL={redact_dsn(s.database_url) if s.database_url else '(unset)'}" + (f" ({_source(s, 'database_url')})" if s.database_url else ""),
         env_note,
     ]
+    if s.profile:
+        details.insert(0, f"profile {s.profile} ({s.profile_file})")
+    details += [f"client {key}={v['value']} ({v['source']})" for key, v in where_from(s)["client"].items()]  # type: ignore[attr-defined]
     data: dict[str, Any] = {
+        "settings": where_from(s),
         "env_file": str(s.env_file) if s.env_file else None,
         "sources": {
             v: _source(s, k)

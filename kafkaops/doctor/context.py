@@ -125,7 +125,7 @@ class Context:
             found = kraft.RemoteMode(None, exc.message)
         if found.mode is not None:
             return ClusterKind(found.mode, False, found.how, found.answered)
-        if self.settings.sources.get("zookeeper_connect") in ("env", ".env", "flag"):
+        if self.settings.sources.get("zookeeper_connect") in ("env", ".env", "flag", "profile"):
             return ClusterKind(kraft.ZOOKEEPER, False, f"{found.how}; ZOOKEEPER_CONNECT is set")
         if self.broker_local:
             # Nothing answers on this machine: the stack `kafkaops up` would start (the configured mode, ZooKeeper by default).

@@ -182,6 +182,8 @@ def _secrets(settings: Settings, db_url: str | None) -> Iterator[str]:
                 from urllib.parse import unquote
 
                 yield unquote(password)
-    for key in ("sasl.password", "ssl.key.password"):
-        if settings.client_security.get(key):
-            yield settings.client_security[key]
+    from kafkaops.profiles import is_secret
+
+    for key, value in settings.client_security.items():  # sasl.password, ssl.key.password, sasl.oauthbearer.client.secret, -X ...
+        if value and is_secret(key):
+            yield value

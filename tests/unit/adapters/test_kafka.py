@@ -109,3 +109,37 @@ def test_error_name_sets_are_real_kafka_names_and_nest() -> None:
     assert not kafka.BrokerRequestError("UNKNOWN_TOPIC_OR_PART", "no").unreachable
     assert "_MSG_TIMED_OUT" in kafka.RETRIABLE and "MSG_SIZE_TOO_LARGE" not in kafka.RETRIABLE
     assert kafka.MISSING_TOPIC & kafka.UNKNOWN_TOPIC == {"UNKNOWN_TOPIC_OR_PART"}
+
+
+def test_a_setting_from_a_profile_or_x_is_named_where_it_was_set(tmp_path) -> None:  # noqa: ANN001
+    cfg = tmp_path / "cfg"
+    cfg.mkdir()
+    (cfg / "profiles.toml").write_text('[profiles.p]\nbroker = "h:9093"\n[profiles.p.client]\n"sasl.username" = "alice"\n"sasl.password" = {env = "P_PW"}\n')
+    (cfg / "profiles.toml").chmod(0o600)
+    s = load_settings(
+        {"profile": "p", "client_x": ("ssl.ca.location=/x/ca.pem",)},
+        env={"KAFKAOPS_CONFIG_DIR": str(cfg), "P_PW": SECRET, "KAFKAOPS_HOME": str(tmp_path)},
+        cwd=tmp_path,
+    )
+    refused = [("_AUTHENTICATION", "sasl_ssl://h:9093/bootstrap: SASL authentication error: Authentication failed (after 3ms in state AUTH_REQ)")]
+    err = kafka.classify(refused, s, "h:9093")
+    assert err is not None and f"check sasl.password (profile p ({cfg / 'profiles.toml'}), from env P_PW) and sasl.username (profile p" in err.message
+    assert kafka.setting_is(s, "ssl.ca.location") == "ssl.ca.location=/x/ca.pem (-X)"
+    assert kafka.setting_is(s, "sasl.password") == f"sasl.password=**** (profile p ({cfg / 'profiles.toml'}), from env P_PW)"
+    assert SECRET not in err.message + (err.hint or "") + "".join(err.details)
+
+
+def test_a_broker_refusing_the_client_certificate_names_it() -> None:
+    # Java brokers answer an untrusted (and an expired) client certificate with alert 46, "certificate unknown".
+    events = [("LOG", "FAIL [kafkaops#producer-3] [thrd:ssl://h:9094/bootstrap]: ssl://h:9094/bootstrap: Receive failed: "
+               "ssl/record/rec_layer_s3.c:918:ssl3_read_bytes error:0A000416:SSL routines::ssl/tls alert certificate unknown: "
+               "SSL alert number 46 (after 53ms in state APIVERSION_QUERY) (_TRANSPORT)")]  # fmt: skip
+    err = kafka.classify(events, _settings(KAFKA_SECURITY_PROTOCOL="SSL", KAFKA_SSL_CERTIFICATE_LOCATION="/c.pem"), "h:9094")
+    assert err is not None
+    assert err.message == "TLS handshake failed at h:9094: the broker does not trust the client certificate KAFKA_SSL_CERTIFICATE_LOCATION=/c.pem"
+
+
+def test_an_unknown_x_key_is_named() -> None:
+    s = load_settings({"client_x": ("no.such.key=1",)}, env={})
+    err = kafka.config_error(KafkaException(KafkaError(KafkaError._INVALID_ARG, 'No such configuration property: "no.such.key"')), s)
+    assert err.message == "no.such.key (-X): librdkafka has no such setting"
