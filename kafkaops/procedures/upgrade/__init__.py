@@ -398,9 +398,8 @@ def upgrade_binaries(settings: Settings, new: Settings, plan: UpgradePlan, java:
         result.before = before.summary()
     stop_and_start(settings, new, plan, java, progress)
     with step(7, new, plan, progress):
-        after = verify.take(new)
+        after, cmp = verify.settle(new, before, new.start_timeout, progress)
         result.after = after.summary()
-        cmp = verify.compare(before, after)
         result.notes += cmp.notes
         if not cmp.ok:
             raise KafkaopsError(f"the stack on Kafka {plan.to_version} lost what it held before: {cmp.problems[0]}", details=cmp.problems[1:])

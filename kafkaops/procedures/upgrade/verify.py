@@ -8,6 +8,8 @@ reported (a client wrote during the upgrade), never treated as a loss.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,3 +101,26 @@ def _offsets(cmp: Comparison, what: str, before: dict[str, int], after: dict[str
             cmp.problems.append(f"{what} {key} is {now}, {offset} before")
         elif now > offset:
             cmp.notes.append(f"{what} {key} grew from {offset} to {now} ({growth})")
+
+
+def settle(settings: Settings, before: Snapshot, timeout: float, progress: Callable[[str], None]) -> tuple[Snapshot, Comparison]:
+    """Snapshot and compare until nothing is lost or ``timeout`` passes: right after a start a partition
+    leader or the group coordinator may still be loading (an offset reads as missing for a moment)."""
+    from kafkaops.errors import KafkaopsError
+
+    deadline = time.monotonic() + timeout
+    said = False
+    while True:
+        try:
+            after = take(settings)
+            cmp = compare(before, after)
+        except KafkaopsError:
+            if time.monotonic() > deadline:
+                raise
+        else:
+            if cmp.ok or time.monotonic() > deadline:
+                return after, cmp
+        if not said:
+            progress(f"waiting until the broker serves every partition and group as before (up to {timeout:g}s)")
+            said = True
+        time.sleep(0.5)

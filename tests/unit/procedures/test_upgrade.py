@@ -109,3 +109,17 @@ def test_verify_treats_every_loss_as_a_problem_and_growth_as_a_note() -> None:
         "group g's committed offset on t/0 is missing (7 before)",
         "topic t: config override retention.ms=100 is now None",
     ]
+
+
+def test_verify_waits_while_the_restarted_broker_still_loads_the_group_offsets(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Right after the start the group coordinator may still load __consumer_offsets: a group reads as empty for a moment.
+    from kafkaops.procedures.upgrade import verify
+
+    answers = iter([snap(group_offsets={"g": {}}), snap()])
+    monkeypatch.setattr(verify, "take", lambda _settings: next(answers))
+    said: list[str] = []
+    after, cmp = verify.settle(None, snap(), 30.0, said.append)  # type: ignore[arg-type]
+    assert cmp.ok and after.group_offsets == {"g": {"t/0": 7}} and len(said) == 1
+    monkeypatch.setattr(verify, "take", lambda _settings: snap(cluster_id="other"))
+    _after, cmp = verify.settle(None, snap(), 0.01, said.append)  # type: ignore[arg-type]
+    assert cmp.problems == ["cluster id changed: c1 before, other after"]
