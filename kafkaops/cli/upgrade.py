@@ -35,6 +35,7 @@ def upgrade(
     the step it reached, what runs now and the next command.
 
     Example: kafkaops upgrade --version 4.4.0 --dry-run
+
     Example: kafkaops upgrade --version 4.4.0 --yes
     """
     from kafkaops import ui
