@@ -254,11 +254,7 @@ def preflight(settings: Settings, plan: UpgradePlan) -> str:
         down = ", ".join(f"{s.service} is {s.state}" for s in st.services if s.state != "running")
         raise NotReady(f"the stack is not up ({down}): upgrade verifies the data before and after", hint="start it with `kafkaops up`")
     info = find_java(settings.java, settings.kafkaops_home / "cache" / "java-version.json")
-    if info.major < 17:
-        raise KafkaopsError(
-            f"Java {info.major} at {info.path} is too old for Kafka {plan.to_version}: it needs Java 17 or newer",
-            hint="install Java 17 and set JAVA_HOME (or KAFKAOPS_JAVA)",
-        )
+    stack.check_kraft_java(new_settings(settings, plan), info)  # not installed yet: taken for 4.x, which needs Java 17
     return info.path
 
 
