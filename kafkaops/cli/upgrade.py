@@ -50,6 +50,8 @@ def upgrade(
             ui.print_json(result.to_dict())
         else:
             ui.print_lines([f"kafkaops upgrade plan (nothing was changed): Kafka {plan.from_version} -> {plan.to_version}", *plan.steps])
+            if plan.metadata.reason:
+                ui.warn(plan.metadata.reason)
         return
 
     def confirm(question: str) -> bool:

@@ -307,17 +307,19 @@ def feature_tool(settings: Settings, java: str) -> Any:
     return FeatureTool(java, settings.kafka_home, settings.kafka_broker, {})
 
 
-def read_metadata(settings: Settings, java: str, md: MetadataChange) -> None:
-    """Fill in the finalized metadata.version and the target level (the newest stable one of these binaries, or the one asked for)."""
-    from kafkaops.adapters.features import FeatureError
+def read_metadata(settings: Settings, java: str, md: MetadataChange, *, target: bool = True) -> None:
+    """Fill in the finalized metadata.version and (``target``) the level to raise it to: the one asked for,
+    else the newest stable one of the binaries in ``settings.kafka_home``."""
+    from kafkaops.adapters.features import MAIN_CLASS, FeatureError
 
     tool = feature_tool(settings, java)
     try:
         current = tool.describe().get("metadata.version")
         md.current = current.finalized if current is not None else None
-        md.target_level, md.target = tool.metadata_level(md.target)
+        if target:
+            md.target_level, md.target = tool.metadata_level(md.target)
     except FeatureError as exc:
-        raise KafkaopsError(str(exc), hint=f"run `kafkaops doctor`; the tool is {tool.command('describe')[-1]} from {settings.kafka_home}") from None
+        raise KafkaopsError(str(exc), hint=f"run `kafkaops doctor`; the tool is {MAIN_CLASS} from {settings.kafka_home / 'libs'}") from None
 
 
 def raise_metadata(settings: Settings, java: str, md: MetadataChange, confirm: Callable[[str], bool], progress: Progress) -> None:
@@ -353,12 +355,17 @@ def dry_run(settings: Settings, plan: UpgradePlan) -> UpgradeResult:
     from kafkaops.adapters.java import find_java
 
     java = find_java(settings.java, settings.kafkaops_home / "cache" / "java-version.json").path
-    home = Path(plan.to_home)
-    if not plan.install_needed:
-        try:
-            read_metadata(settings.with_overrides(kafka_home=home), java, plan.metadata)
-        except KafkaopsError as exc:  # a stopped stack: the plan is still worth printing
-            plan.metadata.reason = exc.message
+    from kafkaops.procedures.services import stack
+
+    try:  # the new binaries know the target level; before they are installed, the running ones tell the current one
+        if not stack.status(settings).up:  # the tool would wait its whole timeout for a broker that is not there
+            raise KafkaopsError("the stack is not up")
+        if plan.install_needed:
+            read_metadata(settings, java, plan.metadata, target=False)
+        else:
+            read_metadata(settings.with_overrides(kafka_home=Path(plan.to_home)), java, plan.metadata)
+    except KafkaopsError as exc:  # a stopped stack: the plan is still worth printing
+        plan.metadata.reason = f"metadata.version not read: {exc.message}"
     plan.steps = describe_steps(plan)
     return UpgradeResult(plan, dry_run=True)
 

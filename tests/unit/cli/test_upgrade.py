@@ -45,3 +45,19 @@ def test_metadata_version_is_raised_only_with_yes_when_there_is_no_terminal(
     else:
         assert "metadata.version is raised only with --yes when there is no terminal" in result.stderr
         assert "metadata.version stays 3.9-IV0; raise it to 4.4-IV2 with: kafkaops upgrade --version 4.4.0 --yes" in result.stderr
+
+
+def test_a_dry_run_on_a_stopped_stack_prints_the_plan_and_changes_nothing(env: dict[str, str], tmp_path: Path) -> None:
+    (tmp_path / "kafka" / "libs").mkdir(parents=True)
+    (tmp_path / "kafka" / "libs" / "kafka_2.13-3.9.2.jar").write_bytes(b"")
+    port = env["KAFKA_BROKER"].rsplit(":", 1)[1]
+    write_properties(tmp_path / "server.properties", kraft_combined_config(tmp_path / "data", port=int(port)))
+    env["KAFKAOPS_SERVER_PROPERTIES"] = str(tmp_path / "server.properties")
+    result = CliRunner().invoke(app, ["upgrade", "--version", "4.4.0", "--dry-run"], env=env)
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "kafkaops upgrade plan (nothing was changed): Kafka 3.9.2 -> 4.4.0"
+    assert lines[2] == f"2. install Kafka 4.4.0 into {tmp_path / 'ops' / 'kafka' / '4.4.0'}"
+    assert lines[-1].startswith("9. raise metadata.version from the finalized level to the newest stable level of Kafka 4.4.0 (only when confirmed")
+    assert "metadata.version not read: the stack is not up" in result.stderr
+    assert not (tmp_path / "ops" / "kafka").exists() and not (tmp_path / "ops" / "stack.json").exists()
