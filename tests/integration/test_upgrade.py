@@ -51,7 +51,7 @@ def bridge_stack(kafka_home: Path, kraft_home: Path, database_url: str) -> Itera
 
 
 def fill(broker: str) -> None:
-    from confluent_kafka import Consumer, Producer, TopicPartition
+    from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
     from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, NewTopic
 
     admin = AdminClient({"bootstrap.servers": broker})
@@ -70,10 +70,16 @@ def fill(broker: str) -> None:
     c = Consumer({"bootstrap.servers": broker, "group.id": GROUP, "enable.auto.commit": False, "auto.offset.reset": "earliest"})
     c.assign([TopicPartition("orders", p_, 0) for p_ in range(3)])
     got = 0
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while got < 250 and time.monotonic() < deadline:
         got += sum(1 for m in c.consume(100, 1.0) if m.error() is None)
-    c.commit(asynchronous=False)  # whatever was read: a committed offset below the end on some partition
+    while True:  # whatever was read: a committed offset below the end on some partition
+        try:
+            c.commit(asynchronous=False)
+            break
+        except KafkaException as exc:  # the group coordinator may still be loading (NOT_COORDINATOR): ask again
+            assert exc.args[0].retriable() or exc.args[0].code() == KafkaError.NOT_COORDINATOR, exc
+            assert time.monotonic() < deadline, exc
     c.close()
 
 
