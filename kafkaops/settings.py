@@ -452,10 +452,10 @@ def _mode_and_version(raw: Mapping[str, str | None], sources: Mapping[str, str])
     version_kraft = explicit_version and version.split(".")[0].isdigit() and int(version.split(".")[0]) >= 4
     if sources["mode"] == "default":
         return ("kraft" if version_kraft else "zookeeper"), version
-    if explicit_version and version_kraft != (mode == "kraft"):
+    if explicit_version and version_kraft and mode == "zookeeper":  # 3.x runs either mode (a migrated stack is KRaft on 3.9)
         raise UsageError(
             f"Kafka {version} does not run in {mode} mode (KAFKAOPS_MODE / --mode)",
-            hint="Kafka 4.x runs only in KRaft mode and 3.9.x is the ZooKeeper-mode line: drop one of the two settings",
+            hint="Kafka 4.x runs only in KRaft mode: drop one of the two settings (or migrate the stack first: kafkaops migrate --to kraft)",
         )
     return mode, version if explicit_version or mode == "zookeeper" else DEFAULT_KRAFT_VERSION
 

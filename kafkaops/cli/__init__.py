@@ -178,6 +178,7 @@ def _mount() -> None:
     from kafkaops.cli import runbook as runbook_cli
     from kafkaops.cli import stack as stack_cli
     from kafkaops.cli import topics as topics_cli
+    from kafkaops.cli import upgrade as upgrade_cli
 
     install_cli.register(app)
     stack_cli.register(app)
@@ -190,6 +191,7 @@ def _mount() -> None:
     db_cli.register(app)
     produce_cli.register(app)
     profile_cli.register(app)
+    upgrade_cli.register(app)
 
 
 _mount()

@@ -140,3 +140,13 @@ def test_broken_stack_record_is_a_usage_error_naming_the_file(tmp_path: Path) ->
     with pytest.raises(UsageError, match="stack record") as info:
         load_settings(env={"KAFKAOPS_HOME": str(tmp_path)}, cwd=tmp_path)
     assert str(tmp_path / STACK_RECORD) in str(info.value) + (info.value.hint or "")
+
+
+def test_kraft_mode_runs_on_a_3_9_bridge_release(tmp_path: Path) -> None:
+    # A migrated stack is KRaft on the 3.9 binaries: KAFKAOPS_MODE=kraft with 3.9.2 (or a stack record saying 3.9.2) is no contradiction.
+    home = tmp_path / "h"
+    s = load_settings(env={"KAFKAOPS_HOME": str(home), "KAFKAOPS_MODE": "kraft", "KAFKAOPS_KAFKA_VERSION": "3.9.2"}, cwd=tmp_path)
+    assert s.mode == "kraft" and s.kafka_version == "3.9.2" and s.kafka_home == home / "kafka" / "3.9.2"
+    write_stack_record(home, {"kafka_version": "3.9.2"})
+    s = load_settings(env={"KAFKAOPS_HOME": str(home), "KAFKAOPS_MODE": "kraft"}, cwd=tmp_path)
+    assert s.mode == "kraft" and s.kafka_version == "3.9.2"

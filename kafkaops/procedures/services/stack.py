@@ -7,10 +7,10 @@ entry points (kraft uses startup's and shutdown's helpers, never the other way r
 
 from __future__ import annotations
 
-from kafkaops.adapters.java import find_java
+from kafkaops.adapters.java import JavaInfo, find_java
 from kafkaops.errors import KafkaopsError, NotReady, RefusedError
 from kafkaops.procedures.services import kraft
-from kafkaops.procedures.services.config import KAFKA, Progress, _noop, check_kafka_home, read_stack_config
+from kafkaops.procedures.services.config import KAFKA, Progress, _noop, check_kafka_home, kafka_version, read_stack_config
 from kafkaops.procedures.services.identity import identify
 from kafkaops.procedures.services.kraft import KraftStackStatus
 from kafkaops.procedures.services.pidfiles import stack_lock
@@ -28,13 +28,8 @@ def up(settings: Settings, progress: Progress = _noop, *, ensure_topic: bool = T
     """
     if settings.kraft:
         info = find_java(settings.java, settings.kafkaops_home / "cache" / "java-version.json")
-        if info.major < 17:  # Kafka 4.x brokers are built for Java 17: an older JVM fails with UnsupportedClassVersionError
-            raise KafkaopsError(
-                f"Java {info.major} at {info.path} is too old for Kafka 4.x (KRaft mode): it needs Java 17 or newer",
-                hint="install Java 17 and set JAVA_HOME (or KAFKAOPS_JAVA)",
-                runbook="failures java-missing",
-            )
         check_kafka_home(settings)
+        check_kraft_java(settings, info)
         layout = kraft.read_layout(settings)
         with stack_lock(settings, "up", notice):
             result = kraft.up(settings, layout, info.path, progress)
@@ -48,6 +43,19 @@ def up(settings: Settings, progress: Progress = _noop, *, ensure_topic: bool = T
     cfg = read_stack_config(settings)
     with stack_lock(settings, "up", notice):
         return _up(settings, cfg, java, progress, ensure_topic=ensure_topic)
+
+
+def check_kraft_java(settings: Settings, info: JavaInfo) -> None:
+    """Kafka 4.x is built for Java 17 (an older JVM fails with UnsupportedClassVersionError); 3.x, which a
+    migrated stack runs in KRaft mode on the 3.9 binaries, still runs on Java 11."""
+    version = kafka_version(settings.kafka_home) or ""
+    major = version.split(".")[0]
+    if (int(major) if major.isdigit() else 4) >= 4 and info.major < 17:
+        raise KafkaopsError(
+            f"Java {info.major} at {info.path} is too old for Kafka {version or '4.x'} (KRaft mode): it needs Java 17 or newer",
+            hint="install Java 17 and set JAVA_HOME (or KAFKAOPS_JAVA)",
+            runbook="failures java-missing",
+        )
 
 
 def down(settings: Settings, progress: Progress = _noop, *, force: bool = False, notice: Progress = _noop) -> DownResult:

@@ -151,3 +151,20 @@ def test_a_missing_kraft_install_names_the_kraft_install_command(tmp_path: Path)
     with pytest.raises(ConfigError) as info:
         check_kafka_home(s)
     assert "kafkaops install --mode kraft" in (info.value.hint or "") and str(tmp_path / "kafka" / "4.4.0") in info.value.message
+
+
+def test_java_11_runs_a_kraft_stack_on_3_9_but_not_on_4_x(tmp_path: Path) -> None:
+    # A migrated stack is KRaft on the 3.9 binaries, which run on Java 11: only 4.x needs Java 17.
+    from kafkaops.adapters.java import JavaInfo
+    from kafkaops.errors import KafkaopsError
+    from kafkaops.procedures.services.stack import check_kraft_java
+
+    java11 = JavaInfo("/usr/bin/java", 11, 'openjdk version "11.0.22"')
+    for version in ("3.9.2", "4.4.0"):
+        (tmp_path / version / "libs").mkdir(parents=True)
+        (tmp_path / version / "libs" / f"kafka_2.13-{version}.jar").write_bytes(b"")
+    settings = settings_for(tmp_path, {"process.roles": "broker,controller", "node.id": "1"})
+    check_kraft_java(settings.with_overrides(kafka_home=tmp_path / "3.9.2"), java11)
+    with pytest.raises(KafkaopsError, match=r"Java 11 at /usr/bin/java is too old for Kafka 4\.4\.0 \(KRaft mode\): it needs Java 17 or newer"):
+        check_kraft_java(settings.with_overrides(kafka_home=tmp_path / "4.4.0"), java11)
+    check_kraft_java(settings.with_overrides(kafka_home=tmp_path / "4.4.0"), JavaInfo("/j", 17, ""))
