@@ -142,6 +142,7 @@ def _mount() -> None:
     from kafkaops.cli import doctor as doctor_cli
     from kafkaops.cli import groups as groups_cli
     from kafkaops.cli import install as install_cli
+    from kafkaops.cli import migrate as migrate_cli
     from kafkaops.cli import produce as produce_cli
     from kafkaops.cli import reset as reset_cli
     from kafkaops.cli import runbook as runbook_cli
@@ -158,6 +159,7 @@ def _mount() -> None:
     topics_cli.register(app)
     db_cli.register(app)
     produce_cli.register(app)
+    migrate_cli.register(app)
 
 
 _mount()
