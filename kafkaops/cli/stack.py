@@ -122,13 +122,19 @@ def status(
     from kafkaops import ui
     from kafkaops.cli import get_settings
     from kafkaops.procedures import services
+    from kafkaops.procedures.migrate import migration_status
 
     settings = get_settings(ctx)
     st = services.status(settings)
+    migrating = migration_status(settings)
     if json_:
-        ui.print_json(status_document(st))
+        ui.print_json({**status_document(st), "migration": asdict(migrating) if migrating else None})
     else:
         render_status(st, settings)
+        if migrating is not None:
+            ui.warn(f"{migrating.label}: see {migrating.state_file}; resume with `kafkaops migrate --to kraft`, or `kafkaops migrate --rollback`")
+            for line in migrating.running:
+                ui.info(f"  {line}")
     if not st.up:
         raise typer.Exit(int(ExitCode.NOT_READY))
 

@@ -24,7 +24,7 @@ from kafkaops.procedures.migrate.state import FINALIZED, IN_PROGRESS, PHASE_NAME
 from kafkaops.procedures.services.config import Progress, _noop
 from kafkaops.settings import Settings, write_stack_record
 
-__all__ = ["MigrationPlan", "MigrationResult", "migrate", "migration_label", "plan", "paths_of", "rollback"]
+__all__ = ["MigrationPlan", "MigrationStatus", "migration_status", "MigrationResult", "migrate", "migration_label", "plan", "paths_of", "rollback"]
 
 RESUME = "kafkaops migrate --to kraft"
 ROLLBACK = "kafkaops migrate --rollback"
@@ -221,3 +221,22 @@ def rollback(settings: Settings, progress: Progress = _noop) -> MigrationResult:
     return MigrationResult(
         state.phase, ROLLED_BACK, notes=notes, seconds=round(time.monotonic() - t0, 1), running=running.what_runs(user, paths), state_file=str(paths.state)
     )
+
+
+@dataclass
+class MigrationStatus:
+    label: str  # migrating (phase N of 5)
+    phase: int | None
+    state_file: str
+    running: list[str]
+
+
+def migration_status(settings: Settings) -> MigrationStatus | None:
+    """While a migration is in progress: its label ('migrating (phase N of 5)'), phase, and what runs on which config."""
+    paths = paths_of(settings)
+    label = migration_label(settings.kafkaops_home)
+    if label is None:
+        return None
+    state = read_state(paths.state)
+    user = _user_settings(settings, state) if state is not None else settings
+    return MigrationStatus(label, state.phase if state else None, str(paths.state), running.what_runs(user, paths))
