@@ -10,6 +10,8 @@ the next `kafkaops produce` continues with no gap and no duplicate. Also: a roll
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -120,13 +122,32 @@ def test_migrate_to_kraft_keeps_every_message_offset_and_config(zk_stack: Stack)
     assert plan["cluster_id"] == before["cluster_id"] and all(c["ok"] for c in plan["checks"])
     assert not (zk_stack.root / "ops" / "migration").exists()  # a dry run writes nothing
 
+    # kafkaops is killed (SIGKILL) in phase 3, once phase 2 is recorded; the same command resumes from there
     t0 = time.monotonic()
+    state_file = zk_stack.root / "ops" / "migration" / "state.json"
+    proc = subprocess.Popen([sys.executable, "-m", "kafkaops", "migrate", "--to", "kraft", "--yes"], env=zk_stack.env, cwd=zk_stack.root,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)  # fmt: skip
+    try:
+        while not (state_file.is_file() and json.loads(state_file.read_text())["phase"] >= 2):
+            assert proc.poll() is None, "migrate ended before phase 2 was recorded"
+            assert time.monotonic() - t0 < 300
+            time.sleep(0.05)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert json.loads(state_file.read_text())["phase"] == 2
+    status = run_kafkaops(["status"], zk_stack.env, zk_stack.root)
+    assert "migrating (phase 2 of 5)" in status.stderr, status.stderr
+    doctor = json.loads(run_kafkaops(["doctor", "--json"], zk_stack.env, zk_stack.root).stdout)
+    finding = next(c for c in doctor["checks"] if c["id"] == "migration.state")
+    assert finding["finding"].startswith("migrating (phase 2 of 5)"), finding
+
     r = run_kafkaops(["migrate", "--to", "kraft", "--yes", "--json"], zk_stack.env, zk_stack.root, timeout=600)
     wall = time.monotonic() - t0
     assert r.returncode == 0, r.stderr
     result = json.loads(r.stdout)
-    assert (result["status"], result["ran"]) == ("finalized", [2, 3, 4, 5])
-    print(f"migration wall time: {wall:.1f}s")  # reported with -s
+    assert (result["status"], result["ran"]) == ("finalized", [3, 4, 5])
+    print(f"migration wall time (killed in phase 3, resumed): {wall:.1f}s")  # reported with -s
 
     env = kraft_env(zk_stack)
     settings = load_settings(env=env, cwd=zk_stack.root)
