@@ -102,6 +102,9 @@ def migrate(
             f"--to {to!r} is not supported: kafkaops migrates to kraft only" if to else "say where to: --to kraft", hint="kafkaops migrate --to kraft --dry-run"
         )
     if dry_run:
+        migrating = proc.migration_status(settings)
+        if migrating is not None:
+            ui.warn(f"{migrating.label}: a run without --dry-run resumes after phase {migrating.phase}; the plan below is the whole migration")
         plan = proc.plan(settings, _health, controller_port)
         if json_:
             ui.print_json(plan.to_dict())

@@ -112,3 +112,16 @@ def test_a_kraft_stack_has_nothing_to_migrate(tmp_path: Path) -> None:
     settings = load_settings(env={"KAFKAOPS_HOME": str(tmp_path), "KAFKAOPS_SERVER_PROPERTIES": str(conf)}, cwd=tmp_path)
     check = stack_health(settings, [])
     assert not check.ok and "nothing to migrate" in check.detail
+
+
+def test_a_failure_names_the_phase_what_runs_and_the_next_commands(tmp_path: Path) -> None:
+    from kafkaops.errors import ServiceFailed
+    from kafkaops.procedures.migrate import _stopped
+
+    settings = load_settings(env={"KAFKAOPS_HOME": str(tmp_path / "ops"), "KAFKA_HOME": str(tmp_path / "k")}, cwd=tmp_path)
+    exc = _stopped(ServiceFailed("the broker exited while starting", hint="read its log"), settings, _state(tmp_path), 3)
+    assert exc.hint == "read its log; then resume with `kafkaops migrate --to kraft`, or return to ZooKeeper mode with `kafkaops migrate --rollback`"
+    assert exc.details[0] == "the migration stopped in phase 3 (broker in migration mode; metadata copied to KRaft); phase 2 was the last completed"
+    assert exc.details[1:] == ["ZooKeeper: not running", "KRaft controller: not running", "broker: not running"]
+    final = _stopped(ServiceFailed("x"), settings, _state(tmp_path), 5)
+    assert final.hint == "resume with `kafkaops migrate --to kraft --finalize`"  # no rollback offered in phase 5
