@@ -43,7 +43,7 @@ def check_migration(ctx: Context) -> Outcome:
 def _problem(ctx: Context, state: object) -> tuple[str, str] | None:
     """The named failure of a migration stuck in its current phase, or None."""
     from kafkaops.adapters import zookeeper as zk
-    from kafkaops.procedures.migrate import _user_settings, running
+    from kafkaops.procedures.migrate import running, user_settings
     from kafkaops.procedures.migrate.configs import MIGRATION_FLAG, Paths
     from kafkaops.procedures.migrate.phases import COMPLETED_LINE
     from kafkaops.procedures.migrate.state import MigrationState
@@ -52,7 +52,7 @@ def _problem(ctx: Context, state: object) -> tuple[str, str] | None:
     from kafkaops.procedures.services.pidfiles import read_pid
 
     assert isinstance(state, MigrationState)
-    user = _user_settings(ctx.settings, state)
+    user = user_settings(ctx.settings, state)
     paths = Paths(Path(state.configs["root"]))
     ctl = running.running_config(user, CONTROLLER)
     if ctl is None:

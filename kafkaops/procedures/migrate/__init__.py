@@ -109,7 +109,7 @@ def _begin(settings: Settings, health_check: HealthCheck, controller_port: int |
     return state
 
 
-def _user_settings(settings: Settings, state: MigrationState) -> Settings:
+def user_settings(settings: Settings, state: MigrationState) -> Settings:
     """The settings of the user's ZooKeeper-mode stack the migration started from (whatever the stack record says now)."""
     return settings.with_overrides(
         server_properties=Path(state.server_properties),
@@ -137,7 +137,7 @@ def migrate(
             state = None
         if state is None:
             state = _begin(settings, health_check, controller_port, progress)
-        user = _user_settings(settings, state)
+        user = user_settings(settings, state)
         java = find_java(user.java, user.kafkaops_home / "cache" / "java-version.json").path
         steps: dict[int, Callable[[Settings, MigrationState, str, Progress], None]] = {2: ph.phase2, 3: ph.phase3, 4: ph.phase4, 5: ph.phase5}
         result = MigrationResult(state.phase, IN_PROGRESS, state_file=str(paths.state))
@@ -213,7 +213,7 @@ def rollback(settings: Settings, progress: Progress = _noop) -> MigrationResult:
     t0 = time.monotonic()
     from kafkaops.procedures.services.pidfiles import stack_lock
 
-    user = _user_settings(settings, state)
+    user = user_settings(settings, state)
     with stack_lock(settings, "migrate", progress):
         notes = revert(user, state, progress)
         state.status = ROLLED_BACK
@@ -238,5 +238,5 @@ def migration_status(settings: Settings) -> MigrationStatus | None:
     if label is None:
         return None
     state = read_state(paths.state)
-    user = _user_settings(settings, state) if state is not None else settings
+    user = user_settings(settings, state) if state is not None else settings
     return MigrationStatus(label, state.phase if state else None, str(paths.state), running.what_runs(user, paths))
