@@ -142,6 +142,12 @@ def migrate(
         steps: dict[int, Callable[[Settings, MigrationState, str, Progress], None]] = {2: ph.phase2, 3: ph.phase3, 4: ph.phase4, 5: ph.phase5}
         result = MigrationResult(state.phase, IN_PROGRESS, state_file=str(paths.state))
         last = PHASES if finalize else 4
+        if state.phase > 1:
+            progress(f"resuming after phase {state.phase}: starting what it left running, if it stopped")
+            try:
+                ph.ensure_running(user, state, java, progress)
+            except KafkaopsError as exc:
+                raise _stopped(exc, user, state, state.phase + 1) from None
         for n in range(state.phase + 1, last + 1):
             progress(f"phase {n}: {PHASE_NAMES[n]}")
             try:

@@ -144,3 +144,20 @@ def phase5(settings: Settings, state: MigrationState, java: str, progress: Progr
     running.stop(settings, ZOOKEEPER, progress)
     kraft = running.for_broker(settings, paths.kraft_broker)
     record_cluster(kraft, read_layout(kraft), state.cluster_id)
+
+
+def ensure_running(settings: Settings, state: MigrationState, java: str, progress: Progress) -> None:
+    """On resume, what the last completed phase left running is started again if it stopped (a reboot, a crash).
+
+    Only a service that does not run at all is started, on the config of the last completed phase; one
+    that runs (on whatever config) is left to the next phase, which knows how to switch it.
+    """
+    from kafkaops.procedures.services.startup import start_zookeeper
+
+    paths = Paths(Path(state.configs["root"]))
+    start_zookeeper(settings, read_stack_config(settings), java, progress)
+    if state.phase >= 2 and running.running_config(settings, CONTROLLER) is None:
+        start_kraft(settings, paths.controller, CONTROLLER, java, progress)
+    broker = {1: Path(state.server_properties), 2: Path(state.server_properties), 3: paths.migration_broker}.get(state.phase, paths.kraft_broker)
+    if running.running_config(settings, KAFKA) is None:
+        restart_broker(settings, broker, java, progress)
