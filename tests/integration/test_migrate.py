@@ -197,6 +197,11 @@ def test_rollback_from_phase_4_returns_a_working_zookeeper_stack(zk_stack: Stack
     status = run_kafkaops(["status"], zk_stack.env, zk_stack.root)
     assert "migrating (phase 4 of 5)" in status.stdout + status.stderr
 
+    assert run_kafkaops(["up"], zk_stack.env, zk_stack.root).returncode == 5  # a migration's stack is not started by up
+    down = run_kafkaops(["down"], zk_stack.env, zk_stack.root)  # ... but down stops it, whatever config each service runs on
+    assert down.returncode == 0, down.stderr
+    assert zk.srvr("127.0.0.1", zk_stack.zk_port) is None and not services.status(settings).up
+
     r = run_kafkaops(["migrate", "--rollback"], zk_stack.env, zk_stack.root, timeout=600)
     assert r.returncode == 0, r.stderr
     assert "rolled back to ZooKeeper mode from phase 4" in r.stderr

@@ -22,9 +22,21 @@ from kafkaops.procedures.migrate.plan import Check, MigrationPlan, build_plan, r
 from kafkaops.procedures.migrate.snapshot import read_snapshot, to_dict
 from kafkaops.procedures.migrate.state import FINALIZED, IN_PROGRESS, PHASE_NAMES, PHASES, ROLLED_BACK, MigrationState, migration_label, read_state, write_state
 from kafkaops.procedures.services.config import Progress, _noop
+from kafkaops.procedures.services.shutdown import StopOutcome
 from kafkaops.settings import Settings, write_stack_record
 
-__all__ = ["MigrationPlan", "MigrationStatus", "migration_status", "MigrationResult", "migrate", "migration_label", "plan", "paths_of", "rollback"]
+__all__ = [
+    "MigrationPlan",
+    "MigrationStatus",
+    "migration_status",
+    "MigrationResult",
+    "migrate",
+    "migration_label",
+    "plan",
+    "paths_of",
+    "rollback",
+    "stop_during_migration",
+]
 
 RESUME = "kafkaops migrate --to kraft"
 ROLLBACK = "kafkaops migrate --rollback"
@@ -246,3 +258,18 @@ def migration_status(settings: Settings) -> MigrationStatus | None:
     state = read_state(paths.state)
     user = user_settings(settings, state) if state is not None else settings
     return MigrationStatus(label, state.phase if state else None, str(paths.state), running.what_runs(user, paths))
+
+
+def stop_during_migration(settings: Settings, progress: Progress = _noop) -> list[StopOutcome]:
+    """`kafkaops down` in the middle of a migration: the broker, the controller, then ZooKeeper, whatever config each runs on."""
+    from kafkaops.procedures.services.config import CONTROLLER, KAFKA, ZOOKEEPER
+    from kafkaops.procedures.services.pidfiles import stack_lock
+
+    state = read_state(paths_of(settings).state)
+    user = user_settings(settings, state) if state is not None else settings
+    out = []
+    with stack_lock(settings, "down", progress):
+        for service in (KAFKA, CONTROLLER, ZOOKEEPER):
+            stopped = running.stop(user, service, progress)
+            out.append(stopped or StopOutcome(service, "not-running"))
+    return out
