@@ -35,6 +35,9 @@ _quiet.propagate = False
 # The one copy: procedures import these rather than spelling the names again.
 NO_ANSWER = frozenset({"_TRANSPORT", "_TIMED_OUT", "_ALL_BROKERS_DOWN", "_RESOLVE"})  # no broker answered the client
 UNREACHABLE = NO_ANSWER | {"REQUEST_TIMED_OUT"}  # ... or a broker's answer came too late: "unreachable" (exit 4)
+# A metadata answer cut short ("Local: Partial response"), seen from a broker that has just started while the
+# cluster's controller changes (a ZooKeeper-to-KRaft migration): asked again within the timeout, like no answer.
+METADATA_RETRY = NO_ANSWER | {"_PARTIAL"}
 # A delivery that failed for a reason a rerun fixes once the broker is back (nothing acknowledged is lost).
 RETRIABLE = frozenset(
     {
@@ -196,7 +199,7 @@ def metadata(settings: Settings, timeout: float = 5.0, bootstrap: str | None = N
         except KafkaException as exc:
             err = exc.args[0] if exc.args else None
             code = err.name() if err is not None and hasattr(err, "name") else str(exc)
-            if code not in NO_ANSWER:
+            if code not in METADATA_RETRY:
                 raise KafkaopsError(f"metadata request to {address} failed: {err.str() if err is not None and hasattr(err, 'str') else exc}") from None
         if watch is not None:
             client.poll(0)  # serves the error and log reports into the watch

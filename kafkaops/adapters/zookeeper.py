@@ -152,3 +152,29 @@ def broker_ids(client: Any) -> list[int]:
         return sorted(int(x) for x in client.get_children("/brokers/ids"))
     except NoNodeError:
         return []
+
+
+def migration_znode(client: Any) -> dict[str, Any] | None:
+    """The /migration znode a KRaft controller in migration mode writes (kraft_controller_id, kraft_metadata_offset, ...); None when absent."""
+    from kazoo.exceptions import NoNodeError
+
+    try:
+        data, _ = client.get("/migration")
+    except NoNodeError:
+        return None
+    try:
+        value = json.loads(data.decode("utf-8"))
+    except (ValueError, AttributeError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def delete_tree(client: Any, path: str) -> bool:
+    """Delete a znode and its children (zookeeper-shell's ``deleteall``); False when it did not exist."""
+    from kazoo.exceptions import NoNodeError
+
+    try:
+        client.delete(path, recursive=True)
+    except NoNodeError:
+        return False
+    return True

@@ -172,6 +172,7 @@ def _mount() -> None:
     from kafkaops.cli import doctor as doctor_cli
     from kafkaops.cli import groups as groups_cli
     from kafkaops.cli import install as install_cli
+    from kafkaops.cli import migrate as migrate_cli
     from kafkaops.cli import produce as produce_cli
     from kafkaops.cli import profile as profile_cli
     from kafkaops.cli import reset as reset_cli
@@ -191,6 +192,7 @@ def _mount() -> None:
     db_cli.register(app)
     produce_cli.register(app)
     profile_cli.register(app)
+    migrate_cli.register(app)
     upgrade_cli.register(app)
 
 

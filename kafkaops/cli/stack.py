@@ -36,7 +36,8 @@ def up(
     new cluster id on the first start; a split layout (controller.properties beside a broker-only
     server.properties) starts the controller first, then the broker.
 
-    Safe to repeat: a stack that is already up is left as it is.
+    Safe to repeat: a stack that is already up is left as it is. Refused (exit 5) in the middle of a
+    migration: `kafkaops migrate --to kraft` starts its services and resumes.
 
     Example: kafkaops up
     """
@@ -45,6 +46,16 @@ def up(
     from kafkaops.procedures import services
 
     settings = get_settings(ctx, kafka_topic=topic, topic_partitions=partitions, topic_replication_factor=replication_factor, start_timeout=timeout, mode=mode)
+    from kafkaops.errors import RefusedError
+    from kafkaops.procedures.migrate import migration_status
+
+    migrating = migration_status(settings)
+    if migrating is not None:
+        raise RefusedError(
+            f"{migrating.label}: `kafkaops up` does not start a stack in the middle of a migration",
+            hint="`kafkaops migrate --to kraft` starts what the last phase left running and resumes; `kafkaops migrate --rollback` returns to ZooKeeper mode",
+            runbook="migration resume",
+        )
     t0 = time.monotonic()
     with ui.spinner("starting the stack") as spin:
         result = services.up(settings, progress=spin.update, ensure_topic=not no_topic, notice=ui.info)
@@ -84,15 +95,21 @@ def down(
 ) -> None:
     """Stop the broker (waiting for its clean shutdown), then ZooKeeper (KRaft split layout: the controller). Only what kafkaops started.
 
+    In the middle of a migration (`kafkaops migrate`) it stops the broker, the KRaft controller and ZooKeeper,
+    whatever config each runs on; `kafkaops migrate --to kraft` starts them again and resumes.
+
     Example: kafkaops down
     """
     from kafkaops import ui
     from kafkaops.cli import get_settings
-    from kafkaops.procedures import services
+    from kafkaops.procedures import migrate, services
 
     settings = get_settings(ctx, stop_timeout=timeout)
     with ui.spinner("stopping the stack") as spin:
-        result = services.down(settings, progress=spin.update, force=force, notice=ui.info)
+        if migrate.migration_status(settings) is not None:  # the services run on the migration's configs
+            result = services.DownResult(migrate.stop_during_migration(settings, progress=spin.update))
+        else:
+            result = services.down(settings, progress=spin.update, force=force, notice=ui.info)
     for svc in result.services:
         name = _label(services, svc.service, settings.kraft)
         if svc.action == "stopped":
@@ -122,15 +139,21 @@ def status(
     from kafkaops import ui
     from kafkaops.cli import get_settings
     from kafkaops.procedures import services
+    from kafkaops.procedures.migrate import migration_status
 
     settings = get_settings(ctx)
     st = services.status(settings)
+    migrating = migration_status(settings)
     if json_:
         from kafkaops.doctor.common import where_from
 
-        ui.print_json({**status_document(st), "settings": where_from(settings)})
+        ui.print_json({**status_document(st), "settings": where_from(settings), "migration": asdict(migrating) if migrating else None})
     else:
         render_status(st, settings)
+        if migrating is not None:
+            ui.warn(f"{migrating.label}: see {migrating.state_file}; resume with `kafkaops migrate --to kraft`, or `kafkaops migrate --rollback`")
+            for line in migrating.running:
+                ui.info(f"  {line}")
     if not st.up:
         raise typer.Exit(int(ExitCode.NOT_READY))
 

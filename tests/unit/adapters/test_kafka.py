@@ -143,3 +143,27 @@ def test_an_unknown_x_key_is_named() -> None:
     s = load_settings({"client_x": ("no.such.key=1",)}, env={})
     err = kafka.config_error(KafkaException(KafkaError(KafkaError._INVALID_ARG, 'No such configuration property: "no.such.key"')), s)
     assert err.message == "no.such.key (-X): librdkafka has no such setting"
+
+
+def test_a_partial_metadata_answer_is_asked_again_within_the_timeout(tmp_path) -> None:  # noqa: ANN001
+    """Regression: a broker just restarted during a migration answered 'Local: Partial response' once, and
+    the start-up wait (which retries only 'no answer') failed the whole migration phase."""
+    from types import SimpleNamespace
+
+    from confluent_kafka import KafkaError, KafkaException
+
+    from kafkaops.settings import load_settings
+
+    class Client:
+        calls = 0
+
+        def list_topics(self, timeout: float) -> object:
+            Client.calls += 1
+            if Client.calls == 1:
+                raise KafkaException(KafkaError(KafkaError._PARTIAL))
+            broker = SimpleNamespace(id=0, host="localhost", port=9092)
+            return SimpleNamespace(brokers={0: broker}, topics={}, cluster_id="cid", controller_id=0)
+
+    settings = load_settings(env={"KAFKAOPS_HOME": str(tmp_path)}, cwd=tmp_path)
+    info = kafka.metadata(settings, timeout=5.0, client=Client())
+    assert (info.cluster_id, [b.id for b in info.brokers], Client.calls) == ("cid", [0], 2)
