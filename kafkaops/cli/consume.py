@@ -26,6 +26,13 @@ Format = Annotated[
     str | None,
     typer.Option("--format", "-f", help="pretty | json | raw. Default: pretty on a terminal, json when stdout is a pipe or file."),
 ]
+Isolation = Annotated[
+    str,
+    typer.Option(
+        "--isolation",
+        help="read_committed (default: events of aborted or still open transactions are not shown, so an exactly-once pipeline's crash leaves no duplicates) or read_uncommitted (everything written, like Kafka's console consumer).",
+    ),
+]
 Keys = Annotated[bool | None, typer.Option("--keys/--no-keys", help="Show message keys. Default: yes for pretty and json, no for raw.")]
 
 
@@ -45,6 +52,7 @@ def consume(
     offset: Offset = None,
     fmt: Format = None,
     keys: Keys = None,
+    isolation: Isolation = "read_committed",
 ) -> None:
     """Read messages from a topic to stdout, saying on stderr where reading starts and why.
 
@@ -70,6 +78,7 @@ def consume(
         max_messages=max_messages,
         timeout=timeout,
         exit_at_end=exit_at_end,
+        isolation=isolation,
     )
     with graceful_stop() as stop:
         on_start = functools.partial(render_start, req=req, broker=settings.kafka_broker)

@@ -26,6 +26,10 @@ class ConsumeRequest:
     max_messages: int | None = None
     timeout: float | None = None  # stop after this many seconds without a message
     exit_at_end: bool = False
+    isolation: str = "read_committed"  # or read_uncommitted: also events of aborted and open transactions
+
+
+ISOLATION_LEVELS = ("read_committed", "read_uncommitted")
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,8 @@ def validate(req: ConsumeRequest) -> None:
         raise UsageError(f"--max-messages must be at least 1 (got {req.max_messages})")
     if req.timeout is not None and req.timeout <= 0:
         raise UsageError(f"--timeout must be more than 0 seconds (got {req.timeout:g})")
+    if req.isolation not in ISOLATION_LEVELS:
+        raise UsageError(f"--isolation must be {' or '.join(ISOLATION_LEVELS)} (got {req.isolation!r})")
 
 
 def parse_offset(raw: str | None) -> int | str | None:

@@ -32,6 +32,7 @@ class ProduceOptions:
     settle_timeout: float = DEFAULT_SETTLE_TIMEOUT
     preview: int = 5  # dry run: events shown
     skip_oversize: bool = False  # record rows too large for the topic in producer_skipped and go on
+    exactly_once: bool = False  # Kafka transactions, the position recovered from the topic (exactly_once.py)
 
 
 def validate(opts: ProduceOptions) -> None:
