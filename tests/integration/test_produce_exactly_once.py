@@ -75,7 +75,7 @@ def _kill_repeatedly(p: Any, rows: int, kills: int, rng: random.Random, *args: s
 
 def test_sigkill_at_random_points_duplicates_nothing(shared_stack, database_url: str, tmp_path: Path) -> None:
     """10 SIGKILLs over a 100k backlog, then a run to the end: a read_committed reader sees every row
-    exactly once (at-least-once, the same kills re-send the batches in flight: printed for comparison)."""
+    exactly once (the same kills without --exactly-once: bench/bench_produce_eos.py --kills)."""
     rows, kills = 100_000, 10
     seed = random.randrange(1 << 30)
     p = make_pipeline(shared_stack, database_url, tmp_path, partitions=2)
@@ -95,21 +95,6 @@ def test_sigkill_at_random_points_duplicates_nothing(shared_stack, database_url:
     aborted = sum(row_ids(p.settings, p.topic, "read_uncommitted").values()) - rows
     print(f"exactly-once, seed {seed}: killed at {killed_at}; {duplicates} duplicates read_committed, {aborted} aborted events read_uncommitted")
     assert duplicates == 0, f"seed {seed}: {duplicates} duplicates"
-
-
-def test_at_least_once_comparison(shared_stack, database_url: str, tmp_path: Path) -> None:
-    """The same kills without --exactly-once: nothing lost, the batches in flight sent twice (the
-    number is the report's comparison; the test only checks nothing is lost)."""
-    rows, kills = 100_000, 10
-    seed = random.randrange(1 << 30)
-    p = make_pipeline(shared_stack, database_url, tmp_path, partitions=2)
-    db.init(p.settings, demo=True)
-    db.seed(p.settings, rows)
-    killed_at = _kill_repeatedly(p, rows, kills, random.Random(seed), "--batch-size", "1000")
-    assert run_kafkaops(["produce", "--batch-size", "1000"], p.env, p.root).returncode == 0
-    seen = row_ids(p.settings, p.topic, "read_committed")
-    assert sorted(seen) == list(range(1, rows + 1))
-    print(f"at-least-once, seed {seed}: killed at {killed_at}; {sum(n - 1 for n in seen.values())} duplicates")
 
 
 def test_the_window_between_the_kafka_commit_and_the_offset_update(shared_stack, database_url: str, tmp_path: Path) -> None:
@@ -179,7 +164,7 @@ def test_broker_stopped_mid_run(running_stack, database_url: str, tmp_path: Path
     from kafkaops.adapters import processes
     from kafkaops.procedures import services
 
-    rows = 200_000
+    rows = 100_000
     p = make_pipeline(running_stack, database_url, tmp_path)
     db.init(p.settings, demo=True)
     db.seed(p.settings, rows)
@@ -206,3 +191,46 @@ def test_broker_stopped_mid_run(running_stack, database_url: str, tmp_path: Path
     assert p.offset() == rows
     seen = row_ids(p.settings, p.topic, "read_committed")
     assert sorted(seen) == list(range(1, rows + 1)) and set(seen.values()) == {1}
+
+
+def test_consume_isolation_agrees_with_the_jvm_console_consumer(shared_stack, kafka_home: Path) -> None:
+    """One aborted and one committed transaction: kafkaops consume shows the committed events only by
+    default and all of them with --isolation read_uncommitted; Kafka's console consumer agrees at
+    each level (its own default is read_uncommitted)."""
+    from confluent_kafka import Producer
+
+    from kafkaops.procedures.topics import ensure_topic
+    from tests.integration.test_consume import jvm_tool
+
+    topic = "eos-consume-" + uuid.uuid4().hex[:8]
+    ensure_topic(shared_stack.settings, topic, 1, 1)
+    producer = Producer(client_config(shared_stack.settings, **{"transactional.id": "t-" + uuid.uuid4().hex}))
+    producer.init_transactions(30)
+    for values, commit in ((["a1", "a2"], False), (["c1", "c2", "c3"], True)):  # aborted first: a reader that stops after 3 has skipped it
+        producer.begin_transaction()
+        for v in values:
+            producer.produce(topic, v.encode())
+        producer.flush(30)
+        (producer.commit_transaction if commit else producer.abort_transaction)(30)
+
+    def ours(*args: str) -> list[str]:
+        r = run_kafkaops(["consume", topic, "--from-beginning", "--exit-at-end", "--format", "raw", *args], shared_stack.env, shared_stack.root)
+        assert r.returncode == 0, r.stderr
+        return r.stdout.split()
+
+    def jvm(level: str, count: int) -> list[str]:
+        args = ("--bootstrap-server", shared_stack.broker, "--topic", topic, "--from-beginning", "--max-messages", str(count), "--isolation-level", level)
+        r = subprocess.run(
+            [*jvm_tool(kafka_home, "org.apache.kafka.tools.consumer.ConsoleConsumer"), *args, "--timeout-ms", "20000"],
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            timeout=120,
+            env=shared_stack.env,
+        )
+        return r.stdout.split()
+
+    assert ours() == ours("--isolation", "read_committed") == ["c1", "c2", "c3"]
+    assert ours("--isolation", "read_uncommitted") == ["a1", "a2", "c1", "c2", "c3"]
+    assert jvm("read_committed", 3) == ["c1", "c2", "c3"]
+    assert jvm("read_uncommitted", 5) == ["a1", "a2", "c1", "c2", "c3"]
