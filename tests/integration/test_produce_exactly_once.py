@@ -180,6 +180,7 @@ def test_broker_stopped_mid_run(running_stack, database_url: str, tmp_path: Path
     _, err = proc.communicate(timeout=120)
     print(f"exit {proc.returncode}: {err}")
     assert proc.returncode == 4, err
+    assert "rerun `kafkaops produce --exactly-once`" in err, err
     assert "Traceback" not in err
     stopped_at = p.offset()
     assert 1000 <= stopped_at < rows

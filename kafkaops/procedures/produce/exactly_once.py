@@ -97,8 +97,10 @@ class TransactionalTracker(DeliveryTracker):
             self.inflight.clear()
             errors = [e for b in batches for e in b.errors]
             if errors and not isinstance(exc, txn.FencedError):
-                raise delivery_error(errors, self.topic, self.delivery_timeout, self.broker, [k for b in batches for k in b.failed_keys]) from None
-            raise
+                exc = delivery_error(errors, self.topic, self.delivery_timeout, self.broker, [k for b in batches for k in b.failed_keys])
+            if exc.hint:  # the rerun that continues this pipeline
+                exc.hint = exc.hint.replace("rerun `kafkaops produce`", "rerun `kafkaops produce --exactly-once`")
+            raise exc from None
         self.inflight.clear()
         last = batches[-1]
         created = next((b.last_created_at for b in reversed(batches) if b.last_created_at is not None), None)

@@ -116,10 +116,13 @@ def test_the_batches_in_flight_commit_as_one_transaction_then_the_offset_and_tok
 
 def test_a_failed_commit_moves_nothing() -> None:
     conn = _Conn(0, "t0")
-    tracker, transactions, _ = _tracker(conn, fail=UnreachableError("Kafka at h:1 did not complete the transaction"))
+    tracker, transactions, _ = _tracker(
+        conn, fail=UnreachableError("Kafka at h:1 did not complete the transaction", hint="check the broker; rerun `kafkaops produce` once it is up")
+    )
     _send(tracker, 1, 10)
-    with pytest.raises(UnreachableError):
+    with pytest.raises(UnreachableError) as info:
         tracker.drain(until_below=1)
+    assert info.value.hint == "check the broker; rerun `kafkaops produce --exactly-once` once it is up"
     assert transactions.calls == ["begin", "commit", "abort"]
     assert (conn.last_id, conn.token) == (0, "t0") and not tracker.inflight
 
