@@ -57,7 +57,8 @@ def produce(
     130 interrupted.
 
     Example: kafkaops produce --max-rows 100
-    Example: kafkaops produce --exactly-once
+
+    Exactly once for read_committed readers: kafkaops produce --exactly-once
     """
     from kafkaops.cli import get_settings
     from kafkaops.cli.interrupt import graceful_stop
