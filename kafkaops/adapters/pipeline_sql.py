@@ -221,9 +221,21 @@ def ensure_eos_columns(conn: Any) -> None:
             "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass('producer_offsets') AND attname = ANY(%s) AND NOT attisdropped", (list(EOS_COLUMNS),)
         ).fetchall()
     }
+    from kafkaops.adapters.postgres import insufficient_privilege
+    from kafkaops.errors import ExitCode, KafkaopsError
+
     for column, ddl in EOS_COLUMNS.items():
         if column not in have:
-            conn.execute(f"ALTER TABLE producer_offsets ADD COLUMN IF NOT EXISTS {column} {ddl}")
+            try:
+                conn.execute(f"ALTER TABLE producer_offsets ADD COLUMN IF NOT EXISTS {column} {ddl}")
+            except Exception as exc:
+                if not insufficient_privilege(exc):
+                    raise
+                raise KafkaopsError(
+                    f"cannot add the column {column} that --exactly-once needs to producer_offsets: {str(exc).strip().splitlines()[0]}",
+                    hint="run `kafkaops produce --exactly-once` once as the owner of producer_offsets (it adds two columns; no offset changes)",
+                    exit_code=ExitCode.NOT_READY,
+                ) from None
 
 
 def eos_state(conn: Any, row: int) -> tuple[int, Any, str | None]:

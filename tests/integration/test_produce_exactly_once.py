@@ -235,3 +235,27 @@ def test_consume_isolation_agrees_with_the_jvm_console_consumer(shared_stack, ka
     assert ours("--isolation", "read_uncommitted") == ["a1", "a2", "c1", "c2", "c3"]
     assert jvm("read_committed", 3) == ["c1", "c2", "c3"]
     assert jvm("read_uncommitted", 5) == ["a1", "a2", "c1", "c2", "c3"]
+
+
+def test_a_role_that_cannot_add_the_columns_gets_one_clear_message(shared_stack, database_url: str, tmp_path: Path) -> None:
+    """The first exactly-once run adds two columns to producer_offsets; a role that may write offsets
+    but not alter the table gets exit 3 naming the fix, and the offset is untouched."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    p = make_pipeline(shared_stack, database_url, tmp_path)
+    db.init(p.settings, demo=True)
+    db.seed(p.settings, 10)
+    role = "writer_" + uuid.uuid4().hex[:8]
+    p.sql(f"CREATE ROLE {role} LOGIN PASSWORD 'pw-{role}'")
+    p.sql(f"GRANT SELECT, INSERT, UPDATE ON producer_offsets TO {role}")
+    p.sql(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {role}")
+    p.sql(f"GRANT SELECT ON livedb TO {role}")
+    parts = urlsplit(database_url)
+    env = {**p.env, "DATABASE_URL": urlunsplit(parts._replace(netloc=f"{role}:pw-{role}@{parts.hostname}:{parts.port}"))}
+
+    r = run_kafkaops(["produce", "--exactly-once"], env, p.root)
+    assert r.returncode == 3, r.stderr
+    assert "cannot add the column exactly_once that --exactly-once needs to producer_offsets: " in r.stderr, r.stderr
+    assert "run `kafkaops produce --exactly-once` once as the owner of producer_offsets" in r.stderr
+    assert f"pw-{role}" not in r.stderr and "Traceback" not in r.stderr
+    assert p.offset() == 0
