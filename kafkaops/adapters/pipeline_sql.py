@@ -238,6 +238,14 @@ def ensure_eos_columns(conn: Any) -> None:
                 ) from None
 
 
+def ran_exactly_once(conn: Any, row: int) -> bool:
+    """Whether producer_offsets row ``row`` is marked exactly-once (False without the column)."""
+    has = conn.execute(
+        "SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass('producer_offsets') AND attname = 'exactly_once' AND NOT attisdropped"
+    ).fetchone()[0]
+    return bool(has) and bool(conn.execute("SELECT exactly_once FROM producer_offsets WHERE id = %s", (row,)).fetchone()[0])
+
+
 def eos_state(conn: Any, row: int) -> tuple[int, Any, str | None]:
     """(last_id, last_created_at, txn_token) of producer_offsets row ``row``."""
     r = conn.execute("SELECT last_id, last_created_at, txn_token FROM producer_offsets WHERE id = %s", (row,)).fetchone()

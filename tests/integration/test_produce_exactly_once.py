@@ -126,6 +126,11 @@ def test_the_window_between_the_kafka_commit_and_the_offset_update(shared_stack,
     seen = row_ids(p.settings, p.topic, "read_committed")
     assert sorted(seen) == list(range(1, 3001)) and set(seen.values()) == {1}
 
+    db.seed(p.settings, 10)  # the same pipeline without the flag: allowed, and said
+    r = run_kafkaops(["produce"], p.env, p.root)
+    assert r.returncode == 0, r.stderr
+    assert f"public.livedb -> {p.topic} ran with --exactly-once before; this run is at-least-once" in r.stderr, r.stderr
+
 
 def test_a_newer_producer_fences_the_running_one(shared_stack, database_url: str, tmp_path: Path) -> None:
     """A second producer with the pipeline's transactional.id (a newer run whose database session does

@@ -172,6 +172,12 @@ def start(settings: Settings, conn: Any, ref: TableRef, topic: str, offset: Offs
     return ExactlyOnce(transactions, Offset(end, created_at, offset.row), new, recovered_from=last_id)
 
 
+def warn_if_downgraded(conn: Any, offset: Offset, pipeline: str, hooks: Hooks) -> None:
+    """A run without --exactly-once of a pipeline that ran with it says so (it stays allowed)."""
+    if offset.row is not None and pipeline_sql.ran_exactly_once(conn, offset.row):
+        hooks.warn(f"{pipeline} ran with --exactly-once before; this run is at-least-once (a crash may re-send the batches in flight): add --exactly-once")
+
+
 def _cas(conn: Any, row: int, old: int, old_token: str | None, new: int, created: Any, token: str, ref: TableRef, topic: str) -> None:
     if not pipeline_sql.advance_offset_txn(conn, row, old, old_token, new, created, token):
         raise RefusedError(

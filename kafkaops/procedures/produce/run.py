@@ -212,6 +212,8 @@ def produce(settings: Settings, opts: ProduceOptions, hooks: Hooks | None = None
         builder = EventBuilder(pipeline_sql.database_name(conn), ref, mapper)
         eos = exactly_once.start(settings, conn, ref, topic, offset, limit, opts, hooks) if opts.exactly_once and not opts.dry_run else None
         offset = eos.offset if eos else offset  # recovered from the topic if the last run's commit got there first
+        if not opts.exactly_once and not opts.dry_run:
+            exactly_once.warn_if_downgraded(conn, offset, f"{ref.qualified} -> {topic}", hooks)
         # Each offset UPDATE waits for its WAL flush, whatever the server's or role's default: after
         # a PostgreSQL crash the offset is the last one committed, so only the batches in flight are
         # re-sent (off lost up to ~3 x wal_writer_delay of commits: tens of thousands of rows).
