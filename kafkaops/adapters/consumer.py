@@ -87,7 +87,7 @@ def classify(message: Any) -> StreamEvent:
     return StreamEvent(kind, message.partition(), message.offset(), err.str())
 
 
-def _config(settings: Settings, group_id: str, from_beginning: bool) -> dict[str, Any]:
+def _config(settings: Settings, group_id: str, from_beginning: bool, isolation: str = "read_committed") -> dict[str, Any]:
     return kafka.client_config(
         settings,
         **{
@@ -96,6 +96,7 @@ def _config(settings: Settings, group_id: str, from_beginning: bool) -> dict[str
             "enable.auto.offset.store": False,
             "enable.partition.eof": True,
             "auto.offset.reset": "earliest" if from_beginning else "latest",
+            "isolation.level": isolation,  # read_committed: events of aborted (or still open) transactions are not shown
             # Read-ahead: once librdkafka's queue holds queued.min.messages (100,000, its default) it
             # pauses fetching for fetch.queue.backoff.ms, 1 s by default: a consumer that drains the
             # queue fast would wait for that second over and over. 10 ms keeps it fed.
@@ -104,10 +105,10 @@ def _config(settings: Settings, group_id: str, from_beginning: bool) -> dict[str
     )
 
 
-def open_consumer(settings: Settings, topic: str, group_id: str, from_beginning: bool) -> TopicConsumer:
+def open_consumer(settings: Settings, topic: str, group_id: str, from_beginning: bool, isolation: str = "read_committed") -> TopicConsumer:
     """A consumer for ``topic`` in group ``group_id`` that commits only when told to and reports partition
     ends; bad client settings raise one readable error (exit 2)."""
-    return TopicConsumer(settings, topic, kafka.consumer(settings, _config(settings, group_id, from_beginning)))
+    return TopicConsumer(settings, topic, kafka.consumer(settings, _config(settings, group_id, from_beginning, isolation)))
 
 
 class TopicConsumer:

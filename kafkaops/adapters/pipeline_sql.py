@@ -205,3 +205,68 @@ def advisory_lock_holder(conn: Any, key: int) -> tuple[int, str | None] | None:
         (key, key),
     ).fetchone()
     return (holder[0], holder[1]) if holder else None
+
+
+# --- exactly-once (produce --exactly-once) ---------------------------------------------------------
+
+EOS_COLUMNS = {"exactly_once": "boolean NOT NULL DEFAULT false", "txn_token": "text"}
+
+
+def ensure_eos_columns(conn: Any) -> None:
+    """producer_offsets.exactly_once (the pipeline runs with --exactly-once) and txn_token (the token
+    its open transaction's events carry), added on the first exactly-once run: nothing else changes."""
+    have = {
+        r[0]
+        for r in conn.execute(
+            "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass('producer_offsets') AND attname = ANY(%s) AND NOT attisdropped", (list(EOS_COLUMNS),)
+        ).fetchall()
+    }
+    from kafkaops.adapters.postgres import insufficient_privilege
+    from kafkaops.errors import ExitCode, KafkaopsError
+
+    for column, ddl in EOS_COLUMNS.items():
+        if column not in have:
+            try:
+                conn.execute(f"ALTER TABLE producer_offsets ADD COLUMN IF NOT EXISTS {column} {ddl}")
+            except Exception as exc:
+                if not insufficient_privilege(exc):
+                    raise
+                raise KafkaopsError(
+                    f"cannot add the column {column} that --exactly-once needs to producer_offsets: {str(exc).strip().splitlines()[0]}",
+                    hint="run `kafkaops produce --exactly-once` once as the owner of producer_offsets (it adds two columns; no offset changes)",
+                    exit_code=ExitCode.NOT_READY,
+                ) from None
+
+
+def ran_exactly_once(conn: Any, row: int) -> bool:
+    """Whether producer_offsets row ``row`` is marked exactly-once (False without the column)."""
+    has = conn.execute(
+        "SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass('producer_offsets') AND attname = 'exactly_once' AND NOT attisdropped"
+    ).fetchone()[0]
+    return bool(has) and bool(conn.execute("SELECT exactly_once FROM producer_offsets WHERE id = %s", (row,)).fetchone()[0])
+
+
+def eos_state(conn: Any, row: int) -> tuple[int, Any, str | None]:
+    """(last_id, last_created_at, txn_token) of producer_offsets row ``row``."""
+    r = conn.execute("SELECT last_id, last_created_at, txn_token FROM producer_offsets WHERE id = %s", (row,)).fetchone()
+    return int(r[0]), r[1], r[2]
+
+
+def advance_offset_txn(conn: Any, row: int, old: int, old_token: str | None, new: int, created_at: Any, new_token: str) -> bool:
+    """Compare-and-set of the offset and the transaction token together; marks the pipeline exactly-once."""
+    cur = conn.execute(
+        "UPDATE producer_offsets SET last_id = %s, last_created_at = coalesce(%s::timestamptz, last_created_at), txn_token = %s, exactly_once = true "
+        "WHERE id = %s AND last_id = %s AND txn_token IS NOT DISTINCT FROM %s",
+        (new, created_at, new_token, row, old, old_token),
+    )
+    return bool(cur.rowcount == 1)
+
+
+def created_at_upto(conn: Any, schema: str, name: str, has_created_at: bool, upto: int) -> Any:
+    """created_at of the newest row with ``id <= upto`` (None without such a row or column)."""
+    from psycopg import sql
+
+    if not has_created_at:
+        return None
+    row = conn.execute(sql.SQL("SELECT created_at FROM {} WHERE id <= %s ORDER BY id DESC LIMIT 1").format(sql.Identifier(schema, name)), (upto,)).fetchone()
+    return row[0] if row else None

@@ -45,6 +45,13 @@ UntilTime = Annotated[
         show_default=False,
     ),
 ]
+Isolation = Annotated[
+    str,
+    typer.Option(
+        "--isolation",
+        help="read_committed (default: events of aborted or still open transactions are not shown, so an exactly-once pipeline's crash leaves no duplicates) or read_uncommitted (everything written, like Kafka's console consumer).",
+    ),
+]
 Keys = Annotated[bool | None, typer.Option("--keys/--no-keys", help="Show message keys. Default: yes for pretty and json, no for raw.")]
 
 
@@ -66,6 +73,7 @@ def consume(
     until: UntilTime = None,
     fmt: Format = None,
     keys: Keys = None,
+    isolation: Isolation = "read_committed",
 ) -> None:
     """Read messages from a topic to stdout, saying on stderr where reading starts and why.
 
@@ -98,6 +106,7 @@ def consume(
         exit_at_end=exit_at_end,
         from_time=from_time,
         until_time=until_time,
+        isolation=isolation,
     )
     with graceful_stop() as stop:
         on_start = functools.partial(render_start, req=req, broker=settings.kafka_broker)

@@ -52,16 +52,26 @@ def produce(
             "--with-schema", help="With --envelope debezium: key and value in Kafka Connect's {schema, payload} form (JsonConverter with schemas.enable=true)."
         ),
     ] = False,
+    exactly_once: Annotated[
+        bool,
+        typer.Option(
+            "--exactly-once",
+            help="Kafka transactions (transactional.id kafkaops-<table>-<topic>): each run's batches commit atomically, a restarted run fences the old one and recovers its position from the topic, so a crash re-sends nothing to read_committed readers (`kafkaops consume`'s default).",
+        ),
+    ] = False,
 ) -> None:
     """Send the rows above the offset to Kafka; the offset moves only past rows Kafka acknowledged.
 
     Exit codes: 0 sent (or nothing new), 1 Kafka rejected events or a row is too large for the
     topic (the message names it), 2 bad settings or options (or a table without an integer id),
     3 a table/topic is missing or open transactions did not settle, 4 broker or database
-    unreachable (or no acknowledgement in time), 5 refused (another producer runs, or the offset
-    is ahead of the table), 130 interrupted.
+    unreachable (or no acknowledgement in time), 5 refused (another producer runs, the offset
+    is ahead of the table, or with --exactly-once a newer producer of the pipeline fenced this one),
+    130 interrupted.
 
     Examples: kafkaops produce --max-rows 100; kafkaops produce --envelope debezium --with-schema
+
+    Exactly once for read_committed readers: kafkaops produce --exactly-once
     """
     from kafkaops.cli import get_settings
     from kafkaops.cli.interrupt import graceful_stop
@@ -83,6 +93,7 @@ def produce(
         skip_oversize=skip_oversize,
         envelope=envelope,
         with_schema=with_schema,
+        exactly_once=exactly_once,
     )
     with graceful_stop(_say_stopping) as stop, RunRenderer(settings.kafka_broker) as render:
         result = proc.produce(settings, opts, render, stop)

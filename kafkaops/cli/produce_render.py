@@ -53,6 +53,11 @@ class RunRenderer(proc.Hooks):
 
         ui.warn(message)
 
+    def warn(self, message: str) -> None:
+        from kafkaops import ui
+
+        ui.warn(message)
+
 
 def render_dry_run(result: proc.ProduceResult, *, skip_oversize: bool) -> None:
     """What a dry run would send (stdout: the preview) and what it would do (stderr)."""

@@ -29,6 +29,10 @@ class ConsumeRequest:
     exit_at_end: bool = False
     from_time: int | None = None  # epoch ms: start at the first message at or after it (--from)
     until_time: int | None = None  # epoch ms: stop each partition at the first message after it (--until)
+    isolation: str = "read_committed"  # or read_uncommitted: also events of aborted and open transactions
+
+
+ISOLATION_LEVELS = ("read_committed", "read_uncommitted")
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,8 @@ def validate(req: ConsumeRequest) -> None:
         raise UsageError(f"--max-messages must be at least 1 (got {req.max_messages})")
     if req.timeout is not None and req.timeout <= 0:
         raise UsageError(f"--timeout must be more than 0 seconds (got {req.timeout:g})")
+    if req.isolation not in ISOLATION_LEVELS:
+        raise UsageError(f"--isolation must be {' or '.join(ISOLATION_LEVELS)} (got {req.isolation!r})")
 
 
 def _validate_times(req: ConsumeRequest) -> None:

@@ -261,7 +261,7 @@ def open_session(settings: Settings, req: ConsumeRequest) -> Iterator[ConsumerSe
     """
     validate(req)
     group = req.group or f"kafkaops-consume-{os.getpid()}-{uuid.uuid4().hex[:8]}"  # never joined, never committed
-    consumer = open_consumer(settings, req.topic, group, req.from_beginning)  # bad settings: one readable error, exit 2
+    consumer = open_consumer(settings, req.topic, group, req.from_beginning, req.isolation)  # bad settings: one readable error, exit 2
     session: ConsumerSession | None = None
     try:
         session = ConsumerSession(settings, req, consumer, _start(settings, req, consumer))

@@ -33,6 +33,7 @@ The package, one module per part of the run:
 - ``reader``: the batch reader, reading ahead on its own connections (step 5);
 - ``delivery``: the delivery tracker, the batches in flight and their reports (step 6);
 - ``committer``: the offset committer, compare-and-set past acknowledged batches, and ``finish()``;
+- ``exactly_once``: ``--exactly-once``: Kafka transactions, the position recovered from the topic;
 - ``run``: one run end to end, ``produce()``.
 
 The SQL lives in ``kafkaops/adapters/pipeline_sql.py``, the producer's Kafka client in

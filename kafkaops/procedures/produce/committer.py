@@ -24,7 +24,7 @@ class OffsetCommitter:
 
     def commit(self, batch: Batch) -> None:
         """Compare-and-set: the offset moves from what this run last wrote, or the run stops."""
-        if not pipeline_sql.advance_offset(self.conn, self.row, self.committed, batch.last_id, batch.last_created_at):
+        if not self.advance(batch):
             raise RefusedError(
                 f"producer_offsets row id={self.row} ({self.pipeline}) is no longer at {self.committed}: something else changed it during this run",
                 hint="find who writes producer_offsets (only one producer may run); then rerun `kafkaops produce`",
@@ -34,6 +34,10 @@ class OffsetCommitter:
             self.committed_created_at = batch.last_created_at
         self.sent += batch.count
         self.hooks.progress(self.sent, self.total)
+
+    def advance(self, batch: Batch) -> bool:
+        """The compare-and-set itself (the exactly-once committer moves its transaction token too)."""
+        return pipeline_sql.advance_offset(self.conn, self.row, self.committed, batch.last_id, batch.last_created_at)
 
     def finish(self, tracker: DeliveryTracker) -> None:
         """However the run ends: what is in flight gets its reports (bounded) and the acknowledged

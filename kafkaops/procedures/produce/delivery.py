@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -86,10 +87,13 @@ class DeliveryTracker:
         """The idempotent producer, its size limits following the topic's max.message.bytes."""
         self.producer = kafka_producer.open_producer(settings, self.delivery_timeout, max_message_bytes, self.fatal.append)
 
-    def send(self, batch: Batch, rows: list[tuple[Any, ...]]) -> int:
-        """Queue a batch's events (key, created_at, value; None: not sent, the offset passes it)."""
+    def send(self, batch: Batch, rows: list[tuple[Any, ...]], headers: Any = None) -> int:
+        """Queue a batch's events (key, created_at, value; None: not sent, the offset passes it),
+        each with ``headers`` if given."""
         refused = kafka_producer.refusal_class()
         topic, produce, poll, ack = self.topic, self.producer.produce, self.producer.poll, batch.ack
+        if headers is not None:
+            produce = functools.partial(produce, headers=headers)
         n = 0
         for key, _created, v in rows:
             if v is None:  # skipped (by the mapper, or too large with --skip-oversize)

@@ -24,6 +24,7 @@ from kafkaops.procedures.db import (
     session,
     take_lock,
 )
+from kafkaops.procedures.produce import exactly_once
 from kafkaops.procedures.produce.committer import OffsetCommitter
 from kafkaops.procedures.produce.debezium import event_builder
 from kafkaops.procedures.produce.delivery import Batch, DeliveryTracker, check_topic
@@ -211,6 +212,10 @@ def produce(settings: Settings, opts: ProduceOptions, hooks: Hooks | None = None
         check_topic(settings, topic)
         limit = topic_limit(settings, topic)
         builder = event_builder(conn, ref, opts.envelope, opts.with_schema, mapper)
+        eos = exactly_once.start(settings, conn, ref, topic, offset, limit, opts, hooks) if opts.exactly_once and not opts.dry_run else None
+        offset = eos.offset if eos else offset  # recovered from the topic if the last run's commit got there first
+        if not opts.exactly_once and not opts.dry_run:
+            exactly_once.warn_if_downgraded(conn, offset, f"{ref.qualified} -> {topic}", hooks)
         # Each offset UPDATE waits for its WAL flush, whatever the server's or role's default: after
         # a PostgreSQL crash the offset is the last one committed, so only the batches in flight are
         # re-sent (off lost up to ~3 x wal_writer_delay of commits: tens of thousands of rows).
@@ -231,6 +236,8 @@ def produce(settings: Settings, opts: ProduceOptions, hooks: Hooks | None = None
             return _dry_run(conn, ref, builder, offset.last_id, level, opts, result, pending, limit)
 
         run = Run(settings, opts, conn, ref, builder, hooks, stop, row=offset.row or 0, committed=offset.last_id, limit=limit, dsn=database_url(settings))
+        if eos:
+            eos.install(run)
         run.committer.total = pending
         run.open_producer()
         hooks.initialized(plan)

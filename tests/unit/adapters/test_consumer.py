@@ -63,3 +63,11 @@ def test_any_other_error_fails_at_once() -> None:
     with pytest.raises(KafkaopsError, match="cannot read the group's committed offsets"):
         _consumer(client).committed([0], timeout=10.0)
     assert len(client.calls) == 1
+
+
+def test_the_consumer_reads_committed_events_unless_told_otherwise() -> None:
+    from kafkaops.adapters.consumer import _config
+
+    settings = load_settings(env={})
+    assert _config(settings, "g", True)["isolation.level"] == "read_committed"
+    assert _config(settings, "g", True, "read_uncommitted")["isolation.level"] == "read_uncommitted"

@@ -126,6 +126,7 @@ def test_describe_ranges() -> None:
         ({"partition": 0, "offset": 3, "from_beginning": True}, "--offset and --from-beginning both choose"),
         ({"max_messages": 0}, "--max-messages must be at least 1"),
         ({"timeout": 0.0}, "--timeout must be more than 0 seconds"),
+        ({"isolation": "committed"}, "--isolation must be read_committed or read_uncommitted"),
     ],
 )
 def test_bad_combinations_are_usage_errors(kw: dict, message: str) -> None:
