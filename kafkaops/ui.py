@@ -161,3 +161,58 @@ def print_message(header: str, value: Any, value_format: str | None, details: Se
 
 def print_data_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     print_table(None, columns, rows)
+
+
+Section = tuple[str, Sequence[str], Sequence[Sequence[Any]]]  # title, columns, rows
+
+
+def print_json_line(data: Any) -> None:
+    """One JSON document on one line of stdout (a stream of them: one per refresh)."""
+    sys.stdout.write(json.dumps(data, default=str, separators=(",", ":")) + "\n")
+    sys.stdout.flush()
+
+
+def sections(parts: Sequence[Section], footer: Sequence[str] = ()) -> Any:
+    """Tables under their titles, then footer lines: one renderable (for live())."""
+    from rich.console import Group
+    from rich.text import Text
+
+    shown: list[Any] = []
+    for title, columns, rows in parts:
+        shown.append(Text(redact_text(title), style="bold"))  # above the table, never wrapped to its width
+        if columns:
+            table = Table(show_edge=False, pad_edge=False)
+            for col in columns:
+                table.add_column(col)
+            for row in rows:
+                table.add_row(*("" if cell is None else escape(str(cell)) for cell in row))
+            shown.append(table)
+        shown.append(Text(""))
+    shown += [Text(redact_text(line), style="dim") for line in footer]
+    return Group(*shown)
+
+
+def render_text(renderable: Any, width: int = 120) -> str:
+    """What ``renderable`` looks like, as plain text (tests, and anything that wants the picture without a terminal)."""
+    import io
+
+    console = Console(width=width, record=True, file=io.StringIO(), color_system=None)
+    console.print(renderable)
+    return console.export_text()
+
+
+@contextmanager
+def live() -> Iterator[Callable[[Sequence[Section], Sequence[str]], None]]:
+    """A view on stdout redrawn in place; yields ``show(sections, footer)``. The last picture stays when it ends."""
+    from rich.live import Live
+
+    with Live(console=out, auto_refresh=False, transient=False, redirect_stdout=False, redirect_stderr=False) as view:
+
+        def show(parts: Sequence[Section], footer: Sequence[str] = ()) -> None:
+            view.update(sections(parts, footer), refresh=True)
+
+        yield show
+
+
+def stdout_is_terminal() -> bool:
+    return out.is_terminal
