@@ -188,7 +188,7 @@ def sections(parts: Sequence[Section], footer: Sequence[str] = ()) -> Any:
                 table.add_row(*("" if cell is None else escape(str(cell)) for cell in row))
             shown.append(table)
         shown.append(Text(""))
-    shown += [Text(redact_text(line), style="dim") for line in footer]
+    shown += [Text(redact_text(line), style="dim", overflow="fold") for line in footer]
     return Group(*shown)
 
 

@@ -137,6 +137,7 @@ def get_settings(ctx: typer.Context, **flags: object) -> "Settings":
 
 
 def _mount() -> None:
+    from kafkaops.cli import bundle as bundle_cli
     from kafkaops.cli import consume as consume_cli
     from kafkaops.cli import db as db_cli
     from kafkaops.cli import doctor as doctor_cli
@@ -158,6 +159,7 @@ def _mount() -> None:
     topics_cli.register(app)
     db_cli.register(app)
     produce_cli.register(app)
+    bundle_cli.register(app)
 
 
 _mount()
