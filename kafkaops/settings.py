@@ -350,7 +350,7 @@ def load_settings(
     dotenv = read_env_file(used_env_file) if used_env_file is not None else {}
     given = {k: v for k, v in (flags or {}).items() if v is not None}
     raw, sources = _raw_values(given, env, dotenv)
-    home = _path(raw["kafkaops_home"], default_kafkaops_home())
+    home = Path(raw["kafkaops_home"]).expanduser() if raw["kafkaops_home"] else default_kafkaops_home()  # platformdirs only when needed
     record = read_stack_record(home)
     if record:
         raw, sources = _raw_values(given, env, dotenv, record)
