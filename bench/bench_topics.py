@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -53,10 +54,17 @@ def contenders(baseline: Path | None) -> dict[str, tuple[list[str], dict[str, st
     }
 
 
-def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, str]:
+CPU: dict[str, list[float]] = {}  # contender -> CPU seconds (user + system) per run: less swayed by other load than wall time
+
+
+def timed(cmd: list[str], env: dict[str, str], name: str | None = None) -> tuple[float, str]:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     elapsed = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if name is not None:
+        CPU.setdefault(name, []).append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
     if res.returncode != 0:
         raise SystemExit(f"{cmd[0]} failed ({res.returncode}):\n{res.stderr}")
     return elapsed, res.stdout
@@ -106,9 +114,9 @@ def main() -> None:
         samples: dict[str, list[float]] = {"jvm": [], **{name: [] for name in runners}, **{f"{name} --help": [] for name in runners}}
         for _ in range(args.runs):  # alternating, so that a burst of load hits every contender alike
             for name, (cmd, extra) in runners.items():
-                samples[name].append(timed([*cmd, "topics", "list"], {**env, **extra})[0])
-                samples[f"{name} --help"].append(timed([*cmd, "--help"], {**env, **extra})[0])
-            samples["jvm"].append(timed(jvm, env)[0])
+                samples[name].append(timed([*cmd, "topics", "list"], {**env, **extra}, name)[0])
+                samples[f"{name} --help"].append(timed([*cmd, "--help"], {**env, **extra}, f"{name} --help")[0])
+            samples["jvm"].append(timed(jvm, env, "jvm")[0])
     finally:
         cleanup.close()
         shutil.rmtree(tmp, ignore_errors=True)
@@ -117,13 +125,14 @@ def main() -> None:
     j = stats["jvm"]
     ratios = {name: (round(j["median"] / stats[name]["median"], 2), round(j["min"] / stats[name]["min"], 2)) for name in runners}
     print(f"\n`topics list`, {args.runs} runs each, {len(jvm_names)} topics, Kafka {settings.kafka_version}, {java.version_line}\n")
-    print("| contender | command | median (s) | min (s) | max (s) | JVM / this (median) | (min) |")
-    print("|---|---|---|---|---|---|---|")
+    cpu = {name: summary(values) for name, values in CPU.items()}
+    print("| contender | command | median (s) | min (s) | max (s) | JVM / this (median) | (min) | CPU median (s) |")
+    print("|---|---|---|---|---|---|---|---|")
     for name, st in stats.items():
         what = "`kafka-topics --list` (TopicCommand)" if name == "jvm" else ("`--help`" if name.endswith("--help") else "`topics list`")
         ratio = ratios.get(name)
         cells = f"{ratio[0]}x | {ratio[1]}x" if ratio else " | "
-        print(f"| {name} | {what} | {st['median']:.3f} | {st['min']:.3f} | {st['max']:.3f} | {cells} |")
+        print(f"| {name} | {what} | {st['median']:.3f} | {st['min']:.3f} | {st['max']:.3f} | {cells} | {cpu[name]['median']:.3f} |")
     ratio = ratios["kafkaops"][0]
     help_median = stats["kafkaops --help"]["median"]
     print(f"\nkafkaops is {ratio}x faster than the JVM tool (median); target: at least 4x -> {'met' if ratio >= 4 else 'NOT met'}")
@@ -139,6 +148,7 @@ def main() -> None:
             "baseline_src": str(args.baseline_src) if args.baseline_src else None,
             "jvm_main_class": "org.apache.kafka.tools.TopicCommand",
             "stats": stats,
+            "cpu": cpu,
             "ratios_median_min": ratios,
             "load_average": list(os.getloadavg()),
             "target_met": ratio >= 4 and help_median < 0.15,
