@@ -229,11 +229,12 @@ def logs(
         raise UsageError("-n must be 0 or more")
     settings = get_settings(ctx)
     path = logs_proc.log_file(settings, logs_proc.log_service(settings, aliases[service]))
-    for line in logs_proc.last_lines(path, lines):
+    shown, end = logs_proc.tail(path, lines)
+    for line in shown:
         typer.echo(line)
     if follow:
         try:
-            for line in logs_proc.follow(path):
+            for line in logs_proc.follow(path, start=end):
                 typer.echo(line)
         except KeyboardInterrupt:
             return

@@ -33,6 +33,16 @@ def log_service(settings: Settings, service: str) -> str:
     return service
 
 
+def tail(path: Path, n: int) -> tuple[list[str], int]:
+    """The last ``n`` complete lines and the byte offset just after them: where ``follow(start=...)`` goes
+    on, so that no line written in between is lost or printed twice (an unfinished last line comes later)."""
+    with open(path, "rb") as fh:
+        data = fh.read()
+    end = data.rfind(b"\n") + 1
+    lines = data[:end].decode("utf-8", errors="replace").split("\n")[:-1]
+    return ([line.rstrip("\r") for line in lines[-n:]] if n else []), end
+
+
 def last_lines(path: Path, n: int) -> list[str]:
     if n == 0:
         return []
@@ -40,15 +50,16 @@ def last_lines(path: Path, n: int) -> list[str]:
         return [line.rstrip("\n") for line in deque(fh, maxlen=n)]
 
 
-def follow(path: Path, poll: float = 0.25, *, sleep: Callable[[float], None] = time.sleep) -> Iterator[str]:
-    """New lines as they are written, like ``tail -F``: from the end of the file on.
+def follow(path: Path, poll: float = 0.25, *, sleep: Callable[[float], None] = time.sleep, start: int | None = None) -> Iterator[str]:
+    """New lines as they are written, like ``tail -F``: from byte ``start`` (from :func:`tail`), else the end.
 
     The file is opened for each read and closed again before waiting: a handle held between reads
     would, on Windows, block log4j's rollover (it renames server.log). A file that was renamed away
     and re-created (another file id) or truncated (smaller than what was read) is read from its start.
     A line is yielded only once its newline is written.
     """
-    pos, ident = _size_and_id(path)
+    size, ident = _size_and_id(path)
+    pos = size if start is None else start
     pending = b""
     while True:
         now = _size_and_id(path)

@@ -7,6 +7,7 @@ windows-file-lock). Deleting a topic and a short retention both make the broker 
 
 from __future__ import annotations
 
+import re
 import sys
 
 from kafkaops.adapters import network
@@ -19,14 +20,34 @@ PLATFORM = sys.platform  # tests set it to "win32" to exercise the Windows branc
 
 
 def broker_on_windows(settings: Settings, platform: str | None = None) -> bool:
-    """Whether the configured broker runs on this machine and this machine is Windows.
-
-    A remote broker's operating system is not known from here: no warning for it.
-    """
-    if not (platform or PLATFORM).startswith("win"):
-        return False
+    """Whether the configured broker runs on Windows: on this machine, this machine's platform; on
+    another, whether its log.dirs (DescribeConfigs of the controller or first broker) is a Windows path
+    (a drive letter). A broker that does not answer that question gets no warning."""
     host, _ = network.split_hostport(settings.kafka_broker, 9092)
-    return network.is_local(host, timeout=0.5)
+    if network.is_local(host, timeout=0.5):
+        return (platform or PLATFORM).startswith("win")
+    return any(_WINDOWS_PATH.match(d.strip()) for d in (remote_log_dirs(settings) or "").split(","))
+
+
+_WINDOWS_PATH = re.compile(r"^[A-Za-z]:[\\/]")
+
+
+def remote_log_dirs(settings: Settings) -> str | None:
+    """log.dirs (else log.dir) as a remote broker describes itself; None when it does not answer."""
+    from kafkaops.adapters import kafka_configs
+    from kafkaops.adapters.kafka import admin, metadata
+    from kafkaops.errors import KafkaopsError
+
+    try:
+        client = admin(settings)
+        md = metadata(settings, timeout=3.0, client=client)
+        broker_id = md.controller_id if md.controller_id is not None else min((b.id for b in md.brokers), default=None)
+        if broker_id is None:
+            return None
+        values = {c.name: c.value for c in kafka_configs.broker_configs(client, broker_id, 3.0)}
+    except KafkaopsError:
+        return None
+    return values.get("log.dirs") or values.get("log.dir")
 
 
 def short_retention(configs: dict[str, str]) -> list[str]:

@@ -68,3 +68,25 @@ def test_follow_reads_from_the_start_after_truncation(tmp_path: Path) -> None:
     log.write_text("a long line before\n")
     lines, _ = _run(log, [lambda: log.write_text("short\n")])
     assert lines == ["short"]
+
+
+def test_tail_then_follow_loses_no_line_written_in_between(tmp_path: Path) -> None:
+    log = tmp_path / "server.log"
+    log.write_text("one\ntwo\nthr")
+    shown, end = logs.tail(log, 1)
+    assert shown == ["two"]  # complete lines only: "thr" is not finished yet
+    _append(log, "ee\nfour\n")()  # written after the tail was read, before following began
+    lines, _ = _run_from(log, end)
+    assert lines == ["three", "four"]
+
+
+def _run_from(path: Path, start: int) -> tuple[list[str], list[bool]]:
+    lines: list[str] = []
+
+    def sleep(_seconds: float) -> None:
+        raise _Stop
+
+    with pytest.raises(_Stop):
+        for line in logs.follow(path, poll=0, sleep=sleep, start=start):
+            lines.append(line)
+    return lines, []
