@@ -60,7 +60,8 @@ CPU: dict[str, list[float]] = {}  # contender -> CPU seconds (user + system) per
 def timed(cmd: list[str], env: dict[str, str], name: str | None = None) -> tuple[float, str]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    # cwd: a folder with no kafkaops in it, so that `python -m kafkaops` takes the tree PYTHONPATH names
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, cwd=tempfile.gettempdir())
     elapsed = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if name is not None:
