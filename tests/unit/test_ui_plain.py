@@ -52,3 +52,13 @@ def test_topics_list_style_output_on_a_pipe_never_imports_rich() -> None:
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, stdin=subprocess.DEVNULL)
     assert r.stdout == "a ┃ b\n━━╇━━\nx │ 1\nFalse\n"
     assert r.stderr == "hidden\nwarning: w\nerror: m\nhint: h\nsee: kafkaops runbook r\n"
+
+
+def test_help_imports_no_client_library_no_rich_and_no_procedure() -> None:
+    code = (
+        "import sys; sys.argv = ['kafkaops', '--help']\nfrom kafkaops.cli import main\ntry:\n    main()\nexcept SystemExit:\n    pass\n"
+        "heavy = ('rich', 'confluent_kafka', 'psycopg', 'kazoo', 'psutil', 'platformdirs', 'jproperties', 'kafkaops.procedures', 'kafkaops.adapters')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy or m.startswith(heavy)), file=sys.stderr)"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    assert r.stderr.strip().splitlines()[-1] == "[]"
