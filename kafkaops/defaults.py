@@ -12,3 +12,5 @@ DEFAULT_DELIVERY_TIMEOUT = 30.0  # seconds Kafka has to acknowledge an event bef
 DEFAULT_SETTLE_TIMEOUT = 10.0  # seconds the settle gate waits for in-flight inserts
 
 TOPIC_WAIT_TIMEOUT = 30.0  # how long topic create and delete wait for the cluster to reflect the change
+
+DEFAULT_MIRROR = "https://archive.apache.org/dist/kafka"  # where `install --source apache` downloads Kafka

@@ -391,7 +391,7 @@ def load_settings(
     given = {k: v for k, v in (flags or {}).items() if v is not None}
     x_items: tuple[str, ...] = tuple(given.pop("client_x", None) or ())  # type: ignore[arg-type]
     raw, sources = _raw_values(given, env, dotenv)
-    home = _path(raw["kafkaops_home"], default_kafkaops_home())
+    home = Path(raw["kafkaops_home"]).expanduser() if raw["kafkaops_home"] else default_kafkaops_home()  # platformdirs only when needed
     record = read_stack_record(home)
     chosen = _profile(raw, sources, {**dotenv, **env})
     if record or chosen:

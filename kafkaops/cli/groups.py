@@ -5,6 +5,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from kafkaops.cli.stack import WATCH_COUNT_HELP, WATCH_INTERVAL_HELP
+
 if TYPE_CHECKING:
     from kafkaops.procedures.groups import ResetPlan
 
@@ -47,18 +49,36 @@ def list_(
 @groups_app.command("describe")
 def describe(
     ctx: typer.Context,
-    group: Annotated[str, typer.Argument(help="The consumer group.")],
-    json_: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")] = False,
+    group: Annotated[str | None, typer.Argument(help="The consumer group (with --watch it may be left out: every group).")] = None,
+    json_: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout (with --watch: one JSON line per refresh).")] = False,
+    watch: Annotated[bool, typer.Option("--watch", "-w", help="Refresh in place until Ctrl+C: per partition lag, each group's lag trend.")] = False,
+    interval: Annotated[float, typer.Option("--interval", help=WATCH_INTERVAL_HELP)] = 2.0,
+    count: Annotated[int | None, typer.Option("--count", help=WATCH_COUNT_HELP)] = None,
 ) -> None:
     """Show a group's state, members, and per partition its committed offset, end offset and lag.
 
-    Example: kafkaops groups describe analytics
+    --watch redraws every --interval seconds: the pipeline topic's end offsets and messages/s, and per
+    group (GROUP, or every group) its lag per partition and whether the total went up, down or stayed
+    flat since the last refresh. Ctrl+C leaves the last picture (exit 0); without a terminal (or with
+    --json) one JSON line per refresh; --count N stops after N refreshes.
+
+    Example: kafkaops groups describe analytics --watch
     """
     from kafkaops import ui
     from kafkaops.cli import get_settings
+    from kafkaops.errors import UsageError
     from kafkaops.procedures import groups
 
     settings = get_settings(ctx)
+    if watch:
+        from kafkaops.cli import watch as watching
+        from kafkaops.procedures import watch as snapshots
+
+        watching.check(interval, count)
+        watching.run(lambda prev: snapshots.take(settings, prev, stack=False, group=group), interval=interval, count=count, json_lines=json_, partitions=True)
+        return
+    if group is None:
+        raise UsageError("name the consumer group to describe", hint="kafkaops groups list shows them; --watch without a group watches them all")
     d = groups.describe(settings, group)
     if json_:
         doc = asdict(d)

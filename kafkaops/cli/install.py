@@ -4,7 +4,7 @@ from typing import Annotated
 
 import typer
 
-from kafkaops.procedures.install import DEFAULT_MIRROR
+from kafkaops.defaults import DEFAULT_MIRROR
 
 
 def register(app: typer.Typer) -> None:

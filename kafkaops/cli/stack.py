@@ -9,6 +9,9 @@ import typer
 from kafkaops.errors import ExitCode
 from kafkaops.text import format_uptime
 
+WATCH_INTERVAL_HELP = "Seconds between two refreshes of --watch."
+WATCH_COUNT_HELP = "Stop --watch after this many refreshes (default: until Ctrl+C)."
+
 
 def register(app: typer.Typer) -> None:
     app.command("up")(up)
@@ -126,9 +129,22 @@ def down(
 
 def status(
     ctx: typer.Context,
-    json_: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")] = False,
+    json_: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout (with --watch: one JSON line per refresh).")] = False,
+    watch: Annotated[
+        bool,
+        typer.Option(
+            "--watch", "-w", help="Refresh in place until Ctrl+C: services, the topic's end offsets and messages/s, group lag and trend, pending rows."
+        ),
+    ] = False,
+    interval: Annotated[float, typer.Option("--interval", help=WATCH_INTERVAL_HELP)] = 2.0,
+    count: Annotated[int | None, typer.Option("--count", help=WATCH_COUNT_HELP)] = None,
 ) -> None:
     """Show each service's state, pid, port, uptime and health. Exit code 0 only when the whole stack is up.
+
+    --watch redraws a live view every --interval seconds: each service's state, the pipeline topic's end
+    offsets and messages/s, each consumer group's lag and its trend, and the producer's pending rows.
+    Ctrl+C leaves the last picture on a normal screen (exit 0). Without a terminal (or with --json) it
+    prints one JSON line per refresh instead; --count N stops after N refreshes.
 
     When KAFKA_BROKER / ZOOKEEPER_CONNECT name another cluster than the local stack (another host, or
     another port of this one), it shows that cluster (reachable, cluster id, brokers, topic) and no local
@@ -142,6 +158,13 @@ def status(
     from kafkaops.procedures.migrate import migration_status
 
     settings = get_settings(ctx)
+    if watch:
+        from kafkaops.cli import watch as watching
+        from kafkaops.procedures import watch as snapshots
+
+        watching.check(interval, count)
+        watching.run(lambda prev: snapshots.take(settings, prev), interval=interval, count=count, json_lines=json_)
+        return
     st = services.status(settings)
     migrating = migration_status(settings)
     if json_:
@@ -237,11 +260,12 @@ def logs(
         raise UsageError("-n must be 0 or more")
     settings = get_settings(ctx)
     path = logs_proc.log_file(settings, logs_proc.log_service(settings, aliases[service]))
-    for line in logs_proc.last_lines(path, lines):
+    shown, end = logs_proc.tail(path, lines)
+    for line in shown:
         typer.echo(line)
     if follow:
         try:
-            for line in logs_proc.follow(path):
+            for line in logs_proc.follow(path, start=end):
                 typer.echo(line)
         except KeyboardInterrupt:
             return

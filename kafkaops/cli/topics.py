@@ -85,7 +85,7 @@ def create(
     """
     from kafkaops import ui
     from kafkaops.cli import get_settings
-    from kafkaops.procedures import topics
+    from kafkaops.procedures import topics, windows
 
     topics.validate_name(name)
     topics.validate_counts(partitions, replication_factor)
@@ -93,6 +93,8 @@ def create(
     for warning in topics.name_warnings(name):
         ui.warn(warning)
     settings = get_settings(ctx)
+    if windows_note := windows.retention_warning(settings, configs):
+        ui.warn(windows_note)
     result = topics.create_topic(settings, name, partitions, replication_factor, configs, if_not_exists=if_not_exists, timeout=timeout)
     if result.created:
         ui.success(f"topic {name} created ({topics.shape(result.partitions, result.replication_factor)}), ready in {result.seconds:.1f}s")
@@ -290,11 +292,13 @@ def delete(
     from kafkaops import ui
     from kafkaops.cli import get_settings
     from kafkaops.errors import RefusedError
-    from kafkaops.procedures import topics
+    from kafkaops.procedures import topics, windows
 
     topics.validate_name(name)
     settings = get_settings(ctx)
     plan = topics.plan_delete(settings, name)
+    if windows_note := windows.delete_warning(settings, name):
+        ui.warn(windows_note)
     ui.info(f"deleting topic {name} loses {_count(plan.messages)} messages in {len(plan.partitions)} partition(s):")
     for p in plan.partitions:
         ui.info(f"  partition {p.partition}: {_count(p.messages)} messages (offsets {_count(p.low)} to {_count(p.high)})")

@@ -141,9 +141,9 @@ def _describe_raw(settings: Settings, client: Any, group: str) -> kafka_groups.G
         return kafka_groups.describe_group(client, group, TIMEOUT)
 
 
-def describe(settings: Settings, group: str) -> GroupDescription:
-    """Members, state, and per partition: committed offset, end offset and lag."""
-    client = admin(settings)
+def describe(settings: Settings, group: str, client: Any = None) -> GroupDescription:
+    """Members, state, and per partition: committed offset, end offset and lag (``client``: an admin client to reuse)."""
+    client = client if client is not None else admin(settings)
     metadata(settings, timeout=5.0, client=client)
     desc = _describe_raw(settings, client, group)
     state = desc.state.lower()

@@ -18,11 +18,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from kafkaops.defaults import DEFAULT_MIRROR
 from kafkaops.errors import KafkaopsError, UnreachableError, UsageError
 from kafkaops.procedures.layout import write_kraft_configs, write_local_configs
 
 MARKER = "kafkaops-install.json"
-DEFAULT_MIRROR = "https://archive.apache.org/dist/kafka"
 SCALA = "2.13"
 SLF4J_RELOAD4J = "1.7.36"
 RELOAD4J = "1.2.25"

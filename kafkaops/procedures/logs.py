@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from kafkaops.errors import KafkaopsError
@@ -33,6 +33,16 @@ def log_service(settings: Settings, service: str) -> str:
     return service
 
 
+def tail(path: Path, n: int) -> tuple[list[str], int]:
+    """The last ``n`` complete lines and the byte offset just after them: where ``follow(start=...)`` goes
+    on, so that no line written in between is lost or printed twice (an unfinished last line comes later)."""
+    with open(path, "rb") as fh:
+        data = fh.read()
+    end = data.rfind(b"\n") + 1
+    lines = data[:end].decode("utf-8", errors="replace").split("\n")[:-1]
+    return ([line.rstrip("\r") for line in lines[-n:]] if n else []), end
+
+
 def last_lines(path: Path, n: int) -> list[str]:
     if n == 0:
         return []
@@ -40,22 +50,43 @@ def last_lines(path: Path, n: int) -> list[str]:
         return [line.rstrip("\n") for line in deque(fh, maxlen=n)]
 
 
-def follow(path: Path, poll: float = 0.25) -> Iterator[str]:
-    """New lines as they are written; reopens the file when it is rolled over."""
-    fh = open(path, encoding="utf-8", errors="replace")
-    fh.seek(0, 2)
+def follow(path: Path, poll: float = 0.25, *, sleep: Callable[[float], None] = time.sleep, start: int | None = None) -> Iterator[str]:
+    """New lines as they are written, like ``tail -F``: from byte ``start`` (from :func:`tail`), else the end.
+
+    The file is opened for each read and closed again before waiting: a handle held between reads
+    would, on Windows, block log4j's rollover (it renames server.log). A file that was renamed away
+    and re-created (another file id) or truncated (smaller than what was read) is read from its start.
+    A line is yielded only once its newline is written.
+    """
+    size, ident = _size_and_id(path)
+    pos = size if start is None else start
+    pending = b""
+    while True:
+        now = _size_and_id(path)
+        if now[1] != ident or now[0] < pos:  # rolled over or truncated: the new file from its start
+            pos, ident, pending = 0, now[1], b""
+        chunk = _read_from(path, pos) if now[0] > pos else b""
+        pos += len(chunk)
+        *lines, pending = (pending + chunk).split(b"\n")
+        yield from (line.decode("utf-8", errors="replace").rstrip("\r") for line in lines)
+        if not lines:
+            sleep(poll)
+
+
+def _size_and_id(path: Path) -> tuple[int, tuple[int, int] | None]:
+    """(size, (device, file id)) of ``path``; (0, None) while it does not exist (between a rename and the new file)."""
     try:
-        while True:
-            line = fh.readline()
-            if line:
-                yield line.rstrip("\n")
-                continue
-            try:
-                if path.stat().st_size < fh.tell():
-                    fh.close()
-                    fh = open(path, encoding="utf-8", errors="replace")
-            except FileNotFoundError:
-                pass
-            time.sleep(poll)
-    finally:
-        fh.close()
+        st = path.stat()
+    except FileNotFoundError:
+        return 0, None
+    return st.st_size, (st.st_dev, st.st_ino)
+
+
+def _read_from(path: Path, pos: int) -> bytes:
+    """What the file holds from byte ``pos`` on; the handle is closed before this returns."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(pos)
+            return fh.read()
+    except FileNotFoundError:
+        return b""

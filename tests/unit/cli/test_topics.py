@@ -120,3 +120,14 @@ def test_up_refuses_such_a_partition_count_before_starting_anything(env: dict[st
     assert code == 2
     assert "error: --partitions 100,000 is more than one topic can have here (at most 88,212)\n" + ZK_LIMIT_DETAIL in err
     assert not (tmp_path / "ops" / "run").exists()  # no service was started, no pid file written
+
+
+def test_topics_create_with_a_short_retention_on_windows_warns_first(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from kafkaops.procedures import windows
+
+    monkeypatch.setattr(windows, "PLATFORM", "win32")
+    code, _, err = run(["topics", "create", "t", "--config", "retention.ms=60000"], env)
+    first = err.splitlines()[0]
+    assert first.startswith("warning: the broker runs on Windows: retention.ms=60000")
+    assert "KAFKA-1194" in err and "kafkaops runbook failures windows-file-lock" in err
+    assert code == 4  # and then the (closed) broker is tried
