@@ -14,6 +14,7 @@ from kafkaops.adapters import kafka_configs
 from kafkaops.adapters.kafka import BrokerRequestError, admin, metadata
 from kafkaops.errors import KafkaopsError, RefusedError, UsageError
 from kafkaops.procedures.topic_rules import check_partition_limit, is_internal, plural, validate_name
+from kafkaops.procedures import windows
 from kafkaops.procedures.topics import METADATA_TIMEOUT, WAIT_TIMEOUT, _translate, not_found
 from kafkaops.settings import Settings
 from kafkaops.text import did_you_mean
@@ -118,6 +119,8 @@ def plan_alter(settings: Settings, name: str, partitions: int | None, set_: dict
     now = len(tmeta.partitions)
     rf = max((len(p.replicas) for p in tmeta.partitions.values()), default=1)
     warnings = _partition_step(settings, name, now, partitions, rf)
+    if windows_note := windows.retention_warning(settings, set_):
+        warnings.append(windows_note)
     try:
         current = {c.name: c for c in kafka_configs.topic_configs(client, name, timeout)}
     except BrokerRequestError as exc:

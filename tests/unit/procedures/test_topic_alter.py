@@ -35,3 +35,23 @@ def test_requests_that_cannot_work() -> None:
         _check_request("t", None, {}, [])
     with pytest.raises(RefusedError, match="__consumer_offsets is one of Kafka's internal topics"):
         _check_request("__consumer_offsets", 3, {}, [])
+
+
+def test_a_short_retention_on_a_windows_broker_is_warned_in_the_plan(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # noqa: ANN001
+    """topics create warned about KAFKA-1194 before a short retention on Windows; topics alter did not."""
+    from types import SimpleNamespace
+
+    from kafkaops.procedures import topic_alter, windows
+    from kafkaops.settings import load_settings
+
+    part = SimpleNamespace(replicas=[0])
+    md = SimpleNamespace(topics={"t": SimpleNamespace(partitions={0: part})})
+    monkeypatch.setattr(topic_alter, "admin", lambda settings: object())
+    monkeypatch.setattr(topic_alter, "metadata", lambda settings, timeout, client: md)
+    monkeypatch.setattr(topic_alter.kafka_configs, "topic_configs", lambda client, name, timeout: list(CURRENT.values()))
+    monkeypatch.setattr(topic_alter, "_send", lambda *a, **k: None)
+    settings = load_settings(env={"KAFKAOPS_HOME": str(tmp_path)}, cwd=tmp_path)
+    for on_windows, expected in ((True, 1), (False, 0)):
+        monkeypatch.setattr(windows, "broker_on_windows", lambda settings, platform=None, _w=on_windows: _w)
+        plan = topic_alter.plan_alter(settings, "t", None, {"retention.ms": "60000"}, [])
+        assert len([w for w in plan.warnings if "KAFKA-1194" in w]) == expected
