@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from kafkaops.adapters import kafka_configs
 from kafkaops.adapters.kafka import BrokerRequestError, admin, metadata
 from kafkaops.errors import KafkaopsError, RefusedError, UsageError
-from kafkaops.procedures.topic_rules import check_partition_limit, is_internal, plural, validate_name
 from kafkaops.procedures import windows
+from kafkaops.procedures.topic_rules import check_partition_limit, is_internal, plural, validate_name
 from kafkaops.procedures.topics import METADATA_TIMEOUT, WAIT_TIMEOUT, _translate, not_found
 from kafkaops.settings import Settings
 from kafkaops.text import did_you_mean
