@@ -23,8 +23,11 @@ import pytest
 from kafkaops.adapters import kafka, kafka_configs, kafka_groups
 from kafkaops.adapters import zookeeper as zk
 from kafkaops.procedures import db, services
-from kafkaops.settings import load_settings
+from kafkaops.settings import DEFAULT_KRAFT_VERSION, load_settings
 from tests.conftest import Stack, make_stack, run_kafkaops, teardown_stack
+from tests.integration.test_kraft import kraft_home
+
+__all__ = ["kraft_home"]  # the session fixture, shared with test_kraft.py
 
 THREE, COMPACT, OVERRIDE = "mig-three", "mig-compact", "mig-override"
 GROUP = "mig-group"
@@ -111,7 +114,7 @@ def facts(settings: Any) -> dict[str, Any]:
     }
 
 
-def test_migrate_to_kraft_keeps_every_message_offset_and_config(zk_stack: Stack) -> None:
+def test_migrate_to_kraft_then_upgrade_keeps_every_message_offset_and_config(zk_stack: Stack, kraft_home: Path) -> None:
     fill(zk_stack)
     before = facts(zk_stack.settings)
     assert len(before["messages"][THREE]) == 10_000 and before["offsets"][(THREE, 0)] == 1000
@@ -178,6 +181,24 @@ def test_migrate_to_kraft_keeps_every_message_offset_and_config(zk_stack: Stack)
     for part in (0, 1, 2):  # offsets continue where they were
         offsets = [o for p, o, *_ in msgs if p == part]
         assert offsets == list(range(len(offsets)))
+
+    # The whole path: the migrated stack (KRaft on the 3.9 binaries) moved on to Kafka 4.x.
+    # 4.x is the install KAFKAOPS_TEST_HOME holds, linked in so the test does not resolve it again.
+    dists = zk_stack.root / "ops" / "kafka"
+    dists.mkdir(parents=True, exist_ok=True)
+    (dists / DEFAULT_KRAFT_VERSION).symlink_to(kraft_home, target_is_directory=True)
+    env = {k: v for k, v in env.items() if k != "KAFKA_HOME"}  # a user relying on the stack record alone
+    pre_upgrade = facts(load_settings(env=env, cwd=zk_stack.root))
+    t0 = time.monotonic()
+    r = run_kafkaops(["upgrade", "--version", DEFAULT_KRAFT_VERSION, "--yes", "--json"], env, zk_stack.root, timeout=600)
+    assert r.returncode == 0, r.stderr
+    print(f"upgrade of the migrated stack to {DEFAULT_KRAFT_VERSION}: {time.monotonic() - t0:.1f}s")
+    settings = load_settings(env=env, cwd=zk_stack.root)
+    assert settings.kraft and settings.kafka_version == DEFAULT_KRAFT_VERSION
+    assert facts(settings) == pre_upgrade and pre_upgrade["cluster_id"] == before["cluster_id"]
+    assert zk.srvr("127.0.0.1", zk_stack.zk_port) is None and (zk_stack.zk_data / "version-2").is_dir()
+    doc = json.loads(run_kafkaops(["doctor", "--json"], env, zk_stack.root, timeout=120).stdout)
+    assert doc["cluster"]["mode"] == "kraft" and doc["verdict"]["status"] != "fail", doc["verdict"]
 
 
 def test_rollback_from_phase_4_returns_a_working_zookeeper_stack(zk_stack: Stack) -> None:
