@@ -10,6 +10,7 @@ the next `kafkaops produce` continues with no gap and no duplicate. Also: a roll
 from __future__ import annotations
 
 import json
+import random
 import subprocess
 import sys
 import time
@@ -232,3 +233,38 @@ def test_rollback_from_phase_4_returns_a_working_zookeeper_stack(zk_stack: Stack
     with zk.connect(settings.zookeeper_connect) as zc:
         assert zk.migration_znode(zc) is None and zk.controller_id(zc) == 0  # the broker is the ZooKeeper controller again
     assert (zk_stack.root / "ops" / "data" / "kraft-controller" / "meta.properties").is_file()  # kept
+
+
+def test_sigkill_in_every_phase_then_resume_ends_in_the_same_verified_state(zk_stack: Stack) -> None:
+    """kafkaops killed (SIGKILL) once during each of phases 2 to 5, the services left as they were; each
+    time the same command resumes, and the last run ends finalized with nothing lost."""
+    fill(zk_stack)
+    before = facts(zk_stack.settings)
+    state_file = zk_stack.root / "ops" / "migration" / "state.json"
+    killed_in: list[int] = []
+    rng = random.Random(14)
+    for recorded in (1, 2, 3, 4):  # killed once phase N is recorded, at a random point of phase N + 1
+        t0 = time.monotonic()
+        proc = subprocess.Popen([sys.executable, "-m", "kafkaops", "migrate", "--to", "kraft", "--yes"], env=zk_stack.env, cwd=zk_stack.root,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)  # fmt: skip
+        try:
+            while not (state_file.is_file() and json.loads(state_file.read_text())["phase"] >= recorded):
+                assert proc.poll() is None, f"migrate ended before phase {recorded} was recorded"
+                assert time.monotonic() - t0 < 300
+                time.sleep(0.02)
+            time.sleep(rng.uniform(0.0, 1.0))
+            assert proc.poll() is None, "migrate finished before it could be killed"
+        finally:
+            proc.kill()
+            proc.wait()
+        killed_in.append(json.loads(state_file.read_text())["phase"] + 1)
+    print(f"killed during phases {killed_in}")
+    assert sorted(set(killed_in)) == killed_in and killed_in[-1] == 5, killed_in  # each kill in a later phase, the last in finalize
+    r = run_kafkaops(["migrate", "--to", "kraft", "--yes", "--json"], zk_stack.env, zk_stack.root, timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["status"] == "finalized"
+    settings = load_settings(env=kraft_env(zk_stack), cwd=zk_stack.root)
+    assert settings.kraft and facts(settings) == before
+    assert zk.srvr("127.0.0.1", zk_stack.zk_port) is None and (zk_stack.zk_data / "version-2").is_dir()
+    doc = json.loads(run_kafkaops(["doctor", "--json"], kraft_env(zk_stack), zk_stack.root, timeout=120).stdout)
+    assert doc["cluster"]["mode"] == "kraft" and doc["verdict"]["status"] != "fail", doc["verdict"]
