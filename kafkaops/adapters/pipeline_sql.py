@@ -54,6 +54,32 @@ def batch_query(schema: str, name: str, columns: dict[str, str], envelope: bool 
     ).format(created=created, payload=payload, cols=sql.SQL(", ").join(parts), table=sql.Identifier(schema, name))
 
 
+def cursor_query(schema: str, name: str, columns: dict[str, str], ts_col: str, envelope: bool = True) -> Any:
+    """The batch query of a (``ts_col``, id) cursor (``--mode timestamp+id``): (id as text, created_at
+    as text, the event or the row's JSON, ``ts_col`` as text (exact, microseconds, UTC), op).
+
+    The rows past the cursor ``(after_ts, after)`` and before the gate's ``level`` (a time), in
+    cursor order. op is "u" when the row was seen before: its created_at is not after ``after_ts``
+    (see produce/reader.py for why that never calls a row sent before "c"); "c" otherwise. The event
+    is :func:`batch_query`'s with that op (``mid`` for "c", ``mid_u`` for "u").
+    """
+    from psycopg import sql
+
+    parts = [_cast(col, typ) for col, typ in columns.items()]
+    ts = sql.Identifier(ts_col)
+    created = sql.SQL("x.created_at::text") if "created_at" in columns else sql.SQL("NULL::text")
+    seen = sql.SQL("x.created_at <= %(after_ts)s::timestamptz") if "created_at" in columns else sql.SQL("%(after_ts)s::timestamptz > '-infinity'")
+    mid = sql.SQL("CASE WHEN {seen} THEN %(mid_u)s::text ELSE %(mid)s::text END").format(seen=seen)
+    payload = sql.SQL(
+        "%(head)s::text || x.id || {mid} || %(ts)s::bigint || ',\"after\":' || row_to_json(x)::text || '}}'" if envelope else "row_to_json(x)::text"
+    ).format(mid=mid)
+    return sql.SQL(
+        "SELECT x.id::text, {created}, {payload}, x.{ts}::text, CASE WHEN {seen} THEN 'u' ELSE 'c' END FROM "
+        "(SELECT {cols} FROM {table} WHERE ({ts}, id) > (%(after_ts)s::timestamptz, %(after)s) AND {ts} < %(level)s::timestamptz "
+        "ORDER BY {ts}, id LIMIT %(limit)s) AS x ORDER BY x.{ts}, x.id"
+    ).format(created=created, payload=payload, ts=ts, seen=seen, cols=sql.SQL(", ").join(parts), table=sql.Identifier(schema, name))
+
+
 def fetch_batch(conn: Any, query: Any, params: dict[str, Any]) -> list[tuple[Any, ...]]:
     """The rows of a :func:`batch_query`."""
     return conn.execute(query, params).fetchall()  # type: ignore[no-any-return]
@@ -102,6 +128,16 @@ def count_rows(conn: Any, schema: str, name: str, after: int, level: int, limit:
     return int(conn.execute(q, (after, level)).fetchone()[0])
 
 
+def count_cursor(conn: Any, schema: str, name: str, ts_col: str, after: tuple[str, int], level: str, limit: int | None = None) -> int:
+    """How many rows are past the (``ts_col``, id) cursor ``after`` with a timestamp before ``level`` (at most ``limit``)."""
+    from psycopg import sql
+
+    q = sql.SQL("SELECT count(*) FROM (SELECT 1 FROM {} WHERE ({ts}, id) > (%s::timestamptz, %s) AND {ts} < %s::timestamptz LIMIT %s) AS x").format(
+        sql.Identifier(schema, name), ts=sql.Identifier(ts_col)
+    )
+    return int(conn.execute(q, (after[0], after[1], level, limit)).fetchone()[0])
+
+
 def count_between(conn: Any, schema: str, name: str, after: int, before: int) -> int:
     """How many rows have ``after < id < before``."""
     from psycopg import sql
@@ -127,6 +163,16 @@ def set_synchronous_commit(conn: Any, value: str) -> None:
 
 
 # --- the settle gate -------------------------------------------------------------------------------
+
+
+def timestamp_text(conn: Any, value: Any) -> str:
+    """A timestamptz as PostgreSQL's exact text (microseconds, the session's UTC)."""
+    return str(conn.execute("SELECT %s::timestamptz::text", (value,)).fetchone()[0])
+
+
+def clock(conn: Any) -> str:
+    """The server's clock now (clock_timestamp(), not the transaction's now()), as exact text."""
+    return str(conn.execute("SELECT clock_timestamp()::text").fetchone()[0])
 
 
 def high_water(conn: Any, schema: str, name: str, quoted: str) -> int:
@@ -184,6 +230,16 @@ def advance_offset(conn: Any, row: int, old: int, new: int, created_at: Any) -> 
     cur = conn.execute(
         "UPDATE producer_offsets SET last_id = %s, last_created_at = coalesce(%s::timestamptz, last_created_at) WHERE id = %s AND last_id = %s",
         (new, created_at, row, old),
+    )
+    return bool(cur.rowcount == 1)
+
+
+def advance_cursor(conn: Any, row: int, old: tuple[Any, int], new: tuple[Any, int], created_at: Any) -> bool:
+    """Compare-and-set of a (timestamp, id) cursor: row ``row`` moves from ``old`` to ``new``."""
+    cur = conn.execute(
+        """UPDATE producer_offsets SET last_ts = %s::timestamptz, last_id = %s, last_created_at = coalesce(%s::timestamptz, last_created_at)
+           WHERE id = %s AND last_id = %s AND last_ts IS NOT DISTINCT FROM %s::timestamptz""",
+        (new[0], new[1], created_at, row, old[1], old[0]),
     )
     return bool(cur.rowcount == 1)
 

@@ -39,6 +39,20 @@ def produce(
             help="A row whose event is over the topic's max.message.bytes is not sent but recorded in producer_skipped (created if missing), and the run goes on (default: stop before it, naming it).",
         ),
     ] = False,
+    mode: Annotated[
+        str,
+        typer.Option(
+            "--mode",
+            help="The cursor: 'id' sends new rows (inserts); 'timestamp+id' pages by (--timestamp-column, id) and also sends updated rows again (op \"u\" for rows seen before). Deletes are never seen: use log-based CDC (Debezium) for them.",
+        ),
+    ] = "id",
+    timestamp_column: Annotated[
+        str,
+        typer.Option(
+            "--timestamp-column",
+            help="With --mode timestamp+id: a timestamptz column a trigger sets from clock_timestamp() on INSERT and UPDATE (db init --demo gives livedb one).",
+        ),
+    ] = "updated_at",
 ) -> None:
     """Send the rows above the offset to Kafka; the offset moves only past rows Kafka acknowledged.
 
@@ -49,6 +63,8 @@ def produce(
     is ahead of the table), 130 interrupted.
 
     Example: kafkaops produce --max-rows 100
+
+    Updates too: kafkaops produce --mode timestamp+id --timestamp-column updated_at --topic livedb-changes
     """
     from kafkaops.cli import get_settings
     from kafkaops.cli.interrupt import graceful_stop
@@ -68,6 +84,8 @@ def produce(
         delivery_timeout=delivery_timeout,
         settle_timeout=settle_timeout,
         skip_oversize=skip_oversize,
+        mode=mode,
+        timestamp_column=timestamp_column,
     )
     with graceful_stop(_say_stopping) as stop, RunRenderer(settings.kafka_broker) as render:
         result = proc.produce(settings, opts, render, stop)

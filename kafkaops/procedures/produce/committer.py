@@ -19,17 +19,24 @@ class OffsetCommitter:
         self.conn, self.row, self.pipeline, self.hooks = conn, row, pipeline, hooks
         self.committed = committed  # the offset as this run last wrote it
         self.committed_created_at: Any = None
+        self.committed_ts: Any = None  # a (timestamp, id) cursor's timestamp (text); None: an id cursor
         self.sent = 0  # events acknowledged and committed
         self.total = total  # the events expected, for progress
 
     def commit(self, batch: Batch) -> None:
         """Compare-and-set: the offset moves from what this run last wrote, or the run stops."""
-        if not pipeline_sql.advance_offset(self.conn, self.row, self.committed, batch.last_id, batch.last_created_at):
+        last_ts = getattr(batch, "last_ts", None)  # a CursorBatch (--mode timestamp+id)
+        if last_ts is not None:
+            moved = pipeline_sql.advance_cursor(self.conn, self.row, (self.committed_ts, self.committed), (last_ts, batch.last_id), batch.last_created_at)
+        else:
+            moved = pipeline_sql.advance_offset(self.conn, self.row, self.committed, batch.last_id, batch.last_created_at)
+        if not moved:
             raise RefusedError(
                 f"producer_offsets row id={self.row} ({self.pipeline}) is no longer at {self.committed}: something else changed it during this run",
                 hint="find who writes producer_offsets (only one producer may run); then rerun `kafkaops produce`",
             )
         self.committed = batch.last_id
+        self.committed_ts = last_ts if last_ts is not None else self.committed_ts
         if batch.last_created_at is not None:
             self.committed_created_at = batch.last_created_at
         self.sent += batch.count

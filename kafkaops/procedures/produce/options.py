@@ -14,6 +14,7 @@ from kafkaops.errors import UsageError
 MAX_IN_FLIGHT = 4
 READERS = 2  # connections reading batches ahead in parallel
 READ_AHEAD = 3  # batches read ahead
+MODES = ("id", "timestamp+id")  # the cursor: new ids only, or (timestamp column, id): inserts and updates
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,8 @@ class ProduceOptions:
     settle_timeout: float = DEFAULT_SETTLE_TIMEOUT
     preview: int = 5  # dry run: events shown
     skip_oversize: bool = False  # record rows too large for the topic in producer_skipped and go on
+    mode: str = "id"  # MODES
+    timestamp_column: str = "updated_at"  # --mode timestamp+id: the column a trigger sets from clock_timestamp()
 
 
 def validate(opts: ProduceOptions) -> None:
@@ -42,6 +45,12 @@ def validate(opts: ProduceOptions) -> None:
         raise UsageError(f"--max-rows must be at least 1 (got {opts.max_rows})")
     if opts.interval <= 0:
         raise UsageError(f"--interval must be more than 0 seconds (got {opts.interval})")
+    if opts.mode not in MODES:
+        raise UsageError(f"--mode must be one of {', '.join(MODES)} (got {opts.mode!r})")
+    if opts.mode != "id" and opts.dry_run:
+        raise UsageError(
+            "--dry-run works with --mode id only", hint="run `kafkaops produce --mode timestamp+id --max-rows N` on a test topic to see its events"
+        )
     if opts.delivery_timeout <= 0 or opts.settle_timeout < 0:
         raise UsageError("timeouts must be positive")
 
