@@ -54,6 +54,27 @@ def batch_query(schema: str, name: str, columns: dict[str, str], envelope: bool 
     ).format(created=created, payload=payload, cols=sql.SQL(", ").join(parts), table=sql.Identifier(schema, name))
 
 
+def live_query(schema: str, name: str, columns: dict[str, str], envelope: bool = True) -> Any:
+    """:func:`batch_query` for a live position (``produce --follow``): the rows in the holes (ranges
+    ``lo[i]..hi[i]``, one index range scan each) and the rows in ``(upto, level]``, above ``after``,
+    in id order. Extra parameters: lo, hi (bigint arrays), upto."""
+    from psycopg import sql
+
+    parts = sql.SQL(", ").join(_cast(col, typ) for col, typ in columns.items())
+    table = sql.Identifier(schema, name)
+    created = sql.SQL("x.created_at::text") if "created_at" in columns else sql.SQL("NULL::text")
+    payload = sql.SQL(
+        "%(head)s::text || x.id || %(mid)s::text || %(ts)s::bigint || ',\"after\":' || row_to_json(x)::text || '}'" if envelope else "row_to_json(x)::text"
+    )
+    return sql.SQL(
+        "SELECT x.id::text, {created}, {payload} FROM ("
+        "SELECT * FROM (SELECT {cols} FROM {table} JOIN unnest(%(lo)s::bigint[], %(hi)s::bigint[]) AS kafkaops_hole(kafkaops_lo, kafkaops_hi) "
+        "ON id BETWEEN kafkaops_lo AND kafkaops_hi WHERE id > %(after)s "
+        "UNION ALL SELECT {cols} FROM {table} WHERE id > greatest(%(upto)s, %(after)s) AND id <= %(level)s) AS u ORDER BY id LIMIT %(limit)s"
+        ") AS x ORDER BY x.id"
+    ).format(created=created, payload=payload, cols=parts, table=table)
+
+
 def cursor_query(schema: str, name: str, columns: dict[str, str], ts_col: str, envelope: bool = True) -> Any:
     """The batch query of a (``ts_col``, id) cursor (``--mode timestamp+id``): (id as text, created_at
     as text, the event or the row's JSON, ``ts_col`` as text (exact, microseconds, UTC), op).
@@ -242,6 +263,39 @@ def advance_cursor(conn: Any, row: int, old: tuple[Any, int], new: tuple[Any, in
         (new[0], new[1], created_at, row, old[1], old[0]),
     )
     return bool(cur.rowcount == 1)
+
+
+def advance_live(conn: Any, row: int, old: tuple[int, int | None], new: tuple[int, int, str], created_at: Any) -> bool:
+    """Compare-and-set of a live position: (last_id, sent_upto) moves from ``old`` to ``new`` (last_id, sent_upto, holes)."""
+    cur = conn.execute(
+        """UPDATE producer_offsets SET last_id = %s, sent_upto = %s, holes = %s, last_created_at = coalesce(%s::timestamptz, last_created_at)
+           WHERE id = %s AND last_id = %s AND greatest(coalesce(sent_upto, last_id), last_id) = %s""",
+        (new[0], new[1], new[2], created_at, row, old[0], old[1] if old[1] is not None else old[0]),
+    )
+    return bool(cur.rowcount == 1)
+
+
+def ended(conn: Any, vxids: list[str]) -> bool:
+    """None of the transactions ``vxids`` is still running."""
+    return not conn.execute("SELECT 1 FROM pg_locks WHERE virtualtransaction = ANY(%s) LIMIT 1", (vxids,)).fetchone()
+
+
+def listen(conn: Any, channel: str) -> None:
+    """LISTEN on ``channel`` (a name such as ``kafkaops.public.livedb``, quoted as an identifier)."""
+    from psycopg import sql
+
+    conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+
+
+def notified(conn: Any, timeout: float) -> bool:
+    """Wait up to ``timeout`` seconds for a notification on ``conn``; True if one (or more) came."""
+    got = False
+    for _n in conn.notifies(timeout=timeout, stop_after=1):
+        got = True
+    if got:  # take the others already there: one round serves them all
+        for _n in conn.notifies(timeout=0.0):
+            pass
+    return got
 
 
 def try_advisory_lock(conn: Any, key: int) -> bool:

@@ -333,9 +333,9 @@ def set_position(conn: Any, row: int, to_id: int) -> None:
     timestamp+id cursor goes back to its start too (last_ts NULL): an id alone is no place in it."""
     ensure_cursor(conn)
     if to_id == 0:
-        conn.execute("UPDATE producer_offsets SET last_id = 0, last_created_at = 'epoch', last_ts = NULL WHERE id = %s", (row,))
+        conn.execute("UPDATE producer_offsets SET last_id = 0, last_created_at = 'epoch', last_ts = NULL, sent_upto = NULL, holes = NULL WHERE id = %s", (row,))
     else:
-        conn.execute("UPDATE producer_offsets SET last_id = %s, last_ts = NULL WHERE id = %s", (to_id, row))
+        conn.execute("UPDATE producer_offsets SET last_id = %s, last_ts = NULL, sent_upto = NULL, holes = NULL WHERE id = %s", (to_id, row))
 
 
 def rewind_offset(settings: Settings, to_id: int = 0, *, table: str = DEMO_TABLE, topic: str | None = None) -> RewindResult:

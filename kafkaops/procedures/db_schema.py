@@ -78,10 +78,16 @@ DEMO_UPGRADE = (
        BEGIN NEW.updated_at := clock_timestamp(); RETURN NEW; END $$""",
     "CREATE OR REPLACE TRIGGER kafkaops_updated_at BEFORE INSERT OR UPDATE ON {table} FOR EACH ROW EXECUTE FUNCTION kafkaops_touch_updated_at()",
     "CREATE INDEX IF NOT EXISTS livedb_updated_at_id ON {table} (updated_at, id)",
+    # produce --follow wakes up on a commit instead of polling: one notification per writing
+    # statement, on channel kafkaops.<schema>.<table>, delivered when its transaction commits.
+    """CREATE OR REPLACE FUNCTION kafkaops_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+       BEGIN PERFORM pg_notify('kafkaops.' || TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME, ''); RETURN NULL; END $$""",
+    "CREATE OR REPLACE TRIGGER kafkaops_notify AFTER INSERT OR UPDATE ON {table} FOR EACH STATEMENT EXECUTE FUNCTION kafkaops_notify()",
 )
 # The producer's cursor beyond last_id (added to producer_offsets when missing, see ensure_cursor):
 # last_ts is the timestamp half of a `--mode timestamp+id` cursor (NULL: an id cursor, or not started).
-CURSOR_COLUMNS = {"last_ts": "timestamptz"}
+# sent_upto and holes: a live position (produce --follow, see produce/position.py); NULL: a plain offset.
+CURSOR_COLUMNS = {"last_ts": "timestamptz", "sent_upto": "bigint", "holes": "text"}
 
 
 @dataclass(frozen=True)
@@ -177,6 +183,8 @@ class Offset:
     last_created_at: datetime | None
     row: int | None = None  # producer_offsets.id; None: the pipeline has no row yet (position 0)
     last_ts: datetime | None = None  # --mode timestamp+id: the cursor's timestamp (with last_id); None: id cursor
+    sent_upto: int | None = None  # a live position (produce --follow): ids read up to here ...
+    holes: str | None = None  # ... except these ranges ("3-5,9"), not sent (see produce/position.py)
 
 
 def pipeline_for(conn: Any, table: str, topic: str) -> Pipeline:
@@ -256,15 +264,18 @@ def read_position(conn: Any, pipeline: Pipeline, settings: Settings) -> Offset |
         if pipeline != default_pipeline(conn, settings):
             return None
         row = conn.execute(
-            "SELECT last_id, last_created_at, id, (to_jsonb(p) ->> 'last_ts')::timestamptz FROM producer_offsets p WHERE id = %s", (DEFAULT_ROW,)
+            "SELECT last_id, last_created_at, id, (to_jsonb(p) ->> 'last_ts')::timestamptz, (to_jsonb(p) ->> 'sent_upto')::bigint, to_jsonb(p) ->> 'holes' "
+            "FROM producer_offsets p WHERE id = %s",
+            (DEFAULT_ROW,),
         ).fetchone()
     else:
         row = conn.execute(
-            "SELECT last_id, last_created_at, id, (to_jsonb(p) ->> 'last_ts')::timestamptz FROM producer_offsets p WHERE source_table = %s AND topic = %s",
+            "SELECT last_id, last_created_at, id, (to_jsonb(p) ->> 'last_ts')::timestamptz, (to_jsonb(p) ->> 'sent_upto')::bigint, to_jsonb(p) ->> 'holes' "
+            "FROM producer_offsets p WHERE source_table = %s AND topic = %s",
             (pipeline.table, pipeline.topic),
         ).fetchone()
-    # last_ts through to_jsonb: a table not yet given the column (ensure_cursor) reads it as NULL
-    return Offset(int(row[0]), row[1], int(row[2]), row[3]) if row else None
+    # the cursor columns through to_jsonb: a table not yet given them (ensure_cursor) reads them as NULL
+    return Offset(int(row[0]), row[1], int(row[2]), row[3], row[4], row[5]) if row else None
 
 
 def ensure_cursor(conn: Any) -> None:

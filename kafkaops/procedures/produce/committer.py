@@ -8,6 +8,7 @@ from kafkaops.adapters import pipeline_sql
 from kafkaops.errors import RefusedError
 from kafkaops.procedures.produce.delivery import Batch, DeliveryTracker
 from kafkaops.procedures.produce.options import Hooks
+from kafkaops.procedures.produce.position import LivePosition
 
 
 class OffsetCommitter:
@@ -20,12 +21,19 @@ class OffsetCommitter:
         self.committed = committed  # the offset as this run last wrote it
         self.committed_created_at: Any = None
         self.committed_ts: Any = None  # a (timestamp, id) cursor's timestamp (text); None: an id cursor
+        self.live: LivePosition | None = None  # a live position (produce --follow), as this run last wrote it
         self.sent = 0  # events acknowledged and committed
         self.total = total  # the events expected, for progress
 
     def commit(self, batch: Batch) -> None:
         """Compare-and-set: the offset moves from what this run last wrote, or the run stops."""
         last_ts = getattr(batch, "last_ts", None)  # a CursorBatch (--mode timestamp+id)
+        position: LivePosition | None = getattr(batch, "position", None)  # a LiveBatch (--follow)
+        if position is not None:
+            self.move(position, batch.last_created_at)
+            self.sent += batch.count
+            self.hooks.progress(self.sent, self.total)
+            return
         if last_ts is not None:
             moved = pipeline_sql.advance_cursor(self.conn, self.row, (self.committed_ts, self.committed), (last_ts, batch.last_id), batch.last_created_at)
         else:
@@ -41,6 +49,18 @@ class OffsetCommitter:
             self.committed_created_at = batch.last_created_at
         self.sent += batch.count
         self.hooks.progress(self.sent, self.total)
+
+    def move(self, position: LivePosition, created_at: Any = None) -> None:
+        """Compare-and-set of the live position: from what this run last wrote to ``position``."""
+        old = self.live or LivePosition(self.committed, self.committed)
+        if not pipeline_sql.advance_live(self.conn, self.row, (old.last_id, old.upto), (position.last_id, position.upto, position.text()), created_at):
+            raise RefusedError(
+                f"producer_offsets row id={self.row} ({self.pipeline}) is no longer at {old.last_id} (read up to {old.upto}): something else changed it during this run",
+                hint="find who writes producer_offsets (only one producer may run); then rerun `kafkaops produce`",
+            )
+        self.live, self.committed = position, position.last_id
+        if created_at is not None:
+            self.committed_created_at = created_at
 
     def finish(self, tracker: DeliveryTracker) -> None:
         """However the run ends: what is in flight gets its reports (bounded) and the acknowledged

@@ -14,6 +14,7 @@ from kafkaops.procedures.db import TableRef
 from kafkaops.procedures.produce.delivery import Batch
 from kafkaops.procedures.produce.events import EventBuilder
 from kafkaops.procedures.produce.options import READ_AHEAD, READERS
+from kafkaops.procedures.produce.position import LivePosition
 
 
 class BatchReader:
@@ -140,6 +141,48 @@ class CursorReader:
             after = (rows[-1][3], int(rows[-1][0]))
             yield rows
             if len(rows) < n:
+                return
+
+    def close(self) -> None:
+        """Nothing of its own to close: it reads on the run's connection."""
+
+
+class LiveBatch(Batch):
+    """A batch of a live position (``produce --follow``): the position once it is acknowledged."""
+
+    __slots__ = ("position",)
+
+    def __init__(self, last_id: int, last_created_at: Any, count: int, position: LivePosition) -> None:
+        super().__init__(last_id, last_created_at, count)
+        self.position = position
+
+
+class LiveReader:
+    """Reads, for a live position, the rows in its holes and in ``(upto, level]``, in id order,
+    batch by batch on the run's connection. ``exhausted`` tells whether the last ``batches`` read
+    everything (not cut short by a limit or a stop)."""
+
+    def __init__(self, conn: Any, ref: TableRef, builder: EventBuilder, batch_size: int, stop: threading.Event) -> None:
+        self.conn, self.builder, self.batch_size, self.stop = conn, builder, batch_size, stop
+        self.query = pipeline_sql.live_query(ref.schema, ref.name, ref.columns, envelope=builder.mapper is None)
+        self.exhausted = False
+
+    def batches(self, start: LivePosition, level: int, limit: int | None) -> Iterator[list[tuple[Any, ...]]]:
+        """The non-empty batches of what ``start`` has not sent up to ``level`` (at most ``limit`` rows)."""
+        lo, hi = start.bounds()
+        after, planned, self.exhausted = start.last_id, 0, False
+        while not self.stop.is_set():
+            n = self.batch_size if limit is None else min(self.batch_size, limit - planned)
+            if n <= 0:
+                return
+            params = self.builder.params(after, level, n, int(time.time() * 1000)) | {"lo": lo, "hi": hi, "upto": start.upto}
+            rows = pipeline_sql.fetch_batch(self.conn, self.query, params)
+            planned += len(rows)
+            if rows:
+                after = int(rows[-1][0])
+                yield rows
+            if len(rows) < n:
+                self.exhausted = not self.stop.is_set()
                 return
 
     def close(self) -> None:

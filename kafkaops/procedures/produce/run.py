@@ -7,6 +7,7 @@ import gc
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, NoReturn
 
@@ -29,8 +30,10 @@ from kafkaops.procedures.produce.committer import OffsetCommitter
 from kafkaops.procedures.produce.delivery import Batch, DeliveryTracker, check_topic
 from kafkaops.procedures.produce.events import SKIP_REASON, EventBuilder, load_mapper, oversize_error, oversize_rows, topic_limit
 from kafkaops.procedures.produce.gate import clock_level, gate_error, high_water, settle
+from kafkaops.procedures.produce.live import follow, live_round
 from kafkaops.procedures.produce.options import MAX_IN_FLIGHT, Hooks, Plan, ProduceOptions, ProduceResult, validate
-from kafkaops.procedures.produce.reader import START, BatchReader, CursorBatch, CursorReader
+from kafkaops.procedures.produce.position import LivePosition
+from kafkaops.procedures.produce.reader import START, BatchReader, CursorBatch, CursorReader, LiveBatch, LiveReader
 from kafkaops.settings import Settings
 
 OFFSET_SYNCHRONOUS_COMMIT = "on"  # durable offset updates (bench/bench_produce.py --offset-commit compares "off")
@@ -70,6 +73,9 @@ class Run:
         )
         self.committer = OffsetCommitter(conn, row, committed, f"{ref.qualified} -> {self.topic}", hooks)
         self.committer.committed_ts = committed_ts
+        self.live_reader = LiveReader(conn, ref, builder, opts.batch_size, stop)
+        self.work: LivePosition | None = None  # a live position (see live.py): where the next batch starts
+        self._rows: list[tuple[Any, ...]] = []  # the batch being sent, as read
         self.tracker = DeliveryTracker(
             self.committer.commit, topic=self.topic, table=ref.qualified, broker=settings.kafka_broker, delivery_timeout=opts.delivery_timeout
         )
@@ -100,22 +106,35 @@ class Run:
             return pipeline_sql.count_cursor(self.conn, ref.schema, ref.name, self.opts.timestamp_column, (c.committed_ts or START, c.committed), level, limit)
         return pipeline_sql.count_rows(self.conn, ref.schema, ref.name, c.committed, level, limit)
 
-    def _batches(self, level: Any, limit: int | None) -> Iterator[tuple[Batch, list[tuple[Any, ...]]]]:
-        """(batch, rows as (key, created_at, value)) past the position up to ``level``."""
+    def _batches(self, level: Any, limit: int | None) -> Iterator[list[tuple[Any, ...]]]:
+        """The rows past the position up to ``level``, batch by batch, as the reader gives them."""
+        c = self.committer
         if isinstance(self.reader, CursorReader):
-            for rows in self.reader.batches((self.committer.committed_ts or START, self.committer.committed), level, limit):
-                last = rows[-1]
-                yield CursorBatch(int(last[0]), last[1], len(rows), last[3]), [r[:3] for r in rows]
-            return
-        for rows in self.reader.batches(self.committer.committed, level, limit):
-            yield Batch(int(rows[-1][0]), rows[-1][1], len(rows)), rows
+            return self.reader.batches((c.committed_ts or START, c.committed), level, limit)
+        if self.work is not None:
+            return self.live_reader.batches(self.work, level, limit)
+        return self.reader.batches(c.committed, level, limit)
+
+    def _batch(self, rows: list[tuple[Any, ...]]) -> Batch:
+        """The batch of ``rows`` (as read), with where the position moves once it is acknowledged."""
+        last = rows[-1]
+        if self.cursor:
+            return CursorBatch(int(last[0]), last[1], len(rows), last[3])
+        if self.work is not None:  # a live position: what was sent above the low-water mark
+            position = self.work.copy()
+            position.sent([int(r[0]) for r in rows])
+            return LiveBatch(int(last[0]), last[1], len(rows), position)
+        return Batch(int(last[0]), last[1], len(rows))
 
     def _round(self, level: Any, limit: int | None) -> int:
         sent_before, tracker = self.committer.sent, self.tracker
-        for batch, rows in self._batches(level, limit):
-            events = self.check_sizes(self.builder.events(rows))
+        for rows in self._batches(level, limit):
+            self._rows, batch = rows, self._batch(rows)
+            events = self.check_sizes(self.builder.events([r[:3] for r in rows] if self.cursor else rows))
             batch.count = tracker.send(batch, events)  # events: rows skipped (mapper, --skip-oversize) are not counted
             tracker.inflight.append(batch)
+            if isinstance(batch, LiveBatch):
+                self.work = batch.position
             tracker.drain(until_below=MAX_IN_FLIGHT)
         tracker.drain(until_below=1)
         return self.committer.sent - sent_before
@@ -143,7 +162,7 @@ class Run:
     def _stop_before(self, rows: list[tuple[Any, ...]], i: int, size: int) -> NoReturn:
         """Send and commit the rows before row ``i``, then stop naming it (too large for the topic)."""
         if i:
-            head = Batch(int(rows[i - 1][0]), rows[i - 1][1], i)
+            head = self._batch((self._rows or rows)[:i])  # the rows as read: a cursor's or live position's batch too
             head.count = self.tracker.send(head, rows[:i])
             self.tracker.inflight.append(head)
         self.tracker.drain(until_below=1)
@@ -216,6 +235,19 @@ def _rounds(run: Run, opts: ProduceOptions, level: Any, blockers: list[str], res
         level, blockers = run.settle()
         pending = run.pending(level) if not blockers else 0
         run.committer.total = run.committer.sent + pending
+
+
+@contextmanager
+def _listener(dsn: str, ref: TableRef) -> Iterator[Any]:
+    """A connection listening on the table's channel (kafkaops.<schema>.<table>; see live.py)."""
+    from kafkaops.adapters.postgres import connect
+
+    conn = connect(dsn, application_name="kafkaops-produce-listen")
+    try:
+        pipeline_sql.listen(conn, f"kafkaops.{ref.schema}.{ref.name}")
+        yield conn
+    finally:
+        conn.close()
 
 
 def _iso(value: Any) -> str | None:
@@ -302,7 +334,13 @@ def produce(settings: Settings, opts: ProduceOptions, hooks: Hooks | None = None
             dsn=database_url(settings),
             committed_ts=committed_ts,
         )
-        level, blockers = run.settle()
+        if offset.sent_upto is not None or offset.holes:
+            run.committer.live = LivePosition.parse(offset.last_id, offset.sent_upto, offset.holes)
+        live = not run.cursor and (opts.follow or not (run.committer.live is None or run.committer.live.clean))
+        if live and opts.follow:  # nobody is waited for: see live.py
+            level, blockers = high_water(conn, ref), []
+        else:
+            level, blockers = run.settle()
         _refuse_ahead_or_unsettled(conn, ref, pipeline, offset, opts, level, blockers)
         pending = run.pending(level, opts.max_rows) if not blockers else 0
         result = ProduceResult(ref.qualified, topic, offset.last_id, offset.last_id, _iso(offset.last_created_at), 0)
@@ -310,7 +348,14 @@ def produce(settings: Settings, opts: ProduceOptions, hooks: Hooks | None = None
         run.open_producer()
         hooks.initialized(Plan(ref.qualified, topic, shown(database_url(settings)), offset.last_id, level, pending, opts.dry_run))
         try:
-            _rounds(run, opts, level, blockers, result)
+            if not live:
+                _rounds(run, opts, level, blockers, result)
+            elif opts.follow:
+                with _listener(database_url(settings), ref) as listener:
+                    follow(run, opts, result, listener)
+            else:  # the gate cleared: no id up to level can still commit
+                live_round(run, level, level, opts.max_rows)
+                result.rounds += 1
         finally:
             run.finish()
         return run.result(result)
