@@ -180,6 +180,8 @@ def init(settings: Settings, *, demo: bool = False) -> InitResult:
             (existed if resolve_table(conn, DEMO_TABLE) is not None else created).append(DEMO_TABLE)
             conn.execute(DEMO_DDL)
             ref = require_table(conn, DEMO_TABLE)
+            if "updated_at" not in ref.columns:
+                created.append(f"{DEMO_TABLE} column updated_at (set by a trigger, for produce --mode timestamp+id)")
             upgrade_demo(conn, ref.schema, ref.name)
         old = offsets_layout(conn)
         ensure_schema(conn, settings, create=True)

@@ -35,6 +35,7 @@ class ProduceOptions:
     skip_oversize: bool = False  # record rows too large for the topic in producer_skipped and go on
     mode: str = "id"  # MODES
     timestamp_column: str = "updated_at"  # --mode timestamp+id: the column a trigger sets from clock_timestamp()
+    live: bool = True  # --follow sends rows above open transactions at once (False: the old gate, for bench/bench_latency.py)
 
 
 def validate(opts: ProduceOptions) -> None:

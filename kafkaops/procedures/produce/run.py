@@ -336,7 +336,7 @@ def produce(settings: Settings, opts: ProduceOptions, hooks: Hooks | None = None
         )
         if offset.sent_upto is not None or offset.holes:
             run.committer.live = LivePosition.parse(offset.last_id, offset.sent_upto, offset.holes)
-        live = not run.cursor and (opts.follow or not (run.committer.live is None or run.committer.live.clean))
+        live = not run.cursor and ((opts.follow and opts.live) or not (run.committer.live is None or run.committer.live.clean))
         if live and opts.follow:  # nobody is waited for: see live.py
             level, blockers = high_water(conn, ref), []
         else:
