@@ -9,11 +9,12 @@ against the old settle gate (baseline), both following the same table at the sam
   ``--rate`` transactions/s in all; a share rolls back, a share holds its transaction open for a
   random time in ``--hold`` seconds before committing. Each committed row's commit time is taken
   right after COMMIT returns.
-- two producers (fresh processes) follow livedb into two fresh topics: ``live`` (kafkaops's
+- two producers (fresh processes) follow livedb, each warmed up by one row before the load starts, into two fresh topics: ``live`` (kafkaops's
   default: rows above open transactions go at once) and ``gate`` (ProduceOptions(live=False): each
   round waits at the settle gate for every writer, as before issue 16).
-- a consumer per topic records when each row becomes readable; the delay is that minus the commit
-  time, reported as p50/p99/max over rows whose own transaction was short (held rows separately),
+- each topic stamps its messages with the broker's append time (``message.timestamp.type=
+  LogAppendTime``): when a row became readable, whatever the consumer's scheduling; the delay is
+  that minus the commit time (taken in the writer right after COMMIT returns), reported as p50/p99/max over rows whose own transaction was short (held rows separately),
   with rows lost or duplicated counted. Target: live p99 < 200 ms.
 
 Same machine clock for commit and read times. The broker and PostgreSQL are started for the bench.
@@ -39,8 +40,6 @@ sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
 from confluent_kafka import Consumer, TopicPartition  # noqa: E402
-
-from kafkaops.procedures import topics  # noqa: E402
 
 PRODUCER = textwrap.dedent(
     """
@@ -89,6 +88,15 @@ class Load:
                 if held:
                     self.held.add(row_id)
 
+    def long(self) -> None:
+        """One insert transaction held open for --long seconds."""
+        with psycopg.connect(self.url) as conn:
+            row_id = conn.execute("INSERT INTO livedb (name, amount) VALUES ('long', 1) RETURNING id").fetchone()[0]
+            self.stop.wait(self.args.long)
+            conn.commit()
+            self.committed[row_id] = time.time()
+            self.held.add(row_id)
+
 
 def read(broker: str, topic: str, seen: dict[int, list[float]], stop: threading.Event) -> None:
     consumer = Consumer({"bootstrap.servers": broker, "group.id": "bench-" + uuid.uuid4().hex, "enable.auto.commit": False, "fetch.wait.max.ms": 50})
@@ -96,10 +104,22 @@ def read(broker: str, topic: str, seen: dict[int, list[float]], stop: threading.
     try:
         while not stop.is_set():
             for m in consumer.consume(1000, 0.1):
-                if m.error() is None:
-                    seen.setdefault(int(m.key()), []).append(time.time())
+                if m.error() is None:  # LogAppendTime: when the broker appended it (readable from then on)
+                    seen.setdefault(int(m.key()), []).append(m.timestamp()[1] / 1000)
     finally:
         consumer.close()
+
+
+def _topic(broker: str, name: str) -> None:
+    """A topic whose messages carry the broker's append time (LogAppendTime)."""
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": broker})
+    admin.create_topics([NewTopic(name, 1, 1, config={"message.timestamp.type": "LogAppendTime"})])[name].result(30)
+    deadline = time.monotonic() + 30  # until it has a leader
+    while admin.list_topics(name, timeout=5).topics[name].partitions.get(0) is None or admin.list_topics(name, timeout=5).topics[name].partitions[0].leader < 0:
+        assert time.monotonic() < deadline, f"topic {name} has no leader"
+        time.sleep(0.1)
 
 
 def report(name: str, load: Load, seen: dict[int, list[float]]) -> dict[str, object]:
@@ -126,24 +146,32 @@ def report(name: str, load: Load, seen: dict[int, list[float]]) -> dict[str, obj
 
 def _run(stack: Any, url: str, args: argparse.Namespace, procs: list[subprocess.Popen[bytes]]) -> dict[str, object]:
     """Both producers following livedb while the load runs; the report of each."""
-    settings = stack.settings
-    names = {kind: "bench-" + kind + "-" + uuid.uuid4().hex[:6] for kind in ("live", "gate")}
+    names = {kind: "bench-" + kind + "-" + uuid.uuid4().hex[:6] for kind in args.producers.split(",")}
     seen: dict[str, dict[int, list[float]]] = {kind: {} for kind in names}
     stop_read = threading.Event()
     readers = []
     for kind, topic in names.items():
-        topics.ensure_topic(settings, topic, 1, 1)
-        procs.append(subprocess.Popen([sys.executable, "-c", PRODUCER, topic, kind], env={**stack.env, "PYTHONPATH": str(ROOT)}, cwd=stack.root))
+        _topic(stack.broker, topic)
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-c", PRODUCER, topic, kind],
+                env={**stack.env, "PYTHONPATH": str(ROOT)},
+                cwd=stack.root,
+            )
+        )
         readers.append(threading.Thread(target=read, args=(stack.broker, topic, seen[kind], stop_read), daemon=True))
     for t in readers:
         t.start()
-    with psycopg.connect(url, autocommit=True) as conn:  # both producers running: their rows exist
+    with psycopg.connect(url, autocommit=True) as conn:  # warm-up: both producers sent a first row (Kafka connection, producer id)
+        conn.execute("INSERT INTO livedb (name, amount) VALUES ('warm-up', 0)")
         deadline = time.monotonic() + 60
-        while conn.execute("SELECT count(*) FROM producer_offsets WHERE topic = ANY(%s)", (list(names.values()),)).fetchone()[0] < 2:
+        while not all(seen.values()):
             assert time.monotonic() < deadline, "the producers did not start"
             time.sleep(0.1)
     load = Load(url, args)
     writers = [threading.Thread(target=load.worker, args=(i,), daemon=True) for i in range(args.connections)]
+    if args.long:
+        writers.append(threading.Thread(target=load.long, daemon=True))
     print(f"load: {args.connections} connections, {args.rate:g} tx/s, {args.seconds:g}s ...", flush=True)
     for t in writers:
         t.start()
@@ -168,6 +196,8 @@ def main() -> None:
     parser.add_argument("--rollback-fraction", type=float, default=0.05)
     parser.add_argument("--hold-fraction", type=float, default=0.05, help="share of transactions held open before they commit")
     parser.add_argument("--hold", default="0.5:7", help="seconds a held transaction stays open (uniform, lo:hi)")
+    parser.add_argument("--producers", default="live,gate", help="which producers follow the table at the same time: live, gate or both")
+    parser.add_argument("--long", type=float, default=0.0, help="also one insert transaction held open this many seconds from the start (0: none)")
     args = parser.parse_args()
 
     procs: list[subprocess.Popen[bytes]] = []

@@ -51,7 +51,10 @@ class Checkpoints:
     how far the low-water mark may move after the round that follows.
 
     They clear in order: a writer that keeps one checkpoint open was open (holding its lock) at
-    every later probe too, so only the oldest ones are asked about."""
+    every later probe too, so a later one never clears first. A slow writer leaves one checkpoint
+    a round behind it; when it ends they all clear at once, found by bisection (a handful of
+    probes, not one per checkpoint: asking each one stalled a round for a second after a 25 s
+    transaction in bench/bench_latency.py)."""
 
     def __init__(self) -> None:
         self.open: list[tuple[int, list[str]]] = []
@@ -59,8 +62,13 @@ class Checkpoints:
     def probe(self, conn: Any, ref: Any) -> tuple[int, int | None]:
         """(level, settled): read before the round; settled is None when no checkpoint cleared."""
         cleared: list[int] = []
-        while self.open and pipeline_sql.ended(conn, self.open[0][1]):
-            cleared.append(self.open.pop(0)[0])
+        if self.open and pipeline_sql.ended(conn, self.open[0][1]):  # a cleared prefix: find its end in log(n) probes
+            lo, hi = 0, len(self.open)  # open[lo] cleared; open[hi:] unknown or not
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                lo, hi = (mid, hi) if pipeline_sql.ended(conn, self.open[mid][1]) else (lo, mid)
+            cleared = [lvl for lvl, _vx in self.open[:hi]]
+            del self.open[:hi]
         level = high_water(conn, ref)
         writers = pipeline_sql.writers(conn, ref.quoted)
         if not writers:  # nobody can still commit an id up to level: the round's read covers them all
