@@ -22,7 +22,13 @@ def produce(
     max_rows: Annotated[int | None, typer.Option("--max-rows", help="Send at most this many rows.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be sent and the offset it would reach; send nothing, write nothing.")] = False,
     follow: Annotated[bool, typer.Option("--follow", help="Keep polling for new rows until Ctrl+C instead of exiting.")] = False,
-    interval: Annotated[float, typer.Option("--interval", help="Seconds between polls with --follow.")] = DEFAULT_INTERVAL,
+    interval: Annotated[
+        float,
+        typer.Option(
+            "--interval",
+            help="With --follow: at most this many seconds between polls (a commit on a table with the NOTIFY trigger of db init --demo wakes it at once).",
+        ),
+    ] = DEFAULT_INTERVAL,
     table: Annotated[str, typer.Option("--table", help="The source table (table or schema.table).")] = DEMO_TABLE,
     topic: Annotated[str | None, typer.Option("--topic", help="The topic (env KAFKA_TOPIC).")] = None,
     mapper: Annotated[str | None, typer.Option("--mapper", help="Your own row-to-event function, module:function (it gets a dict, returns the event).")] = None,
