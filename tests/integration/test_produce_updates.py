@@ -9,7 +9,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
+import pytest
 
+from kafkaops.errors import NotReady
 from kafkaops.procedures import db
 from kafkaops.procedures.produce import Hooks, ProduceOptions, produce
 from tests.conftest import run_kafkaops
@@ -46,18 +48,11 @@ def test_updates_are_sent_again_with_op_u(pipeline: Pipeline) -> None:
     assert p.sql("SELECT last_ts = (SELECT updated_at FROM livedb WHERE id = 4), last_id FROM producer_offsets WHERE id = 1") == [(True, 4)]
 
 
-class _Told(Hooks):
-    def __init__(self) -> None:
-        self.waited = threading.Event()
-
-    def waiting(self, message: str) -> None:
-        self.waited.set()
-
-
 def test_a_late_commit_with_an_older_timestamp_is_not_lost(pipeline: Pipeline) -> None:
     """Two real transactions: T1 updates row 1 first (older updated_at) but commits last, after T2
-    updated and committed row 2. A cursor that read row 2 would pass T1's timestamp and never see
-    its update; the gate on time holds the cursor until T1 ends, and then both are sent."""
+    updated and committed row 2. A cursor that read row 2 while T1 was open would pass T1's
+    timestamp and never see its update; the gate on time sends nothing past the cursor while T1
+    is open (exit 3 without --follow), and the next run sends both."""
     p = pipeline
     db.init(p.settings, demo=True)
     db.seed(p.settings, 2)
@@ -67,6 +62,36 @@ def test_a_late_commit_with_an_older_timestamp_is_not_lost(pipeline: Pipeline) -
     try:
         t1.execute("UPDATE livedb SET name = 'late' WHERE id = 1")
         p.sql("UPDATE livedb SET name = 'early' WHERE id = 2")  # T2: committed at once
+        with pytest.raises(NotReady) as info:
+            produce(p.settings, ProduceOptions(mode="timestamp+id", settle_timeout=0.3))
+        assert "may still commit rows up to timestamps before" in info.value.message
+        t1.commit()
+    finally:
+        t1.close()
+    assert produce(p.settings, TS).sent == 2
+    older, newer = p.sql("SELECT updated_at FROM livedb ORDER BY id")
+    assert older < newer  # the case: row 1's timestamp is the older one, committed last
+    assert sorted(_ops(p)[2:]) == [(1, "u", "late"), (2, "u", "early")]  # no update lost, none twice
+
+
+class _Told(Hooks):
+    def __init__(self) -> None:
+        self.waited = threading.Event()
+
+    def waiting(self, message: str) -> None:
+        self.waited.set()
+
+
+def test_follow_waits_for_the_late_commit_then_sends_both(pipeline: Pipeline) -> None:
+    """The same two transactions with --follow: the run waits at the gate, then sends both."""
+    p = pipeline
+    db.init(p.settings, demo=True)
+    db.seed(p.settings, 2)
+    assert produce(p.settings, TS).sent == 2
+    t1 = psycopg.connect(p.database_url)
+    try:
+        t1.execute("UPDATE livedb SET name = 'late' WHERE id = 1")
+        p.sql("UPDATE livedb SET name = 'early' WHERE id = 2")
         told, stop = _Told(), threading.Event()
         opts = ProduceOptions(mode="timestamp+id", follow=True, interval=0.05, settle_timeout=0.2)
         runner = threading.Thread(target=produce, args=(p.settings, opts, told, stop))
@@ -82,9 +107,7 @@ def test_a_late_commit_with_an_older_timestamp_is_not_lost(pipeline: Pipeline) -
             runner.join(60)
     finally:
         t1.close()
-    older, newer = p.sql("SELECT updated_at FROM livedb ORDER BY id")
-    assert older < newer  # the case: row 1's timestamp is the older one, committed last
-    assert sorted(_ops(p)[2:]) == [(1, "u", "late"), (2, "u", "early")]  # no update lost, none twice
+    assert sorted(_ops(p)[2:]) == [(1, "u", "late"), (2, "u", "early")]
 
 
 def test_db_init_demo_upgrades_a_livedb_without_updated_at(pipeline: Pipeline) -> None:
