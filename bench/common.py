@@ -82,3 +82,32 @@ def bench_broker(home: Path, tmp: Path) -> Iterator[tuple[dict[str, str], str]]:
         yield dict(stack.env), stack.broker
     finally:
         teardown_stack(stack)
+
+
+@contextmanager
+def pipeline_stack(prefix: str) -> Iterator[tuple[object, str]]:
+    """(stack, database URL): a broker and the embedded PostgreSQL started for a benchmark under a
+    fresh folder in /var/tmp, with `db init --demo` done; everything stopped and removed afterwards."""
+    import shutil
+    import tempfile
+
+    from kafkaops.adapters import embedded_pg
+    from kafkaops.procedures import db, services
+    from tests.conftest import make_stack, teardown_stack
+
+    root = Path(tempfile.mkdtemp(prefix=prefix, dir="/var/tmp"))
+    stack = make_stack(root, kafka_home())
+    stack.env["KAFKAOPS_EMBEDDED_DB"] = "auto"
+    stack.env.pop("DATABASE_URL", None)
+    try:
+        services.up(stack.settings)
+        embedded_pg.start(stack.settings)  # a no-op when `up` started it
+        db.init(stack.settings, demo=True)
+        yield stack, embedded_pg.database_url(stack.settings)
+    finally:
+        teardown_stack(stack)
+        try:
+            embedded_pg.stop(stack.settings)
+        except Exception as exc:  # noqa: BLE001
+            print(f"could not stop the embedded PostgreSQL: {exc}")
+        shutil.rmtree(root, ignore_errors=True)

@@ -54,6 +54,55 @@ def batch_query(schema: str, name: str, columns: dict[str, str], envelope: bool 
     ).format(created=created, payload=payload, cols=sql.SQL(", ").join(parts), table=sql.Identifier(schema, name))
 
 
+def live_query(schema: str, name: str, columns: dict[str, str], envelope: bool = True) -> Any:
+    """:func:`batch_query` for a live position (``produce --follow``): the rows in the holes (ranges
+    ``lo[i]..hi[i]``, one index range scan each: LATERAL keeps the planner from scanning every row
+    above ``after`` once per hole, which made rounds grow slower while a slow writer held the
+    low-water mark) and the rows in ``(upto, level]``, above ``after``, in id order. Extra
+    parameters: lo, hi (bigint arrays), upto."""
+    from psycopg import sql
+
+    parts = sql.SQL(", ").join(_cast(col, typ) for col, typ in columns.items())
+    table = sql.Identifier(schema, name)
+    created = sql.SQL("x.created_at::text") if "created_at" in columns else sql.SQL("NULL::text")
+    payload = sql.SQL(
+        "%(head)s::text || x.id || %(mid)s::text || %(ts)s::bigint || ',\"after\":' || row_to_json(x)::text || '}'" if envelope else "row_to_json(x)::text"
+    )
+    return sql.SQL(
+        "SELECT x.id::text, {created}, {payload} FROM ("
+        "SELECT * FROM (SELECT r.* FROM unnest(%(lo)s::bigint[], %(hi)s::bigint[]) AS kafkaops_hole(kafkaops_lo, kafkaops_hi) "
+        "CROSS JOIN LATERAL (SELECT {cols} FROM {table} WHERE id BETWEEN greatest(kafkaops_lo, %(after)s + 1) AND kafkaops_hi) AS r "
+        "UNION ALL SELECT {cols} FROM {table} WHERE id > greatest(%(upto)s, %(after)s) AND id <= %(level)s) AS u ORDER BY id LIMIT %(limit)s"
+        ") AS x ORDER BY x.id"
+    ).format(created=created, payload=payload, cols=parts, table=table)
+
+
+def cursor_query(schema: str, name: str, columns: dict[str, str], ts_col: str, envelope: bool = True) -> Any:
+    """The batch query of a (``ts_col``, id) cursor (``--mode timestamp+id``): (id as text, created_at
+    as text, the event or the row's JSON, ``ts_col`` as text (exact, microseconds, UTC), op).
+
+    The rows past the cursor ``(after_ts, after)`` and before the gate's ``level`` (a time), in
+    cursor order. op is "u" when the row was seen before: its created_at is not after ``after_ts``
+    (see produce/reader.py for why that never calls a row sent before "c"); "c" otherwise. The event
+    is :func:`batch_query`'s with that op (``mid`` for "c", ``mid_u`` for "u").
+    """
+    from psycopg import sql
+
+    parts = [_cast(col, typ) for col, typ in columns.items()]
+    ts = sql.Identifier(ts_col)
+    created = sql.SQL("x.created_at::text") if "created_at" in columns else sql.SQL("NULL::text")
+    seen = sql.SQL("x.created_at <= %(after_ts)s::timestamptz") if "created_at" in columns else sql.SQL("%(after_ts)s::timestamptz > '-infinity'")
+    mid = sql.SQL("CASE WHEN {seen} THEN %(mid_u)s::text ELSE %(mid)s::text END").format(seen=seen)
+    payload = sql.SQL(
+        "%(head)s::text || x.id || {mid} || %(ts)s::bigint || ',\"after\":' || row_to_json(x)::text || '}}'" if envelope else "row_to_json(x)::text"
+    ).format(mid=mid)
+    return sql.SQL(
+        "SELECT x.id::text, {created}, {payload}, x.{ts}::text, CASE WHEN {seen} THEN 'u' ELSE 'c' END FROM "
+        "(SELECT {cols} FROM {table} WHERE ({ts}, id) > (%(after_ts)s::timestamptz, %(after)s) AND {ts} < %(level)s::timestamptz "
+        "ORDER BY {ts}, id LIMIT %(limit)s) AS x ORDER BY x.{ts}, x.id"
+    ).format(created=created, payload=payload, ts=ts, seen=seen, cols=sql.SQL(", ").join(parts), table=sql.Identifier(schema, name))
+
+
 def fetch_batch(conn: Any, query: Any, params: dict[str, Any]) -> list[tuple[Any, ...]]:
     """The rows of a :func:`batch_query`."""
     return conn.execute(query, params).fetchall()  # type: ignore[no-any-return]
@@ -102,6 +151,16 @@ def count_rows(conn: Any, schema: str, name: str, after: int, level: int, limit:
     return int(conn.execute(q, (after, level)).fetchone()[0])
 
 
+def count_cursor(conn: Any, schema: str, name: str, ts_col: str, after: tuple[str, int], level: str, limit: int | None = None) -> int:
+    """How many rows are past the (``ts_col``, id) cursor ``after`` with a timestamp before ``level`` (at most ``limit``)."""
+    from psycopg import sql
+
+    q = sql.SQL("SELECT count(*) FROM (SELECT 1 FROM {} WHERE ({ts}, id) > (%s::timestamptz, %s) AND {ts} < %s::timestamptz LIMIT %s) AS x").format(
+        sql.Identifier(schema, name), ts=sql.Identifier(ts_col)
+    )
+    return int(conn.execute(q, (after[0], after[1], level, limit)).fetchone()[0])
+
+
 def count_between(conn: Any, schema: str, name: str, after: int, before: int) -> int:
     """How many rows have ``after < id < before``."""
     from psycopg import sql
@@ -127,6 +186,16 @@ def set_synchronous_commit(conn: Any, value: str) -> None:
 
 
 # --- the settle gate -------------------------------------------------------------------------------
+
+
+def timestamp_text(conn: Any, value: Any) -> str:
+    """A timestamptz as PostgreSQL's exact text (microseconds, the session's UTC)."""
+    return str(conn.execute("SELECT %s::timestamptz::text", (value,)).fetchone()[0])
+
+
+def clock(conn: Any) -> str:
+    """The server's clock now (clock_timestamp(), not the transaction's now()), as exact text."""
+    return str(conn.execute("SELECT clock_timestamp()::text").fetchone()[0])
 
 
 def high_water(conn: Any, schema: str, name: str, quoted: str) -> int:
@@ -186,6 +255,49 @@ def advance_offset(conn: Any, row: int, old: int, new: int, created_at: Any) -> 
         (new, created_at, row, old),
     )
     return bool(cur.rowcount == 1)
+
+
+def advance_cursor(conn: Any, row: int, old: tuple[Any, int], new: tuple[Any, int], created_at: Any) -> bool:
+    """Compare-and-set of a (timestamp, id) cursor: row ``row`` moves from ``old`` to ``new``."""
+    cur = conn.execute(
+        """UPDATE producer_offsets SET last_ts = %s::timestamptz, last_id = %s, last_created_at = coalesce(%s::timestamptz, last_created_at)
+           WHERE id = %s AND last_id = %s AND last_ts IS NOT DISTINCT FROM %s::timestamptz""",
+        (new[0], new[1], created_at, row, old[1], old[0]),
+    )
+    return bool(cur.rowcount == 1)
+
+
+def advance_live(conn: Any, row: int, old: tuple[int, int | None], new: tuple[int, int, str], created_at: Any) -> bool:
+    """Compare-and-set of a live position: (last_id, sent_upto) moves from ``old`` to ``new`` (last_id, sent_upto, holes)."""
+    cur = conn.execute(
+        """UPDATE producer_offsets SET last_id = %s, sent_upto = %s, holes = %s, last_created_at = coalesce(%s::timestamptz, last_created_at)
+           WHERE id = %s AND last_id = %s AND greatest(coalesce(sent_upto, last_id), last_id) = %s""",
+        (new[0], new[1], new[2], created_at, row, old[0], old[1] if old[1] is not None else old[0]),
+    )
+    return bool(cur.rowcount == 1)
+
+
+def ended(conn: Any, vxids: list[str]) -> bool:
+    """None of the transactions ``vxids`` is still running."""
+    return not conn.execute("SELECT 1 FROM pg_locks WHERE virtualtransaction = ANY(%s) LIMIT 1", (vxids,)).fetchone()
+
+
+def listen(conn: Any, channel: str) -> None:
+    """LISTEN on ``channel`` (a name such as ``kafkaops.public.livedb``, quoted as an identifier)."""
+    from psycopg import sql
+
+    conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+
+
+def notified(conn: Any, timeout: float) -> bool:
+    """Wait up to ``timeout`` seconds for a notification on ``conn``; True if one (or more) came."""
+    got = False
+    for _n in conn.notifies(timeout=timeout, stop_after=1):
+        got = True
+    if got:  # take the others already there: one round serves them all
+        for _n in conn.notifies(timeout=0.0):
+            pass
+    return got
 
 
 def try_advisory_lock(conn: Any, key: int) -> bool:

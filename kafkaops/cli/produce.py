@@ -22,7 +22,13 @@ def produce(
     max_rows: Annotated[int | None, typer.Option("--max-rows", help="Send at most this many rows.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be sent and the offset it would reach; send nothing, write nothing.")] = False,
     follow: Annotated[bool, typer.Option("--follow", help="Keep polling for new rows until Ctrl+C instead of exiting.")] = False,
-    interval: Annotated[float, typer.Option("--interval", help="Seconds between polls with --follow.")] = DEFAULT_INTERVAL,
+    interval: Annotated[
+        float,
+        typer.Option(
+            "--interval",
+            help="With --follow: at most this many seconds between polls (a commit on a table with the NOTIFY trigger of db init --demo wakes it at once).",
+        ),
+    ] = DEFAULT_INTERVAL,
     table: Annotated[str, typer.Option("--table", help="The source table (table or schema.table).")] = DEMO_TABLE,
     topic: Annotated[str | None, typer.Option("--topic", help="The topic (env KAFKA_TOPIC).")] = None,
     mapper: Annotated[str | None, typer.Option("--mapper", help="Your own row-to-event function, module:function (it gets a dict, returns the event).")] = None,
@@ -59,6 +65,20 @@ def produce(
             help="Kafka transactions (transactional.id kafkaops-<table>-<topic>): each run's batches commit atomically, a restarted run fences the old one and recovers its position from the topic, so a crash re-sends nothing to read_committed readers (`kafkaops consume`'s default).",
         ),
     ] = False,
+    mode: Annotated[
+        str,
+        typer.Option(
+            "--mode",
+            help="The cursor: 'id' sends new rows (inserts); 'timestamp+id' pages by (--timestamp-column, id) and also sends updated rows again (op \"u\" for rows seen before). Deletes are never seen: use log-based CDC (Debezium) for them.",
+        ),
+    ] = "id",
+    timestamp_column: Annotated[
+        str,
+        typer.Option(
+            "--timestamp-column",
+            help="With --mode timestamp+id: a timestamptz column a trigger sets from clock_timestamp() on INSERT and UPDATE (db init --demo gives livedb one).",
+        ),
+    ] = "updated_at",
 ) -> None:
     """Send the rows above the offset to Kafka; the offset moves only past rows Kafka acknowledged.
 
@@ -72,6 +92,8 @@ def produce(
     Examples: kafkaops produce --max-rows 100; kafkaops produce --envelope debezium --with-schema
 
     Exactly once for read_committed readers: kafkaops produce --exactly-once
+
+    Updates too: kafkaops produce --mode timestamp+id --timestamp-column updated_at --topic livedb-changes
     """
     from kafkaops.cli import get_settings
     from kafkaops.cli.interrupt import graceful_stop
@@ -94,6 +116,8 @@ def produce(
         envelope=envelope,
         with_schema=with_schema,
         exactly_once=exactly_once,
+        mode=mode,
+        timestamp_column=timestamp_column,
     )
     with graceful_stop(_say_stopping) as stop, RunRenderer(settings.kafka_broker) as render:
         result = proc.produce(settings, opts, render, stop)

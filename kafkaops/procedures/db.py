@@ -44,6 +44,7 @@ from kafkaops.procedures.db_schema import (
     TableRef,
     claim_position,
     default_pipeline,
+    ensure_cursor,
     ensure_schema,
     offsets_layout,
     pipeline_for,
@@ -51,6 +52,7 @@ from kafkaops.procedures.db_schema import (
     require_id_column,
     require_table,
     resolve_table,
+    upgrade_demo,
 )
 from kafkaops.settings import Settings
 
@@ -69,6 +71,7 @@ __all__ = [  # the db_schema names are part of this module's interface
     "UPGRADE_LOCK",
     "claim_position",
     "default_pipeline",
+    "ensure_cursor",
     "ensure_schema",
     "offsets_layout",
     "pipeline_for",
@@ -76,6 +79,7 @@ __all__ = [  # the db_schema names are part of this module's interface
     "require_id_column",
     "require_table",
     "resolve_table",
+    "upgrade_demo",
 ]
 
 SEED_SQL = """
@@ -175,8 +179,13 @@ def init(settings: Settings, *, demo: bool = False) -> InitResult:
         if demo:  # first: the default pipeline is named after the table as it resolves
             (existed if resolve_table(conn, DEMO_TABLE) is not None else created).append(DEMO_TABLE)
             conn.execute(DEMO_DDL)
+            ref = require_table(conn, DEMO_TABLE)
+            if "updated_at" not in ref.columns:
+                created.append(f"{DEMO_TABLE} column updated_at (set by a trigger, for produce --mode timestamp+id)")
+            upgrade_demo(conn, ref.schema, ref.name)
         old = offsets_layout(conn)
         ensure_schema(conn, settings, create=True)
+        ensure_cursor(conn)
         if old is None:
             created.insert(0, OFFSETS_TABLE)
         else:
@@ -322,11 +331,13 @@ class RewindResult:
 
 
 def set_position(conn: Any, row: int, to_id: int) -> None:
-    """Move a pipeline's row to ``to_id`` (0: the start, last_created_at back to the epoch)."""
+    """Move a pipeline's row to ``to_id`` (0: the start, last_created_at back to the epoch). A
+    timestamp+id cursor goes back to its start too (last_ts NULL): an id alone is no place in it."""
+    ensure_cursor(conn)
     if to_id == 0:
-        conn.execute("UPDATE producer_offsets SET last_id = 0, last_created_at = 'epoch' WHERE id = %s", (row,))
+        conn.execute("UPDATE producer_offsets SET last_id = 0, last_created_at = 'epoch', last_ts = NULL, sent_upto = NULL, holes = NULL WHERE id = %s", (row,))
     else:
-        conn.execute("UPDATE producer_offsets SET last_id = %s WHERE id = %s", (to_id, row))
+        conn.execute("UPDATE producer_offsets SET last_id = %s, last_ts = NULL, sent_upto = NULL, holes = NULL WHERE id = %s", (to_id, row))
 
 
 def rewind_offset(settings: Settings, to_id: int = 0, *, table: str = DEMO_TABLE, topic: str | None = None) -> RewindResult:

@@ -60,8 +60,34 @@ CREATE TABLE IF NOT EXISTS livedb (
     amount     numeric(14, 4) NOT NULL,
     payload    jsonb NOT NULL DEFAULT '{}'::jsonb,
     note       text,
-    blob       bytea
+    blob       bytea,
+    updated_at timestamptz NOT NULL DEFAULT clock_timestamp()
 )"""
+# `produce --mode timestamp+id`: livedb's updated_at is the time of the row's last INSERT or UPDATE,
+# set by a trigger from clock_timestamp() (the moment the row is written, not now(): that is the
+# transaction's start, which can be long before the table is locked, so a late writer could commit a
+# time the settle gate had already passed; see produce/gate.py). A table made before the column
+# existed is upgraded in one transaction: its rows take updated_at = created_at (all committed: the
+# ALTER waits for every writer), then the default, NOT NULL, the trigger and the (updated_at, id)
+# index the cursor pages by. Statement by statement, idempotent.
+DEMO_UPGRADE = (
+    "ALTER TABLE {table} ADD COLUMN IF NOT EXISTS updated_at timestamptz",
+    "UPDATE {table} SET updated_at = created_at WHERE updated_at IS NULL",
+    "ALTER TABLE {table} ALTER COLUMN updated_at SET DEFAULT clock_timestamp(), ALTER COLUMN updated_at SET NOT NULL",
+    """CREATE OR REPLACE FUNCTION kafkaops_touch_updated_at() RETURNS trigger LANGUAGE plpgsql AS $$
+       BEGIN NEW.updated_at := clock_timestamp(); RETURN NEW; END $$""",
+    "CREATE OR REPLACE TRIGGER kafkaops_updated_at BEFORE INSERT OR UPDATE ON {table} FOR EACH ROW EXECUTE FUNCTION kafkaops_touch_updated_at()",
+    "CREATE INDEX IF NOT EXISTS livedb_updated_at_id ON {table} (updated_at, id)",
+    # produce --follow wakes up on a commit instead of polling: one notification per writing
+    # statement, on channel kafkaops.<schema>.<table>, delivered when its transaction commits.
+    """CREATE OR REPLACE FUNCTION kafkaops_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+       BEGIN PERFORM pg_notify('kafkaops.' || TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME, ''); RETURN NULL; END $$""",
+    "CREATE OR REPLACE TRIGGER kafkaops_notify AFTER INSERT OR UPDATE ON {table} FOR EACH STATEMENT EXECUTE FUNCTION kafkaops_notify()",
+)
+# The producer's cursor beyond last_id (added to producer_offsets when missing, see ensure_cursor):
+# last_ts is the timestamp half of a `--mode timestamp+id` cursor (NULL: an id cursor, or not started).
+# sent_upto and holes: a live position (produce --follow, see produce/position.py); NULL: a plain offset.
+CURSOR_COLUMNS = {"last_ts": "timestamptz", "sent_upto": "bigint", "holes": "text"}
 
 
 @dataclass(frozen=True)
@@ -156,6 +182,9 @@ class Offset:
     last_id: int
     last_created_at: datetime | None
     row: int | None = None  # producer_offsets.id; None: the pipeline has no row yet (position 0)
+    last_ts: datetime | None = None  # --mode timestamp+id: the cursor's timestamp (with last_id); None: id cursor
+    sent_upto: int | None = None  # a live position (produce --follow): ids read up to here ...
+    holes: str | None = None  # ... except these ranges ("3-5,9"), not sent (see produce/position.py)
 
 
 def pipeline_for(conn: Any, table: str, topic: str) -> Pipeline:
@@ -234,17 +263,45 @@ def read_position(conn: Any, pipeline: Pipeline, settings: Settings) -> Offset |
     if layout == "old":
         if pipeline != default_pipeline(conn, settings):
             return None
-        row = conn.execute("SELECT last_id, last_created_at, id FROM producer_offsets WHERE id = %s", (DEFAULT_ROW,)).fetchone()
+        row = conn.execute(
+            "SELECT last_id, last_created_at, id, (to_jsonb(p) ->> 'last_ts')::timestamptz, (to_jsonb(p) ->> 'sent_upto')::bigint, to_jsonb(p) ->> 'holes' "
+            "FROM producer_offsets p WHERE id = %s",
+            (DEFAULT_ROW,),
+        ).fetchone()
     else:
         row = conn.execute(
-            "SELECT last_id, last_created_at, id FROM producer_offsets WHERE source_table = %s AND topic = %s", (pipeline.table, pipeline.topic)
+            "SELECT last_id, last_created_at, id, (to_jsonb(p) ->> 'last_ts')::timestamptz, (to_jsonb(p) ->> 'sent_upto')::bigint, to_jsonb(p) ->> 'holes' "
+            "FROM producer_offsets p WHERE source_table = %s AND topic = %s",
+            (pipeline.table, pipeline.topic),
         ).fetchone()
-    return Offset(int(row[0]), row[1], int(row[2])) if row else None
+    # the cursor columns through to_jsonb: a table not yet given them (ensure_cursor) reads them as NULL
+    return Offset(int(row[0]), row[1], int(row[2]), row[3], row[4], row[5]) if row else None
+
+
+def ensure_cursor(conn: Any) -> None:
+    """Add the cursor columns (CURSOR_COLUMNS) producer_offsets lacks; nothing (no lock) when it has them."""
+    have = {
+        r[0]
+        for r in conn.execute(
+            "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attnum > 0 AND NOT attisdropped", (OFFSETS_TABLE,)
+        ).fetchall()
+    }
+    for col, typ in CURSOR_COLUMNS.items():
+        if col not in have:
+            conn.execute(f"ALTER TABLE producer_offsets ADD COLUMN IF NOT EXISTS {col} {typ}")
+
+
+def upgrade_demo(conn: Any, schema: str, name: str) -> None:
+    """Give the demo table its updated_at column, trigger and index (DEMO_UPGRADE), in one transaction."""
+    with postgres.transaction(conn):
+        for statement in DEMO_UPGRADE:
+            conn.execute(postgres.with_table(statement, schema, name))
 
 
 def claim_position(conn: Any, pipeline: Pipeline, settings: Settings) -> Offset:
     """The pipeline's row, added at 0 (epoch) if it has none; upgrades an old table first."""
     ensure_schema(conn, settings)
+    ensure_cursor(conn)
     conn.execute(
         "INSERT INTO producer_offsets (source_table, topic) VALUES (%s, %s) ON CONFLICT (source_table, topic) DO NOTHING",
         (pipeline.table, pipeline.topic),

@@ -45,6 +45,7 @@ def test_init_creates_the_offset_row_and_is_safe_to_repeat(database_url: str, tm
         "payload": "jsonb",
         "note": "text",
         "blob": "bytea",
+        "updated_at": "timestamp with time zone",  # kept by a trigger: produce --mode timestamp+id
     }
     r = run_kafkaops(["db", "init", "--demo"], env, tmp_path)
     assert r.returncode == 0

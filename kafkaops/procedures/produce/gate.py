@@ -3,6 +3,16 @@
 Read the high-water mark L (the id sequence's last value, or ``max(id)``), then wait until every
 transaction that held a lock on the table or its sequence at that moment has ended. Any row with
 ``id <= L`` is then committed or gone for good.
+
+A (timestamp, id) cursor (``--mode timestamp+id``) gets the same gate on time: its level is the
+server's clock_timestamp() T, read before the writers are probed. A writer that locked the table
+after the probe writes a timestamp (the trigger's clock_timestamp() when the row is written, which
+is after the lock) later than T; a writer that held the lock at the probe is waited for. Once the
+gate clears, every row version with a timestamp before T is committed or gone for good, so a late
+commit with an older timestamp (the classic way such pipelines lose updates) cannot fall behind
+the cursor: the cursor only reads ``timestamp < T``. It relies on the column being set from
+clock_timestamp() by a trigger (as `db init --demo` installs): a timestamp the application sets, or
+now() (the transaction's start, possibly long before its lock) breaks it.
 """
 
 from __future__ import annotations
@@ -29,13 +39,25 @@ def _described(still: list[tuple[Any, ...]]) -> list[str]:
     return sorted(set(blockers))
 
 
-def settle(conn: Any, ref: TableRef, timeout: float, waiting: Callable[[str], None] | None = None) -> tuple[int, list[str]]:
-    """Read the high-water mark L, then wait for the transactions in flight at that moment.
+def clock_level(conn: Any, ref: TableRef) -> str:
+    """The level of a (timestamp, id) cursor: the server's clock now, as exact text."""
+    return pipeline_sql.clock(conn)
+
+
+def _upto(level: Any) -> str:
+    return f"id {level}" if isinstance(level, int) else f"timestamps before {level}"
+
+
+def settle(
+    conn: Any, ref: TableRef, timeout: float, waiting: Callable[[str], None] | None = None, level_of: Callable[[Any, TableRef], Any] = high_water
+) -> tuple[Any, list[str]]:
+    """Read the high-water mark L (``level_of``: an id, or the clock for a timestamp cursor), then
+    wait for the transactions in flight at that moment.
 
     Returns (L, blockers): blockers is empty when the gate cleared, else a description of the
     transactions still open after ``timeout`` (then no row above the offset may be sent).
     """
-    level = high_water(conn, ref)
+    level = level_of(conn, ref)
     vxids = pipeline_sql.writers(conn, ref.quoted)
     deadline = time.monotonic() + timeout
     told = False
@@ -47,16 +69,16 @@ def settle(conn: Any, ref: TableRef, timeout: float, waiting: Callable[[str], No
         if time.monotonic() >= deadline:
             return level, _described(still)
         if not told and waiting is not None:
-            waiting(f"waiting for {len(vxids)} open transaction(s) that may still commit rows up to id {level}")
+            waiting(f"waiting for {len(vxids)} open transaction(s) that may still commit rows up to {_upto(level)}")
             told = True
         time.sleep(0.05)
     return level, []
 
 
-def gate_error(level: int, blockers: list[str], timeout: float) -> NotReady:
+def gate_error(level: Any, blockers: list[str], timeout: float) -> NotReady:
     """The gate did not clear: nothing is sent past the offset (exit 3)."""
     return NotReady(
-        f"{len(blockers)} open transaction(s) may still commit rows up to id {level}; not sending past the offset so that none is skipped (waited {timeout:g}s)",
+        f"{len(blockers)} open transaction(s) may still commit rows up to {_upto(level)}; not sending past the offset so that none is skipped (waited {timeout:g}s)",
         details=blockers,
         hint="let those transactions finish (or end them), then rerun `kafkaops produce`; raise --settle-timeout to wait longer",
     )

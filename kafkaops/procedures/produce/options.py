@@ -15,6 +15,7 @@ MAX_IN_FLIGHT = 4
 READERS = 2  # connections reading batches ahead in parallel
 READ_AHEAD = 3  # batches read ahead
 ENVELOPES = ("kafkaops", "debezium")
+MODES = ("id", "timestamp+id")  # the cursor: new ids only, or (timestamp column, id): inserts and updates
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,9 @@ class ProduceOptions:
     envelope: str = "kafkaops"  # the event's shape: kafkaops' own, or Debezium's change event (see produce/debezium.py)
     with_schema: bool = False  # debezium: Kafka Connect's {schema, payload} form for key and value
     exactly_once: bool = False  # Kafka transactions, the position recovered from the topic (exactly_once.py)
+    mode: str = "id"  # MODES
+    timestamp_column: str = "updated_at"  # --mode timestamp+id: the column a trigger sets from clock_timestamp()
+    live: bool = True  # --follow sends rows above open transactions at once (False: the old gate, for bench/bench_latency.py)
 
 
 def validate(opts: ProduceOptions) -> None:
@@ -46,6 +50,12 @@ def validate(opts: ProduceOptions) -> None:
         raise UsageError(f"--max-rows must be at least 1 (got {opts.max_rows})")
     if opts.interval <= 0:
         raise UsageError(f"--interval must be more than 0 seconds (got {opts.interval})")
+    if opts.mode not in MODES:
+        raise UsageError(f"--mode must be one of {', '.join(MODES)} (got {opts.mode!r})")
+    if opts.mode != "id" and opts.dry_run:
+        raise UsageError(
+            "--dry-run works with --mode id only", hint="run `kafkaops produce --mode timestamp+id --max-rows N` on a test topic to see its events"
+        )
     if opts.delivery_timeout <= 0 or opts.settle_timeout < 0:
         raise UsageError("timeouts must be positive")
     if opts.envelope not in ENVELOPES:
@@ -54,6 +64,12 @@ def validate(opts: ProduceOptions) -> None:
         raise UsageError("--with-schema goes with --envelope debezium", hint="kafkaops' own envelope has no schema; add --envelope debezium")
     if opts.mapper and opts.envelope != "kafkaops":
         raise UsageError("--mapper and --envelope debezium cannot go together: the mapper builds the whole event", hint="use one of them")
+    if opts.mode != "id" and (opts.exactly_once or opts.envelope != "kafkaops"):
+        what = "--exactly-once" if opts.exactly_once else f"--envelope {opts.envelope}"
+        raise UsageError(
+            f"{what} works with --mode id only (not yet with --mode {opts.mode})",
+            hint="exactly-once recovery and the Debezium envelope follow the id cursor; leave out one of the two options",
+        )
 
 
 @dataclass(frozen=True)

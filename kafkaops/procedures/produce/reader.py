@@ -11,8 +11,10 @@ from typing import Any
 
 from kafkaops.adapters import pipeline_sql
 from kafkaops.procedures.db import TableRef
+from kafkaops.procedures.produce.delivery import Batch
 from kafkaops.procedures.produce.events import EventBuilder
 from kafkaops.procedures.produce.options import READ_AHEAD, READERS
+from kafkaops.procedures.produce.position import LivePosition
 
 
 class BatchReader:
@@ -86,3 +88,102 @@ class BatchReader:
         for conn in self._readers:
             conn.close()
         self._readers.clear()
+
+
+START = "-infinity"  # a timestamp+id cursor that has not started
+
+
+class CursorBatch(Batch):
+    """A batch of a (timestamp, id) cursor: also its last row's timestamp (where the cursor moves)."""
+
+    __slots__ = ("last_ts",)
+
+    def __init__(self, last_id: int, last_created_at: Any, count: int, last_ts: str) -> None:
+        super().__init__(last_id, last_created_at, count)
+        self.last_ts = last_ts
+
+
+def row_op(row: tuple[Any, ...]) -> str:
+    """A row's op as the reader saw it: "u" (seen before) or "c". Rows of an id cursor are all "c"."""
+    return str(row[4]) if len(row) > 4 else "c"
+
+
+class CursorReader:
+    """Reads the rows past a (timestamp column, id) cursor and before the gate's time, in cursor
+    order, batch by batch on the run's connection (``--mode timestamp+id``).
+
+    Each row comes as (id, created_at, event or row JSON, timestamp as text, op). *Seen before*
+    (op "u") means: the row's created_at is not after the cursor the batch starts from. A row this
+    pipeline sent before had a version whose timestamp the cursor passed, and created_at (its
+    insert's now(), the transaction's start) is at or before that version's timestamp (the trigger's
+    clock_timestamp()): so such a row is never called "c". The other way round is possible: a row
+    inserted by a transaction that began before the cursor's time but committed after it is "u" the
+    first time it is sent. A table without created_at: "u" once the cursor has started.
+    """
+
+    def __init__(self, conn: Any, ref: TableRef, builder: EventBuilder, batch_size: int, ts_col: str, stop: threading.Event) -> None:
+        self.conn, self.builder, self.batch_size, self.stop = conn, builder, batch_size, stop
+        self.query = pipeline_sql.cursor_query(ref.schema, ref.name, ref.columns, ts_col, envelope=builder.mapper is None)
+        self.mid_u = builder.mid.replace('"op":"c"', '"op":"u"', 1)
+
+    def batches(self, after: tuple[str, int], level: str, limit: int | None) -> Iterator[list[tuple[Any, ...]]]:
+        """The non-empty batches past ``after`` (timestamp text, id) with a timestamp before ``level``."""
+        planned = 0
+        while not self.stop.is_set():
+            n = self.batch_size if limit is None else min(self.batch_size, limit - planned)
+            if n <= 0:
+                return
+            params = self.builder.params(after[1], 0, n, int(time.time() * 1000)) | {"mid_u": self.mid_u, "after_ts": after[0], "level": level}
+            rows = pipeline_sql.fetch_batch(self.conn, self.query, params)
+            if not rows:
+                return
+            planned += len(rows)
+            after = (rows[-1][3], int(rows[-1][0]))
+            yield rows
+            if len(rows) < n:
+                return
+
+    def close(self) -> None:
+        """Nothing of its own to close: it reads on the run's connection."""
+
+
+class LiveBatch(Batch):
+    """A batch of a live position (``produce --follow``): the position once it is acknowledged."""
+
+    __slots__ = ("position",)
+
+    def __init__(self, last_id: int, last_created_at: Any, count: int, position: LivePosition) -> None:
+        super().__init__(last_id, last_created_at, count)
+        self.position = position
+
+
+class LiveReader:
+    """Reads, for a live position, the rows in its holes and in ``(upto, level]``, in id order,
+    batch by batch on the run's connection. ``exhausted`` tells whether the last ``batches`` read
+    everything (not cut short by a limit or a stop)."""
+
+    def __init__(self, conn: Any, ref: TableRef, builder: EventBuilder, batch_size: int, stop: threading.Event) -> None:
+        self.conn, self.builder, self.batch_size, self.stop = conn, builder, batch_size, stop
+        self.query = pipeline_sql.live_query(ref.schema, ref.name, ref.columns, envelope=builder.mapper is None)
+        self.exhausted = False
+
+    def batches(self, start: LivePosition, level: int, limit: int | None) -> Iterator[list[tuple[Any, ...]]]:
+        """The non-empty batches of what ``start`` has not sent up to ``level`` (at most ``limit`` rows)."""
+        lo, hi = start.bounds()
+        after, planned, self.exhausted = start.last_id, 0, False
+        while not self.stop.is_set():
+            n = self.batch_size if limit is None else min(self.batch_size, limit - planned)
+            if n <= 0:
+                return
+            params = self.builder.params(after, level, n, int(time.time() * 1000)) | {"lo": lo, "hi": hi, "upto": start.upto}
+            rows = pipeline_sql.fetch_batch(self.conn, self.query, params)
+            planned += len(rows)
+            if rows:
+                after = int(rows[-1][0])
+                yield rows
+            if len(rows) < n:
+                self.exhausted = not self.stop.is_set()
+                return
+
+    def close(self) -> None:
+        """Nothing of its own to close: it reads on the run's connection."""

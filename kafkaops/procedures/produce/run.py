@@ -6,12 +6,14 @@ from __future__ import annotations
 import gc
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, NoReturn
 
 from kafkaops.adapters import pipeline_sql
 from kafkaops.adapters.producer import DEFAULT_MAX_MESSAGE_BYTES, max_event_bytes
-from kafkaops.errors import RefusedError
+from kafkaops.errors import RefusedError, UsageError
 from kafkaops.procedures.db import (
     Offset,
     Pipeline,
@@ -29,9 +31,11 @@ from kafkaops.procedures.produce.committer import OffsetCommitter
 from kafkaops.procedures.produce.debezium import event_builder
 from kafkaops.procedures.produce.delivery import Batch, DeliveryTracker, check_topic
 from kafkaops.procedures.produce.events import SKIP_REASON, EventBuilder, load_mapper, oversize_error, oversize_rows, topic_limit
-from kafkaops.procedures.produce.gate import gate_error, settle
+from kafkaops.procedures.produce.gate import clock_level, gate_error, high_water, settle
+from kafkaops.procedures.produce.live import follow, live_round
 from kafkaops.procedures.produce.options import MAX_IN_FLIGHT, Hooks, Plan, ProduceOptions, ProduceResult, validate
-from kafkaops.procedures.produce.reader import BatchReader
+from kafkaops.procedures.produce.position import LivePosition
+from kafkaops.procedures.produce.reader import START, BatchReader, CursorBatch, CursorReader, LiveBatch, LiveReader
 from kafkaops.settings import Settings
 
 OFFSET_SYNCHRONOUS_COMMIT = "on"  # durable offset updates (bench/bench_produce.py --offset-commit compares "off")
@@ -57,13 +61,23 @@ class Run:
         committed: int = 0,
         limit: int = DEFAULT_MAX_MESSAGE_BYTES,
         dsn: str = "",
+        committed_ts: str | None = None,
     ) -> None:
         self.settings, self.opts, self.conn, self.ref, self.builder, self.hooks, self.stop = settings, opts, conn, ref, builder, hooks, stop
         self.topic = opts.topic or settings.kafka_topic
         self.limit = limit  # the topic's max.message.bytes
         self.skipped = 0
-        self.reader = BatchReader(conn, dsn, ref, builder, opts.batch_size, stop)
+        self.cursor = opts.mode == "timestamp+id"
+        self.reader: BatchReader | CursorReader = (
+            CursorReader(conn, ref, builder, opts.batch_size, opts.timestamp_column, stop)
+            if self.cursor
+            else BatchReader(conn, dsn, ref, builder, opts.batch_size, stop)
+        )
         self.committer = OffsetCommitter(conn, row, committed, f"{ref.qualified} -> {self.topic}", hooks)
+        self.committer.committed_ts = committed_ts
+        self.live_reader = LiveReader(conn, ref, builder, opts.batch_size, stop)
+        self.work: LivePosition | None = None  # a live position (see live.py): where the next batch starts
+        self._rows: list[tuple[Any, ...]] = []  # the batch being sent, as read
         self.tracker = DeliveryTracker(
             self.committer.commit, topic=self.topic, table=ref.qualified, broker=settings.kafka_broker, delivery_timeout=opts.delivery_timeout
         )
@@ -71,7 +85,7 @@ class Run:
     def open_producer(self) -> None:
         self.tracker.open(self.settings, self.limit)
 
-    def round(self, level: int, limit: int | None) -> int:
+    def round(self, level: Any, limit: int | None) -> int:
         """Everything in (offset, level], batch by batch, in id order: the number of events sent."""
         # Rows, events and delivery reports are short-lived and acyclic: the cyclic collector would
         # only burn CPU scanning them (reference counting frees them). Paused for the round.
@@ -83,13 +97,46 @@ class Run:
             if gc_was_enabled:
                 gc.enable()
 
-    def _round(self, level: int, limit: int | None) -> int:
+    def settle(self) -> tuple[Any, list[str]]:
+        """The settle gate: (level, blockers); the level is an id, or a time for a timestamp cursor."""
+        return settle(self.conn, self.ref, self.opts.settle_timeout, self.hooks.waiting, clock_level if self.cursor else high_water)
+
+    def pending(self, level: Any, limit: int | None = None) -> int:
+        """The rows past the position up to the gate's ``level`` (at most ``limit``)."""
+        c, ref = self.committer, self.ref
+        if self.cursor:
+            return pipeline_sql.count_cursor(self.conn, ref.schema, ref.name, self.opts.timestamp_column, (c.committed_ts or START, c.committed), level, limit)
+        return pipeline_sql.count_rows(self.conn, ref.schema, ref.name, c.committed, level, limit)
+
+    def _batches(self, level: Any, limit: int | None) -> Iterator[list[tuple[Any, ...]]]:
+        """The rows past the position up to ``level``, batch by batch, as the reader gives them."""
+        c = self.committer
+        if isinstance(self.reader, CursorReader):
+            return self.reader.batches((c.committed_ts or START, c.committed), level, limit)
+        if self.work is not None:
+            return self.live_reader.batches(self.work, level, limit)
+        return self.reader.batches(c.committed, level, limit)
+
+    def _batch(self, rows: list[tuple[Any, ...]]) -> Batch:
+        """The batch of ``rows`` (as read), with where the position moves once it is acknowledged."""
+        last = rows[-1]
+        if self.cursor:
+            return CursorBatch(int(last[0]), last[1], len(rows), last[3])
+        if self.work is not None:  # a live position: what was sent above the low-water mark
+            position = self.work.copy()
+            position.sent([int(r[0]) for r in rows])
+            return LiveBatch(int(last[0]), last[1], len(rows), position)
+        return Batch(int(last[0]), last[1], len(rows))
+
+    def _round(self, level: Any, limit: int | None) -> int:
         sent_before, tracker = self.committer.sent, self.tracker
-        for rows in self.reader.batches(self.committer.committed, level, limit):
-            batch = Batch(int(rows[-1][0]), rows[-1][1], len(rows))
-            events = self.check_sizes(self.builder.events(rows))
+        for rows in self._batches(level, limit):
+            self._rows, batch = rows, self._batch(rows)
+            events = self.check_sizes(self.builder.events([r[:3] for r in rows] if self.cursor else rows))
             batch.count = tracker.send(batch, events)  # events: rows skipped (mapper, --skip-oversize) are not counted
             tracker.inflight.append(batch)
+            if isinstance(batch, LiveBatch):
+                self.work = batch.position
             tracker.drain(until_below=MAX_IN_FLIGHT)
         tracker.drain(until_below=1)
         return self.committer.sent - sent_before
@@ -118,7 +165,7 @@ class Run:
     def _stop_before(self, rows: list[tuple[Any, ...]], i: int, size: int) -> NoReturn:
         """Send and commit the rows before row ``i``, then stop naming it (too large for the topic)."""
         if i:
-            head = Batch(int(rows[i - 1][0]), rows[i - 1][1], i)
+            head = self._batch((self._rows or rows)[:i])  # the rows as read: a cursor's or live position's batch too
             head.count = self.tracker.send(head, rows[:i])
             self.tracker.inflight.append(head)
         self.tracker.drain(until_below=1)
@@ -173,7 +220,7 @@ def _ahead_of_table(conn: Any, ref: TableRef, pipeline: Pipeline, offset: Offset
     )
 
 
-def _rounds(run: Run, opts: ProduceOptions, level: int, blockers: list[str], result: ProduceResult) -> None:
+def _rounds(run: Run, opts: ProduceOptions, level: Any, blockers: list[str], result: ProduceResult) -> None:
     """Round after round (one without --follow), each after the settle gate cleared."""
     while True:
         if not blockers:
@@ -188,9 +235,58 @@ def _rounds(run: Run, opts: ProduceOptions, level: int, blockers: list[str], res
             return
         if run.stop.wait(opts.interval):
             return
-        level, blockers = settle(run.conn, run.ref, opts.settle_timeout, run.hooks.waiting)
-        pending = pipeline_sql.count_rows(run.conn, run.ref.schema, run.ref.name, run.committer.committed, level) if not blockers else 0
+        level, blockers = run.settle()
+        pending = run.pending(level) if not blockers else 0
         run.committer.total = run.committer.sent + pending
+
+
+@contextmanager
+def _listener(dsn: str, ref: TableRef) -> Iterator[Any]:
+    """A connection listening on the table's channel (kafkaops.<schema>.<table>; see live.py)."""
+    from kafkaops.adapters.postgres import connect
+
+    conn = connect(dsn, application_name="kafkaops-produce-listen")
+    try:
+        pipeline_sql.listen(conn, f"kafkaops.{ref.schema}.{ref.name}")
+        yield conn
+    finally:
+        conn.close()
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _refuse_ahead_or_unsettled(conn: Any, ref: TableRef, pipeline: Pipeline, offset: Offset, opts: ProduceOptions, level: Any, blockers: list[str]) -> None:
+    """Refuse an id offset ahead of the table, and (without --follow) a gate that did not clear."""
+    if isinstance(level, int) and offset.last_id > level:
+        raise _ahead_of_table(conn, ref, pipeline, offset)
+    if blockers and not opts.follow:
+        raise gate_error(level, blockers, opts.settle_timeout)
+
+
+def _require_cursor(conn: Any, ref: TableRef, pipeline: Pipeline, offset: Offset, opts: ProduceOptions) -> None:
+    """--mode timestamp+id needs a timestamptz column; a position is kept in the mode it was made in."""
+    if opts.mode == "id":
+        if offset.last_ts is not None:
+            raise _other_mode(pipeline, "a timestamp+id cursor", "--mode timestamp+id")
+        return
+    col = opts.timestamp_column
+    if ref.columns.get(col) != "timestamptz":
+        got = f"is {ref.columns[col]}" if col in ref.columns else "does not exist"
+        raise UsageError(
+            f"--timestamp-column {col} of {ref.qualified} {got}; --mode timestamp+id needs a timestamptz column set by a trigger from clock_timestamp()",
+            hint="`kafkaops db init --demo` gives livedb one (updated_at); see `kafkaops runbook producer` for your own table",
+        )
+    if offset.last_ts is None and offset.last_id > 0:
+        raise _other_mode(pipeline, f"an id cursor at {offset.last_id}", "--mode id")
+
+
+def _other_mode(pipeline: Pipeline, what: str, mode: str) -> RefusedError:
+    return RefusedError(
+        f"the position of {pipeline} is {what}: another mode would skip or re-send rows",
+        hint=f"keep `kafkaops produce {mode}`, use another --topic, or start this pipeline over with `kafkaops db rewind --yes{pipeline.flags}`",
+    )
 
 
 def produce(settings: Settings, opts: ProduceOptions, hooks: Hooks | None = None, stop: threading.Event | None = None) -> ProduceResult:
@@ -209,6 +305,7 @@ def produce(settings: Settings, opts: ProduceOptions, hooks: Hooks | None = None
         require_id_column(conn, ref)
         pipeline = Pipeline(ref.qualified, topic)
         offset = _position(conn, pipeline, settings, opts.dry_run)
+        _require_cursor(conn, ref, pipeline, offset, opts)
         check_topic(settings, topic)
         limit = topic_limit(settings, topic)
         builder = event_builder(conn, ref, opts.envelope, opts.with_schema, mapper)
@@ -221,28 +318,59 @@ def produce(settings: Settings, opts: ProduceOptions, hooks: Hooks | None = None
         # re-sent (off lost up to ~3 x wal_writer_delay of commits: tens of thousands of rows).
         pipeline_sql.set_synchronous_commit(conn, OFFSET_SYNCHRONOUS_COMMIT)
 
-        level, blockers = settle(conn, ref, opts.settle_timeout, hooks.waiting)
-        if offset.last_id > level:
-            raise _ahead_of_table(conn, ref, pipeline, offset)
-        if blockers and not opts.follow:
-            raise gate_error(level, blockers, opts.settle_timeout)
-        pending = pipeline_sql.count_rows(conn, ref.schema, ref.name, offset.last_id, level, opts.max_rows) if not blockers else 0
-        plan = Plan(ref.qualified, topic, shown(database_url(settings)), offset.last_id, level, pending, opts.dry_run)
-        created = offset.last_created_at.isoformat() if offset.last_created_at else None
-        result = ProduceResult(ref.qualified, topic, offset.last_id, offset.last_id, created, 0, dry_run=opts.dry_run)
-
         if opts.dry_run:
-            hooks.initialized(plan)
+            level, blockers = settle(conn, ref, opts.settle_timeout, hooks.waiting)
+            _refuse_ahead_or_unsettled(conn, ref, pipeline, offset, opts, level, blockers)
+            pending = pipeline_sql.count_rows(conn, ref.schema, ref.name, offset.last_id, level, opts.max_rows) if not blockers else 0
+            hooks.initialized(Plan(ref.qualified, topic, shown(database_url(settings)), offset.last_id, level, pending, opts.dry_run))
+            result = ProduceResult(ref.qualified, topic, offset.last_id, offset.last_id, _iso(offset.last_created_at), 0, dry_run=opts.dry_run)
             return _dry_run(conn, ref, builder, offset.last_id, level, opts, result, pending, limit)
 
-        run = Run(settings, opts, conn, ref, builder, hooks, stop, row=offset.row or 0, committed=offset.last_id, limit=limit, dsn=database_url(settings))
+        committed_ts = None if offset.last_ts is None else pipeline_sql.timestamp_text(conn, offset.last_ts)
+        run = Run(
+            settings,
+            opts,
+            conn,
+            ref,
+            builder,
+            hooks,
+            stop,
+            row=offset.row or 0,
+            committed=offset.last_id,
+            limit=limit,
+            dsn=database_url(settings),
+            committed_ts=committed_ts,
+        )
         if eos:
             eos.install(run)
+        if offset.sent_upto is not None or offset.holes:
+            run.committer.live = LivePosition.parse(offset.last_id, offset.sent_upto, offset.holes)
+        unclean = not (run.committer.live is None or run.committer.live.clean)
+        if eos and unclean:
+            raise RefusedError(
+                f"the position of {pipeline} has rows sent above its low-water mark by an earlier `produce --follow` (ids {run.committer.live.text() if run.committer.live else ''})",
+                hint="run `kafkaops produce` once without --exactly-once (it closes the live position), then use --exactly-once",
+            )
+        live = not run.cursor and not eos and ((opts.follow and opts.live) or unclean)
+        if live and opts.follow:  # nobody is waited for: see live.py
+            level, blockers = high_water(conn, ref), []
+        else:
+            level, blockers = run.settle()
+        _refuse_ahead_or_unsettled(conn, ref, pipeline, offset, opts, level, blockers)
+        pending = run.pending(level, opts.max_rows) if not blockers else 0
+        result = ProduceResult(ref.qualified, topic, offset.last_id, offset.last_id, _iso(offset.last_created_at), 0)
         run.committer.total = pending
         run.open_producer()
-        hooks.initialized(plan)
+        hooks.initialized(Plan(ref.qualified, topic, shown(database_url(settings)), offset.last_id, level, pending, opts.dry_run))
         try:
-            _rounds(run, opts, level, blockers, result)
+            if not live:
+                _rounds(run, opts, level, blockers, result)
+            elif opts.follow:
+                with _listener(database_url(settings), ref) as listener:
+                    follow(run, opts, result, listener)
+            else:  # the gate cleared: no id up to level can still commit
+                live_round(run, level, level, opts.max_rows)
+                result.rounds += 1
         finally:
             run.finish()
         return run.result(result)
