@@ -169,6 +169,23 @@ def count_between(conn: Any, schema: str, name: str, after: int, before: int) ->
     return int(conn.execute(q, (after, before)).fetchone()[0])
 
 
+def count_unsent(conn: Any, schema: str | None, name: str, last_id: int, sent_upto: int | None = None, holes: str | None = None) -> int:
+    """Rows a position has not sent: above ``last_id``; for a live position (``produce --follow``) only
+    those above ``sent_upto`` and in its ``holes`` ("3-5,9"), the rest above ``last_id`` being sent."""
+    from psycopg import sql
+
+    upto = max(last_id, sent_upto if sent_upto is not None else last_id)
+    clauses, params = [sql.SQL("id > %s")], [upto]
+    for part in (holes or "").split(","):
+        if part.strip():
+            lo, _, hi = part.strip().partition("-")
+            clauses.append(sql.SQL("id BETWEEN %s AND %s"))
+            params += [int(lo), int(hi or lo)]
+    table = sql.Identifier(schema, name) if schema else sql.Identifier(name)  # no schema: the search_path's
+    q = sql.SQL("SELECT count(*) FROM {} WHERE {}").format(table, sql.SQL(" OR ").join(clauses))
+    return int(conn.execute(q, params).fetchone()[0])
+
+
 def max_id(conn: Any, schema: str, name: str) -> int | None:
     from psycopg import sql
 

@@ -6,7 +6,7 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from kafkaops.adapters import postgres
+from kafkaops.adapters import pipeline_sql, postgres
 from kafkaops.doctor.common import _first_line
 from kafkaops.doctor.context import Context
 from kafkaops.doctor.registry import check
@@ -94,6 +94,7 @@ def check_database_schema(ctx: Context) -> Outcome:
     pipeline = _pipeline(ctx)
     offset = db.read_position(ctx.db, pipeline, ctx.settings)
     ctx.db_facts["last_id"] = offset.last_id if offset else 0
+    ctx.db_facts["live"] = (offset.sent_upto, offset.holes) if offset else (None, None)
     ctx.db_facts["rewind"] = _rewind_remedy(pipeline, offset.row if offset else None)
     if offset is None:
         return passed(
@@ -163,9 +164,7 @@ def check_database_offset(ctx: Context) -> Outcome:
 @check("database.pending", 5, "database", "rows pending for the producer", requires=("database.schema", "database.offset"), applies="database")
 def check_database_pending(ctx: Context) -> Outcome:
     last_id = ctx.db_facts.get("last_id", 0)
-    with ctx.db.cursor() as cur:
-        cur.execute(f"SELECT count(*) FROM {LIVEDB} WHERE id > %s", (last_id,))  # noqa: S608
-        (pending,) = cur.fetchone()
+    pending = pipeline_sql.count_unsent(ctx.db, None, LIVEDB, last_id, *ctx.db_facts.get("live", (None, None)))
     ctx.db_facts["pending"] = int(pending)
     details = _skipped_rows(ctx)
     if pending:

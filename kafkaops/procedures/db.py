@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from kafkaops.adapters import postgres
+from kafkaops.adapters import pipeline_sql, postgres
 from kafkaops.defaults import DEMO_TABLE
 from kafkaops.errors import KafkaopsError, RefusedError, UsageError
 from kafkaops.procedures.db_schema import (
@@ -303,7 +303,7 @@ def status(settings: Settings, *, table: str = DEMO_TABLE, topic: str | None = N
             require_id_column(conn, ref)
             newest = conn.execute(postgres.with_table("SELECT max(id) FROM {table}", ref.schema, ref.name)).fetchone()[0]
             if offset is not None:
-                pending = conn.execute(postgres.with_table("SELECT count(*) FROM {table} WHERE id > %s", ref.schema, ref.name), (offset.last_id,)).fetchone()[0]
+                pending = pipeline_sql.count_unsent(conn, ref.schema, ref.name, offset.last_id, offset.sent_upto, offset.holes)
     last_id = offset.last_id if offset else None
     return DbStatus(
         database=postgres.shown(database_url(settings)),

@@ -116,3 +116,21 @@ def test_rewind_offset_function(database_url: str, tmp_path: Path) -> None:
     result = db.rewind_offset(settings)
     assert (result.before, result.after) == (7, 0)
     assert _sql(database_url, "SELECT last_id, last_created_at::text FROM producer_offsets") == [(0, "1970-01-01 00:00:00+00")]
+
+
+def test_pending_of_a_live_position_counts_only_rows_not_sent(database_url: str, tmp_path: Path) -> None:
+    """Regression: `produce --follow` keeps a live position (last_id, sent_upto, holes); db status and doctor
+    counted every id above last_id as pending, so rows already sent above an open transaction were counted again."""
+    env = _env(database_url, tmp_path)
+    for cmd in (["db", "init", "--demo"], ["db", "seed", "12"]):
+        r = run_kafkaops(cmd, env, tmp_path)
+        assert r.returncode == 0, r.stderr
+    _sql(database_url, "ALTER TABLE producer_offsets ADD COLUMN IF NOT EXISTS sent_upto bigint, ADD COLUMN IF NOT EXISTS holes text")
+    # ids 1-2 sent (last_id), 3-10 read with 3-4 and 7 not sent yet (holes), 11-12 not read: 5 pending
+    _sql(database_url, "UPDATE producer_offsets SET last_id = 2, sent_upto = 10, holes = '3-4,7'")
+    status = run_kafkaops(["db", "status", "--json"], env, tmp_path)
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout)["pending"] == 5
+    doctor = run_kafkaops(["doctor", "database.pending", "--json"], env, tmp_path, timeout=120)
+    check = next(c for c in json.loads(doctor.stdout)["checks"] if c["id"] == "database.pending")
+    assert check["data"]["pending"] == 5, check
