@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -29,13 +28,13 @@ import time
 import uuid
 from pathlib import Path
 
-from common import ROOT, kafka_home, save
+from common import ROOT, kafka_home, save, teardown_pipeline
 
 sys.path.insert(0, str(ROOT))
 
 from kafkaops.adapters.embedded_pg import database_url  # noqa: E402
 from kafkaops.procedures import db, services, topics  # noqa: E402
-from tests.conftest import make_stack, teardown_stack  # noqa: E402
+from tests.conftest import make_stack  # noqa: E402
 
 RAW = textwrap.dedent(
     """
@@ -211,14 +210,7 @@ def main() -> None:
             print(f"(b) batches of 10  run {i + 1} ({n:,} rows): {n / wall:>9,.0f} rows/s ({wall:.1f}s)", flush=True)
         procedure = max(procedure_runs, key=lambda r: r["rows_per_s"])
     finally:
-        teardown_stack(stack)
-        try:
-            from kafkaops.adapters import embedded_pg
-
-            embedded_pg.stop(stack.settings)
-        except Exception as exc:  # noqa: BLE001
-            print(f"could not stop the embedded PostgreSQL: {exc}")
-        shutil.rmtree(root, ignore_errors=True)
+        teardown_pipeline(stack, root)
 
     if not_durable_runs:
         best_off = max(r["rows_per_s"] for r in not_durable_runs)

@@ -13,18 +13,17 @@ asks for events Debezium's readers accept, and this says what they cost next to 
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 import tempfile
 from pathlib import Path
 
 from bench_produce import kafkaops_command, new_topic, run_child
-from common import ROOT, kafka_home, save
+from common import ROOT, kafka_home, save, teardown_pipeline
 
 sys.path.insert(0, str(ROOT))
 
 from kafkaops.procedures import db, services  # noqa: E402
-from tests.conftest import make_stack, teardown_stack  # noqa: E402
+from tests.conftest import make_stack  # noqa: E402
 
 CONTENDERS = {"kafkaops": [], "debezium": ["--envelope", "debezium"], "debezium+schema": ["--envelope", "debezium", "--with-schema"]}
 
@@ -57,14 +56,7 @@ def main() -> None:
                 runs[name].append({"seconds": round(wall, 2), "rows_per_s": round(args.rows / wall), "peak_rss_mb": round(peak, 1), "cpu_s": round(cpu, 2)})
                 print(f"{name:<16} run {i + 1}: {args.rows / wall:>9,.0f} rows/s ({wall:.1f}s, CPU {cpu:.1f}s, peak RSS {peak:.0f} MB)", flush=True)
     finally:
-        teardown_stack(stack)
-        try:
-            from kafkaops.adapters import embedded_pg
-
-            embedded_pg.stop(stack.settings)
-        except Exception as exc:  # noqa: BLE001
-            print(f"could not stop the embedded PostgreSQL: {exc}")
-        shutil.rmtree(root, ignore_errors=True)
+        teardown_pipeline(stack, root)
 
     best = {name: max(r["rows_per_s"] for r in rs) for name, rs in runs.items()}
     print()

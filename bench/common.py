@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -88,12 +89,11 @@ def bench_broker(home: Path, tmp: Path) -> Iterator[tuple[dict[str, str], str]]:
 def pipeline_stack(prefix: str) -> Iterator[tuple[object, str]]:
     """(stack, database URL): a broker and the embedded PostgreSQL started for a benchmark under a
     fresh folder in /var/tmp, with `db init --demo` done; everything stopped and removed afterwards."""
-    import shutil
     import tempfile
 
     from kafkaops.adapters import embedded_pg
     from kafkaops.procedures import db, services
-    from tests.conftest import make_stack, teardown_stack
+    from tests.conftest import make_stack
 
     root = Path(tempfile.mkdtemp(prefix=prefix, dir="/var/tmp"))
     stack = make_stack(root, kafka_home())
@@ -105,9 +105,19 @@ def pipeline_stack(prefix: str) -> Iterator[tuple[object, str]]:
         db.init(stack.settings, demo=True)
         yield stack, embedded_pg.database_url(stack.settings)
     finally:
-        teardown_stack(stack)
-        try:
-            embedded_pg.stop(stack.settings)
-        except Exception as exc:  # noqa: BLE001
-            print(f"could not stop the embedded PostgreSQL: {exc}")
-        shutil.rmtree(root, ignore_errors=True)
+        teardown_pipeline(stack, root)
+
+
+def teardown_pipeline(stack: Any, root: Path) -> None:
+    """Stop a benchmark's stack and its embedded PostgreSQL, then remove its folder."""
+    import shutil
+
+    from kafkaops.adapters import embedded_pg
+    from tests.conftest import teardown_stack
+
+    teardown_stack(stack)
+    try:
+        embedded_pg.stop(stack.settings)
+    except Exception as exc:  # noqa: BLE001 - the folder is removed either way
+        print(f"could not stop the embedded PostgreSQL: {exc}")
+    shutil.rmtree(root, ignore_errors=True)

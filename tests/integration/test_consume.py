@@ -340,6 +340,20 @@ def jvm_tool(kafka_home: Path, main_class: str) -> list[str]:
     return ["java", "-Xmx128m", "-cp", str(kafka_home / "libs" / "*"), main_class]
 
 
+def run_jvm_tool(stack: Stack, kafka_home: Path, main_class: str, *args: str) -> str:
+    """Run one of Kafka's JVM tools against ``stack``'s broker; its stdout (a failure fails the test)."""
+    r = subprocess.run(
+        [*jvm_tool(kafka_home, main_class), "--bootstrap-server", stack.broker, *args],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+        env=stack.env,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    return r.stdout
+
+
 def header_bytes(header: dict) -> bytes | None:
     if header["value_format"] is None:
         return None

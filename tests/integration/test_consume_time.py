@@ -3,29 +3,20 @@
 
 from __future__ import annotations
 
-import subprocess
 import time
 import uuid
 from pathlib import Path
 
 from tests.conftest import Stack
-from tests.integration.test_consume import committed, consume, jvm_tool, lines
+from tests.integration.test_consume import committed, consume, lines, run_jvm_tool
 from tests.integration.test_groups import HOUR, timed_topic, wall
 
 
 def kafka_offsets_for_time(stack: Stack, kafka_home: Path, topic: str, ms: int) -> dict[int, int]:
     """Kafka's GetOffsetShell --time: partition -> the offset it names (partitions it leaves out or gives -1 are absent)."""
-    r = subprocess.run(
-        [*jvm_tool(kafka_home, "org.apache.kafka.tools.GetOffsetShell"), "--bootstrap-server", stack.broker, "--topic", topic, "--time", str(ms)],
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        timeout=120,
-        env=stack.env,
-    )
-    assert r.returncode == 0, r.stdout + r.stderr
+    stdout = run_jvm_tool(stack, kafka_home, "org.apache.kafka.tools.GetOffsetShell", "--topic", topic, "--time", str(ms))
     out = {}
-    for line in r.stdout.split():
+    for line in stdout.split():
         _, partition, offset = line.rsplit(":", 2)
         if offset and int(offset) >= 0:
             out[int(partition)] = int(offset)

@@ -15,7 +15,7 @@ from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from tests.conftest import Stack, run_kafkaops
-from tests.integration.test_consume import committed, jvm_tool, new_topic, produce, wait_for_line
+from tests.integration.test_consume import committed, new_topic, produce, run_jvm_tool, wait_for_line
 
 
 def kafkaops(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
@@ -165,20 +165,11 @@ def group_on_three_topics(stack: Stack) -> tuple[str, list[str]]:
 
 def kafka_tool_plan(stack: Stack, kafka_home: Path, group: str, *args: str) -> list[tuple[str, int, int]]:
     """Kafka's own kafka-consumer-groups --reset-offsets --dry-run: (topic, partition, new offset), sorted."""
-    r = subprocess.run(
-        [
-            *jvm_tool(kafka_home, "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand"),
-            *("--bootstrap-server", stack.broker, "--group", group, "--reset-offsets", "--dry-run", *args),
-        ],
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        timeout=120,
-        env=stack.env,
+    stdout = run_jvm_tool(
+        stack, kafka_home, "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand", "--group", group, "--reset-offsets", "--dry-run", *args
     )
-    assert r.returncode == 0, r.stdout + r.stderr
-    words = r.stdout[r.stdout.index("GROUP ") :].split()  # after any "Warn: ... Falling back to latest known offset."
-    assert words[:4] == ["GROUP", "TOPIC", "PARTITION", "NEW-OFFSET"], r.stdout
+    words = stdout[stdout.index("GROUP ") :].split()  # after any "Warn: ... Falling back to latest known offset."
+    assert words[:4] == ["GROUP", "TOPIC", "PARTITION", "NEW-OFFSET"], stdout
     rows = [words[i : i + 4] for i in range(4, len(words), 4)]
     assert all(w[0] == group for w in rows)
     return sorted((w[1], int(w[2]), int(w[3])) for w in rows)

@@ -10,7 +10,7 @@ from pathlib import Path
 from confluent_kafka.admin import AdminClient
 
 from tests.conftest import Stack, run_kafkaops
-from tests.integration.test_consume import jvm_tool, new_topic
+from tests.integration.test_consume import new_topic, run_jvm_tool
 
 
 def kafkaops(stack: Stack, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -23,26 +23,9 @@ def partitions(stack: Stack, topic: str) -> int:
 
 def kafka_configs_describe(stack: Stack, kafka_home: Path, topic: str) -> dict[str, str]:
     """kafka-configs --describe of a topic: the configs set on it, name -> value."""
-    r = subprocess.run(
-        [
-            *jvm_tool(kafka_home, "kafka.admin.ConfigCommand"),
-            "--bootstrap-server",
-            stack.broker,
-            "--describe",
-            "--entity-type",
-            "topics",
-            "--entity-name",
-            topic,
-        ],
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        timeout=120,
-        env=stack.env,
-    )
-    assert r.returncode == 0, r.stdout + r.stderr
-    assert f"Dynamic configs for topic {topic} are:" in r.stdout, r.stdout
-    pairs = [line.strip().split(" sensitive=")[0] for line in r.stdout.splitlines() if line.startswith("  ")]
+    stdout = run_jvm_tool(stack, kafka_home, "kafka.admin.ConfigCommand", "--describe", "--entity-type", "topics", "--entity-name", topic)
+    assert f"Dynamic configs for topic {topic} are:" in stdout, stdout
+    pairs = [line.strip().split(" sensitive=")[0] for line in stdout.splitlines() if line.startswith("  ")]
     return dict(p.split("=", 1) for p in pairs)
 
 
