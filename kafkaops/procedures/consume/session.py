@@ -60,6 +60,7 @@ class ConsumerSession:
         self.progress = ReadProgress(plan, grouped=bool(req.group))
         self.committer = GroupCommitter(consumer, req.group, self.progress, self.result)
         self._first_assignment = True
+        self._until_ends_read = False  # --until: the ends were read again once its time came
 
     # group mode: librdkafka calls these from inside consume()
     def on_assign(self, partitions: list[int]) -> dict[int, int]:
@@ -91,6 +92,21 @@ class ConsumerSession:
                 raise KafkaopsError(f"reading {self.req.topic} failed: {e.text}", hint="run `kafkaops doctor`")
             elif e.text not in self.result.warnings:  # transient: librdkafka retries by itself
                 self.result.warnings.append(e.text)
+
+    def _until_has_come(self) -> bool:
+        """--until's time has come. The first time, each partition's end is read again: messages stamped
+        before the time may have arrived since the start, and reading ends only after them."""
+        assert self.req.until_time is not None
+        if time.time() * 1000 < self.req.until_time:
+            return False
+        if not self._until_ends_read:
+            self._until_ends_read = True
+            marks = self.consumer.watermarks(list(self.progress.targets), timeout=5)
+            for part, mark in marks.items():
+                if mark.high is not None and mark.high > self.progress.targets.get(part, 0):
+                    self.progress.targets[part] = mark.high
+                    self.progress.done.discard(part)
+        return True
 
     def _recheck_positions(self) -> None:
         """When reading stalls short of the end: compare the consumer's position with the watermark."""
@@ -124,7 +140,7 @@ class ConsumerSession:
         if req.until_time is not None:
             if progress.all_passed():
                 return "until"
-            if time.time() * 1000 >= req.until_time and progress.caught_up():
+            if self._until_has_come() and progress.caught_up():
                 return "until"
         if req.exit_at_end and progress.caught_up():
             return "end"

@@ -519,6 +519,13 @@ class _TimedConsumer(_Committer):
     def positions(self, partitions: list[int]) -> list:
         return []
 
+    ends: dict[int, int] = {}  # noqa: RUF012 - the ends watermarks() reports now (none: as at the start)
+
+    def watermarks(self, partitions: list[int], timeout: float = 10.0) -> dict:
+        from kafkaops.adapters.kafka import Watermark
+
+        return {p: Watermark(p, 0, self.ends[p]) for p in partitions if p in self.ends}
+
 
 def test_until_stops_each_partition_at_its_first_message_after_the_time() -> None:
     from kafkaops.procedures.consume.session import ConsumerSession
@@ -548,4 +555,21 @@ def test_until_in_the_future_waits_for_every_partition_to_pass_it() -> None:
     assert session._finished() == ""
     session.progress.note_passed(0)
     session.progress.note_passed(1)
+    assert session._finished() == "until"
+
+
+def test_when_until_has_come_messages_that_arrived_since_the_start_are_still_read() -> None:
+    """Regression: once --until's time came, reading ended at the end captured at the start, so messages
+    stamped before the time that arrived during the read (and were not shown yet) were left out."""
+    from kafkaops.procedures.consume.session import ConsumerSession
+    from kafkaops.procedures.timespec import now_ms
+
+    r = req(from_time=0, until_time=now_ms() - 1)  # the time has come
+    consumer = _TimedConsumer([])
+    session = ConsumerSession(None, r, consumer, proc.plan_start(r, {0: (0, 2)}, {}, {0: 0}))  # type: ignore[arg-type]
+    session.progress.skip_read_ones(session.plan)
+    session.progress.note_shown([Msg(b"1", _offset=1)])  # the end as it was at the start
+    consumer.ends = {0: 5}  # three more messages arrived meanwhile
+    assert session._finished() == ""
+    session.progress.note_shown([Msg(b"4", _offset=4)])
     assert session._finished() == "until"
