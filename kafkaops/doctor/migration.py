@@ -11,7 +11,7 @@ from pathlib import Path
 
 from kafkaops.doctor.context import Context
 from kafkaops.doctor.registry import check
-from kafkaops.doctor.results import EXTRAS_STEP, Outcome, failed, skipped, warned
+from kafkaops.doctor.results import EXTRAS_STEP, Outcome, failed, passed, warned
 from kafkaops.errors import KafkaopsError
 
 RUNBOOK = "failures migration-stuck"
@@ -29,7 +29,7 @@ def check_migration(ctx: Context) -> Outcome:
     except KafkaopsError as exc:
         return failed(exc.message, remedy=exc.hint or "", runbook=RUNBOOK)
     if state is None or not state.in_progress:
-        return skipped("no migration in progress", kind="not-configured")
+        return passed("no ZooKeeper-to-KRaft migration in progress")
     problem = _problem(ctx, state)
     if problem is not None:
         finding, remedy = problem
