@@ -24,6 +24,7 @@ from kafkaops.procedures.db import (
     session,
     take_lock,
 )
+from kafkaops.procedures.handover_mark import refuse_if_handed_over
 from kafkaops.procedures.produce import exactly_once
 from kafkaops.procedures.produce.committer import OffsetCommitter
 from kafkaops.procedures.produce.debezium import event_builder
@@ -209,6 +210,7 @@ def produce(settings: Settings, opts: ProduceOptions, hooks: Hooks | None = None
         require_id_column(conn, ref)
         pipeline = Pipeline(ref.qualified, topic)
         offset = _position(conn, pipeline, settings, opts.dry_run)
+        refuse_if_handed_over(conn, pipeline)  # Kafka Connect sends this pipeline's changes now (kafkaops cdc)
         check_topic(settings, topic)
         limit = topic_limit(settings, topic)
         builder = event_builder(conn, ref, opts.envelope, opts.with_schema, mapper)
