@@ -80,6 +80,16 @@ def drop_slot(conn: Any, name: str) -> bool:
     return True
 
 
+def drop_slot_quietly(conn: Any, name: str) -> None:
+    """Drop a slot this command made, after a failure: a slot still held a moment by its closing connection stays (cdc delete drops it)."""
+    import psycopg
+
+    try:
+        drop_slot(conn, name)
+    except psycopg.Error:
+        pass
+
+
 @contextmanager
 def slot_with_snapshot(dsn: str, name: str) -> Iterator[tuple[str, str]]:
     """Create the logical slot ``name`` (pgoutput) over a replication connection and yield

@@ -147,3 +147,48 @@ def test_hand_over_while_inserts_go_on_then_updates_and_deletes(cdc_stack: Stack
     assert _sql(url, "SELECT count(*) FROM pg_replication_slots") == [(0,)]
     resumed = run_kafkaops(["produce", "--envelope", "debezium"], env, root)
     assert resumed.returncode == 0, resumed.stderr
+
+
+def test_killing_the_worker_that_runs_the_task_moves_it_and_loses_nothing(cdc_stack: Stack) -> None:
+    import os
+    import signal
+    import time
+    import urllib.request
+
+    env, root = cdc_stack.env, cdc_stack.root
+    for args in (["up"], ["db", "init", "--demo"], ["db", "seed", "100"], ["connect", "up", "--workers", "2", "--port", str(free_port())]):
+        res = run_kafkaops(args, env, root)
+        assert res.returncode == 0, (args, res.stderr)
+    workers = json.loads(run_kafkaops(["connect", "status", "--json"], env, root).stdout)["workers"]
+    assert [w["state"] for w in workers] == ["running", "running"] and workers[0]["url"] != workers[1]["url"]
+
+    deploy = run_kafkaops(["cdc", "deploy", "--yes", "--json"], env, root)  # no hand-over: Debezium snapshots the 100 rows
+    assert deploy.returncode == 0, deploy.stderr
+    doc = json.loads(deploy.stdout)
+    runner = doc["tasks"][0]["worker"]
+    victim = next(w for w in workers if w["url"].endswith(":" + runner.rsplit(":", 1)[1]))
+    survivor = next(w for w in workers if w is not victim)
+    os.kill(victim["pid"], signal.SIGKILL)
+
+    from kafkaops.adapters import embedded_pg
+
+    url = embedded_pg.database_url(cdc_stack.settings)
+    _sql(url, "INSERT INTO livedb (name, amount) SELECT 'after-kill', 2 FROM generate_series(1, 100)")
+    deadline = time.monotonic() + 120
+    moved = None
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(survivor["url"] + f"/connectors/{doc['connector']}/status", timeout=5) as resp:  # noqa: S310
+            tasks = json.loads(resp.read())["tasks"]
+        if tasks and tasks[0]["state"] == "RUNNING" and survivor["url"].endswith(":" + tasks[0]["worker_id"].rsplit(":", 1)[1]):
+            moved = tasks[0]
+            break
+        time.sleep(0.5)
+    assert moved is not None, "the task did not move to the surviving worker"
+
+    events = _events(cdc_stack.broker, env["KAFKA_TOPIC"], lambda ev: len({_row_id(v) for _op, v in ev}) >= 200)
+    ids = Counter(_row_id(v) for _op, v in events)
+    assert set(ids) == set(range(1, 201))
+    duplicates = sum(n - 1 for n in ids.values())
+    print(f"at-least-once after killing {victim['name']}: {duplicates} duplicate event(s) of 200 rows")
+    st = json.loads(run_kafkaops(["connect", "status", "--json"], env, root).stdout)["workers"]
+    assert {w["name"]: w["state"] for w in st}[victim["name"]] == "stale"

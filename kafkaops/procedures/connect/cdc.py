@@ -133,7 +133,7 @@ def deploy(settings: Settings, table: str, topic: str | None, *, from_producer: 
             return status(settings, table, topic)  # deployed already: nothing to do
         replication_sql.ensure_publication(conn, n.slot, ref.schema, ref.name)
         bridged = None
-        if from_producer:
+        if from_producer and read_mark(conn, pipeline) is None:  # a mark: handed over already, the connector still to create
             progress("handing over: producer lock, slot, rows between the producer's position and the slot")
             bridged = bridge(settings, conn, dsn, ref, pipeline, n.slot, n.connector)
         config = connector_config(settings, dsn, pipeline, n, from_producer=from_producer)

@@ -53,23 +53,31 @@ def _refuse_second(pipeline: Pipeline, holder: str) -> RefusedError:
     )
 
 
-def _send(settings: Settings, topic: str, events: list[tuple[Any, ...]]) -> None:
-    errors: list[Any] = []
+class _Sender:
+    """kafkaops's idempotent producer for the hand-over's rows; ``close`` waits for every acknowledgement."""
 
-    def ack(err: Any, _msg: Any) -> None:
+    def __init__(self, settings: Settings, topic: str) -> None:
+        self.topic, self.sent = topic, 0
+        self.errors: list[Any] = []
+        self.producer = kafka_producer.open_producer(settings, 60.0, 1_000_000, self.errors.append)
+
+    def _ack(self, err: Any, _msg: Any) -> None:
         if err is not None:
-            errors.append(err)
+            self.errors.append(err)
 
-    producer = kafka_producer.open_producer(settings, 60.0, 1_000_000, errors.append)
-    for key, _created, value in events:
-        while True:
-            try:
-                producer.produce(topic, value, key, on_delivery=ack)
-                break
-            except BufferError:
-                producer.poll(0.05)
-    if producer.flush(60.0) or errors:
-        raise KafkaopsError(f"the hand-over could not send {len(events)} row(s) to {topic}: {errors[0] if errors else 'not acknowledged in 60s'}")
+    def send(self, events: list[tuple[Any, ...]]) -> None:
+        for key, _created, value in events:
+            while True:
+                try:
+                    self.producer.produce(self.topic, value, key, on_delivery=self._ack)
+                    break
+                except BufferError:
+                    self.producer.poll(0.05)
+            self.sent += 1
+
+    def close(self) -> None:
+        if self.producer.flush(60.0) or self.errors:
+            raise KafkaopsError(f"the hand-over could not send its rows to {self.topic}: {self.errors[0] if self.errors else 'not acknowledged in 60s'}")
 
 
 def bridge(settings: Settings, conn: Any, dsn: str, ref: TableRef, pipeline: Pipeline, slot: str, connector: str) -> Handover:
@@ -83,19 +91,19 @@ def bridge(settings: Settings, conn: Any, dsn: str, ref: TableRef, pipeline: Pip
     assert position is not None
     after = position.last_id
     kafka_adapter.metadata(settings)  # the broker answers before a slot is made
-    events: list[tuple[Any, ...]] = []
-    last_created = None
-    with replication_sql.slot_with_snapshot(dsn, slot) as (lsn, snapshot), replication_sql.in_snapshot(dsn, snapshot) as snap:
-        builder = event_builder(snap, ref, "debezium", False)
-        top = after
-        while True:
-            rows = pipeline_sql.fetch_batch(snap, builder.query(), builder.params(top, 2**63 - 1, BATCH, int(time.time() * 1000)))
-            if not rows:
-                break
-            events.extend(builder.events(rows))
-            top, last_created = int(rows[-1][0]), rows[-1][1]
-    _send(settings, pipeline.topic, events)
-    if top != after and not pipeline_sql.advance_offset(conn, position.row or offset.row, after, top, last_created):
-        raise KafkaopsError(f"the position of {pipeline} moved during the hand-over", hint="kafkaops cdc delete --yes, then deploy again")
-    write_mark(conn, pipeline, Mark(connector, slot, lsn, after, top, len(events)))
-    return Handover(after, top, len(events), lsn)
+    sender = _Sender(settings, pipeline.topic)
+    top, last_created = after, None
+    try:
+        with replication_sql.slot_with_snapshot(dsn, slot) as (lsn, snapshot), replication_sql.in_snapshot(dsn, snapshot) as snap:
+            builder = event_builder(snap, ref, "debezium", False)
+            while rows := pipeline_sql.fetch_batch(snap, builder.query(), builder.params(top, 2**63 - 1, BATCH, int(time.time() * 1000))):
+                sender.send(builder.events(rows))
+                top, last_created = int(rows[-1][0]), rows[-1][1]
+        sender.close()
+        if top != after and not pipeline_sql.advance_offset(conn, position.row or offset.row, after, top, last_created):
+            raise KafkaopsError(f"the position of {pipeline} moved during the hand-over", hint="kafkaops cdc delete --yes, then deploy again")
+        write_mark(conn, pipeline, Mark(connector, slot, lsn, after, top, sender.sent))
+    except BaseException:
+        replication_sql.drop_slot_quietly(conn, slot)  # a retry starts over from P: rows sent already go again (never a gap)
+        raise
+    return Handover(after, top, sender.sent, lsn)

@@ -73,6 +73,7 @@ def worker_properties(settings: Settings, port: int, brokers: int) -> dict[str, 
         "key.converter.schemas.enable": "false",  # the shape `kafkaops produce --envelope debezium` writes
         "value.converter.schemas.enable": "false",
         "offset.flush.interval.ms": "1000",  # a stopped task restarts close to where it was (at-least-once)
+        "scheduled.rebalance.max.delay.ms": "10000",  # a lost worker's tasks move after 10 s, not Connect's 5 min
         "listeners": f"http://127.0.0.1:{port}",
         "rest.advertised.host.name": "127.0.0.1",
         "rest.advertised.port": str(port),
