@@ -46,9 +46,12 @@ def _parse(raw: bytes) -> Any:
         return raw.decode("utf-8", "replace")
 
 
-def expect(reply: Reply, what: str, ok: tuple[int, ...] = (200, 201, 202, 204)) -> Any:
-    """The body of a successful reply, else the worker's own message as a KafkaopsError."""
+def expect(reply: Reply, what: str, ok: tuple[int, ...] = (200, 201, 202, 204), secrets: tuple[str, ...] = ()) -> Any:
+    """The body of a successful reply, else the worker's own message as a KafkaopsError (``secrets`` masked in it)."""
     if reply.status in ok:
         return reply.body
-    message = reply.body.get("message") if isinstance(reply.body, dict) else reply.body
-    raise KafkaopsError(f"Kafka Connect refused to {what} (HTTP {reply.status}): {str(message)[:300]}")
+    message = str(reply.body.get("message") if isinstance(reply.body, dict) else reply.body)
+    for secret in secrets:
+        if secret:
+            message = message.replace(secret, "***")
+    raise KafkaopsError(f"Kafka Connect refused to {what} (HTTP {reply.status}): {redact_text(message)[:300]}")

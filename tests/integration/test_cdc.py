@@ -140,6 +140,10 @@ def test_hand_over_while_inserts_go_on_then_updates_and_deletes(cdc_stack: Stack
 
     st = run_kafkaops(["cdc", "status", "--json"], env, root)
     assert st.returncode == 0, st.stderr
+    from kafkaops.adapters.replication_sql import dsn_parts
+
+    password = dsn_parts(url)["password"]
+    assert password and all(password not in text for text in (deploy.stdout, deploy.stderr, st.stdout, st.stderr))
     assert json.loads(st.stdout)["slot"]["active"] is True
 
     back = run_kafkaops(["cdc", "delete", "--yes"], env, root)

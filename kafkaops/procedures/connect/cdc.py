@@ -137,7 +137,8 @@ def deploy(settings: Settings, table: str, topic: str | None, *, from_producer: 
             progress("handing over: producer lock, slot, rows between the producer's position and the slot")
             bridged = bridge(settings, conn, dsn, ref, pipeline, n.slot, n.connector)
         config = connector_config(settings, dsn, pipeline, n, from_producer=from_producer)
-        connect_rest.expect(connect_rest.request(url, "PUT", f"/connectors/{n.connector}/config", config, timeout=30.0), f"create {n.connector}")
+        reply = connect_rest.request(url, "PUT", f"/connectors/{n.connector}/config", config, timeout=30.0)
+        connect_rest.expect(reply, f"create {n.connector}", secrets=(config["database.password"],))
     result = _wait_running(settings, url, table, topic, progress)
     result.bridged = bridged
     return result

@@ -64,3 +64,10 @@ def test_the_plugin_leaves_out_what_the_runtime_provides() -> None:
 def test_a_connect_url_must_be_http(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="not an http"):
         connect_rest.request("file:///etc/passwd", "GET", "/")
+
+
+def test_a_refusal_from_connect_never_shows_the_database_password() -> None:
+    reply = connect_rest.Reply(400, {"message": "Connector config {database.password=s3cret-pw, database.user=app} is invalid"})
+    with pytest.raises(KafkaopsError) as info:
+        connect_rest.expect(reply, "create x", secrets=("s3cret-pw",))
+    assert "s3cret-pw" not in info.value.message and "database.password=***" in info.value.message
