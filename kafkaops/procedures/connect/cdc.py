@@ -59,6 +59,9 @@ def connector_config(settings: Settings, dsn: str, pipeline: Pipeline, n: Names,
         "publication.autocreate.mode": "disabled",  # kafkaops made it, for this table only
         "snapshot.mode": "no_data" if from_producer else "initial",  # no_data: the hand-over sent the rows before the slot
         "tombstones.on.delete": "false",  # the pipeline's topic never held tombstones
+        "max.batch.size": "10240",  # Debezium's 2048 and 8192 hold a large transaction back (bench/bench_cdc.py)
+        "max.queue.size": "40960",
+        "poll.interval.ms": "100",
         "transforms": "route",
         "transforms.route.type": "org.apache.kafka.connect.transforms.RegexRouter",
         "transforms.route.regex": ".*",
