@@ -142,6 +142,9 @@ def test_hand_over_while_inserts_go_on_then_updates_and_deletes(cdc_stack: Stack
     assert st.returncode == 0, st.stderr
     from kafkaops.adapters.replication_sql import dsn_parts
 
+    doctor = run_kafkaops(["doctor", "--json", "connect.workers", "connect.connector", "connect.slot"], env, root)
+    found = {c["id"]: c["status"] for c in json.loads(doctor.stdout)["checks"]}
+    assert [found.get(i) for i in ("connect.workers", "connect.connector", "connect.slot")] == ["PASS", "PASS", "PASS"], doctor.stdout
     password = dsn_parts(url)["password"]
     assert password and all(password not in text for text in (deploy.stdout, deploy.stderr, st.stdout, st.stderr))
     assert json.loads(st.stdout)["slot"]["active"] is True

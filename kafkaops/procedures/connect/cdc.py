@@ -183,6 +183,13 @@ def status(settings: Settings, table: str, topic: str | None) -> CdcStatus:
     return st
 
 
+def slot_of(settings: Settings, table: str, topic: str | None) -> replication_sql.SlotInfo | None:
+    """The pipeline's replication slot as PostgreSQL reports it (None: there is none); Connect is not asked."""
+    with session(settings, "kafkaops-doctor") as conn:
+        _ref, pipeline = _pipeline(conn, settings, table, topic)
+        return replication_sql.slot_info(conn, names(pipeline).slot)
+
+
 def pause_resume(settings: Settings, table: str, topic: str | None, verb: str) -> CdcStatus:
     if verb not in ("pause", "resume"):
         raise UsageError(f"unknown verb {verb}")
