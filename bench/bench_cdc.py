@@ -17,6 +17,7 @@ wal_level=logical before anything is timed, one Connect worker):
 from __future__ import annotations
 
 import argparse
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -98,6 +99,7 @@ def main() -> None:
     finally:
         subprocess.run([sys.executable, "-m", "kafkaops", "connect", "down", "--force"], env=env, cwd=root, capture_output=True, timeout=120)
         teardown_stack(stack)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":
