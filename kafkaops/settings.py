@@ -4,8 +4,7 @@ The stack record (``KAFKAOPS_HOME/stack.json``) is written by kafkaops itself wh
 the local stack is (``migrate`` moves it to new configs, ``upgrade`` to new binaries); it holds only the
 variables in ``RECORD_FIELDS`` and never a secret.
 
-It is built once per command and passed down explicitly; nothing below the CLI reads the
-environment. Every variable here is listed, with its meaning, in ``.env.example``.
+It is built once per command and passed down explicitly; nothing below the CLI reads the environment. Every variable here is listed in ``.env.example``.
 """
 
 from __future__ import annotations
@@ -96,6 +95,12 @@ VARIABLES: dict[str, Var] = {
     "client_config": Var(
         "KAFKAOPS_CLIENT_CONFIG", None, "A Java-properties client config file (like --command-config of Kafka's scripts) applied to every Kafka client."
     ),
+    "connect_url": Var(
+        "KAFKA_CONNECT_URL", None, "REST URL of a remote Kafka Connect cluster (connect status, cdc). Unset: the workers `kafkaops connect up` runs here."
+    ),
+    "connect_home": Var(
+        "KAFKAOPS_CONNECT_HOME", None, "The Connect runtime and plugins `install --with connect` lays out. Default: KAFKAOPS_HOME/connect/<Kafka version>."
+    ),
 }
 
 
@@ -137,6 +142,8 @@ class Settings:
     profile_file: Path | None = None  # the profiles.toml it came from
     client_origins: dict[str, str] = field(default_factory=dict)  # client key -> where it came from, when not a KAFKA_* variable
     warnings: tuple[str, ...] = ()  # for the user, said once on stderr by the CLI (a readable profile file, dropped Java keys)
+    connect_url: str | None = None  # KAFKA_CONNECT_URL: a remote Connect cluster's REST URL
+    connect_home: Path = Path("connect")  # KAFKAOPS_CONNECT_HOME (load_settings: KAFKAOPS_HOME/connect/<version>)
 
     @property
     def kraft(self) -> bool:
@@ -439,6 +446,8 @@ def load_settings(
         profile=chosen.profile.name if chosen else None,
         profile_file=chosen.file.path if chosen else None,
         warnings=tuple(warnings),
+        connect_url=(raw["connect_url"] or "").rstrip("/") or None,
+        connect_home=_path(raw["connect_home"], home / "connect" / version),
     )
 
 

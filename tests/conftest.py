@@ -20,7 +20,7 @@ from kafkaops.adapters.javaprops import write_properties
 from kafkaops.settings import DEFAULT_KAFKA_VERSION, Settings, load_settings
 
 REPO = Path(__file__).resolve().parent.parent
-pytest_plugins = ["tests.pg_fixtures", "tests.secure_broker", "tests.kraft_fixtures"]
+pytest_plugins = ["tests.pg_fixtures", "tests.secure_broker", "tests.kraft_fixtures", "tests.connect_fixtures"]
 
 # A user's own profiles.toml (and its default profile) must not reach the tests: settings built from an
 # explicit environment fall back to the platform's config folder, which follows XDG_CONFIG_HOME on Linux.

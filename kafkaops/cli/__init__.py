@@ -168,6 +168,8 @@ def get_settings(ctx: typer.Context, **flags: object) -> "Settings":
 
 def _mount() -> None:
     from kafkaops.cli import bundle as bundle_cli
+    from kafkaops.cli import cdc as cdc_cli
+    from kafkaops.cli import connect as connect_cli
     from kafkaops.cli import consume as consume_cli
     from kafkaops.cli import db as db_cli
     from kafkaops.cli import doctor as doctor_cli
@@ -196,6 +198,8 @@ def _mount() -> None:
     migrate_cli.register(app)
     upgrade_cli.register(app)
     bundle_cli.register(app)
+    connect_cli.register(app)
+    cdc_cli.register(app)
 
 
 _mount()

@@ -26,7 +26,7 @@ APPLIES = ("local", "cluster", "zookeeper", "database", "kraft")
 # The cluster modes (see :func:`modes`): a ZooKeeper-mode cluster, or a KRaft one.
 MODES = ("zookeeper", "kraft")
 
-LAYER_MODULES = ("zookeeper", "quorum", "broker", "topic", "configuration", "database", "producer", "consumer", "logs", "host", "migration")
+LAYER_MODULES = ("zookeeper", "quorum", "broker", "topic", "configuration", "database", "producer", "consumer", "logs", "host", "migration", "connect")
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
 SCHEMA = "kafkaops.doctor/1"
 PASS, WARN, FAIL, SKIP = "PASS", "WARN", "FAIL", "SKIP"
-LAYERS = ("zookeeper", "quorum", "broker", "topic", "configuration", "database", "producer", "consumer", "logs", "host")
+LAYERS = ("zookeeper", "quorum", "broker", "topic", "configuration", "database", "producer", "consumer", "logs", "host", "connect")
 EXTRAS_STEP = 10  # Java, /tmp, disk space, pid files: not in the procedure's nine steps
 LOG_TAIL_BYTES = 2 * 1024 * 1024
 LOW_DISK_BYTES = 1024**3

@@ -101,13 +101,21 @@ _MVN_ARTIFACT = re.compile(r"Download(?:ing|ed) from \S+: \S+/([^/\s]+\.(?:jar|p
 
 
 def resolve_with_maven(version: str, libs: Path, work: Path, progress: Progress, mvn: str = "mvn") -> None:
+    run_maven(pom_xml(version), libs, work, progress, f"Kafka {version}", mvn=mvn)
+    if not any(libs.glob(f"kafka_{SCALA}-{version}.jar")):
+        raise KafkaopsError(f"Maven finished but kafka_{SCALA}-{version}.jar is missing from {libs}")
+
+
+def run_maven(pom: str, libs: Path, work: Path, progress: Progress, what: str, *, mvn: str = "mvn", extra: tuple[str, ...] = ()) -> None:
+    """Copy the runtime classpath of the dependencies in ``pom`` into ``libs`` with mvn (``what`` names them in messages)."""
     exe = shutil.which(mvn)
     if exe is None:
         raise KafkaopsError(
             "Maven (mvn) was not found: the maven source needs it",
             hint="install Maven 3 (e.g. `apt-get install maven`), or use --source apache",
         )
-    (work / "pom.xml").write_text(pom_xml(version), encoding="utf-8")
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "pom.xml").write_text(pom, encoding="utf-8")
     cmd = [
         exe,
         "-B",
@@ -116,8 +124,9 @@ def resolve_with_maven(version: str, libs: Path, work: Path, progress: Progress,
         "org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy-dependencies",
         "-DincludeScope=runtime",
         f"-DoutputDirectory={libs}",
+        *extra,
     ]
-    progress(f"resolving Kafka {version} from Maven Central")
+    progress(f"resolving {what} from Maven Central")
     tail: list[str] = []
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=work)  # noqa: S603
     assert proc.stdout is not None
@@ -133,12 +142,10 @@ def resolve_with_maven(version: str, libs: Path, work: Path, progress: Progress,
         first = errors[0] if errors else f"mvn exited with {code}"
         if any("Could not transfer" in e or "Could not resolve" in e or "UnknownHost" in e for e in errors):
             raise UnreachableError(
-                f"Maven could not download Kafka {version}: {first[:300]}",
+                f"Maven could not download {what}: {first[:300]}",
                 hint="check the network connection to Maven Central (and any proxy in ~/.m2/settings.xml), then run install again",
             )
-        raise KafkaopsError(f"Maven failed to resolve Kafka {version}: {first[:300]}")
-    if not any(libs.glob(f"kafka_{SCALA}-{version}.jar")):
-        raise KafkaopsError(f"Maven finished but kafka_{SCALA}-{version}.jar is missing from {libs}")
+        raise KafkaopsError(f"Maven failed to resolve {what}: {first[:300]}")
 
 
 def parse_sha512(text: str) -> str:

@@ -26,6 +26,7 @@ from kafkaops.procedures.db import (
     session,
     take_lock,
 )
+from kafkaops.procedures.handover_mark import refuse_if_handed_over
 from kafkaops.procedures.produce import exactly_once
 from kafkaops.procedures.produce.committer import OffsetCommitter
 from kafkaops.procedures.produce.debezium import event_builder
@@ -305,6 +306,7 @@ def produce(settings: Settings, opts: ProduceOptions, hooks: Hooks | None = None
         require_id_column(conn, ref)
         pipeline = Pipeline(ref.qualified, topic)
         offset = _position(conn, pipeline, settings, opts.dry_run)
+        refuse_if_handed_over(conn, pipeline)  # Kafka Connect sends this pipeline's changes now (kafkaops cdc)
         _require_cursor(conn, ref, pipeline, offset, opts)
         check_topic(settings, topic)
         limit = topic_limit(settings, topic)

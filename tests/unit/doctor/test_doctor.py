@@ -297,6 +297,9 @@ def test_the_registry_keeps_the_procedures_order() -> None:
         "host.disk",
         "host.pid_files",
         "migration.state",  # only while a migration is in progress (else skipped)
+        "connect.workers",  # the Connect layer: skipped where the pipeline does not use Kafka Connect
+        "connect.connector",
+        "connect.slot",
     ]
     assert "producer.canary" not in [c.id for c in d.checks(canary=False)]
 

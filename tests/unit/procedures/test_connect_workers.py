@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from kafkaops.adapters import connect_rest
+from kafkaops.errors import KafkaopsError, RefusedError, UsageError
+from kafkaops.procedures.connect import install, workers
+from kafkaops.settings import load_settings
+
+
+def _settings(tmp_path: Path, **env: str):  # noqa: ANN202
+    return load_settings(env={"KAFKAOPS_HOME": str(tmp_path), "KAFKA_BROKER": "localhost:9", **env}, cwd=tmp_path)
+
+
+@pytest.mark.parametrize(("brokers", "factor"), [(0, 1), (1, 1), (2, 2), (3, 3), (7, 3)])
+def test_internal_topics_fit_the_cluster_size(brokers: int, factor: int) -> None:
+    assert workers.replication_factor(brokers) == factor
+
+
+def test_worker_properties_share_one_group_and_name_their_own_port(tmp_path: Path) -> None:
+    props = workers.worker_properties(_settings(tmp_path), 18083, 2)
+    assert props["group.id"] == workers.GROUP_ID and props["bootstrap.servers"] == "localhost:9"
+    assert props["listeners"] == "http://127.0.0.1:18083" and props["rest.advertised.port"] == "18083"
+    assert {props[f"{t}.storage.replication.factor"] for t in ("config", "offset", "status")} == {"2"}
+    assert props["plugin.path"] == str((tmp_path / "connect" / "3.9.2" / "plugins").resolve())
+
+
+def test_up_and_down_refuse_a_remote_cluster(tmp_path: Path) -> None:
+    settings = _settings(tmp_path, KAFKA_CONNECT_URL="http://connect.example:8083/")
+    assert settings.connect_url == "http://connect.example:8083"
+    with pytest.raises(RefusedError, match="remote Connect cluster"):
+        workers.up(settings, "java", 1)
+    with pytest.raises(RefusedError, match="remote Connect cluster"):
+        workers.down(settings)
+    assert workers.connect_url(settings) == "http://connect.example:8083"
+
+
+def test_up_without_an_install_says_how_to_get_one(tmp_path: Path) -> None:
+    with pytest.raises(KafkaopsError, match="Kafka Connect is not installed") as info:
+        workers.up(_settings(tmp_path), "java", 1)
+    assert info.value.hint == "run: kafkaops install --with connect"
+
+
+def test_connect_install_refuses_kafka_4_before_downloading(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="3.9 line"):
+        install.install_connect(tmp_path / "c", "4.4.0", mvn="/nonexistent/mvn")
+
+
+def test_an_install_for_another_kafka_version_is_not_reused(tmp_path: Path) -> None:
+    (tmp_path / install.MARKER).write_text(json.dumps({"kafka_version": "3.8.1", "debezium": install.DEBEZIUM}))
+    with pytest.raises(KafkaopsError, match="holds Connect for Kafka 3.8.1"):
+        install.install_connect(tmp_path, "3.9.2")
+
+
+def test_the_plugin_leaves_out_what_the_runtime_provides() -> None:
+    assert "connect-api" in install.PROVIDED and "kafka-clients" in install.PROVIDED
+    assert "<artifactId>debezium-connector-postgres</artifactId><version>3.6.1.Final</version>" in install.plugin_pom()
+    assert "<artifactId>connect-runtime</artifactId><version>3.9.2</version>" in install.runtime_pom("3.9.2")
+
+
+def test_a_connect_url_must_be_http(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="not an http"):
+        connect_rest.request("file:///etc/passwd", "GET", "/")
+
+
+def test_a_refusal_from_connect_never_shows_the_database_password() -> None:
+    reply = connect_rest.Reply(400, {"message": "Connector config {database.password=s3cret-pw, database.user=app} is invalid"})
+    with pytest.raises(KafkaopsError) as info:
+        connect_rest.expect(reply, "create x", secrets=("s3cret-pw",))
+    assert "s3cret-pw" not in info.value.message and "database.password=***" in info.value.message
