@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -106,6 +109,29 @@ def make_pipeline(stack: Any, database_url: str, root: Path, partitions: int = 1
     if create_topic:
         ensure_topic(p.settings, topic, partitions, 1)
     return p
+
+
+def start_produce(p: Pipeline, *args: str) -> subprocess.Popen[str]:
+    """`kafkaops produce ARGS` for pipeline ``p``, running in the background (stdout and stderr piped)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "kafkaops", "produce", *args], env=p.env, cwd=p.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def stop_broker_once_past(p: Pipeline, proc: subprocess.Popen[str], offset: int, within: float) -> int:
+    """Once the running producer ``proc`` moved the pipeline's offset past ``offset``, stop the broker (SIGTERM); its pid."""
+    from kafkaops.adapters import processes
+    from kafkaops.procedures import services
+
+    deadline = time.monotonic() + within
+    while p.offset() < offset:
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    broker = services.read_pid(p.settings, "kafka")
+    assert broker is not None
+    processes.request_stop(broker.pid)
+    return broker.pid
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import random
 import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
@@ -20,13 +19,7 @@ from kafkaops.adapters.transactions import TXN_HEADER, transactional_id
 from kafkaops.procedures import db
 from kafkaops.settings import Settings
 from tests.conftest import run_kafkaops
-from tests.pg_fixtures import make_pipeline
-
-
-def _start(p: Any, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "kafkaops", "produce", *args], env=p.env, cwd=p.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+from tests.pg_fixtures import make_pipeline, start_produce, stop_broker_once_past
 
 
 def row_ids(settings: Settings, topic: str, isolation: str, timeout: float = 120.0) -> Counter[int]:
@@ -61,7 +54,7 @@ def _kill_repeatedly(p: Any, rows: int, kills: int, rng: random.Random, *args: s
         before = p.offset()
         if before >= rows:
             break
-        proc = _start(p, *args)
+        proc = start_produce(p, *args)
         deadline = time.monotonic() + 90
         while p.offset() == before and proc.poll() is None:  # it is producing
             assert time.monotonic() < deadline, "no progress"
@@ -142,7 +135,7 @@ def test_a_newer_producer_fences_the_running_one(shared_stack, database_url: str
     p = make_pipeline(shared_stack, database_url, tmp_path)
     db.init(p.settings, demo=True)
     db.seed(p.settings, rows)
-    proc = _start(p, "--exactly-once", "--batch-size", "50")
+    proc = start_produce(p, "--exactly-once", "--batch-size", "50")
     deadline = time.monotonic() + 90
     while p.offset() < 1000:
         assert proc.poll() is None, proc.communicate()
@@ -173,15 +166,8 @@ def test_broker_stopped_mid_run(running_stack, database_url: str, tmp_path: Path
     p = make_pipeline(running_stack, database_url, tmp_path)
     db.init(p.settings, demo=True)
     db.seed(p.settings, rows)
-    proc = _start(p, "--exactly-once", "--batch-size", "50", "--delivery-timeout", "10")
-    deadline = time.monotonic() + 90
-    while p.offset() < 1000:
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    broker = services.read_pid(p.settings, "kafka")
-    assert broker is not None
-    processes.request_stop(broker.pid)
+    proc = start_produce(p, "--exactly-once", "--batch-size", "50", "--delivery-timeout", "10")
+    broker_pid = stop_broker_once_past(p, proc, 1000, within=90)
     _, err = proc.communicate(timeout=120)
     print(f"exit {proc.returncode}: {err}")
     assert proc.returncode == 4, err
@@ -189,7 +175,7 @@ def test_broker_stopped_mid_run(running_stack, database_url: str, tmp_path: Path
     assert "Traceback" not in err
     stopped_at = p.offset()
     assert 1000 <= stopped_at < rows
-    assert processes.wait_exit(broker.pid, None, 60)
+    assert processes.wait_exit(broker_pid, None, 60)
 
     services.up(p.settings)
     r = run_kafkaops(["produce", "--exactly-once"], p.env, p.root, timeout=300)

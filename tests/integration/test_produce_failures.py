@@ -4,8 +4,6 @@ in the middle of a run (guarantee 4). Real PostgreSQL, real brokers, real proces
 from __future__ import annotations
 
 import random
-import subprocess
-import sys
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -13,18 +11,7 @@ from pathlib import Path
 from kafkaops.procedures import db
 from kafkaops.procedures.produce import MAX_IN_FLIGHT
 from tests.conftest import run_kafkaops
-from tests.pg_fixtures import make_pipeline
-
-
-def _start(p, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "kafkaops", "produce", *args],
-        env=p.env,
-        cwd=p.root,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+from tests.pg_fixtures import make_pipeline, start_produce, stop_broker_once_past
 
 
 def test_sigkill_at_random_points_loses_nothing(shared_stack, database_url: str, tmp_path: Path) -> None:
@@ -42,7 +29,7 @@ def test_sigkill_at_random_points_loses_nothing(shared_stack, database_url: str,
         before = p.offset()
         if before >= rows:
             break
-        proc = _start(p, "--batch-size", str(batch))
+        proc = start_produce(p, "--batch-size", str(batch))
         deadline = time.monotonic() + 60
         while p.offset() == before and proc.poll() is None:  # it is producing
             assert time.monotonic() < deadline, f"seed {seed}: no progress"
@@ -85,15 +72,8 @@ def test_broker_stopped_mid_run(running_stack, database_url: str, tmp_path: Path
     db.init(p.settings, demo=True)
     db.seed(p.settings, rows)
 
-    proc = _start(p, "--batch-size", "10", "--delivery-timeout", "10")
-    deadline = time.monotonic() + 60
-    while p.offset() < 1000:
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    broker = services.read_pid(p.settings, "kafka")
-    assert broker is not None
-    processes.request_stop(broker.pid)
+    proc = start_produce(p, "--batch-size", "10", "--delivery-timeout", "10")
+    broker_pid = stop_broker_once_past(p, proc, 1000, within=60)
     t0 = time.monotonic()
     _, err = proc.communicate(timeout=120)
     elapsed = time.monotonic() - t0
@@ -104,7 +84,7 @@ def test_broker_stopped_mid_run(running_stack, database_url: str, tmp_path: Path
     assert "Sent" not in err
     stopped_at = p.offset()
     assert 1000 <= stopped_at < rows
-    assert processes.wait_exit(broker.pid, None, 60)
+    assert processes.wait_exit(broker_pid, None, 60)
 
     services.up(p.settings)
     ids = {m.row_id for m in p.events(timeout=120)}
