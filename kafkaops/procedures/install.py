@@ -27,7 +27,7 @@ SCALA = "2.13"
 SLF4J_RELOAD4J = "1.7.36"
 RELOAD4J = "1.2.25"
 # Kafka 4.x logs through log4j2. Its POM asks for slf4j-api 1.7.36, which log4j-slf4j2-impl does not
-# bind to (SLF4J falls back to NOP: no log line at all), so the pom pins the SLF4J 2 API it needs.
+# bind to (SLF4J falls back to NOP: no log line at all), so the pom pins the SLF4J 2 API it needs (logging_deps).
 SLF4J_API_2 = "2.0.17"
 LOG4J2 = "2.25.3"
 
@@ -71,22 +71,27 @@ def installed_version(kafka_home: Path) -> dict[str, object] | None:
         return None
 
 
-def pom_xml(version: str) -> str:
+def logging_deps(version: str) -> list[tuple[str, str, str]]:
+    """The logging backend Kafka's POMs leave out (without one SLF4J falls back to NOP: not a single log line).
+
+    4.x: log4j2, bound through the SLF4J 2 API (a direct dependency, so it wins over the 1.7.36 Kafka's POM asks
+    for, which log4j-slf4j2-impl does not bind to). 3.x: reload4j. Used by the broker's install and Connect's.
+    """
     if version_mode(version) == "kraft":
-        deps = [
-            ("org.slf4j", "slf4j-api", SLF4J_API_2),  # first: a direct dependency wins over Kafka's 1.7.36
-            ("org.apache.kafka", f"kafka_{SCALA}", version),
-            ("org.apache.kafka", "kafka-tools", version),  # StorageTool's friends, MetadataQuorumCommand
-            ("org.apache.logging.log4j", "log4j-slf4j2-impl", LOG4J2),  # the POM has no logging backend
+        return [
+            ("org.slf4j", "slf4j-api", SLF4J_API_2),
+            ("org.apache.logging.log4j", "log4j-slf4j2-impl", LOG4J2),
             ("org.apache.logging.log4j", "log4j-core", LOG4J2),
         ]
-    else:
-        deps = [
-            ("org.apache.kafka", f"kafka_{SCALA}", version),
-            ("org.apache.kafka", "kafka-tools", version),  # kafka-topics / console consumer main classes
-            ("org.slf4j", "slf4j-reload4j", SLF4J_RELOAD4J),  # the POM has no logging backend: without one
-            ("ch.qos.reload4j", "reload4j", RELOAD4J),  # neither ZooKeeper nor Kafka logs a line
-        ]
+    return [("org.slf4j", "slf4j-reload4j", SLF4J_RELOAD4J), ("ch.qos.reload4j", "reload4j", RELOAD4J)]
+
+
+def pom_xml(version: str) -> str:
+    deps = [
+        *logging_deps(version),
+        ("org.apache.kafka", f"kafka_{SCALA}", version),
+        ("org.apache.kafka", "kafka-tools", version),  # kafka-topics / console consumer / StorageTool main classes
+    ]
     body = "".join(f"    <dependency><groupId>{g}</groupId><artifactId>{a}</artifactId><version>{v}</version></dependency>\n" for g, a, v in deps)
     return (
         '<project xmlns="http://maven.apache.org/POM/4.0.0">\n'

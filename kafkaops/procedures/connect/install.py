@@ -3,7 +3,8 @@
 Layout under the Connect home (KAFKAOPS_CONNECT_HOME, default KAFKAOPS_HOME/connect/<Kafka version>)::
 
     libs/                                    the distributed worker's classpath (connect-runtime, its
-                                             JSON converter, the stock transforms, reload4j logging)
+                                             JSON converter, the stock transforms, and the logging
+                                             backend of that Kafka line: reload4j for 3.x, log4j2 for 4.x)
     plugins/debezium-connector-postgres/     one plugin.path entry: Debezium and its own dependencies,
                                              without the Kafka and SLF4J jars the runtime provides
     kafkaops-connect.json                    the marker: written last, so a half-done install is redone
@@ -19,14 +20,17 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from kafkaops.errors import KafkaopsError, UsageError
-from kafkaops.procedures.install import RELOAD4J, SLF4J_RELOAD4J, Progress, run_maven, version_mode
+from kafkaops.errors import KafkaopsError
+from kafkaops.procedures.install import Progress, check_version, logging_deps, run_maven
 
 MARKER = "kafkaops-connect.json"
 DEBEZIUM = "3.6.1.Final"
 PLUGIN = "debezium-connector-postgres"
 # The runtime provides these to every plugin (Connect loads org.apache.kafka and SLF4J classes from its own
-# classpath, never a plugin's): a second copy in the plugin folder is dead weight at best.
+# classpath, never a plugin's): a second copy in the plugin folder is dead weight at best. Debezium 3.6.1 is
+# built against Kafka 4.3.0 (version.kafka in debezium-build-parent): its connect-api 4.3.0 brings the same
+# six artifacts, whichever Connect line (3.9 or 4.x) runs it; lz4-java is matched by artifactId, which the
+# 4.x line kept when it moved to the at.yawk.lz4 group.
 PROVIDED = ("connect-api", "kafka-clients", "slf4j-api", "lz4-java", "snappy-java", "zstd-jni")
 
 
@@ -54,16 +58,15 @@ def _pom(artifact: str, deps: list[tuple[str, str, str]]) -> str:
 
 
 def runtime_pom(kafka_version: str) -> str:
-    if version_mode(kafka_version) != "zookeeper":
-        raise UsageError(f"install --with connect supports the 3.9 line, not Kafka {kafka_version}", hint="use --version 3.9.2")
+    """The worker's classpath for ``kafka_version``: the Connect artifacts of that release and its line's logging backend."""
+    check_version(kafka_version)
     return _pom(
         "connect-runtime",
         [
+            *logging_deps(kafka_version),  # no logging backend in the POMs: the worker would be silent
             ("org.apache.kafka", "connect-runtime", kafka_version),  # ConnectDistributed, the REST server
             ("org.apache.kafka", "connect-json", kafka_version),  # JsonConverter
             ("org.apache.kafka", "connect-transforms", kafka_version),  # RegexRouter and the other stock SMTs
-            ("org.slf4j", "slf4j-reload4j", SLF4J_RELOAD4J),  # no logging backend in the POMs: the worker would be silent
-            ("ch.qos.reload4j", "reload4j", RELOAD4J),
         ],
     )
 

@@ -16,9 +16,8 @@ from kafkaops.adapters import connect_rest, processes
 from kafkaops.adapters.javaprops import write_properties
 from kafkaops.errors import KafkaopsError, RefusedError, ServiceFailed, UnreachableError, UsageError
 from kafkaops.procedures.connect.install import require_connect
-from kafkaops.procedures.layout import ensure_log4j
 from kafkaops.procedures.services.config import Progress, _noop
-from kafkaops.procedures.services.launch import failure_report
+from kafkaops.procedures.services.launch import failure_report, log4j_option
 from kafkaops.procedures.services.pidfiles import PidRecord, log_dir, log_path, read_pid, remove_pid, write_pid
 from kafkaops.procedures.services.state import owner_label
 from kafkaops.settings import Settings
@@ -130,14 +129,13 @@ def _check_port(port: int, explicit: bool) -> None:
 
 
 def _command(settings: Settings, java: str, props: Path, n: int) -> list[str]:
-    log4j = ensure_log4j(settings.kafkaops_home / "conf" / "log4j.properties")
     return [
         java,
         f"-Xms{HEAP}",
         f"-Xmx{HEAP}",
         "-XX:+UseG1GC",
         "-Djava.awt.headless=true",
-        f"-Dlog4j.configuration={log4j.resolve().as_uri()}",
+        log4j_option(settings, settings.connect_home),  # log4j2 for a 4.x runtime, reload4j for 3.x: what its libs/ hold
         f"-Dkafka.logs.dir={log_dir(settings, service(n)).resolve()}",
         *settings.jvm_opts,
         "-cp",

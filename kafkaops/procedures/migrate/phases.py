@@ -42,13 +42,9 @@ def write_copies(settings: Settings, state: MigrationState) -> None:
 
 
 def log4j_option(settings: Settings) -> str:
-    from kafkaops.procedures.layout import ensure_log4j, ensure_log4j2
-    from kafkaops.procedures.services.launch import uses_log4j2
+    from kafkaops.procedures.services import launch
 
-    conf = settings.kafkaops_home / "conf"
-    if uses_log4j2(settings.kafka_home):
-        return f"-Dlog4j2.configurationFile={ensure_log4j2(conf / 'log4j2.yaml').resolve()}"
-    return f"-Dlog4j.configuration={ensure_log4j(conf / 'log4j.properties').resolve().as_uri()}"
+    return launch.log4j_option(settings, settings.kafka_home)
 
 
 def start_kraft(settings: Settings, config: Path, service: str, java: str, progress: Progress) -> None:

@@ -45,6 +45,18 @@ def uses_log4j2(kafka_home: Path) -> bool:
     return any((kafka_home / "libs").glob("log4j-core-2*.jar"))
 
 
+def log4j_option(settings: Settings, home: Path) -> str:
+    """The JVM option that points the logging backend of the installation at ``home`` (its libs/) at kafkaops's config.
+
+    log4j2 for Kafka 4.x (which ignores -Dlog4j.configuration and logs only errors without its own config),
+    reload4j for 3.x. Decided by the jars, not a version setting: a Connect home of the other line logs too.
+    """
+    conf = settings.kafkaops_home / "conf"
+    if uses_log4j2(home):
+        return f"-Dlog4j2.configurationFile={ensure_log4j2(conf / 'log4j2.yaml').resolve()}"
+    return f"-Dlog4j.configuration={ensure_log4j(conf / 'log4j.properties').resolve().as_uri()}"
+
+
 def _start(settings: Settings, service: str, java: str, config: Path) -> PidRecord:
     conf = settings.kafkaops_home / "conf"
     log4j = ensure_log4j2(conf / "log4j2.yaml") if uses_log4j2(settings.kafka_home) else ensure_log4j(conf / "log4j.properties")

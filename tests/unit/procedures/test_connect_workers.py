@@ -44,9 +44,57 @@ def test_up_without_an_install_says_how_to_get_one(tmp_path: Path) -> None:
     assert info.value.hint == "run: kafkaops install --with connect"
 
 
-def test_connect_install_refuses_kafka_4_before_downloading(tmp_path: Path) -> None:
-    with pytest.raises(UsageError, match="3.9 line"):
-        install.install_connect(tmp_path / "c", "4.4.0", mvn="/nonexistent/mvn")
+def test_connect_4x_runtime_logs_through_log4j2() -> None:
+    pom = install.runtime_pom("4.4.0")
+    for artifact in ("connect-runtime", "connect-json", "connect-transforms"):
+        assert f"<artifactId>{artifact}</artifactId><version>4.4.0</version>" in pom
+    # the same backend as the 4.x broker's install: log4j2 bound through the SLF4J 2 API, no reload4j
+    assert "<artifactId>slf4j-api</artifactId><version>2." in pom and "log4j-slf4j2-impl" in pom and "<artifactId>log4j-core</artifactId>" in pom
+    assert "reload4j" not in pom
+
+
+def test_connect_3x_runtime_keeps_reload4j() -> None:
+    pom = install.runtime_pom("3.9.2")
+    assert "<artifactId>reload4j</artifactId><version>1.2.25</version>" in pom and "log4j-core" not in pom
+
+
+@pytest.mark.parametrize("version", ["4.0.0", "2.8.2", "latest"])
+def test_connect_install_refuses_a_version_kafkaops_cannot_install_before_downloading(tmp_path: Path, version: str) -> None:
+    with pytest.raises(UsageError):
+        install.install_connect(tmp_path / "c", version, mvn="/nonexistent/mvn")
+    assert not (tmp_path / "c").exists()
+
+
+def _connect_home(tmp_path: Path, *jars: str) -> Path:
+    home = tmp_path / "connect-home"
+    (home / "libs").mkdir(parents=True)
+    for jar in jars:
+        (home / "libs" / jar).write_bytes(b"")
+    return home
+
+
+def test_a_4x_worker_is_pointed_at_the_log4j2_config(tmp_path: Path) -> None:
+    home = _connect_home(tmp_path, "connect-runtime-4.4.0.jar", "log4j-core-2.25.3.jar")
+    settings = _settings(tmp_path, KAFKAOPS_MODE="kraft", KAFKAOPS_CONNECT_HOME=str(home))
+    cmd = workers._command(settings, "java", tmp_path / "connect-1.properties", 1)
+    config = tmp_path / "conf" / "log4j2.yaml"
+    # 4.x ignores -Dlog4j.configuration: with it alone the worker would write no server.log (connect logs, doctor)
+    assert f"-Dlog4j2.configurationFile={config.resolve()}" in cmd and not any(a.startswith("-Dlog4j.configuration=") for a in cmd)
+    assert "${sys:kafka.logs.dir}/server.log" in config.read_text()
+    assert f"-Dkafka.logs.dir={(tmp_path / 'logs' / 'connect-1').resolve()}" in cmd
+
+
+def test_a_3x_worker_is_pointed_at_the_reload4j_config(tmp_path: Path) -> None:
+    home = _connect_home(tmp_path, "connect-runtime-3.9.2.jar", "reload4j-1.2.25.jar")
+    cmd = workers._command(_settings(tmp_path, KAFKAOPS_CONNECT_HOME=str(home)), "java", tmp_path / "connect-1.properties", 1)
+    assert f"-Dlog4j.configuration={(tmp_path / 'conf' / 'log4j.properties').resolve().as_uri()}" in cmd
+    assert not any(a.startswith("-Dlog4j2.") for a in cmd)
+
+
+def test_a_kraft_stack_has_its_own_connect_home(tmp_path: Path) -> None:
+    settings = _settings(tmp_path, KAFKAOPS_MODE="kraft")
+    assert settings.connect_home == tmp_path / "connect" / "4.4.0"
+    assert workers.worker_properties(settings, 18083, 1)["plugin.path"] == str((tmp_path / "connect" / "4.4.0" / "plugins").resolve())
 
 
 def test_an_install_for_another_kafka_version_is_not_reused(tmp_path: Path) -> None:
