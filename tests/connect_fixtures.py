@@ -1,5 +1,8 @@
 """Kafka Connect for the integration tests: installed once under KAFKAOPS_TEST_HOME with `install --with connect`'s
-own procedure (mvn against Maven Central). A failed resolve fails the tests (never a skip), in CI and here."""
+own procedure (mvn against Maven Central). A failed resolve fails the tests (never a skip), in CI and here.
+
+``connect_home`` is the 3.9.2 runtime (reload4j) beside the ZooKeeper-mode stack; ``connect4_home`` the 4.4.0
+runtime (log4j2) beside the KRaft stack, in KAFKAOPS_TEST_HOME/connect/<version> like KAFKAOPS_HOME's default."""
 
 from __future__ import annotations
 
@@ -8,12 +11,21 @@ from pathlib import Path
 
 import pytest
 
-from kafkaops.settings import DEFAULT_KAFKA_VERSION
+from kafkaops.settings import DEFAULT_KAFKA_VERSION, DEFAULT_KRAFT_VERSION
+
+
+def _install(version: str) -> Path:
+    from kafkaops.procedures.connect.install import install_connect
+
+    ops_home = Path(os.environ.get("KAFKAOPS_TEST_HOME", Path.home() / ".cache" / "kafkaops-test"))
+    return install_connect(ops_home / "connect" / version, version).home
 
 
 @pytest.fixture(scope="session")
 def connect_home() -> Path:
-    from kafkaops.procedures.connect.install import install_connect
+    return _install(DEFAULT_KAFKA_VERSION)
 
-    ops_home = Path(os.environ.get("KAFKAOPS_TEST_HOME", Path.home() / ".cache" / "kafkaops-test"))
-    return install_connect(ops_home / "connect" / DEFAULT_KAFKA_VERSION, DEFAULT_KAFKA_VERSION).home
+
+@pytest.fixture(scope="session")
+def connect4_home() -> Path:
+    return _install(DEFAULT_KRAFT_VERSION)

@@ -36,8 +36,8 @@ def install(
         list[str] | None,
         typer.Option(
             "--with",
-            help="Also install: connect (the Kafka Connect runtime of this Kafka version and Debezium's PostgreSQL plugin, "
-            "from Maven Central, under KAFKAOPS_CONNECT_HOME).",
+            help="Also install: connect (the Kafka Connect runtime of this Kafka version, or of 4.3.0, the line Debezium runs on, "
+            "for a 4.4 stack; and Debezium's PostgreSQL plugin; from Maven Central, under KAFKAOPS_CONNECT_HOME).",
         ),
     ] = None,
 ) -> None:
@@ -88,10 +88,14 @@ def _install_connect(settings: "Settings", source: str, force: bool) -> None:
 
     if source != "maven":
         ui.warn("Connect and Debezium always come from Maven Central (the Apache archive has no Debezium)")
-    with ui.spinner(f"installing Kafka Connect {settings.kafka_version} and Debezium") as status:
+    with ui.spinner(f"installing Kafka Connect for Kafka {settings.kafka_version} and Debezium") as status:
         result = install_connect(settings.connect_home, settings.kafka_version, force=force, progress=lambda msg: status.update(msg))
     done = "is already installed" if result.already_installed else "installed"
     ui.success(
-        f"Kafka Connect {result.kafka_version} {done} in {result.home} "
+        f"Kafka Connect {result.connect_version} {done} in {result.home} "
         f"({result.runtime_jars} runtime jars; Debezium {result.debezium_version}: {result.plugin_jars} jars in {result.plugin_path})"
     )
+    if result.connect_version != result.kafka_version:
+        ui.info(
+            f"Connect {result.connect_version}, not {result.kafka_version}: the Kafka release Debezium {result.debezium_version} is built for (its workers talk to this broker as clients)"
+        )

@@ -53,6 +53,44 @@ def test_connect_4x_runtime_logs_through_log4j2() -> None:
     assert "reload4j" not in pom
 
 
+def test_a_4x_runtime_gets_the_yaml_module_at_its_own_jackson_version(tmp_path: Path) -> None:
+    for jar in ("jackson-databind-2.21.7.jar", "jackson-core-2.21.7.jar", "connect-runtime-4.4.0.jar"):
+        (tmp_path / jar).write_bytes(b"")
+    assert "<artifactId>jackson-dataformat-yaml</artifactId><version>2.21.7</version>" in install.yaml_pom(tmp_path)
+    (tmp_path / "jackson-databind-2.19.0.jar").write_bytes(b"")
+    with pytest.raises(KafkaopsError, match="one jackson-databind jar"):
+        install.yaml_pom(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("stack", "runtime"), [("3.9.2", "3.9.2"), ("4.1.1", "4.1.1"), ("4.3.0", "4.3.0"), ("4.3.1", "4.3.1"), ("4.4.0", "4.3.0"), ("5.0.0", "4.3.0")]
+)
+def test_the_connect_runtime_is_the_stack_release_up_to_the_line_debezium_is_built_for(stack: str, runtime: str) -> None:
+    # Debezium 3.6.1 loads org.apache.kafka.common.utils.Sanitizer, which Kafka 4.4.0 moved (KAFKA-20297)
+    assert install.connect_version(stack) == runtime
+
+
+def test_a_4_4_stack_installs_the_4_3_runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+
+    def fake_maven(pom: str, libs: Path, _work: Path, _progress: object, what: str, **_kw: object) -> None:
+        calls.append(what)
+        libs.mkdir(parents=True, exist_ok=True)
+        names = {"Kafka Connect 4.3.0": ["connect-runtime-4.3.0.jar", "jackson-databind-2.20.1.jar"], "log4j2's YAML support": []}
+        for name in names.get(what, [f"{install.PLUGIN}-{install.DEBEZIUM}.jar"]):
+            (libs / name).write_bytes(b"")
+        assert "4.4.0" not in pom
+
+    monkeypatch.setattr(install, "run_maven", fake_maven)  # Maven itself: tests/integration/test_connect_kraft.py
+    result = install.install_connect(tmp_path / "connect", "4.4.0")
+    assert calls == ["Kafka Connect 4.3.0", "log4j2's YAML support", f"Debezium PostgreSQL connector {install.DEBEZIUM}"]
+    assert (result.kafka_version, result.connect_version) == ("4.4.0", "4.3.0")
+    marker = install.read_marker(tmp_path / "connect")
+    assert marker is not None and marker["kafka_version"] == "4.4.0" and marker["connect_version"] == "4.3.0"
+    again = install.install_connect(tmp_path / "connect", "4.4.0", mvn="/nonexistent/mvn")
+    assert again.already_installed and again.connect_version == "4.3.0"
+
+
 def test_connect_3x_runtime_keeps_reload4j() -> None:
     pom = install.runtime_pom("3.9.2")
     assert "<artifactId>reload4j</artifactId><version>1.2.25</version>" in pom and "log4j-core" not in pom
