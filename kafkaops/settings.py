@@ -1,4 +1,4 @@
-"""Settings: one object built from flags, then the environment, then a ``.env`` file, then the stack record, then defaults.
+"""Settings: one object built from flags, then the environment, then a ``.env`` file, then a profile, then the stack record, then defaults.
 
 The stack record (``KAFKAOPS_HOME/stack.json``) is written by kafkaops itself when a command changes what
 the local stack is (``migrate`` moves it to new configs, ``upgrade`` to new binaries); it holds only the
@@ -317,21 +317,11 @@ def write_stack_record(home: Path, values: Mapping[str, str | None]) -> Path:
     return path
 
 
-def _raw_values(
-    flags: Mapping[str, object],
-    env: Mapping[str, str],
-    dotenv: Mapping[str, str],
-    record: Mapping[str, str] | None = None,
-    profile: Mapping[str, Callable[[], str]] | None = None,
-) -> tuple[dict[str, str | None], dict[str, str]]:
-    """Each variable's raw value and where it came from: flag, env, .env, profile, stack record, default.
-
-    A profile's value is a callable: a secret it refers to is read only when that value is the one used.
-    """
+def _raw_values(flags: Mapping[str, object], env: Mapping[str, str], dotenv: Mapping[str, str]) -> tuple[dict[str, str | None], dict[str, str]]:
+    """Each variable's raw value and where it came from: flag, env, .env, else default (``_fill_in`` then takes
+    the profile's and the stack record's values for those left at their default)."""
     raw: dict[str, str | None] = {}
     sources: dict[str, str] = {}
-    record = record or {}
-    profile = profile or {}
     for name, var in VARIABLES.items():
         if name in flags:
             raw[name], sources[name] = str(flags[name]), "flag"
@@ -339,13 +329,19 @@ def _raw_values(
             raw[name], sources[name] = env[var.env], "env"
         elif dotenv.get(var.env) not in (None, ""):
             raw[name], sources[name] = dotenv[var.env], ".env"
-        elif name in profile:
-            raw[name], sources[name] = profile[name](), "profile"
-        elif record.get(name):
-            raw[name], sources[name] = record[name], "stack record"
         else:
             raw[name], sources[name] = var.default, "default"
     return raw, sources
+
+
+def _fill_in(raw: dict[str, str | None], sources: dict[str, str], profile: Mapping[str, Callable[[], str]], record: Mapping[str, str]) -> None:
+    """A value no flag, env or .env gave: the profile's, else the stack record's. A profile's value is a
+    callable: a secret it refers to is read only when that value is the one used."""
+    for name in [n for n, source in sources.items() if source == "default"]:
+        if name in profile:
+            raw[name], sources[name] = profile[name](), "profile"
+        elif record.get(name):
+            raw[name], sources[name] = record[name], "stack record"
 
 
 _SECURITY_KEYS = {
@@ -388,7 +384,7 @@ def load_settings(
     env_file: Path | None = None,
     cwd: Path | None = None,
 ) -> Settings:
-    """Build the settings: flags, then ``env``, then the ``.env`` file, then defaults.
+    """Build the settings: flags, then ``env``, then the ``.env`` file, then the profile, then the stack record, then defaults.
 
     ``env_file`` None means ``<cwd>/.env`` if it exists; an explicit file that is missing is an error.
     """
@@ -397,12 +393,11 @@ def load_settings(
     dotenv = read_env_file(used_env_file) if used_env_file is not None else {}
     given = {k: v for k, v in (flags or {}).items() if v is not None}
     x_items: tuple[str, ...] = tuple(given.pop("client_x", None) or ())  # type: ignore[arg-type]
-    raw, sources = _raw_values(given, env, dotenv)
+    raw, sources = _raw_values(given, env, dotenv)  # KAFKAOPS_HOME, the profile and its folder: never from a profile or the record
     home = Path(raw["kafkaops_home"]).expanduser() if raw["kafkaops_home"] else default_kafkaops_home()  # platformdirs only when needed
     record = read_stack_record(home)
     chosen = _profile(raw, sources, {**dotenv, **env})
-    if record or chosen:
-        raw, sources = _raw_values(given, env, dotenv, record, chosen.fields() if chosen else None)
+    _fill_in(raw, sources, chosen.fields() if chosen else {}, record)
     requested_mode, version = _mode_and_version(raw, sources)
     kafka_home = _path(raw["kafka_home"], home / "kafka" / version)
     server_props = _path(raw["server_properties"], kafka_home / "config" / "server.properties")

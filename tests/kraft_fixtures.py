@@ -19,11 +19,16 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.integration.test_kraft import KraftStack
 
 KAFKA4_VERSION = os.environ.get("KAFKAOPS_TEST_KAFKA4_VERSION", "4.4.0")
 LOG4J_VERSION = "2.24.3"
@@ -224,9 +229,33 @@ def kraft_home() -> Path:
     return kraft_distribution()
 
 
-def _root() -> Path:
+def _root(prefix: str = "kafkaops-kraft-") -> Path:
     # Outside /tmp on purpose: data under /tmp is a (true) doctor warning, and a healthy node passes every check.
-    return Path(tempfile.mkdtemp(prefix="kafkaops-kraft-", dir="/var/tmp" if Path("/var/tmp").is_dir() else None))
+    return Path(tempfile.mkdtemp(prefix=prefix, dir="/var/tmp" if Path("/var/tmp").is_dir() else None))
+
+
+@contextmanager
+def started_kraft_stack(
+    kafka_home: Path, database_url: str, *, split: bool, prefix: str, prepare: Callable[[Path], None] | None = None
+) -> Iterator[KraftStack]:
+    """A KRaft stack on ``kafka_home`` after `kafkaops up`, with the demo table sent once (every layer has
+    work: doctor checks the pipeline too), under /var/tmp; ``prepare`` gets its root before `up`.
+    Stopped and removed at the end."""
+    from tests.integration.test_kraft import make_kraft_stack, teardown  # the stack kafkaops starts (this module: nodes by hand)
+
+    root = _root(prefix)
+    stack = make_kraft_stack(root, kafka_home, split=split)
+    stack.env["DATABASE_URL"] = database_url
+    try:
+        if prepare is not None:
+            prepare(root)
+        for cmd in (["up"], ["db", "init", "--demo"], ["db", "seed", "5"], ["produce"]):
+            res = stack.kafkaops(*cmd)
+            assert res.returncode == 0, (cmd, res.stderr)
+        yield stack
+    finally:
+        teardown(stack)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ A table is named by ``schema`` and ``name``; ``quoted`` is the same name as SQL 
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, LiteralString
 
 # --- the batch query -------------------------------------------------------------------------------
 
@@ -32,6 +32,30 @@ def _cast(col: str, typ: str) -> Any:
     return c
 
 
+# A row ``x`` as its event (the envelope, the row's JSON as "after"); parameters head, mid (or the ``{mid}`` given), ts.
+_EVENT = "%(head)s::text || x.id || {mid} || %(ts)s::bigint || ',\"after\":' || row_to_json(x)::text || '}}'"
+
+
+def _columns(columns: dict[str, str], envelope: bool, mid: Any = None) -> dict[str, Any]:
+    """The parts of a batch query's SELECT list: ``created`` (created_at as text), ``payload`` (the event,
+    or the row's JSON without ``envelope``) over the rows ``x``, and ``cols`` (the table's columns, cast)."""
+    from psycopg import sql
+
+    return {
+        "created": sql.SQL("x.created_at::text") if "created_at" in columns else sql.SQL("NULL::text"),
+        "payload": sql.SQL(_EVENT).format(mid=mid or sql.SQL("%(mid)s::text")) if envelope else sql.SQL("row_to_json(x)::text"),
+        "cols": sql.SQL(", ").join(_cast(col, typ) for col, typ in columns.items()),
+    }
+
+
+def _by_id(schema: str, name: str, columns: dict[str, str], envelope: bool, rows: LiteralString) -> Any:
+    """(id as text, created_at as text, the event or the row's JSON) of the ``rows`` (a SELECT of {cols} FROM {table}), in id order."""
+    from psycopg import sql
+
+    parts = {"table": sql.Identifier(schema, name), **_columns(columns, envelope)}
+    return sql.SQL("SELECT x.id::text, {created}, {payload} FROM ({rows}) AS x ORDER BY x.id").format(rows=sql.SQL(rows).format(**parts), **parts)
+
+
 def batch_query(schema: str, name: str, columns: dict[str, str], envelope: bool = True) -> Any:
     """The batch query: (id as text, created_at as text, the event or the row's JSON), in id order.
 
@@ -41,17 +65,7 @@ def batch_query(schema: str, name: str, columns: dict[str, str], envelope: bool 
     8601 (the session runs in UTC), json/jsonb nested as they are, NULL as null.
     Its parameters: head, mid, ts (the event's envelope), after, level, limit (the rows).
     """
-    from psycopg import sql
-
-    parts = [_cast(col, typ) for col, typ in columns.items()]
-    created = sql.SQL("x.created_at::text") if "created_at" in columns else sql.SQL("NULL::text")
-    payload = sql.SQL(
-        "%(head)s::text || x.id || %(mid)s::text || %(ts)s::bigint || ',\"after\":' || row_to_json(x)::text || '}'" if envelope else "row_to_json(x)::text"
-    )
-    return sql.SQL(
-        "SELECT x.id::text, {created}, {payload} FROM "
-        "(SELECT {cols} FROM {table} WHERE id > %(after)s AND id <= %(level)s ORDER BY id LIMIT %(limit)s) AS x ORDER BY x.id"
-    ).format(created=created, payload=payload, cols=sql.SQL(", ").join(parts), table=sql.Identifier(schema, name))
+    return _by_id(schema, name, columns, envelope, "SELECT {cols} FROM {table} WHERE id > %(after)s AND id <= %(level)s ORDER BY id LIMIT %(limit)s")
 
 
 def live_query(schema: str, name: str, columns: dict[str, str], envelope: bool = True) -> Any:
@@ -60,21 +74,15 @@ def live_query(schema: str, name: str, columns: dict[str, str], envelope: bool =
     above ``after`` once per hole, which made rounds grow slower while a slow writer held the
     low-water mark) and the rows in ``(upto, level]``, above ``after``, in id order. Extra
     parameters: lo, hi (bigint arrays), upto."""
-    from psycopg import sql
-
-    parts = sql.SQL(", ").join(_cast(col, typ) for col, typ in columns.items())
-    table = sql.Identifier(schema, name)
-    created = sql.SQL("x.created_at::text") if "created_at" in columns else sql.SQL("NULL::text")
-    payload = sql.SQL(
-        "%(head)s::text || x.id || %(mid)s::text || %(ts)s::bigint || ',\"after\":' || row_to_json(x)::text || '}'" if envelope else "row_to_json(x)::text"
-    )
-    return sql.SQL(
-        "SELECT x.id::text, {created}, {payload} FROM ("
+    return _by_id(
+        schema,
+        name,
+        columns,
+        envelope,
         "SELECT * FROM (SELECT r.* FROM unnest(%(lo)s::bigint[], %(hi)s::bigint[]) AS kafkaops_hole(kafkaops_lo, kafkaops_hi) "
         "CROSS JOIN LATERAL (SELECT {cols} FROM {table} WHERE id BETWEEN greatest(kafkaops_lo, %(after)s + 1) AND kafkaops_hi) AS r "
-        "UNION ALL SELECT {cols} FROM {table} WHERE id > greatest(%(upto)s, %(after)s) AND id <= %(level)s) AS u ORDER BY id LIMIT %(limit)s"
-        ") AS x ORDER BY x.id"
-    ).format(created=created, payload=payload, cols=parts, table=table)
+        "UNION ALL SELECT {cols} FROM {table} WHERE id > greatest(%(upto)s, %(after)s) AND id <= %(level)s) AS u ORDER BY id LIMIT %(limit)s",
+    )
 
 
 def cursor_query(schema: str, name: str, columns: dict[str, str], ts_col: str, envelope: bool = True) -> Any:
@@ -88,19 +96,13 @@ def cursor_query(schema: str, name: str, columns: dict[str, str], ts_col: str, e
     """
     from psycopg import sql
 
-    parts = [_cast(col, typ) for col, typ in columns.items()]
-    ts = sql.Identifier(ts_col)
-    created = sql.SQL("x.created_at::text") if "created_at" in columns else sql.SQL("NULL::text")
     seen = sql.SQL("x.created_at <= %(after_ts)s::timestamptz") if "created_at" in columns else sql.SQL("%(after_ts)s::timestamptz > '-infinity'")
     mid = sql.SQL("CASE WHEN {seen} THEN %(mid_u)s::text ELSE %(mid)s::text END").format(seen=seen)
-    payload = sql.SQL(
-        "%(head)s::text || x.id || {mid} || %(ts)s::bigint || ',\"after\":' || row_to_json(x)::text || '}}'" if envelope else "row_to_json(x)::text"
-    ).format(mid=mid)
     return sql.SQL(
         "SELECT x.id::text, {created}, {payload}, x.{ts}::text, CASE WHEN {seen} THEN 'u' ELSE 'c' END FROM "
         "(SELECT {cols} FROM {table} WHERE ({ts}, id) > (%(after_ts)s::timestamptz, %(after)s) AND {ts} < %(level)s::timestamptz "
         "ORDER BY {ts}, id LIMIT %(limit)s) AS x ORDER BY x.{ts}, x.id"
-    ).format(created=created, payload=payload, ts=ts, seen=seen, cols=sql.SQL(", ").join(parts), table=sql.Identifier(schema, name))
+    ).format(ts=sql.Identifier(ts_col), seen=seen, table=sql.Identifier(schema, name), **_columns(columns, envelope, mid))
 
 
 def fetch_batch(conn: Any, query: Any, params: dict[str, Any]) -> list[tuple[Any, ...]]:

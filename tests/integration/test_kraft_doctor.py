@@ -5,14 +5,13 @@ tests/integration/test_doctor_kraft.py.)"""
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.integration.test_kraft import KraftStack, kraft_home, make_kraft_stack, teardown
+from tests.integration.test_kraft import KraftStack, kraft_home
+from tests.kraft_fixtures import started_kraft_stack
 
 __all__ = ["kraft_home"]  # the session fixture, shared with test_kraft.py
 
@@ -21,17 +20,8 @@ __all__ = ["kraft_home"]  # the session fixture, shared with test_kraft.py
 def started(request: pytest.FixtureRequest, kraft_home: Path, database_url: str) -> Iterator[KraftStack]:
     """A KRaft stack after `kafkaops up`, with the demo table sent once (so every layer has work); under
     /var/tmp, since doctor rightly warns about data under /tmp."""
-    root = Path(tempfile.mkdtemp(prefix="kafkaops-kraft-doctor-", dir="/var/tmp"))
-    stack = make_kraft_stack(root, kraft_home, split=request.param == "split")
-    stack.env["DATABASE_URL"] = database_url
-    try:
-        for cmd in (["up"], ["db", "init", "--demo"], ["db", "seed", "5"], ["produce"]):
-            res = stack.kafkaops(*cmd)
-            assert res.returncode == 0, (cmd, res.stderr)
+    with started_kraft_stack(kraft_home, database_url, split=request.param == "split", prefix="kafkaops-kraft-doctor-") as stack:
         yield stack
-    finally:
-        teardown(stack)
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def test_doctor_is_healthy_on_a_kraft_stack_kafkaops_started(started: KraftStack) -> None:

@@ -11,8 +11,6 @@ install step itself is the install procedure, tested in test_install.py).
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +21,8 @@ import pytest
 from kafkaops.adapters.features import FeatureTool
 from kafkaops.settings import DEFAULT_KRAFT_VERSION, read_stack_record
 from tests.conftest import make_stack, run_kafkaops
-from tests.integration.test_kraft import KraftStack, kraft_home, make_kraft_stack, teardown
+from tests.integration.test_kraft import KraftStack, kraft_home
+from tests.kraft_fixtures import started_kraft_stack
 
 __all__ = ["kraft_home"]  # the session fixture, shared with test_kraft.py
 
@@ -34,20 +33,14 @@ GROUP = "upgrade-readers"
 @pytest.fixture
 def bridge_stack(kafka_home: Path, kraft_home: Path, database_url: str) -> Iterator[KraftStack]:
     """A split KRaft stack running on Kafka 3.9.2, under /var/tmp (doctor rightly warns about data under /tmp)."""
-    root = Path(tempfile.mkdtemp(prefix="kafkaops-upgrade-", dir="/var/tmp"))
-    stack = make_kraft_stack(root, kafka_home, split=True)
-    stack.env["DATABASE_URL"] = database_url
-    dists = root / "ops" / "kafka"
-    dists.mkdir(parents=True)
-    (dists / DEFAULT_KRAFT_VERSION).symlink_to(kraft_home, target_is_directory=True)
-    try:
-        for cmd in (["up"], ["db", "init", "--demo"], ["db", "seed", "5"], ["produce"]):  # the pipeline too: doctor checks it
-            res = stack.kafkaops(*cmd)
-            assert res.returncode == 0, (cmd, res.stderr)
+
+    def link_the_new_version(root: Path) -> None:  # installed already: not resolved again
+        dists = root / "ops" / "kafka"
+        dists.mkdir(parents=True)
+        (dists / DEFAULT_KRAFT_VERSION).symlink_to(kraft_home, target_is_directory=True)
+
+    with started_kraft_stack(kafka_home, database_url, split=True, prefix="kafkaops-upgrade-", prepare=link_the_new_version) as stack:
         yield stack
-    finally:
-        teardown(stack)
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def fill(broker: str) -> None:

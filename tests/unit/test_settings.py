@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from kafkaops.errors import UsageError
-from kafkaops.settings import STACK_RECORD, VARIABLES, load_settings, read_stack_record, write_stack_record
+from kafkaops.settings import RECORD_FIELDS, STACK_RECORD, VARIABLES, load_settings, read_stack_record, write_stack_record
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -124,6 +124,22 @@ def test_stack_record_sits_between_dotenv_and_defaults(tmp_path: Path) -> None:
     s = load_settings(env={"KAFKAOPS_HOME": str(home), "KAFKAOPS_KAFKA_VERSION": "3.9.1"}, cwd=tmp_path)
     assert s.server_properties == tmp_path / "mine.properties" and s.sources["server_properties"] == ".env"
     assert s.kafka_version == "3.9.1" and s.sources["kafka_version"] == "env"
+
+
+def test_a_profile_and_the_stack_record_apply_together_and_never_say_where_they_are(tmp_path: Path) -> None:
+    # load_settings reads KAFKAOPS_HOME, the profile's name and its folder before the profile and the record:
+    # neither may set them (else the values would be read once too early).
+    from kafkaops.profiles import FIELDS
+
+    assert not {"kafkaops_home", "profile", "config_dir"} & (set(RECORD_FIELDS) | set(FIELDS.values()))
+    home, cfg = tmp_path / "h", tmp_path / "cfg"
+    write_stack_record(home, {"kafka_version": "3.9.2"})
+    cfg.mkdir()
+    (cfg / "profiles.toml").write_text('default = "p"\n[profiles.p]\nbroker = "p:9093"\ntopic = "t1"\n')
+    (cfg / "profiles.toml").chmod(0o600)
+    s = load_settings(env={"KAFKAOPS_HOME": str(home), "KAFKAOPS_CONFIG_DIR": str(cfg), "KAFKA_TOPIC": "t2"}, cwd=tmp_path)
+    assert (s.kafka_version, s.kafka_broker, s.kafka_topic) == ("3.9.2", "p:9093", "t2")
+    assert [s.sources[n] for n in ("kafka_version", "kafka_broker", "kafka_topic", "kafka_heap")] == ["stack record", "profile", "env", "default"]
 
 
 def test_stack_record_merges_removes_and_refuses_other_fields(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from kafkaops.procedures.migrate import phases as ph
 from kafkaops.procedures.migrate import running
 from kafkaops.procedures.migrate.configs import Paths
 from kafkaops.procedures.migrate.plan import Check, MigrationPlan, build_plan, refuse
-from kafkaops.procedures.migrate.snapshot import read_snapshot, to_dict
+from kafkaops.procedures.migrate.snapshot import before_of, read_snapshot
 from kafkaops.procedures.migrate.state import FINALIZED, IN_PROGRESS, PHASE_NAMES, PHASES, ROLLED_BACK, MigrationState, migration_label, read_state, write_state
 from kafkaops.procedures.services.config import Progress, _noop
 from kafkaops.procedures.services.shutdown import StopOutcome
@@ -114,7 +114,7 @@ def _begin(settings: Settings, health_check: HealthCheck, controller_port: int |
             "kraft_broker": str(p.paths.kraft_broker),
             "final_controller": str(p.paths.final_controller),
         },
-        before=to_dict(read_snapshot(settings)),
+        before=before_of(read_snapshot(settings)),
     )
     ph.write_copies(settings, state)
     write_state(p.paths.state, state, "phase 1 (preflight) completed")

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from kafkaops.errors import UsageError
+from kafkaops.procedures.cluster_snapshot import Snapshot
+from kafkaops.procedures.migrate.snapshot import snapshot_of
 
 PHASES = 5
 PHASE_NAMES = {
@@ -27,19 +29,6 @@ PHASE_NAMES = {
 IN_PROGRESS = "in-progress"
 FINALIZED = "finalized"
 ROLLED_BACK = "rolled-back"
-
-
-@dataclass
-class Snapshot:
-    """What the cluster holds, read before the migration and checked after each phase."""
-
-    cluster_id: str | None
-    topics: dict[str, int]  # name -> partitions (internal topics left out)
-    groups: dict[str, dict[str, int]]  # group -> "topic:partition" -> committed offset
-
-    @property
-    def partitions(self) -> int:
-        return sum(self.topics.values())
 
 
 @dataclass
@@ -56,14 +45,14 @@ class MigrationState:
     zookeeper_data: str
     kafka_home: str
     configs: dict[str, str]  # role -> path of the copy migrate wrote
-    before: dict[str, Any]  # Snapshot as a dict
+    before: dict[str, Any]  # the Snapshot read in phase 1 (migrate.snapshot.before_of)
     started_at: float = field(default_factory=time.time)
     updated_at: float = field(default_factory=time.time)
     history: list[str] = field(default_factory=list)
 
     @property
     def snapshot(self) -> Snapshot:
-        return Snapshot(**self.before)
+        return snapshot_of(self.before)
 
     @property
     def in_progress(self) -> bool:

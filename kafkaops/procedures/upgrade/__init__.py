@@ -32,8 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from kafkaops.errors import KafkaopsError, NotReady, RefusedError, UsageError
+from kafkaops.procedures import cluster_snapshot
 from kafkaops.procedures.services.config import CONTROLLER, KAFKA, Progress, _noop, kafka_version
-from kafkaops.procedures.upgrade import verify
 from kafkaops.settings import Settings
 
 STEPS = (
@@ -397,11 +397,11 @@ def upgrade_binaries(settings: Settings, new: Settings, plan: UpgradePlan, java:
     with step(3, settings, plan, progress):
         copy_configs(plan)
     with step(4, settings, plan, progress):
-        before = verify.take(settings)
+        before = cluster_snapshot.take(settings)
         result.before = before.summary()
     stop_and_start(settings, new, plan, java, progress)
     with step(7, new, plan, progress):
-        after, cmp = verify.settle(new, before, new.start_timeout, progress)
+        after, cmp = cluster_snapshot.settle(lambda: cluster_snapshot.take(new), before, new.start_timeout, progress)
         result.after = after.summary()
         result.notes += cmp.notes
         if not cmp.ok:

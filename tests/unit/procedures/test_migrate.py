@@ -1,4 +1,4 @@
-"""migrate's pure parts: the configs it derives from the user's, the preflight's refusals, the state file, the comparison."""
+"""migrate's pure parts: the configs it derives from the user's, the preflight's refusals, the state file (the comparison: test_cluster_snapshot.py)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ import pytest
 from kafkaops.errors import UsageError
 from kafkaops.procedures.migrate import configs, stack_health
 from kafkaops.procedures.migrate.plan import ibp_ok, unsupported
-from kafkaops.procedures.migrate.snapshot import differences
-from kafkaops.procedures.migrate.state import IN_PROGRESS, MigrationState, Snapshot, migration_label, read_state, write_state
+from kafkaops.procedures.migrate.state import IN_PROGRESS, MigrationState, migration_label, read_state, write_state
 from kafkaops.settings import load_settings
 
 BROKER = {
@@ -97,13 +96,6 @@ def test_a_broken_state_file_is_a_usage_error_never_a_guess(tmp_path: Path) -> N
     path.write_text("{not json", encoding="utf-8")
     with pytest.raises(UsageError, match="cannot be read"):
         read_state(path)
-
-
-def test_differences_name_topics_partitions_offsets_and_the_cluster_id() -> None:
-    before = Snapshot("a", {"t": 3, "u": 1}, {"g": {"t:0": 5}})
-    assert differences(before, Snapshot("a", {"t": 3, "u": 1}, {"g": {"t:0": 5}})) == []
-    diff = differences(before, Snapshot("b", {"t": 2}, {"g": {"t:0": 4}}))
-    assert diff == ["cluster id a became b", "topic t has 2 partitions, had 3", "topic u is missing", "group g offset of t:0 is 4, was 5"]
 
 
 def test_a_kraft_stack_has_nothing_to_migrate(tmp_path: Path) -> None:

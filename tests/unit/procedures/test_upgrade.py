@@ -1,4 +1,4 @@
-"""kafkaops upgrade's plan, its verification and its failure reports, without services."""
+"""kafkaops upgrade's plan and its failure reports, without services (its verification: test_cluster_snapshot.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from kafkaops.adapters.javaprops import write_properties
 from kafkaops.errors import KafkaopsError, RefusedError, UsageError
 from kafkaops.procedures import upgrade
 from kafkaops.procedures.layout import kraft_broker_config, kraft_controller_config
-from kafkaops.procedures.upgrade.verify import Snapshot, compare
 from kafkaops.settings import Settings, load_settings
 
 
@@ -84,42 +83,3 @@ def test_a_failure_names_the_step_what_runs_and_the_next_command(tmp_path: Path)
     assert exc.message == "upgrade stopped at step 6 of 9 (start on the new binaries): controller exited while starting"
     assert "running now: nothing of the stack" in exc.details and "about the cause: read the log" in exc.details
     assert "`kafkaops down` then `kafkaops up` runs the old binaries again" in (exc.hint or "")
-
-
-def snap(**changes: object) -> Snapshot:
-    base = Snapshot("c1", {"t": 2}, {"t/0": 10, "t/1": 5}, {"g": {"t/0": 7}}, {"t": {"retention.ms": "100"}})
-    for k, v in changes.items():
-        setattr(base, k, v)
-    return base
-
-
-def test_verify_treats_every_loss_as_a_problem_and_growth_as_a_note() -> None:
-    assert compare(snap(), snap()).ok
-    grown = compare(snap(), snap(end_offsets={"t/0": 12, "t/1": 5}))
-    assert grown.ok and grown.notes == ["end offset of t/0 grew from 10 to 12 (messages were written during the upgrade)"]
-    lost = compare(
-        snap(),
-        snap(cluster_id="c2", partitions={"t": 1}, end_offsets={"t/0": 9}, group_offsets={"g": {}}, overrides={"t": {}}),
-    )
-    assert lost.problems == [
-        "cluster id changed: c1 before, c2 after",
-        "topic t has 1 partition(s), 2 before",
-        "end offset of t/0 is 9, 10 before",
-        "end offset of t/1 is missing (5 before)",
-        "group g's committed offset on t/0 is missing (7 before)",
-        "topic t: config override retention.ms=100 is now None",
-    ]
-
-
-def test_verify_waits_while_the_restarted_broker_still_loads_the_group_offsets(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Right after the start the group coordinator may still load __consumer_offsets: a group reads as empty for a moment.
-    from kafkaops.procedures.upgrade import verify
-
-    answers = iter([snap(group_offsets={"g": {}}), snap()])
-    monkeypatch.setattr(verify, "take", lambda _settings: next(answers))
-    said: list[str] = []
-    after, cmp = verify.settle(None, snap(), 30.0, said.append)  # type: ignore[arg-type]
-    assert cmp.ok and after.group_offsets == {"g": {"t/0": 7}} and len(said) == 1
-    monkeypatch.setattr(verify, "take", lambda _settings: snap(cluster_id="other"))
-    _after, cmp = verify.settle(None, snap(), 0.01, said.append)  # type: ignore[arg-type]
-    assert cmp.problems == ["cluster id changed: c1 before, other after"]
