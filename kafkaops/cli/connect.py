@@ -97,7 +97,7 @@ def status(
     settings = get_settings(ctx)
     result = proc.status(settings)
     if json_:
-        ui.print_json({"remote": settings.connect_url is not None, "workers": [_as_dict(w) for w in result]})
+        ui.print_json({"remote": settings.connect_url is not None, "workers": [as_dict(w) for w in result]})
     elif result:
         rows = [[w.name, w.state, w.url or "", w.pid or "", w.version or "", ", ".join(w.connectors) or w.detail or ""] for w in result]
         ui.print_table(None, ["worker", "state", "url", "pid", "version", "connectors"], rows)
@@ -109,7 +109,7 @@ def status(
         raise typer.Exit(int(ExitCode.NOT_READY))
 
 
-def _as_dict(w: Worker) -> dict[str, object]:
+def as_dict(w: Worker) -> dict[str, object]:
     return {"name": w.name, "state": w.state, "url": w.url, "pid": w.pid, "version": w.version, "connectors": w.connectors, "detail": w.detail}
 
 

@@ -223,6 +223,11 @@ def up(settings: Settings, java: str, brokers: int, *, workers: int = 1, port: i
 def down(settings: Settings, *, force: bool = False, progress: Progress = _noop) -> list[Worker]:
     """Stop every local worker, the last started first; a worker that does not stop in time is killed only with ``force``."""
     refuse_remote(settings, "stop")
+    return stop_local(settings, force=force, progress=progress)
+
+
+def stop_local(settings: Settings, *, force: bool = False, progress: Progress = _noop) -> list[Worker]:
+    """Stop the workers kafkaops started here (pid files), whatever KAFKA_CONNECT_URL says: `kafkaops down` stops them before the broker."""
     result = []
     for n, rec in sorted(local_records(settings), reverse=True):
         proc = _alive(settings, rec)
@@ -234,7 +239,10 @@ def down(settings: Settings, *, force: bool = False, progress: Progress = _noop)
         processes.request_stop(proc.pid, proc.create_time)
         if not processes.wait_exit(proc.pid, proc.create_time, settings.stop_timeout):
             if not force:
-                raise ServiceFailed(f"{service(n)} (pid {proc.pid}) did not stop within {settings.stop_timeout:g}s", hint="kafkaops connect down --force")
+                raise ServiceFailed(
+                    f"{service(n)} (pid {proc.pid}) did not stop within {settings.stop_timeout:g}s",
+                    hint="rerun with --force to kill it (kafkaops connect down --force)",
+                )
             processes.kill(proc.pid, proc.create_time)
             processes.wait_exit(proc.pid, proc.create_time, 10)
         remove_pid(settings, rec)
