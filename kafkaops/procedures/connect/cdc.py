@@ -15,6 +15,7 @@ from typing import Any
 
 from kafkaops.adapters import connect_rest, embedded_pg, replication_sql
 from kafkaops.errors import ExitCode, KafkaopsError, RefusedError, UsageError
+from kafkaops.procedures import signatures
 from kafkaops.procedures.connect import secrets
 from kafkaops.procedures.connect.handover import Handover, bridge
 from kafkaops.procedures.connect.workers import connect_url, providers_ready
@@ -159,8 +160,11 @@ def _wait_running(settings: Settings, url: str, table: str, topic: str | None, p
         failed = [t for t in st.tasks if t.get("state") == "FAILED"]
         if st.state == "FAILED" or failed:
             trace = (failed[0] if failed else {}).get("trace") or ""
+            known = signatures.classify(trace) if trace.strip() else None  # a known failure (e.g. Debezium's wal_level): its remedy
             raise KafkaopsError(
-                f"connector {st.connector} failed: {trace.strip().splitlines()[0] if trace.strip() else st.state}", hint="kafkaops connect logs"
+                f"connector {st.connector} failed: {trace.strip().splitlines()[0] if trace.strip() else st.state}",
+                hint=known.signature.remedy if known else "kafkaops connect logs",
+                runbook=known.signature.runbook if known else None,
             )
         if st.state == "RUNNING" and st.tasks and all(t.get("state") == "RUNNING" for t in st.tasks):
             return st
