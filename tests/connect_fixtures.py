@@ -4,11 +4,14 @@ own procedure (mvn against Maven Central). A failed resolve fails the tests (nev
 from __future__ import annotations
 
 import os
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from kafkaops.settings import DEFAULT_KAFKA_VERSION
+from tests.conftest import Stack, free_port, make_stack, run_kafkaops, teardown_stack
 
 
 @pytest.fixture(scope="session")
@@ -17,3 +20,21 @@ def connect_home() -> Path:
 
     ops_home = Path(os.environ.get("KAFKAOPS_TEST_HOME", Path.home() / ".cache" / "kafkaops-test"))
     return install_connect(ops_home / "connect" / DEFAULT_KAFKA_VERSION, DEFAULT_KAFKA_VERSION).home
+
+
+@pytest.fixture
+def connect_stack(tmp_path: Path, kafka_home: Path, connect_home: Path) -> Iterator[Stack]:
+    """A stack (not started) with the embedded PostgreSQL and Kafka Connect installed; the workers and the stack stopped after."""
+    s = make_stack(tmp_path, kafka_home)
+    s.env.update(
+        {
+            "KAFKAOPS_EMBEDDED_DB": "auto",
+            "KAFKAOPS_EMBEDDED_DB_PORT": str(free_port()),
+            "KAFKAOPS_CONNECT_HOME": str(connect_home),
+            "KAFKAOPS_START_TIMEOUT": "150",
+            "KAFKA_TOPIC": "cdc-" + uuid.uuid4().hex[:8],
+        }
+    )
+    yield s
+    run_kafkaops(["connect", "down", "--force"], s.env, s.root)
+    teardown_stack(s)

@@ -11,31 +11,10 @@ import subprocess
 import sys
 import time
 import urllib.request
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from tests.conftest import Stack, free_port, make_stack, run_kafkaops, teardown_stack
-
-
-@pytest.fixture
-def connect_stack(tmp_path: Path, kafka_home: Path, connect_home: Path) -> Iterator[Stack]:
-    s = make_stack(tmp_path, kafka_home)
-    s.env.update(
-        {
-            "KAFKAOPS_EMBEDDED_DB": "auto",
-            "KAFKAOPS_EMBEDDED_DB_PORT": str(free_port()),
-            "KAFKAOPS_CONNECT_HOME": str(connect_home),
-            "KAFKAOPS_START_TIMEOUT": "150",
-            "KAFKA_TOPIC": "cdc-" + uuid.uuid4().hex[:8],
-        }
-    )
-    yield s
-    run_kafkaops(["connect", "down", "--force"], s.env, s.root)
-    teardown_stack(s)
+from tests.conftest import Stack, free_port, run_kafkaops
 
 
 def _get(url: str) -> Any:
