@@ -198,6 +198,10 @@ def status(
     another port of this one), it shows that cluster (reachable, cluster id, brokers, topic) and no local
     pid; exit code 0 when it answers.
 
+    When Kafka Connect is in use here (workers kafkaops started or that ran here, or KAFKA_CONNECT_URL), a
+    row follows for each worker: name, state, pid, REST port, Kafka Connect version and URL (--json: the
+    "connect" key). A worker with a pid file that does not run makes the exit code 3.
+
     Example: kafkaops status --json
     """
     from kafkaops import ui
