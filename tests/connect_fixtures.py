@@ -7,11 +7,14 @@ runtime (log4j2) beside the KRaft stack, in KAFKAOPS_TEST_HOME/connect/<version>
 from __future__ import annotations
 
 import os
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from kafkaops.settings import DEFAULT_KAFKA_VERSION, DEFAULT_KRAFT_VERSION
+from tests.conftest import Stack, free_port, make_stack, run_kafkaops, teardown_stack
 
 
 def _install(version: str) -> Path:
@@ -29,3 +32,21 @@ def connect_home() -> Path:
 @pytest.fixture(scope="session")
 def connect4_home() -> Path:
     return _install(DEFAULT_KRAFT_VERSION)
+
+
+@pytest.fixture
+def connect_stack(tmp_path: Path, kafka_home: Path, connect_home: Path) -> Iterator[Stack]:
+    """A stack (not started) with the embedded PostgreSQL and Kafka Connect installed; the workers and the stack stopped after."""
+    s = make_stack(tmp_path, kafka_home)
+    s.env.update(
+        {
+            "KAFKAOPS_EMBEDDED_DB": "auto",
+            "KAFKAOPS_EMBEDDED_DB_PORT": str(free_port()),
+            "KAFKAOPS_CONNECT_HOME": str(connect_home),
+            "KAFKAOPS_START_TIMEOUT": "150",
+            "KAFKA_TOPIC": "cdc-" + uuid.uuid4().hex[:8],
+        }
+    )
+    yield s
+    run_kafkaops(["connect", "down", "--force"], s.env, s.root)
+    teardown_stack(s)

@@ -15,6 +15,7 @@ would put kafkaops and the broker on different folders). :func:`write_properties
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -136,13 +137,25 @@ def _utf16_units(ch: str) -> list[int]:
     return [int.from_bytes(raw[i : i + 2], "big") for i in range(0, len(raw), 2)]
 
 
-def write_properties(path: Path, values: dict[str, str], header: str | None = None) -> None:
+def write_properties(path: Path, values: dict[str, str], header: str | None = None, *, private: bool = False) -> None:
     """Write a .properties file (kafkaops's own files only), in order, escaped as Java expects: ASCII
-    only, so that the file means the same to the services (ISO-8859-1) and to any editor (UTF-8)."""
+    only, so that the file means the same to the services (ISO-8859-1) and to any editor (UTF-8).
+
+    ``private``: a file that holds a secret, readable by its owner only (0600 from its creation on, written
+    beside and renamed into place, so no reader ever sees it half written or with a wider mode)."""
     lines = [f"# {_escape(line, key=False)}" for line in (header or "").splitlines()]
     lines += [f"{_escape(k, key=True)}={_escape(v, key=False)}" for k, v in values.items()]
+    text = "\n".join(lines) + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(lines) + "\n", encoding="ascii", errors="strict")
+    if not private:
+        path.write_text(text, encoding="ascii", errors="strict")
+        return
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii", errors="strict") as fh:
+        fh.write(text)
+    os.chmod(tmp, 0o600)  # an older tmp file kept its mode
+    os.replace(tmp, path)
 
 
 @dataclass(frozen=True)

@@ -60,7 +60,7 @@ def deploy(
 
     settings = get_settings(ctx)
     with ui.spinner("deploying the Debezium connector") as status:
-        result = cdc.deploy(settings, table, topic, from_producer=from_producer, yes=yes, progress=lambda msg: status.update(msg))
+        result = cdc.deploy(settings, table, topic, from_producer=from_producer, yes=yes, progress=lambda msg: status.update(msg), warn=ui.warn)
     if result.bridged is not None:
         b = result.bridged
         ui.success(

@@ -97,7 +97,7 @@ def status(
     settings = get_settings(ctx)
     result = proc.status(settings)
     if json_:
-        ui.print_json({"remote": settings.connect_url is not None, "workers": [_as_dict(w) for w in result]})
+        ui.print_json({"remote": settings.connect_url is not None, "workers": [as_dict(w) for w in result]})
     elif result:
         rows = [[w.name, w.state, w.url or "", w.pid or "", w.version or "", ", ".join(w.connectors) or w.detail or ""] for w in result]
         ui.print_table(None, ["worker", "state", "url", "pid", "version", "connectors"], rows)
@@ -109,7 +109,7 @@ def status(
         raise typer.Exit(int(ExitCode.NOT_READY))
 
 
-def _as_dict(w: Worker) -> dict[str, object]:
+def as_dict(w: Worker) -> dict[str, object]:
     return {"name": w.name, "state": w.state, "url": w.url, "pid": w.pid, "version": w.version, "connectors": w.connectors, "detail": w.detail}
 
 
@@ -121,6 +121,10 @@ def logs(
 ) -> None:
     """Print the last lines of a local worker's log (KAFKAOPS_HOME/logs/connect-N/server.log).
 
+    Then, on stderr, each known failure in the log since the worker's last start (a taken REST port, the
+    Debezium plugin missing, the broker unreachable, internal topics with too large a replication factor,
+    Debezium's wal_level and replication slot errors) with its remedy and runbook section.
+
     Example: kafkaops connect logs --worker 2 -n 100
     """
     from kafkaops import ui
@@ -130,3 +134,8 @@ def logs(
 
     path = proc.worker_log(get_settings(ctx), worker)
     ui.print_lines(tail_lines(path.read_text(encoding="utf-8", errors="replace"), lines))
+    for f, count in proc.log_findings(path):
+        times = f" ({count} times)" if count > 1 else ""
+        ui.warn(
+            f"{path.name}:{f.line_no} [{f.timestamp or '?'}] {f.signature.title}{times}: {f.signature.remedy} (see: kafkaops runbook {f.signature.runbook})"
+        )

@@ -32,6 +32,14 @@ def up(
     mode: Annotated[
         str | None, typer.Option("--mode", help="zookeeper or kraft (env KAFKAOPS_MODE): which installation to start when KAFKA_HOME is unset.")
     ] = None,
+    with_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--with",
+            help="Also start: connect (Kafka Connect workers, after the broker, as `kafkaops connect up` starts them: the worker count "
+            "and first REST port they last had here, else one worker on 8083).",
+        ),
+    ] = None,
 ) -> None:
     """Start ZooKeeper, then the broker, then make sure the pipeline topic exists; return when really ready.
 
@@ -42,13 +50,19 @@ def up(
     Safe to repeat: a stack that is already up is left as it is. Refused (exit 5) in the middle of a
     migration: `kafkaops migrate --to kraft` starts its services and resumes.
 
+    With --with connect the Kafka Connect workers start once the broker is ready (readiness from their REST
+    API); refused (exit 5) before anything starts when KAFKA_CONNECT_URL names a remote Connect cluster.
+
     Example: kafkaops up
+
+    Example: kafkaops up --with connect
     """
     from kafkaops import ui
     from kafkaops.cli import get_settings
     from kafkaops.procedures import services
 
     settings = get_settings(ctx, kafka_topic=topic, topic_partitions=partitions, topic_replication_factor=replication_factor, start_timeout=timeout, mode=mode)
+    with_connect = _with_connect(with_, settings)
     from kafkaops.errors import RefusedError
     from kafkaops.procedures.migrate import migration_status
 
@@ -80,7 +94,35 @@ def up(
         t = result.topic
         verb = "created" if t.created else "exists"
         ui.success(f"topic {t.name} {verb} ({t.partitions} partition(s), replication factor {t.replication_factor})")
+    if with_connect:
+        _up_connect(settings)
     ui.info(f"stack ready in {time.monotonic() - t0:.1f}s; broker at {settings.kafka_broker}")
+
+
+def _with_connect(with_: list[str] | None, settings: Any) -> bool:
+    """Whether `up --with connect` was asked for; what it refuses is refused before the stack starts."""
+    from kafkaops.errors import UsageError
+
+    extras = set(with_ or ())
+    if extras - {"connect"}:
+        raise UsageError(f"--with {sorted(extras - {'connect'})[0]}: unknown part", hint="the only part is: --with connect")
+    if extras:
+        from kafkaops.procedures.connect import stack as connect_stack
+
+        connect_stack.check_before_up(settings)
+    return bool(extras)
+
+
+def _up_connect(settings: Any) -> None:
+    from kafkaops import ui
+    from kafkaops.adapters.java import find_java
+    from kafkaops.procedures.connect import stack as connect_stack
+
+    with ui.spinner("starting Kafka Connect") as spin:
+        workers = connect_stack.up(settings, find_java(settings.java).path, progress=spin.update)
+    for w in workers:
+        verb = "started" if w.started else "already running"
+        ui.success(f"{w.name} {verb}: {w.url} (pid {w.pid}, Kafka Connect {w.version})")
 
 
 def _label(services: object, service: str, kraft: bool) -> str:
@@ -96,7 +138,10 @@ def down(
     force: Annotated[bool, typer.Option("--force", help="Kill a service that does not stop within the timeout (and say so).")] = False,
     timeout: Annotated[float | None, typer.Option("--timeout", help="Seconds each service may take to stop (env KAFKAOPS_STOP_TIMEOUT).")] = None,
 ) -> None:
-    """Stop the broker (waiting for its clean shutdown), then ZooKeeper (KRaft split layout: the controller). Only what kafkaops started.
+    """Stop the Connect workers, then the broker (waiting for its clean shutdown), then ZooKeeper (KRaft split layout: the controller). Only what kafkaops started.
+
+    The Kafka Connect workers kafkaops started here (`up --with connect` or `connect up`) stop first, the
+    last started first; --force kills one that does not stop in time, too.
 
     In the middle of a migration (`kafkaops migrate`) it stops the broker, the KRaft controller and ZooKeeper,
     whatever config each runs on; `kafkaops migrate --to kraft` starts them again and resumes.
@@ -106,9 +151,12 @@ def down(
     from kafkaops import ui
     from kafkaops.cli import get_settings
     from kafkaops.procedures import migrate, services
+    from kafkaops.procedures.connect import stack as connect_stack
 
     settings = get_settings(ctx, stop_timeout=timeout)
     with ui.spinner("stopping the stack") as spin:
+        for w in connect_stack.down(settings, force=force, progress=spin.update):  # before the broker they depend on
+            ui.success(f"{w.name} {w.state}" + (f" ({w.detail})" if w.detail else f" (pid {w.pid})"))
         if migrate.migration_status(settings) is not None:  # the services run on the migration's configs
             result = services.DownResult(migrate.stop_during_migration(settings, progress=spin.update))
         else:
@@ -150,6 +198,10 @@ def status(
     another port of this one), it shows that cluster (reachable, cluster id, brokers, topic) and no local
     pid; exit code 0 when it answers.
 
+    When Kafka Connect is in use here (workers kafkaops started or that ran here, or KAFKA_CONNECT_URL), a
+    row follows for each worker: name, state, pid, REST port, Kafka Connect version and URL (--json: the
+    "connect" key). A worker with a pid file that does not run makes the exit code 3.
+
     Example: kafkaops status --json
     """
     from kafkaops import ui
@@ -165,19 +217,27 @@ def status(
         watching.check(interval, count)
         watching.run(lambda prev: snapshots.take(settings, prev), interval=interval, count=count, json_lines=json_)
         return
+    from kafkaops.procedures.connect import stack as connect_stack
+
     st = services.status(settings)
     migrating = migration_status(settings)
+    connect = connect_stack.status(settings)  # None: Connect is not in use here (no row, no "connect" key)
     if json_:
         from kafkaops.doctor.common import where_from
 
-        ui.print_json({**status_document(st), "settings": where_from(settings), "migration": asdict(migrating) if migrating else None})
+        doc = {**status_document(st), "settings": where_from(settings), "migration": asdict(migrating) if migrating else None}
+        if connect is not None:
+            from kafkaops.cli.connect import as_dict
+
+            doc["connect"] = {"remote": settings.connect_url is not None, "workers": [as_dict(w) for w in connect]}
+        ui.print_json(doc)
     else:
-        render_status(st, settings)
+        render_status(st, settings, connect)
         if migrating is not None:
             ui.warn(f"{migrating.label}: see {migrating.state_file}; resume with `kafkaops migrate --to kraft`, or `kafkaops migrate --rollback`")
             for line in migrating.running:
                 ui.info(f"  {line}")
-    if not st.up:
+    if not st.up or (connect and connect_stack.expected_down(connect)):
         raise typer.Exit(int(ExitCode.NOT_READY))
 
 
@@ -212,11 +272,15 @@ def _health_text(service: str, h: dict[str, Any]) -> str:
     return health
 
 
-def render_status(st: Any, settings: Any) -> None:
-    """The status table on stdout; the KRaft quorum line, where the cluster is, and each detail on stderr."""
+def render_status(st: Any, settings: Any, connect: list[Any] | None = None) -> None:
+    """The status table on stdout (a row per Connect worker after the services); the KRaft quorum line, where the cluster is, and each detail on stderr."""
     from kafkaops import ui
 
     rows = [[s.service, s.state, s.pid, s.port, format_uptime(s.uptime_s), _health_text(s.service, s.health)] for s in st.services]
+    for w in connect or []:
+        port = w.url.rsplit(":", 1)[-1].strip("/") if w.url else ""
+        health = " ".join(x for x in (f"Kafka Connect {w.version}" if w.version else "", w.url or "", w.detail or "") if x)
+        rows.append([w.name, w.state, w.pid or "", port, "", health])
     ui.print_table(None, ["service", "state", "pid", "port", "uptime", "health"], rows)
     quorum = getattr(st, "quorum", None)
     if getattr(st, "mode", "zookeeper") == "kraft" and st.local:

@@ -9,7 +9,7 @@ from kafkaops.doctor.registry import check
 from kafkaops.doctor.results import EXTRAS_STEP, Outcome, failed, passed, skipped, warned
 from kafkaops.errors import KafkaopsError
 
-RUNBOOK = "connect"
+RUNBOOK = "connect failures"  # a full reference: the doctor prefixes a bare anchor with "failures "
 
 
 @check("connect.workers", EXTRAS_STEP, "connect", "Kafka Connect workers answer their REST API", timeout=12.0)
@@ -42,12 +42,15 @@ def check_connector(ctx: Context) -> Outcome:
         return skipped(f"no Debezium connector for the pipeline ({st.connector})", kind="not-configured")
     failing = [t for t in st.tasks if t.get("state") == "FAILED"]
     if st.state == "FAILED" or failing:
+        from kafkaops.procedures.signatures import classify
+
         trace = ((failing[0] if failing else {}).get("trace") or "").strip()
         first = trace.splitlines()[0] if trace else st.state
+        known = classify(trace) if trace else None  # e.g. Debezium's wal_level or replication slot errors, deep in the trace
         return failed(
-            f"connector {st.connector} failed: {first}",
-            remedy="read kafkaops connect logs; fix, then kafkaops cdc delete --yes and deploy again",
-            runbook=RUNBOOK,
+            f"connector {st.connector} failed: {first}" + (f" ({known.signature.title})" if known else ""),
+            remedy=known.signature.remedy if known else "read kafkaops connect logs; fix, then kafkaops cdc delete --yes and deploy again",
+            runbook=known.signature.runbook if known else RUNBOOK,
         )
     if st.state != "RUNNING" or not st.tasks or any(t.get("state") != "RUNNING" for t in st.tasks):
         return warned(f"connector {st.connector} is {st.state}", remedy="kafkaops cdc resume", runbook=RUNBOOK, next="kafkaops cdc status")

@@ -36,12 +36,7 @@ def read_tail(path: Path, max_bytes: int = LOG_TAIL_BYTES) -> tuple[str, int]:
 
 def last_run(text: str, first_line: int) -> tuple[str, int]:
     """The part of a log since the service's last start marker (older runs' failures are history)."""
-    lines = text.splitlines(keepends=True)
-    start = 0
-    for i, line in enumerate(lines):
-        if any(m.search(line) for m in signatures.START_MARKERS):
-            start = i
-    return "".join(lines[start:]), first_line + start
+    return signatures.last_run(text, first_line)
 
 
 def scan_log(path: Path) -> list[signatures.Finding]:

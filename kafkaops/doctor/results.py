@@ -181,6 +181,7 @@ def skipped(reason: str, kind: str = "prerequisite", details: list[str] | None =
 
 
 def _ref(anchor: str | None) -> str | None:
-    if anchor is None or anchor.startswith("failures "):
+    """A section of runbooks/failures.md by its anchor, or a full reference ("connect failures") as it is."""
+    if anchor is None or " " in anchor:
         return anchor
     return f"failures {anchor}"

@@ -1,4 +1,4 @@
-"""Known failure signatures in ZooKeeper's and the broker's logs, and what to do about each.
+"""Known failure signatures in ZooKeeper's, the broker's and the Kafka Connect workers' logs, and what to do about each.
 
 Pure functions over text: ``up`` uses them to explain a service that died while starting, and
 ``doctor`` / ``logs`` to scan recent logs. Patterns match whole records (a header line plus its stack
@@ -38,7 +38,8 @@ class Finding:
 
 
 def _sig(id_: str, pattern: str, title: str, remedy: str, runbook: str, severity: str = "error") -> Signature:
-    return Signature(id_, re.compile(pattern, re.DOTALL), title, remedy, f"failures {runbook}", severity)
+    """``runbook`` is a section of runbooks/failures.md, or a full reference ("connect <section>") when it has a space."""
+    return Signature(id_, re.compile(pattern, re.DOTALL), title, remedy, runbook if " " in runbook else f"failures {runbook}", severity)
 
 
 SIGNATURES: tuple[Signature, ...] = (
@@ -105,6 +106,75 @@ SIGNATURES: tuple[Signature, ...] = (
         "the broker's port is already in use",
         "stop the process holding the port (`kafkaops status` names it) or change listeners in server.properties",
         "port-in-use",
+    ),
+    # Kafka Connect (3.9.2) and Debezium's PostgreSQL connector (3.6.1.Final) with PostgreSQL 15: the texts were
+    # checked in apache/kafka's 3.9 sources (RestServer, WorkerConfig, Plugins, TopicAdmin, AdminUtils,
+    # StripedReplicaPlacer), in connect-runtime-3.9.2.jar, in debezium/debezium v3.6.1.Final
+    # (PostgresConnectorTask) and in PostgreSQL 15's server binary; the REST-port, broker and replication-factor
+    # ones also in real worker logs on this machine (see tests/unit/procedures/test_signatures_connect.py).
+    _sig(
+        "connect.rest_bind",
+        r"Unable to initialize REST server.*?BindException: Address already in use|Failed to bind to /?(\S+?):(\d+)\s.*?BindException: Address already in use",
+        "the Connect worker's REST port is already in use",
+        "another process listens on the worker's REST port: `kafkaops connect status` and `kafkaops status` name the workers; "
+        "stop that process, or start on another port: `kafkaops connect up --port N`",
+        "connect rest-port-in-use",
+    ),
+    _sig(
+        "connect.plugin_missing",
+        r"Failed to find any class that implements Connector and which name matches (\S+?),|ClassNotFoundException: (io\.debezium\.\S+)",
+        "the connector's plugin is not on the worker's plugin.path",
+        "install it: `kafkaops install --with connect` (plugins/debezium-connector-postgres under KAFKAOPS_CONNECT_HOME), then restart the workers: "
+        "`kafkaops connect down && kafkaops connect up`; on a remote cluster, put the plugin folder on every worker's plugin.path",
+        "connect plugin-missing",
+    ),
+    _sig(
+        "connect.broker_unreachable",
+        r"Failed to connect to and describe Kafka cluster",
+        "the Connect worker could not reach the broker (bootstrap.servers) at start-up",
+        "start the broker first (`kafkaops up --with connect` starts them in order) and check KAFKA_BROKER, which kafkaops writes as bootstrap.servers",
+        "connect broker-unreachable",
+    ),
+    _sig(
+        "connect.replication_factor",
+        # the worker only logs the retries' end (TopicAdmin.createTopicsWithRetry retries just this cause and timeouts);
+        # the broker logs the reason: ZooKeeper mode AdminUtils, KRaft StripedReplicaPlacer
+        r"Timeout expired while trying to create topic\(s\)|Replication factor: (\d+) larger than available brokers: (\d+)"
+        r"|The target replication factor of (\d+) cannot be reached because only (\d+) broker",
+        "a topic's replication factor is larger than the number of brokers (Connect's internal topics), or the broker did not answer",
+        "give config/offset/status.storage.replication.factor at most the broker count (`kafkaops connect up` writes 3, or the broker count when "
+        "fewer), or add brokers",
+        "connect internal-topics-replication-factor",
+    ),
+    _sig(
+        "connect.topic_retry",
+        r"topic creation failed due to '.*?', retrying, \d+ms remaining",
+        "the Connect worker cannot create its internal topics yet (it retries for a minute)",
+        "`kafkaops status` shows how many brokers answer: config/offset/status.storage.replication.factor must not exceed it",
+        "connect internal-topics-replication-factor",
+        "warn",
+    ),
+    _sig(
+        "debezium.wal_level",
+        r"logical decoding requires \"?wal_level\"? >= \"?logical|wal_level property must be 'logical' but is: '(\w+)'",
+        "PostgreSQL does not run with wal_level=logical (Debezium cannot decode the WAL)",
+        "embedded PostgreSQL: `kafkaops cdc deploy --yes` switches it (a restart); another server: ALTER SYSTEM SET wal_level = logical; then restart it",
+        "connect debezium-wal_level",
+    ),
+    _sig(
+        "debezium.slots",
+        r"all replication slots are in use|replication slots can only be used if max_replication_slots > 0",
+        "PostgreSQL has no free replication slot (max_replication_slots)",
+        "raise max_replication_slots (a restart), or drop a slot nobody reads: SELECT slot_name FROM pg_replication_slots WHERE NOT active; "
+        "then SELECT pg_drop_replication_slot('name'); or `kafkaops cdc delete --yes` for a pipeline you left",
+        "connect debezium-replication-slots",
+    ),
+    _sig(
+        "debezium.replication_role",
+        r"must be superuser or replication role to (?:use replication slots|start walsender)",
+        "the database user may not replicate",
+        "as a superuser: ALTER ROLE <user> REPLICATION (and a `replication` line for it in pg_hba.conf)",
+        "connect debezium-replication-slots",
     ),
     _sig(
         "zk.bind",
@@ -184,6 +254,7 @@ SIGNATURES: tuple[Signature, ...] = (
 START_MARKERS = (
     re.compile(r"Connecting to zookeeper on"),  # broker
     re.compile(r"Reading configuration from: "),  # ZooKeeper (QuorumPeerConfig)
+    re.compile(r"Kafka Connect worker initializing \.\.\."),  # a Connect worker (AbstractConnectCli)
 )
 
 
@@ -209,6 +280,16 @@ def scan(text: str, *, first_line: int = 1) -> list[Finding]:
                 findings.append(Finding(sig, no + first_line - 1, head.strip(), ts))
                 break
     return findings
+
+
+def last_run(text: str, first_line: int = 1) -> tuple[str, int]:
+    """The part of a log since the service's last start marker (older runs' failures are history), and its first line's number."""
+    lines = text.splitlines(keepends=True)
+    start = 0
+    for i, line in enumerate(lines):
+        if any(m.search(line) for m in START_MARKERS):
+            start = i
+    return "".join(lines[start:]), first_line + start
 
 
 def classify(text: str) -> Finding | None:

@@ -15,8 +15,10 @@ from typing import Any
 
 from kafkaops.adapters import connect_rest, embedded_pg, replication_sql
 from kafkaops.errors import ExitCode, KafkaopsError, RefusedError, UsageError
+from kafkaops.procedures import signatures
+from kafkaops.procedures.connect import secrets
 from kafkaops.procedures.connect.handover import Handover, bridge
-from kafkaops.procedures.connect.workers import connect_url
+from kafkaops.procedures.connect.workers import connect_url, providers_ready
 from kafkaops.procedures.db import session
 from kafkaops.procedures.db_schema import Pipeline, require_id_column, require_table
 from kafkaops.procedures.handover_mark import read_mark, remove_mark
@@ -113,7 +115,9 @@ def _pipeline(conn: Any, settings: Settings, table: str, topic: str | None) -> t
     return ref, Pipeline(ref.qualified, topic or settings.kafka_topic)
 
 
-def deploy(settings: Settings, table: str, topic: str | None, *, from_producer: bool, yes: bool, progress: Progress = _noop) -> CdcStatus:
+def deploy(
+    settings: Settings, table: str, topic: str | None, *, from_producer: bool, yes: bool, progress: Progress = _noop, warn: Progress = _noop
+) -> CdcStatus:
     url = connect_url(settings)
     plugins = connect_rest.expect(connect_rest.request(url, "GET", "/connector-plugins"), "list its plugins")
     if not any(p.get("class") == CONNECTOR_CLASS for p in plugins or []):
@@ -140,8 +144,10 @@ def deploy(settings: Settings, table: str, topic: str | None, *, from_producer: 
             progress("handing over: producer lock, slot, rows between the producer's position and the slot")
             bridged = bridge(settings, conn, dsn, ref, pipeline, n.slot, n.connector)
         config = connector_config(settings, dsn, pipeline, n, from_producer=from_producer)
+        password = config["database.password"]  # a ${file:...} reference instead, where the workers resolve one (secrets.py)
+        config["database.password"] = secrets.password_value(settings, n.connector, password, provider_ready=providers_ready(settings), warn=warn)
         reply = connect_rest.request(url, "PUT", f"/connectors/{n.connector}/config", config, timeout=30.0)
-        connect_rest.expect(reply, f"create {n.connector}", secrets=(config["database.password"],))
+        connect_rest.expect(reply, f"create {n.connector}", secrets=(password,))
     result = _wait_running(settings, url, table, topic, progress)
     result.bridged = bridged
     return result
@@ -154,8 +160,11 @@ def _wait_running(settings: Settings, url: str, table: str, topic: str | None, p
         failed = [t for t in st.tasks if t.get("state") == "FAILED"]
         if st.state == "FAILED" or failed:
             trace = (failed[0] if failed else {}).get("trace") or ""
+            known = signatures.classify(trace) if trace.strip() else None  # a known failure (e.g. Debezium's wal_level): its remedy
             raise KafkaopsError(
-                f"connector {st.connector} failed: {trace.strip().splitlines()[0] if trace.strip() else st.state}", hint="kafkaops connect logs"
+                f"connector {st.connector} failed: {trace.strip().splitlines()[0] if trace.strip() else st.state}",
+                hint=known.signature.remedy if known else "kafkaops connect logs",
+                runbook=known.signature.runbook if known else None,
             )
         if st.state == "RUNNING" and st.tasks and all(t.get("state") == "RUNNING" for t in st.tasks):
             return st
@@ -216,6 +225,8 @@ def delete(settings: Settings, table: str, topic: str | None, progress: Progress
         if replication_sql.drop_slot(conn, n.slot):
             done.append(f"replication slot {n.slot} dropped")
         replication_sql.drop_publication(conn, n.slot)
+        if secrets.remove_secret(settings, n.connector):
+            done.append(f"the connector's password file {secrets.secret_path(settings, n.connector)} removed")
         if remove_mark(conn, pipeline):
             done.append(f"hand-over mark removed: kafkaops produce{pipeline.flags} may run again")
     return done

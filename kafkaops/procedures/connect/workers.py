@@ -15,6 +15,8 @@ from pathlib import Path
 from kafkaops.adapters import connect_rest, processes
 from kafkaops.adapters.javaprops import write_properties
 from kafkaops.errors import KafkaopsError, RefusedError, ServiceFailed, UnreachableError, UsageError
+from kafkaops.procedures import signatures
+from kafkaops.procedures.connect import secrets
 from kafkaops.procedures.connect.install import require_connect
 from kafkaops.procedures.services.config import Progress, _noop
 from kafkaops.procedures.services.launch import failure_report, log4j_option
@@ -78,6 +80,7 @@ def worker_properties(settings: Settings, port: int, brokers: int) -> dict[str, 
         "rest.advertised.port": str(port),
         "plugin.path": str((settings.connect_home / "plugins").resolve()),
         "plugin.discovery": "hybrid_warn",
+        **secrets.worker_properties(settings),  # ${file:...} references: the database password stays off the REST API
     }
 
 
@@ -147,6 +150,7 @@ def _command(settings: Settings, java: str, props: Path, n: int) -> list[str]:
 
 def _launch(settings: Settings, java: str, n: int, port: int, brokers: int) -> PidRecord:
     props = properties_path(settings, n)
+    secrets.ensure_secrets_dir(settings)
     write_properties(props, worker_properties(settings, port, brokers))
     log = log_path(settings, service(n))
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -166,13 +170,17 @@ def worker_url(record: PidRecord) -> str:
     return listeners.split(",")[0].strip()
 
 
+def _logs_command(record: PidRecord) -> str:
+    return f"kafkaops connect logs --worker {record.service.rsplit('-', 1)[1]}"
+
+
 def _wait_ready(settings: Settings, record: PidRecord, url: str, progress: Progress) -> str:
     """Wait until the worker answers GET / and GET /connectors; its version. A dead worker is reported with its log."""
     deadline = time.monotonic() + settings.start_timeout
     version = None
     while time.monotonic() < deadline:
         if _alive(settings, record) is None:
-            raise failure_report(record.service, record, "exited during start-up")
+            raise failure_report(record.service, record, "exited during start-up", logs_command=_logs_command(record))
         try:
             root = connect_rest.request(url, "GET", "/", timeout=2.0)
             if root.status == 200 and connect_rest.request(url, "GET", "/connectors", timeout=5.0).status == 200:
@@ -182,7 +190,7 @@ def _wait_ready(settings: Settings, record: PidRecord, url: str, progress: Progr
             pass
         progress(f"waiting for {record.service} at {url}")
         time.sleep(0.5)
-    raise failure_report(record.service, record, f"did not become ready within {settings.start_timeout:g}s")
+    raise failure_report(record.service, record, f"did not become ready within {settings.start_timeout:g}s", logs_command=_logs_command(record))
 
 
 def up(settings: Settings, java: str, brokers: int, *, workers: int = 1, port: int | None = None, progress: Progress = _noop) -> list[Worker]:
@@ -213,6 +221,11 @@ def up(settings: Settings, java: str, brokers: int, *, workers: int = 1, port: i
 def down(settings: Settings, *, force: bool = False, progress: Progress = _noop) -> list[Worker]:
     """Stop every local worker, the last started first; a worker that does not stop in time is killed only with ``force``."""
     refuse_remote(settings, "stop")
+    return stop_local(settings, force=force, progress=progress)
+
+
+def stop_local(settings: Settings, *, force: bool = False, progress: Progress = _noop) -> list[Worker]:
+    """Stop the workers kafkaops started here (pid files), whatever KAFKA_CONNECT_URL says: `kafkaops down` stops them before the broker."""
     result = []
     for n, rec in sorted(local_records(settings), reverse=True):
         proc = _alive(settings, rec)
@@ -224,7 +237,10 @@ def down(settings: Settings, *, force: bool = False, progress: Progress = _noop)
         processes.request_stop(proc.pid, proc.create_time)
         if not processes.wait_exit(proc.pid, proc.create_time, settings.stop_timeout):
             if not force:
-                raise ServiceFailed(f"{service(n)} (pid {proc.pid}) did not stop within {settings.stop_timeout:g}s", hint="kafkaops connect down --force")
+                raise ServiceFailed(
+                    f"{service(n)} (pid {proc.pid}) did not stop within {settings.stop_timeout:g}s",
+                    hint="rerun with --force to kill it (kafkaops connect down --force)",
+                )
             processes.kill(proc.pid, proc.create_time)
             processes.wait_exit(proc.pid, proc.create_time, 10)
         remove_pid(settings, rec)
@@ -263,6 +279,24 @@ def worker_log(settings: Settings, n: int = 1) -> Path:
     if not path.is_file():
         raise KafkaopsError(f"{service(n)} has no log yet ({path})", hint="start it: kafkaops connect up")
     return path
+
+
+def log_findings(path: Path) -> list[tuple[signatures.Finding, int]]:
+    """The known failures in a worker's log since its last start: each signature once (its first finding), with how often it occurs."""
+    text, first = signatures.last_run(path.read_text(encoding="utf-8", errors="replace"))
+    seen: dict[str, tuple[signatures.Finding, int]] = {}
+    for f in signatures.scan(text, first_line=first):
+        found, count = seen.get(f.id, (f, 0))
+        seen[f.id] = (found, count + 1)
+    return list(seen.values())
+
+
+def providers_ready(settings: Settings) -> bool:
+    """Whether every local worker that runs resolves ``${file:...}`` references (started with the secrets provider)."""
+    from kafkaops.adapters.javaprops import read_properties
+
+    running = [rec for _n, rec in local_records(settings) if _alive(settings, rec) is not None]
+    return bool(running) and all(secrets.provider_ready(read_properties(Path(rec.config)).values) for rec in running)
 
 
 def connect_url(settings: Settings) -> str:

@@ -97,8 +97,8 @@ def tail_lines(text: str, n: int = 15) -> list[str]:
     return [line for line in text.splitlines() if line.strip()][-n:]
 
 
-def failure_report(service: str, record: PidRecord, reason: str) -> ServiceFailed:
-    """A start failure with the last log lines and the known failure they match."""
+def failure_report(service: str, record: PidRecord, reason: str, *, logs_command: str = "kafkaops logs") -> ServiceFailed:
+    """A start failure with the last log lines and the known failure they match (``logs_command``: how to read the rest)."""
     text = read_log_since(Path(record.log), record.log_offset)
     out = read_log_since(Path(record.stdout), 0) if record.stdout else ""
     finding = signatures.classify(text + "\n" + out)
@@ -110,4 +110,8 @@ def failure_report(service: str, record: PidRecord, reason: str) -> ServiceFaile
             details=details,
             runbook=finding.signature.runbook,
         )
-    return ServiceFailed(f"{service} {reason}", hint=f"read the log: kafkaops logs {service}", details=details)
+    return ServiceFailed(
+        f"{service} {reason}",
+        hint=f"read the log: {logs_command} {service}" if logs_command == "kafkaops logs" else f"read the log: {logs_command}",
+        details=details,
+    )
