@@ -1,5 +1,6 @@
-"""The root group builds a command only when it is asked for (kafkaops.cli.COMMANDS), so that a short
-command such as `topics list` imports and builds its own module alone (bench/bench_topics.py)."""
+"""What keeps a short command short (bench/bench_topics.py): the root group builds a command only when it
+is asked for (kafkaops.cli.COMMANDS), so that `topics list` imports and builds its own module alone; and
+the program skips the garbage collector's last pass at exit (kafkaops.cli.run)."""
 
 from __future__ import annotations
 
@@ -45,3 +46,18 @@ print(sorted(m for m in sys.modules if m.startswith(("kafkaops.cli.", "kafkaops.
     assert r.stdout.splitlines()[2:] == ["a     │ 1          │ 1                 ", "b     │ 2          │ 1                 "], r.stdout + r.stderr
     loaded = r.stderr.strip().splitlines()[-1]
     assert loaded == "['kafkaops.cli.topics', 'kafkaops.procedures.topic_list', 'kafkaops.procedures.topic_rules']", r.stderr
+
+
+def test_the_program_freezes_the_garbage_collector_on_the_way_out_with_the_same_exit_code() -> None:
+    code = """
+import gc, runpy, sys
+sys.argv = ["kafkaops", "--version"]
+try:
+    runpy.run_module("kafkaops", run_name="__main__")
+except SystemExit as exc:
+    print(exc.code, gc.get_freeze_count() > 0)
+"""
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, stdin=subprocess.DEVNULL, check=True)
+    assert r.stdout.splitlines() == ["kafkaops 0.1.0", "0 True"], r.stdout + r.stderr
+    unknown = subprocess.run([sys.executable, "-m", "kafkaops", "no-such-command"], capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    assert unknown.returncode == 2 and "No such command 'no-such-command'" in unknown.stderr
