@@ -1,4 +1,4 @@
-from kafkaops.cli import main
+from kafkaops.cli import run
 
 if __name__ == "__main__":
-    main()
+    run()

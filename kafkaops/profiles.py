@@ -58,9 +58,9 @@ def config_dir(env: Mapping[str, str]) -> Path:
     """Where profiles.toml lives: KAFKAOPS_CONFIG_DIR, else the platform's user config folder."""
     if env.get("KAFKAOPS_CONFIG_DIR"):
         return Path(env["KAFKAOPS_CONFIG_DIR"]).expanduser()
-    from platformdirs import user_config_dir
+    from kafkaops.userdirs import user_config_dir
 
-    return Path(user_config_dir("kafkaops", appauthor=False, roaming=True))
+    return user_config_dir()
 
 
 def profiles_path(env: Mapping[str, str]) -> Path:

@@ -105,9 +105,9 @@ VARIABLES: dict[str, Var] = {
 
 
 def default_kafkaops_home() -> Path:
-    from platformdirs import user_data_dir
+    from kafkaops.userdirs import user_data_dir
 
-    return Path(user_data_dir("kafkaops", appauthor=False))
+    return user_data_dir()
 
 
 @dataclass(frozen=True)
@@ -394,7 +394,7 @@ def load_settings(
     given = {k: v for k, v in (flags or {}).items() if v is not None}
     x_items: tuple[str, ...] = tuple(given.pop("client_x", None) or ())  # type: ignore[arg-type]
     raw, sources = _raw_values(given, env, dotenv)  # KAFKAOPS_HOME, the profile and its folder: never from a profile or the record
-    home = Path(raw["kafkaops_home"]).expanduser() if raw["kafkaops_home"] else default_kafkaops_home()  # platformdirs only when needed
+    home = Path(raw["kafkaops_home"]).expanduser() if raw["kafkaops_home"] else default_kafkaops_home()  # the per-user folder only when needed
     record = read_stack_record(home)
     chosen = _profile(raw, sources, {**dotenv, **env})
     _fill_in(raw, sources, chosen.fields() if chosen else {}, record)

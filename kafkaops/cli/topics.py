@@ -45,10 +45,10 @@ def list_(
     """
     from kafkaops import ui
     from kafkaops.cli import get_settings
-    from kafkaops.procedures import topics
+    from kafkaops.procedures import topic_list  # not procedures.topics: only what listing needs
 
     settings = get_settings(ctx)
-    result = topics.list_topics(settings, include_internal=all_)
+    result = topic_list.list_topics(settings, include_internal=all_)
     if json_:
         ui.print_json(
             {

@@ -20,6 +20,8 @@ from kafkaops.adapters import kafka, kafka_configs
 from kafkaops.adapters.kafka import BrokerRequestError, admin, metadata
 from kafkaops.defaults import TOPIC_WAIT_TIMEOUT
 from kafkaops.errors import ExitCode, KafkaopsError, RefusedError, UnreachableError, UsageError
+from kafkaops.procedures.topic_list import METADATA_TIMEOUT, TopicList, TopicSummary, list_topics  # re-exported: the topics interface
+from kafkaops.procedures.topic_list import summary as _summary
 from kafkaops.procedures.topic_rules import (  # re-exported: the topics interface
     INTERNAL_PREFIX,
     JUTE_MAXBUFFER,
@@ -49,13 +51,17 @@ __all__ = [
     "JUTE_MAXBUFFER",
     "MAX_NAME_LENGTH",
     "MAX_REPLICAS_PER_BROKER",
+    "METADATA_TIMEOUT",
     "TOPIC_ZNODE_FIXED",
     "ZK_REQUEST_RESERVE",
     "PartitionLimit",
+    "TopicList",
+    "TopicSummary",
     "assignment_znode_bytes",
     "check_partition_limit",
     "is_internal",
     "jute_maxbuffer",
+    "list_topics",
     "max_partitions_for_zookeeper",
     "name_warnings",
     "parse_configs",
@@ -66,7 +72,6 @@ __all__ = [
     "validate_name",
 ]
 
-METADATA_TIMEOUT = 5.0  # one metadata request: an unreachable broker fails in seconds
 WAIT_TIMEOUT = TOPIC_WAIT_TIMEOUT  # how long create and delete wait for the cluster to reflect the change
 _HINT_CHECK = "check the stack with `kafkaops status` or `kafkaops doctor`"
 _RB_MISSING = "failures topic-missing"
@@ -135,37 +140,6 @@ def _translate(exc: BrokerRequestError, doing: str, name: str, settings: Setting
     if code == "TOPIC_DELETION_DISABLED":
         return KafkaopsError(f"{doing} {name}: the broker has topic deletion disabled", hint="set delete.topic.enable=true on the broker")
     return KafkaopsError(f"{doing} {name}: {reason} ({code})")
-
-
-# --------------------------------------------------------------------------------------------
-# list
-
-
-@dataclass(frozen=True)
-class TopicSummary:
-    name: str
-    partitions: int
-    replication_factor: int
-    internal: bool
-
-
-@dataclass(frozen=True)
-class TopicList:
-    topics: list[TopicSummary]
-    hidden: int  # internal topics left out (0 with include_internal)
-
-
-def _summary(name: str, tmeta: Any) -> TopicSummary:
-    parts = list(tmeta.partitions.values())
-    rf = max((len(p.replicas) for p in parts), default=0)
-    return TopicSummary(name, len(parts), rf, is_internal(name))
-
-
-def list_topics(settings: Settings, include_internal: bool = False, timeout: float = METADATA_TIMEOUT) -> TopicList:
-    md = metadata(settings, timeout=timeout)
-    every = [_summary(name, t) for name, t in sorted(md.topics.items())]
-    shown = [t for t in every if include_internal or not t.internal]
-    return TopicList(shown, len(every) - len(shown))
 
 
 # --------------------------------------------------------------------------------------------

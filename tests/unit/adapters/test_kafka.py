@@ -167,3 +167,15 @@ def test_a_partial_metadata_answer_is_asked_again_within_the_timeout(tmp_path) -
     settings = load_settings(env={"KAFKAOPS_HOME": str(tmp_path)}, cwd=tmp_path)
     info = kafka.metadata(settings, timeout=5.0, client=Client())
     assert (info.cluster_id, [b.id for b in info.brokers], Client.calls) == ("cid", [0], 2)
+
+
+def test_the_first_request_does_not_wait_out_librdkafkas_connection_interval(tmp_path) -> None:  # noqa: ANN001
+    """librdkafka connects to a broker learned from metadata at most once per reconnect.backoff.ms / 2
+    (at least 11 ms): at its default (100 ms) every `topics list` waited ~50 ms for its answer.
+    The value stays a default: -X (or a profile, or a client config file) wins."""
+    settings = load_settings(env={"KAFKAOPS_HOME": str(tmp_path)}, cwd=tmp_path)
+    conf = kafka.client_config(settings)
+    assert max(11, min(conf["reconnect.backoff.ms"] // 2, 1000)) == 11
+    assert conf["reconnect.backoff.ms"] <= conf["reconnect.backoff.max.ms"]  # librdkafka refuses the reverse
+    x = load_settings({"client_x": ("reconnect.backoff.ms=100",)}, env={"KAFKAOPS_HOME": str(tmp_path)}, cwd=tmp_path)
+    assert kafka.client_config(x)["reconnect.backoff.ms"] == "100"
