@@ -7,7 +7,8 @@ from kafkaops.adapters.javaprops import parse_listeners
 from kafkaops.doctor.context import Context
 from kafkaops.errors import KafkaopsError
 from kafkaops.redact import redact_text
-from kafkaops.settings import STACK_RECORD, Settings
+from kafkaops.settings import Settings
+from kafkaops.stack_record import STACK_RECORD
 from kafkaops.text import close_matches
 
 

@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 
 from kafkaops.adapters.features import FeatureTool
-from kafkaops.settings import DEFAULT_KRAFT_VERSION, read_stack_record
+from kafkaops.settings import DEFAULT_KRAFT_VERSION
+from kafkaops.stack_record import read_stack_record
 from tests.conftest import make_stack, run_kafkaops
 from tests.integration.test_kraft import KraftStack, kraft_home
 from tests.kraft_fixtures import started_kraft_stack

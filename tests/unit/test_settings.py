@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from kafkaops.errors import UsageError
-from kafkaops.settings import RECORD_FIELDS, STACK_RECORD, VARIABLES, load_settings, read_stack_record, write_stack_record
+from kafkaops.settings import VARIABLES, load_settings
+from kafkaops.stack_record import RECORD_FIELDS, STACK_RECORD, read_stack_record, write_stack_record
 
 REPO = Path(__file__).resolve().parents[2]
 

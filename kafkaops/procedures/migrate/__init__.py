@@ -23,7 +23,8 @@ from kafkaops.procedures.migrate.snapshot import before_of, read_snapshot
 from kafkaops.procedures.migrate.state import FINALIZED, IN_PROGRESS, PHASE_NAMES, PHASES, ROLLED_BACK, MigrationState, migration_label, read_state, write_state
 from kafkaops.procedures.services.config import Progress, _noop
 from kafkaops.procedures.services.shutdown import StopOutcome
-from kafkaops.settings import Settings, write_stack_record
+from kafkaops.settings import Settings
+from kafkaops.stack_record import write_stack_record
 
 __all__ = [
     "MigrationPlan",

@@ -389,7 +389,7 @@ def run(settings: Settings, plan: UpgradePlan, *, confirm: Callable[[str], bool]
 
 def upgrade_binaries(settings: Settings, new: Settings, plan: UpgradePlan, java: str, result: UpgradeResult, progress: Progress) -> None:
     from kafkaops.procedures.install import install
-    from kafkaops.settings import write_stack_record
+    from kafkaops.stack_record import write_stack_record
 
     with step(2, settings, plan, progress):
         if plan.install_needed:
