@@ -1,5 +1,6 @@
 """kafkaops cdc deploy --from-producer: the hand-over from kafkaops produce to Debezium on a real Connect worker,
-a real broker and the embedded PostgreSQL switched to wal_level=logical, while inserts go on."""
+a real broker and the embedded PostgreSQL switched to wal_level=logical, after 10,000 rows produced, while inserts,
+updates and deletes go on; then one of two workers killed."""
 
 from __future__ import annotations
 
@@ -33,24 +34,54 @@ def cdc_stack(tmp_path: Path, kafka_home: Path, connect_home: Path) -> Iterator[
     teardown_stack(s)
 
 
-class Inserter(threading.Thread):
-    """One row per transaction until stopped; reconnects when the database restarts under it."""
+def _lsn(text: str) -> int:
+    high, _, low = text.partition("/")
+    return (int(high, 16) << 32) + int(low, 16)
 
-    def __init__(self, url: str) -> None:
+
+class Writer(threading.Thread):
+    """The application while the pipeline is handed over: inserts, updates and deletes, one per transaction (two inserts,
+    an update of a produced row, an update of a row it inserted, a delete of a produced row, in turn). Each committed
+    change is recorded with the WAL insert position before it began and after it committed: the hand-over point (the
+    slot's consistent point) falls before, after or between them, which tells whether Debezium must stream it."""
+
+    def __init__(self, url: str, produced: list[int]) -> None:
         super().__init__(daemon=True)
-        self.url, self.stop, self.done = url, threading.Event(), 0
+        self.url, self.stop = url, threading.Event()
+        self.error: Exception | None = None
+        self.produced = produced  # ids it may update or delete: rows `kafkaops produce` sent
+        self.ops: list[tuple[str, int, str, int, int]] = []  # (op, id, note, lsn before, lsn after)
 
     def run(self) -> None:
+        import random
+
         import psycopg
 
-        while not self.stop.is_set():
-            try:
-                with psycopg.connect(self.url, autocommit=True, connect_timeout=3) as conn:
-                    while not self.stop.is_set():
-                        conn.execute("INSERT INTO livedb (name, amount) VALUES ('during', 1.5)")
-                        self.done += 1
-            except psycopg.OperationalError:
-                self.stop.wait(0.2)
+        rng, own, k = random.Random(17), list[int](), 0
+        try:
+            with psycopg.connect(self.url, autocommit=True) as conn:
+                lsn = "SELECT (pg_current_wal_insert_lsn() - '0/0')::bigint"
+                while not self.stop.is_set():
+                    k += 1
+                    kind = ("c", "u", "c", "u", "d" if len(self.produced) > 5000 else "u")[k % 5]
+                    note, args = f"w{k}", tuple[Any, ...]()
+                    if kind == "c":
+                        stmt, args = "INSERT INTO livedb (name, amount, note) VALUES ('writer', 1.5, %s) RETURNING id", (note,)
+                    elif kind == "u":
+                        target = own[-1 - rng.randrange(min(len(own), 20))] if own and k % 2 else self.produced[rng.randrange(len(self.produced))]
+                        stmt, args = "UPDATE livedb SET note = %s WHERE id = %s RETURNING id", (note, target)
+                    else:
+                        target = self.produced.pop(rng.randrange(len(self.produced)))
+                        stmt, args = "DELETE FROM livedb WHERE id = %s RETURNING id", (target,)
+                    before = conn.execute(lsn).fetchone()[0]
+                    row = conn.execute(stmt, args).fetchone()
+                    after = conn.execute(lsn).fetchone()[0]
+                    if row is not None:
+                        self.ops.append((kind, int(row[0]), note, int(before), int(after)))
+                        if kind == "c":
+                            own.append(int(row[0]))
+        except Exception as exc:  # noqa: BLE001 - reported by the test
+            self.error = exc
 
 
 def _sql(url: str, statement: str) -> list[tuple[Any, ...]]:
@@ -74,7 +105,9 @@ def _events(broker: str, topic: str, done: Any, timeout: float = 120.0) -> list[
     try:
         while time.monotonic() < deadline and not done(events):
             for msg in consumer.consume(1000, 1.0):
-                if msg.error() is None and msg.value() is not None:
+                if msg.error() is None and msg.value() is None:  # a tombstone
+                    events.append(("tombstone", {"key": json.loads(msg.key())}))
+                elif msg.error() is None:
                     value = json.loads(msg.value())
                     events.append((value["op"], value))
     finally:
@@ -86,68 +119,140 @@ def _row_id(value: dict[str, Any]) -> int:
     return int((value.get("after") or value.get("before"))["id"])
 
 
-def test_hand_over_while_inserts_go_on_then_updates_and_deletes(cdc_stack: Stack) -> None:
-    env, root = cdc_stack.env, cdc_stack.root
-    topic = env["KAFKA_TOPIC"]
-    for args in (["up"], ["db", "init", "--demo"], ["db", "seed", "3000"], ["produce", "--envelope", "debezium"]):
-        res = run_kafkaops(args, env, root)
-        assert res.returncode == 0, (args, res.stderr)
+def _produce_10000_rows(stack: Stack) -> tuple[str, list[int]]:
+    """10,000 rows sent by `kafkaops produce`, then the position an interrupted `produce --follow` leaves while a
+    transaction holds id 5001 (everything above it sent, 5001 a hole; here the id was burnt, as by a rollback)."""
     from kafkaops.adapters import embedded_pg
 
-    url = embedded_pg.database_url(cdc_stack.settings)
-    assert _sql(url, "SELECT last_id FROM producer_offsets") == [(3000,)]
+    env, root = stack.env, stack.root
+    for args in (["up"], ["db", "init", "--demo"], ["db", "seed", "5000"]):
+        res = run_kafkaops(args, env, root)
+        assert res.returncode == 0, (args, res.stderr)
+    url = embedded_pg.database_url(stack.settings)
+    _sql(url, "SELECT nextval(pg_get_serial_sequence('livedb', 'id'))")  # id 5001: taken, never committed
+    for args in (["db", "seed", "5000"], ["produce", "--envelope", "debezium"]):
+        res = run_kafkaops(args, env, root)
+        assert res.returncode == 0, (args, res.stderr)
+    assert _sql(url, "SELECT last_id, count(*) FROM producer_offsets, livedb GROUP BY last_id") == [(10001, 10000)]
+    _sql(url, "UPDATE producer_offsets SET last_id = 5000, sent_upto = 10001, holes = '5001'")
+    return url, [i for i in range(1, 10002) if i not in (5001, 7)]  # 7: the open transaction's update
 
-    up = run_kafkaops(["connect", "up", "--port", str(free_port())], env, root)
-    assert up.returncode == 0, up.stderr
+
+def _hand_over(env: dict[str, str], root: Path, url: str, writer: Writer) -> dict[str, Any]:
+    """`cdc deploy --from-producer` while the writer goes on and a transaction that began before it is still open:
+    the slot waits for it, so it commits before the hand-over point. Returns the deploy's JSON and that transaction's id."""
+    import subprocess
+    import sys
+    import time
+
+    import psycopg
+
+    with psycopg.connect(url) as held:
+        held_id = held.execute("INSERT INTO livedb (name, amount, note) VALUES ('held', 2, 'held') RETURNING id").fetchone()[0]
+        held.execute("UPDATE livedb SET note = 'held' WHERE id = 7")
+        deploy = subprocess.Popen(
+            [sys.executable, "-m", "kafkaops", "cdc", "deploy", "--from-producer", "--json"],
+            env=env,
+            cwd=root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 120
+        while not _sql(url, "SELECT 1 FROM pg_stat_activity WHERE application_name = 'kafkaops-cdc-slot' AND wait_event_type = 'Lock'"):
+            assert deploy.poll() is None and time.monotonic() < deadline, "the slot did not wait for the open transaction"
+            time.sleep(0.1)
+        held.commit()
+    out, err = deploy.communicate(timeout=300)
+    assert deploy.returncode == 0, err
+    assert "handed over after id 5000" in err
+    doc = json.loads(out)
+    assert doc["state"] == "RUNNING" and doc["handover"]["producer_last_id"] == 5000 and doc["slot"]["name"].startswith("kafkaops_public_livedb_")
+    done = len(writer.ops)
+    while len(writer.ops) < done + 300 and writer.is_alive():  # changes after the hand-over point too
+        writer.stop.wait(0.1)
+    writer.stop.set()
+    writer.join(30)
+    assert writer.error is None, writer.error
+    return {**doc, "held_id": int(held_id), "password_text": out + err}
+
+
+def _check_topic(events: list[tuple[str, dict[str, Any]]], writer: Writer, inserted: set[int], point: int, held_id: int) -> dict[str, int]:
+    """What the topic must hold, by the hand-over's rules (runbooks/connect.md); returns the counts."""
+    by_debezium = [(i, op, v) for i, (op, v) in enumerate(events) if op != "tombstone" and not v["source"]["version"].endswith("-kafkaops")]
+    inserts = Counter(_row_id(v) for op, v in events if op in ("c", "r"))
+    assert set(inserts) == inserted, f"missing {sorted(inserted - set(inserts))[:10]}, extra {sorted(set(inserts) - inserted)[:10]}"
+    duplicates = sum(n - 1 for n in inserts.values())
+    assert duplicates == 0, f"inserts sent twice: {[i for i, n in inserts.items() if n > 1][:10]}"
+    notes = Counter(v["after"]["note"] for _i, op, v in by_debezium if op == "u")
+    deleted = Counter(_row_id(v) for _i, op, v in by_debezium if op == "d")
+    assert all(n == 1 for n in (notes + deleted).values()) and "held" not in notes
+    after = [(op, i, note) for op, i, note, b, _a in writer.ops if b >= point and op != "c"]
+    before = [(op, i, note) for op, i, note, _b, a in writer.ops if a <= point and op != "c"]
+    assert [x for x in after if (x[2] not in notes if x[0] == "u" else x[1] not in deleted)] == [], "a change after the hand-over is missing"
+    assert [x for x in before if (x[2] in notes if x[0] == "u" else x[1] in deleted)] == [], "a change before the hand-over was streamed"
+    assert sum(op == "tombstone" for op, _v in events) == 0  # tombstones.on.delete=false
+    assert all(v["after"] is None and v["before"]["id"] for _i, op, v in by_debezium if op == "d")
+    first: dict[int, int] = {}
+    for i, (op, v) in enumerate(events):
+        if op in ("c", "r"):
+            first.setdefault(_row_id(v), i)
+    assert all(first[_row_id(v)] < i for i, op, v in by_debezium if op in ("u", "d")), "a change came before its row's insert"
+    assert inserts[held_id] == 1 and all(_row_id(v) != held_id for _i, _op, v in by_debezium)  # committed before the point: sent by kafkaops
+    return {"events": len(events), "inserts": len(inserts), "updates": sum(notes.values()), "deletes": sum(deleted.values()), "duplicates": duplicates}
+
+
+def test_hand_over_after_10000_rows_while_inserts_updates_and_deletes_go_on(cdc_stack: Stack) -> None:
+    env, root = cdc_stack.env, cdc_stack.root
+    from kafkaops.adapters import embedded_pg
+
+    url, produced = _produce_10000_rows(cdc_stack)
+    assert run_kafkaops(["connect", "up", "--port", str(free_port())], env, root).returncode == 0
 
     refused = run_kafkaops(["cdc", "deploy", "--from-producer"], env, root)
     assert refused.returncode == 5, refused.stderr
     assert "wal_level=replica: Debezium needs wal_level=logical" in refused.stderr and "--yes" in refused.stderr
+    settings = cdc_stack.settings.with_overrides(embedded_db=True)  # --yes's switch (restart) is the second test's
+    _sql(url, "ALTER SYSTEM SET wal_level = logical")
+    embedded_pg.stop(settings)
+    embedded_pg.start(settings)
 
-    inserter = Inserter(url)
-    inserter.start()
-    try:
-        deploy = run_kafkaops(["cdc", "deploy", "--from-producer", "--yes", "--json"], env, root)
-        assert deploy.returncode == 0, deploy.stderr
-        assert "handed over after id 3000" in deploy.stderr
-        doc = json.loads(deploy.stdout)
-        assert doc["state"] == "RUNNING" and doc["handover"]["producer_last_id"] == 3000 and doc["slot"]["name"].startswith("kafkaops_public_livedb_")
-        while inserter.done < doc["handover"]["rows_bridged"] + 200:  # inserts after the slot too
-            inserter.stop.wait(0.1)
-    finally:
-        inserter.stop.set()
-        inserter.join(30)
+    writer = Writer(url, produced)
+    writer.start()
+    while len(writer.ops) < 100 and writer.is_alive():  # changes before the hand-over point
+        writer.stop.wait(0.05)
+    doc = _hand_over(env, root, url, writer)
+    point = _lsn(doc["handover"]["slot_lsn"])
+    inserted = set(produced) | {7, doc["held_id"]} | {i for op, i, *_ in writer.ops if op == "c"} | {i for op, i, *_ in writer.ops if op == "d"}
+    wanted_notes = {n for op, _i, n, b, _a in writer.ops if op == "u" and b >= point}
+    wanted_deletes = {i for op, i, _n, b, _a in writer.ops if op == "d" and b >= point}
+
+    def complete(events: list[tuple[str, dict[str, Any]]]) -> bool:
+        seen = {_row_id(v) for op, v in events if op in ("c", "r")}
+        return (
+            inserted <= seen
+            and wanted_notes <= {v["after"]["note"] for op, v in events if op == "u"}
+            and wanted_deletes <= {_row_id(v) for op, v in events if op == "d"}
+        )
+
+    events = _events(cdc_stack.broker, env["KAFKA_TOPIC"], complete)
+    counts = _check_topic(events, writer, inserted, point, doc["held_id"])
+    counts |= {"rows": len(inserted), "rows_bridged": doc["handover"]["rows_bridged"], "writer_changes": len(writer.ops)}
+    print("hand-over:", ", ".join(f"{k}={v}" for k, v in counts.items()))
+    assert doc["handover"]["rows_bridged"] == sum(1 for op, v in events if op == "c" and v["source"]["version"].endswith("-kafkaops") and _row_id(v) > 10001)
 
     again = run_kafkaops(["produce", "--envelope", "debezium"], env, root)
     assert again.returncode == 5 and "was handed over to Kafka Connect" in again.stderr and "kafkaops cdc delete" in again.stderr
-
-    all_ids = [r[0] for r in _sql(url, "SELECT id FROM livedb ORDER BY id")]
-    updated, deleted = all_ids[:5], all_ids[-3:]  # rows sent by the producer, and rows Debezium sent
-    _sql(url, f"UPDATE livedb SET note = 'changed' WHERE id IN ({','.join(map(str, updated))})")
-    _sql(url, f"DELETE FROM livedb WHERE id IN ({','.join(map(str, deleted))})")
-
-    def complete(events: list[tuple[str, dict[str, Any]]]) -> bool:
-        return sum(op == "u" for op, _ in events) >= 5 and sum(op == "d" for op, _ in events) >= 3
-
-    events = _events(cdc_stack.broker, topic, complete)
-    inserts = Counter(_row_id(v) for op, v in events if op in ("c", "r"))
-    assert max(all_ids) > doc["handover"]["last_id"]  # inserts committed after the slot: streamed by Debezium
-    assert set(inserts) == set(all_ids), f"missing {sorted(set(all_ids) - set(inserts))[:10]}, extra {sorted(set(inserts) - set(all_ids))[:10]}"
-    assert [i for i, n in inserts.items() if n > 1] == [], "an insert was sent twice"
-    assert sorted(_row_id(v) for op, v in events if op == "u") == updated
-    assert sorted(_row_id(v) for op, v in events if op == "d") == deleted
-    assert all(v["after"]["note"] == "changed" for op, v in events if op == "u")
-
     st = run_kafkaops(["cdc", "status", "--json"], env, root)
     assert st.returncode == 0, st.stderr
-    from kafkaops.adapters.replication_sql import dsn_parts
-
+    assert json.loads(st.stdout)["slot"]["active"] is True
     doctor = run_kafkaops(["doctor", "--json", "connect.workers", "connect.connector", "connect.slot"], env, root)
     found = {c["id"]: c["status"] for c in json.loads(doctor.stdout)["checks"]}
     assert [found.get(i) for i in ("connect.workers", "connect.connector", "connect.slot")] == ["PASS", "PASS", "PASS"], doctor.stdout
+    from kafkaops.adapters.replication_sql import dsn_parts
+
     password = dsn_parts(url)["password"]
-    assert password and all(password not in text for text in (deploy.stdout, deploy.stderr, st.stdout, st.stderr))
-    assert json.loads(st.stdout)["slot"]["active"] is True
+    assert password and all(password not in text for text in (doc["password_text"], st.stdout, st.stderr))
 
     back = run_kafkaops(["cdc", "delete", "--yes"], env, root)
     assert back.returncode == 0 and "replication slot" in back.stderr and "hand-over mark removed" in back.stderr, back.stderr
@@ -192,7 +297,7 @@ def test_killing_the_worker_that_runs_the_task_moves_it_and_loses_nothing(cdc_st
         time.sleep(0.5)
     assert moved is not None, "the task did not move to the surviving worker"
 
-    events = _events(cdc_stack.broker, env["KAFKA_TOPIC"], lambda ev: len({_row_id(v) for _op, v in ev}) >= 200)
+    events = _events(cdc_stack.broker, env["KAFKA_TOPIC"], lambda ev: len({_row_id(v) for op, v in ev if op != "tombstone"}) >= 200)
     ids = Counter(_row_id(v) for _op, v in events)
     assert set(ids) == set(range(1, 201))
     duplicates = sum(n - 1 for n in ids.values())

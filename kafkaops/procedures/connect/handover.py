@@ -1,22 +1,27 @@
-"""The hand-over from `kafkaops produce` to Debezium: no row sent twice, none skipped.
+"""The hand-over from `kafkaops produce` to Debezium: no insert sent twice, none skipped.
 
-Design (runbooks/connect.md, "How the hand-over works"), with P the producer's position (producer_offsets.last_id):
+Design (runbooks/connect.md, "How the hand-over works"), with P the producer's position (producer_offsets: last_id,
+and for a position `produce --follow` left, the rows it sent above last_id: (last_id, sent_upto] minus its holes):
 
 1. Take the pipeline's producer lock: no `kafkaops produce` of the pipeline runs until the hand-over ends,
-   so P cannot move. Every insert with id <= P is in the topic: produce's settle gate only moves P past
-   ids that are committed or gone for good.
+   so P cannot move. Every insert P counts as sent is in the topic: produce's settle gate only moves last_id
+   past ids that are committed or gone for good, and a live position names the ids above it it has not sent.
 2. Create the logical slot over a replication connection with an exported snapshot S. PostgreSQL guarantees
    that S sees exactly the transactions committed before the slot's consistent point C, and that the slot
    streams exactly the transactions committed after C: each committed transaction is on one side only.
-3. In S, read every row with id > P and send it with kafkaops's producer in Debezium's envelope (op "c").
-   These are the inserts committed before C that the producer had not sent. A row the producer sent was
-   visible before step 2 began, so its commit is before C: Debezium never streams it again.
-4. Move P to the highest id sent (compare-and-set), write the hand-over mark (produce now refuses), release
-   the lock, and deploy the connector with snapshot.mode=no_data on that slot: it streams from C.
+3. In S, read every row P has not sent (in its holes and above it) and send it with kafkaops's producer in
+   Debezium's envelope (op "c"), as it is at C. These are the inserts committed before C that the producer had
+   not sent. A row the producer sent was visible before step 2 began, so its commit is before C: Debezium never
+   streams it again.
+4. Move P to the highest id read (compare-and-set, a plain position from then on), write the hand-over mark
+   (produce now refuses), release the lock, and deploy the connector with snapshot.mode=no_data on that slot:
+   it streams from C.
 
-So every insert is sent once: by the producer (id <= P), by step 3 (committed before C, id > P), or by
-Debezium (committed after C); updates and deletes committed after C come from Debezium. Updates and deletes
-of rows committed before C are not sent (the producer never captured them either).
+So every insert is sent once: by the producer, by step 3 (committed before C, not sent), or by Debezium
+(committed after C). Updates and deletes committed after C come from Debezium; those committed before C are
+not sent: a row P had sent keeps its insert event, a row it had not sent goes in step 3 as it is at C (a row
+deleted before C not at all). A `--mode timestamp+id` position (kafkaops's envelope, a cursor that is no id)
+is refused.
 """
 
 from __future__ import annotations
@@ -33,9 +38,11 @@ from kafkaops.procedures.db import take_lock
 from kafkaops.procedures.db_schema import Pipeline, TableRef, claim_position, read_position
 from kafkaops.procedures.handover_mark import Mark, read_mark, write_mark
 from kafkaops.procedures.produce.debezium import event_builder
+from kafkaops.procedures.produce.position import LivePosition
 from kafkaops.settings import Settings
 
 BATCH = 5000
+END = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -80,6 +87,19 @@ class _Sender:
             raise KafkaopsError(f"the hand-over could not send its rows to {self.topic}: {self.errors[0] if self.errors else 'not acknowledged in 60s'}")
 
 
+def unsent_ranges(position: LivePosition) -> list[tuple[int, int]]:
+    """The id ranges ``(after, level]`` a position has not sent, in id order: its holes, then above ``upto``."""
+    return [(max(lo - 1, position.last_id), hi) for lo, hi in position.holes if hi > position.last_id] + [(position.upto, END)]
+
+
+def _refuse_cursor(pipeline: Pipeline) -> RefusedError:
+    return RefusedError(
+        f"{pipeline} is produced with --mode timestamp+id: the hand-over goes on from an id position, in Debezium's envelope",
+        hint=f"hand over a pipeline produced with `kafkaops produce --envelope debezium`; for this one: kafkaops db rewind{pipeline.flags} "
+        "to an id, or deploy without --from-producer to a new topic (Debezium snapshots the table)",
+    )
+
+
 def bridge(settings: Settings, conn: Any, dsn: str, ref: TableRef, pipeline: Pipeline, slot: str, connector: str) -> Handover:
     """Steps 1-4 of the module's design on ``conn`` (this session holds the producer lock until it ends)."""
     offset = claim_position(conn, pipeline, settings)
@@ -89,21 +109,28 @@ def bridge(settings: Settings, conn: Any, dsn: str, ref: TableRef, pipeline: Pip
         raise RefusedError(f"{pipeline} is already handed over to Kafka Connect", hint="see it: kafkaops cdc status")
     position = read_position(conn, pipeline, settings)
     assert position is not None
-    after = position.last_id
+    if position.last_ts is not None:
+        raise _refuse_cursor(pipeline)
+    live = LivePosition.parse(position.last_id, position.sent_upto, position.holes)
     kafka_adapter.metadata(settings)  # the broker answers before a slot is made
     sender = _Sender(settings, pipeline.topic)
-    top, last_created = after, None
+    top, last_created = live.upto, None
     try:
         with replication_sql.slot_with_snapshot(dsn, slot) as (lsn, snapshot), replication_sql.in_snapshot(dsn, snapshot) as snap:
             builder = event_builder(snap, ref, "debezium", False)
-            while rows := pipeline_sql.fetch_batch(snap, builder.query(), builder.params(top, 2**63 - 1, BATCH, int(time.time() * 1000))):
-                sender.send(builder.events(rows))
-                top, last_created = int(rows[-1][0]), rows[-1][1]
+            for after, level in unsent_ranges(live):
+                while rows := pipeline_sql.fetch_batch(snap, builder.query(), builder.params(after, level, BATCH, int(time.time() * 1000))):
+                    sender.send(builder.events(rows))
+                    after = int(rows[-1][0])
+                    if after > top:
+                        top, last_created = after, rows[-1][1]
         sender.close()
-        if top != after and not pipeline_sql.advance_offset(conn, position.row or offset.row, after, top, last_created):
-            raise KafkaopsError(f"the position of {pipeline} moved during the hand-over", hint="kafkaops cdc delete --yes, then deploy again")
-        write_mark(conn, pipeline, Mark(connector, slot, lsn, after, top, sender.sent))
+        if not live.clean or top != live.last_id:  # a plain position at the highest id read: (P, top] is sent or not committed at C
+            old = (live.last_id, position.sent_upto)
+            if not pipeline_sql.advance_live(conn, position.row or offset.row, old, (top, top, ""), last_created):
+                raise KafkaopsError(f"the position of {pipeline} moved during the hand-over", hint="kafkaops cdc delete --yes, then deploy again")
+        write_mark(conn, pipeline, Mark(connector, slot, lsn, live.last_id, top, sender.sent))
     except BaseException:
         replication_sql.drop_slot_quietly(conn, slot)  # a retry starts over from P: rows sent already go again (never a gap)
         raise
-    return Handover(after, top, sender.sent, lsn)
+    return Handover(live.last_id, top, sender.sent, lsn)
