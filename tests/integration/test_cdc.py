@@ -202,6 +202,20 @@ def _check_topic(events: list[tuple[str, dict[str, Any]]], writer: Writer, inser
     return {"events": len(events), "inserts": len(inserts), "updates": sum(notes.values()), "deletes": sum(deleted.values()), "duplicates": duplicates}
 
 
+def _refuses_a_timestamp_cursor(env: dict[str, str], root: Path, url: str) -> None:
+    """A pipeline produced with --mode timestamp+id (its cursor is no id, its events kafkaops's envelope) is not handed over."""
+    other = "cursor-" + uuid.uuid4().hex[:6]
+    for args in (
+        ["topics", "create", other, "--partitions", "1", "--replication-factor", "1"],
+        ["produce", "--mode", "timestamp+id", "--topic", other, "--max-rows", "10"],
+    ):
+        res = run_kafkaops(args, env, root)
+        assert res.returncode == 0, (args, res.stderr)
+    refused = run_kafkaops(["cdc", "deploy", "--from-producer", "--topic", other], env, root)
+    assert refused.returncode == 5 and "is produced with --mode timestamp+id" in refused.stderr, refused.stderr
+    assert _sql(url, "SELECT (SELECT count(*) FROM pg_replication_slots), (SELECT count(*) FROM pg_publication)") == [(0, 0)]
+
+
 def test_hand_over_after_10000_rows_while_inserts_updates_and_deletes_go_on(cdc_stack: Stack) -> None:
     env, root = cdc_stack.env, cdc_stack.root
     from kafkaops.adapters import embedded_pg
@@ -216,6 +230,8 @@ def test_hand_over_after_10000_rows_while_inserts_updates_and_deletes_go_on(cdc_
     _sql(url, "ALTER SYSTEM SET wal_level = logical")
     embedded_pg.stop(settings)
     embedded_pg.start(settings)
+
+    _refuses_a_timestamp_cursor(env, root, url)
 
     writer = Writer(url, produced)
     writer.start()

@@ -134,11 +134,16 @@ def deploy(settings: Settings, table: str, topic: str | None, *, from_producer: 
         n = names(pipeline)
         if connect_rest.request(url, "GET", f"/connectors/{n.connector}").status == 200:
             return status(settings, table, topic)  # deployed already: nothing to do
-        replication_sql.ensure_publication(conn, n.slot, ref.schema, ref.name)
+        made = replication_sql.ensure_publication(conn, n.slot, ref.schema, ref.name)
         bridged = None
         if from_producer and read_mark(conn, pipeline) is None:  # a mark: handed over already, the connector still to create
             progress("handing over: producer lock, slot, rows between the producer's position and the slot")
-            bridged = bridge(settings, conn, dsn, ref, pipeline, n.slot, n.connector)
+            try:
+                bridged = bridge(settings, conn, dsn, ref, pipeline, n.slot, n.connector)
+            except BaseException:
+                if made:  # a refused or failed hand-over leaves nothing behind
+                    replication_sql.drop_publication(conn, n.slot)
+                raise
         config = connector_config(settings, dsn, pipeline, n, from_producer=from_producer)
         reply = connect_rest.request(url, "PUT", f"/connectors/{n.connector}/config", config, timeout=30.0)
         connect_rest.expect(reply, f"create {n.connector}", secrets=(config["database.password"],))
