@@ -272,9 +272,14 @@ def test_hand_over_after_10000_rows_while_inserts_updates_and_deletes_go_on(cdc_
 
     back = run_kafkaops(["cdc", "delete", "--yes"], env, root)
     assert back.returncode == 0 and "replication slot" in back.stderr and "hand-over mark removed" in back.stderr, back.stderr
+    assert "may run again, from id 5000" in back.stderr  # the position the hand-over found: nothing it or Debezium sent is skipped
     assert _sql(url, "SELECT count(*) FROM pg_replication_slots") == [(0,)]
+    assert _sql(url, "SELECT last_id, sent_upto, holes FROM producer_offsets WHERE id = 1") == [(5000, None, None)]
+    assert run_kafkaops(["cdc", "delete", "--yes"], env, root).returncode == 0  # again: the position stays
+    assert _sql(url, "SELECT last_id FROM producer_offsets WHERE id = 1") == [(5000,)]
     resumed = run_kafkaops(["produce", "--envelope", "debezium"], env, root)
     assert resumed.returncode == 0, resumed.stderr
+    assert _sql(url, "SELECT last_id = (SELECT max(id) FROM livedb) FROM producer_offsets WHERE id = 1") == [(True,)]
 
 
 def test_killing_the_worker_that_runs_the_task_moves_it_and_loses_nothing(cdc_stack: Stack) -> None:

@@ -17,8 +17,8 @@ from kafkaops.adapters import connect_rest, embedded_pg, replication_sql
 from kafkaops.errors import ExitCode, KafkaopsError, RefusedError, UsageError
 from kafkaops.procedures.connect.handover import Handover, bridge
 from kafkaops.procedures.connect.workers import connect_url
-from kafkaops.procedures.db import session
-from kafkaops.procedures.db_schema import Pipeline, require_id_column, require_table
+from kafkaops.procedures.db import session, set_position
+from kafkaops.procedures.db_schema import Pipeline, read_position, require_id_column, require_table
 from kafkaops.procedures.handover_mark import read_mark, remove_mark
 from kafkaops.procedures.services.config import Progress, _noop
 from kafkaops.settings import Settings
@@ -221,6 +221,20 @@ def delete(settings: Settings, table: str, topic: str | None, progress: Progress
         if replication_sql.drop_slot(conn, n.slot):
             done.append(f"replication slot {n.slot} dropped")
         replication_sql.drop_publication(conn, n.slot)
+        back = _position_back(conn, settings, pipeline)
         if remove_mark(conn, pipeline):
-            done.append(f"hand-over mark removed: kafkaops produce{pipeline.flags} may run again")
+            done.append(f"hand-over mark removed: kafkaops produce{pipeline.flags} may run again, from id {back}")
     return done
+
+
+def _position_back(conn: Any, settings: Settings, pipeline: Pipeline) -> int | None:
+    """Put the producer's position back where the hand-over found it (its last_id): produce sends again what the hand-over
+    and Debezium sent, and a transaction that took a lower id than the hand-over's last and commits after the connector
+    stopped is not skipped. Does nothing once done (a rerun of delete), or without a mark."""
+    mark = read_mark(conn, pipeline)
+    position = read_position(conn, pipeline, settings) if mark is not None else None
+    if mark is None or position is None or position.row is None:
+        return None
+    if position.last_id == mark.last_id and position.last_id != mark.producer_last_id:
+        set_position(conn, position.row, mark.producer_last_id)
+    return mark.producer_last_id
