@@ -119,62 +119,88 @@ def _row_id(value: dict[str, Any]) -> int:
     return int((value.get("after") or value.get("before"))["id"])
 
 
-def _produce_10000_rows(stack: Stack) -> tuple[str, list[int]]:
-    """10,000 rows sent by `kafkaops produce`, then the position an interrupted `produce --follow` leaves while a
-    transaction holds id 5001 (everything above it sent, 5001 a hole; here the id was burnt, as by a rollback)."""
+def _logical_stack(stack: Stack) -> str:
+    """The stack, a Connect worker and the demo table; a hand-over refused at wal_level=replica, then the database switched
+    to wal_level=logical (by hand: `deploy --yes`'s switch and restart are the second test's). Returns the database URL."""
     from kafkaops.adapters import embedded_pg
 
     env, root = stack.env, stack.root
-    for args in (["up"], ["db", "init", "--demo"], ["db", "seed", "5000"]):
+    for args in (["up"], ["connect", "up", "--port", str(free_port())], ["db", "init", "--demo"]):
         res = run_kafkaops(args, env, root)
         assert res.returncode == 0, (args, res.stderr)
+    refused = run_kafkaops(["cdc", "deploy", "--from-producer"], env, root)
+    assert refused.returncode == 5, refused.stderr
+    assert "wal_level=replica: Debezium needs wal_level=logical" in refused.stderr and "--yes" in refused.stderr
     url = embedded_pg.database_url(stack.settings)
-    _sql(url, "SELECT nextval(pg_get_serial_sequence('livedb', 'id'))")  # id 5001: taken, never committed
-    for args in (["db", "seed", "5000"], ["produce", "--envelope", "debezium"]):
-        res = run_kafkaops(args, env, root)
-        assert res.returncode == 0, (args, res.stderr)
-    assert _sql(url, "SELECT last_id, count(*) FROM producer_offsets, livedb GROUP BY last_id") == [(10001, 10000)]
-    _sql(url, "UPDATE producer_offsets SET last_id = 5000, sent_upto = 10001, holes = '5001'")
-    return url, [i for i in range(1, 10002) if i not in (5001, 7)]  # 7: the open transaction's update
+    _sql(url, "ALTER SYSTEM SET wal_level = logical")
+    settings = stack.settings.with_overrides(embedded_db=True)
+    embedded_pg.stop(settings)
+    embedded_pg.start(settings)
+    return url
 
 
-def _hand_over(env: dict[str, str], root: Path, url: str, writer: Writer) -> dict[str, Any]:
-    """`cdc deploy --from-producer` while the writer goes on and a transaction that began before it is still open:
-    the slot waits for it, so it commits before the hand-over point. Returns the deploy's JSON and that transaction's id."""
+def _produce_10000_rows(stack: Stack, url: str, held: Any) -> tuple[int, list[int]]:
+    """10,000 rows sent by `kafkaops produce --follow --envelope debezium` while the transaction ``held`` keeps id 5001
+    open (it also updates row 7): stopped with Ctrl+C, it leaves a live position, everything up to 10001 sent but 5001.
+    Returns the position's last_id and the ids the writer may update or delete."""
+    import signal
     import subprocess
     import sys
     import time
 
-    import psycopg
+    env, root = stack.env, stack.root
+    assert run_kafkaops(["db", "seed", "5000"], env, root).returncode == 0
+    _refuses_a_timestamp_cursor(env, root, url)  # before `held`: the cursor's settle gate would wait for it
+    assert held.execute("INSERT INTO livedb (name, amount, note) VALUES ('held', 2, 'held') RETURNING id").fetchone()[0] == 5001
+    held.execute("UPDATE livedb SET note = 'held' WHERE id = 7")
+    assert run_kafkaops(["db", "seed", "5000"], env, root).returncode == 0
+    follow = subprocess.Popen(
+        [sys.executable, "-m", "kafkaops", "produce", "--envelope", "debezium", "--follow"], env=env, cwd=root, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 120
+    while _sql(url, "SELECT sent_upto, holes FROM producer_offsets WHERE id = 1") != [(10001, "5001")]:
+        assert follow.poll() is None and time.monotonic() < deadline, follow.stderr.read() if follow.stderr else "produce --follow"
+        time.sleep(0.1)
+    follow.send_signal(signal.SIGINT)
+    _out, err = follow.communicate(timeout=60)
+    assert follow.returncode == 0, err
+    last_id = _sql(url, "SELECT last_id, sent_upto, holes FROM producer_offsets WHERE id = 1")[0]
+    assert last_id[0] < 5001 and last_id[1:] == (10001, "5001")  # a live position: 5001 a hole, above it sent
+    return int(last_id[0]), [i for i in range(1, 10002) if i not in (5001, 7)]
 
-    with psycopg.connect(url) as held:
-        held_id = held.execute("INSERT INTO livedb (name, amount, note) VALUES ('held', 2, 'held') RETURNING id").fetchone()[0]
-        held.execute("UPDATE livedb SET note = 'held' WHERE id = 7")
-        deploy = subprocess.Popen(
-            [sys.executable, "-m", "kafkaops", "cdc", "deploy", "--from-producer", "--json"],
-            env=env,
-            cwd=root,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        deadline = time.monotonic() + 120
-        while not _sql(url, "SELECT 1 FROM pg_stat_activity WHERE application_name = 'kafkaops-cdc-slot' AND wait_event_type = 'Lock'"):
-            assert deploy.poll() is None and time.monotonic() < deadline, "the slot did not wait for the open transaction"
-            time.sleep(0.1)
-        held.commit()
+
+def _hand_over(env: dict[str, str], root: Path, url: str, writer: Writer, held: Any) -> dict[str, Any]:
+    """`cdc deploy --from-producer` while the writer goes on and the transaction ``held``, open since before it began,
+    is still open: the slot waits for it, so it commits before the hand-over point. Returns the deploy's JSON."""
+    import subprocess
+    import sys
+    import time
+
+    deploy = subprocess.Popen(
+        [sys.executable, "-m", "kafkaops", "cdc", "deploy", "--from-producer", "--json"],
+        env=env,
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not _sql(url, "SELECT 1 FROM pg_stat_activity WHERE application_name = 'kafkaops-cdc-slot' AND wait_event_type = 'Lock'"):
+        assert deploy.poll() is None and time.monotonic() < deadline, "the slot did not wait for the open transaction"
+        time.sleep(0.1)
+    held.commit()
     out, err = deploy.communicate(timeout=300)
     assert deploy.returncode == 0, err
-    assert "handed over after id 5000" in err
     doc = json.loads(out)
-    assert doc["state"] == "RUNNING" and doc["handover"]["producer_last_id"] == 5000 and doc["slot"]["name"].startswith("kafkaops_public_livedb_")
+    assert doc["state"] == "RUNNING" and doc["slot"]["name"].startswith("kafkaops_public_livedb_")
+    assert f"handed over after id {doc['handover']['producer_last_id']}" in err
     done = len(writer.ops)
     while len(writer.ops) < done + 300 and writer.is_alive():  # changes after the hand-over point too
         writer.stop.wait(0.1)
     writer.stop.set()
     writer.join(30)
     assert writer.error is None, writer.error
-    return {**doc, "held_id": int(held_id), "password_text": out + err}
+    return {**doc, "password_text": out + err}
 
 
 def _check_topic(events: list[tuple[str, dict[str, Any]]], writer: Writer, inserted: set[int], point: int, held_id: int) -> dict[str, int]:
@@ -217,29 +243,20 @@ def _refuses_a_timestamp_cursor(env: dict[str, str], root: Path, url: str) -> No
 
 
 def test_hand_over_after_10000_rows_while_inserts_updates_and_deletes_go_on(cdc_stack: Stack) -> None:
+    import psycopg
+
     env, root = cdc_stack.env, cdc_stack.root
-    from kafkaops.adapters import embedded_pg
-
-    url, produced = _produce_10000_rows(cdc_stack)
-    assert run_kafkaops(["connect", "up", "--port", str(free_port())], env, root).returncode == 0
-
-    refused = run_kafkaops(["cdc", "deploy", "--from-producer"], env, root)
-    assert refused.returncode == 5, refused.stderr
-    assert "wal_level=replica: Debezium needs wal_level=logical" in refused.stderr and "--yes" in refused.stderr
-    settings = cdc_stack.settings.with_overrides(embedded_db=True)  # --yes's switch (restart) is the second test's
-    _sql(url, "ALTER SYSTEM SET wal_level = logical")
-    embedded_pg.stop(settings)
-    embedded_pg.start(settings)
-
-    _refuses_a_timestamp_cursor(env, root, url)
-
-    writer = Writer(url, produced)
-    writer.start()
-    while len(writer.ops) < 100 and writer.is_alive():  # changes before the hand-over point
-        writer.stop.wait(0.05)
-    doc = _hand_over(env, root, url, writer)
+    url = _logical_stack(cdc_stack)
+    with psycopg.connect(url) as held:
+        low, produced = _produce_10000_rows(cdc_stack, url, held)
+        writer = Writer(url, produced)
+        writer.start()
+        while len(writer.ops) < 100 and writer.is_alive():  # changes before the hand-over point
+            writer.stop.wait(0.05)
+        doc = _hand_over(env, root, url, writer, held)
+    assert doc["handover"]["producer_last_id"] == low
     point = _lsn(doc["handover"]["slot_lsn"])
-    inserted = set(produced) | {7, doc["held_id"]} | {i for op, i, *_ in writer.ops if op == "c"} | {i for op, i, *_ in writer.ops if op == "d"}
+    inserted = set(produced) | {7, 5001} | {i for op, i, *_ in writer.ops if op == "c"} | {i for op, i, *_ in writer.ops if op == "d"}
     wanted_notes = {n for op, _i, n, b, _a in writer.ops if op == "u" and b >= point}
     wanted_deletes = {i for op, i, _n, b, _a in writer.ops if op == "d" and b >= point}
 
@@ -252,10 +269,12 @@ def test_hand_over_after_10000_rows_while_inserts_updates_and_deletes_go_on(cdc_
         )
 
     events = _events(cdc_stack.broker, env["KAFKA_TOPIC"], complete)
-    counts = _check_topic(events, writer, inserted, point, doc["held_id"])
-    counts |= {"rows": len(inserted), "rows_bridged": doc["handover"]["rows_bridged"], "writer_changes": len(writer.ops)}
+    counts = _check_topic(events, writer, inserted, point, 5001)
+    counts |= {"rows": len(inserted), "producer_last_id": low, "rows_bridged": doc["handover"]["rows_bridged"], "writer_changes": len(writer.ops)}
     print("hand-over:", ", ".join(f"{k}={v}" for k, v in counts.items()))
-    assert doc["handover"]["rows_bridged"] == sum(1 for op, v in events if op == "c" and v["source"]["version"].endswith("-kafkaops") and _row_id(v) > 10001)
+    assert doc["handover"]["rows_bridged"] == sum(
+        1 for op, v in events if op == "c" and v["source"]["version"].endswith("-kafkaops") and (_row_id(v) > 10001 or _row_id(v) == 5001)
+    )
 
     again = run_kafkaops(["produce", "--envelope", "debezium"], env, root)
     assert again.returncode == 5 and "was handed over to Kafka Connect" in again.stderr and "kafkaops cdc delete" in again.stderr
@@ -272,11 +291,11 @@ def test_hand_over_after_10000_rows_while_inserts_updates_and_deletes_go_on(cdc_
 
     back = run_kafkaops(["cdc", "delete", "--yes"], env, root)
     assert back.returncode == 0 and "replication slot" in back.stderr and "hand-over mark removed" in back.stderr, back.stderr
-    assert "may run again, from id 5000" in back.stderr  # the position the hand-over found: nothing it or Debezium sent is skipped
+    assert f"may run again, from id {low}" in back.stderr  # the position the hand-over found: nothing it or Debezium sent is skipped
     assert _sql(url, "SELECT count(*) FROM pg_replication_slots") == [(0,)]
-    assert _sql(url, "SELECT last_id, sent_upto, holes FROM producer_offsets WHERE id = 1") == [(5000, None, None)]
+    assert _sql(url, "SELECT last_id, sent_upto, holes FROM producer_offsets WHERE id = 1") == [(low, None, None)]
     assert run_kafkaops(["cdc", "delete", "--yes"], env, root).returncode == 0  # again: the position stays
-    assert _sql(url, "SELECT last_id FROM producer_offsets WHERE id = 1") == [(5000,)]
+    assert _sql(url, "SELECT last_id FROM producer_offsets WHERE id = 1") == [(low,)]
     resumed = run_kafkaops(["produce", "--envelope", "debezium"], env, root)
     assert resumed.returncode == 0, resumed.stderr
     assert _sql(url, "SELECT last_id = (SELECT max(id) FROM livedb) FROM producer_offsets WHERE id = 1") == [(True,)]

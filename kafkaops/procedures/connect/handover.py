@@ -87,11 +87,6 @@ class _Sender:
             raise KafkaopsError(f"the hand-over could not send its rows to {self.topic}: {self.errors[0] if self.errors else 'not acknowledged in 60s'}")
 
 
-def unsent_ranges(position: LivePosition) -> list[tuple[int, int]]:
-    """The id ranges ``(after, level]`` a position has not sent, in id order: its holes, then above ``upto``."""
-    return [(max(lo - 1, position.last_id), hi) for lo, hi in position.holes if hi > position.last_id] + [(position.upto, END)]
-
-
 def _refuse_cursor(pipeline: Pipeline) -> RefusedError:
     return RefusedError(
         f"{pipeline} is produced with --mode timestamp+id: the hand-over goes on from an id position, in Debezium's envelope",
@@ -118,7 +113,7 @@ def bridge(settings: Settings, conn: Any, dsn: str, ref: TableRef, pipeline: Pip
     try:
         with replication_sql.slot_with_snapshot(dsn, slot) as (lsn, snapshot), replication_sql.in_snapshot(dsn, snapshot) as snap:
             builder = event_builder(snap, ref, "debezium", False)
-            for after, level in unsent_ranges(live):
+            for after, level in live.ranges(END):
                 while rows := pipeline_sql.fetch_batch(snap, builder.query(), builder.params(after, level, BATCH, int(time.time() * 1000))):
                     sender.send(builder.events(rows))
                     after = int(rows[-1][0])

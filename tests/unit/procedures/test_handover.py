@@ -1,20 +1,22 @@
-"""The hand-over's ranges: what a producer's position has not sent (procedures/connect/handover.py)."""
+"""What a producer's position has not sent, as id ranges: what the hand-over (procedures/connect/handover.py) and a
+live position's reader with Debezium's query (procedures/produce/reader.py) read."""
 
 from __future__ import annotations
 
-from kafkaops.procedures.connect.handover import END, unsent_ranges
+from kafkaops.procedures.connect.handover import END
 from kafkaops.procedures.produce.position import LivePosition
 
 
 def test_a_plain_position_leaves_everything_above_it() -> None:
-    assert unsent_ranges(LivePosition.parse(3000, None, None)) == [(3000, END)]
+    assert LivePosition.parse(3000, None, None).ranges(END) == [(3000, END)]
 
 
 def test_a_live_position_leaves_only_its_holes_and_what_is_above_what_it_read() -> None:
     # `produce --follow` sent 11..20 but 13 and 15-16 (a transaction still open): those, then 21 on
     live = LivePosition.parse(10, 20, "13,15-16")
-    assert unsent_ranges(live) == [(12, 13), (14, 16), (20, END)]
+    assert live.ranges(END) == [(12, 13), (14, 16), (20, END)]
+    assert live.ranges(15) == [(12, 13), (14, 15)]  # up to a level: nothing above it
 
 
 def test_holes_at_or_below_the_low_water_mark_are_not_read_again() -> None:
-    assert unsent_ranges(LivePosition.parse(10, 20, "5-12")) == [(10, 12), (20, END)]
+    assert LivePosition.parse(10, 20, "5-12").ranges(END) == [(10, 12), (20, END)]
