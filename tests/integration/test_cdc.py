@@ -150,7 +150,7 @@ def _produce_10000_rows(stack: Stack, url: str, held: Any) -> tuple[int, list[in
 
     env, root = stack.env, stack.root
     assert run_kafkaops(["db", "seed", "5000"], env, root).returncode == 0
-    _refuses_a_timestamp_cursor(env, root, url)  # before `held`: the cursor's settle gate would wait for it
+    _refuses_other_shapes(env, root, url)  # before `held`: the settle gate would wait for it
     assert held.execute("INSERT INTO livedb (name, amount, note) VALUES ('held', 2, 'held') RETURNING id").fetchone()[0] == 5001
     held.execute("UPDATE livedb SET note = 'held' WHERE id = 7")
     assert run_kafkaops(["db", "seed", "5000"], env, root).returncode == 0
@@ -228,18 +228,20 @@ def _check_topic(events: list[tuple[str, dict[str, Any]]], writer: Writer, inser
     return {"events": len(events), "inserts": len(inserts), "updates": sum(notes.values()), "deletes": sum(deleted.values()), "duplicates": duplicates}
 
 
-def _refuses_a_timestamp_cursor(env: dict[str, str], root: Path, url: str) -> None:
-    """A pipeline produced with --mode timestamp+id (its cursor is no id, its events kafkaops's envelope) is not handed over."""
-    other = "cursor-" + uuid.uuid4().hex[:6]
-    for args in (
-        ["topics", "create", other, "--partitions", "1", "--replication-factor", "1"],
-        ["produce", "--mode", "timestamp+id", "--topic", other, "--max-rows", "10"],
+def _refuses_other_shapes(env: dict[str, str], root: Path, url: str) -> None:
+    """Pipelines whose topic holds another shape are not handed over: one produced with --mode timestamp+id (its cursor
+    is no id, its events kafkaops's envelope) and one produced with kafkaops's envelope; nothing is left behind."""
+    for args, message in (
+        (["--mode", "timestamp+id"], "is produced with --mode timestamp+id"),
+        (["--envelope", "kafkaops"], "are not in Debezium's envelope without schemas (the last one's key: 10)"),
     ):
-        res = run_kafkaops(args, env, root)
-        assert res.returncode == 0, (args, res.stderr)
-    refused = run_kafkaops(["cdc", "deploy", "--from-producer", "--topic", other], env, root)
-    assert refused.returncode == 5 and "is produced with --mode timestamp+id" in refused.stderr, refused.stderr
-    assert _sql(url, "SELECT (SELECT count(*) FROM pg_replication_slots), (SELECT count(*) FROM pg_publication)") == [(0, 0)]
+        other = "other-" + uuid.uuid4().hex[:6]
+        for cmd in (["topics", "create", other, "--partitions", "1", "--replication-factor", "1"], ["produce", *args, "--topic", other, "--max-rows", "10"]):
+            res = run_kafkaops(cmd, env, root)
+            assert res.returncode == 0, (cmd, res.stderr)
+        refused = run_kafkaops(["cdc", "deploy", "--from-producer", "--topic", other], env, root)
+        assert refused.returncode == 5 and message in refused.stderr, refused.stderr
+        assert _sql(url, "SELECT (SELECT count(*) FROM pg_replication_slots), (SELECT count(*) FROM pg_publication)") == [(0, 0)]
 
 
 def test_hand_over_after_10000_rows_while_inserts_updates_and_deletes_go_on(cdc_stack: Stack) -> None:

@@ -26,12 +26,13 @@ is refused.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from kafkaops.adapters import kafka as kafka_adapter
-from kafkaops.adapters import pipeline_sql, replication_sql
+from kafkaops.adapters import pipeline_sql, replication_sql, topic_tail
 from kafkaops.adapters import producer as kafka_producer
 from kafkaops.errors import KafkaopsError, RefusedError
 from kafkaops.procedures.db import take_lock
@@ -95,6 +96,23 @@ def _refuse_cursor(pipeline: Pipeline) -> RefusedError:
     )
 
 
+DEBEZIUM_KEY = re.compile(rb'\{"id":-?[0-9]+\}')  # Debezium's key as the workers' JsonConverter (no schemas) writes it
+
+
+def _require_debezium_events(settings: Settings, pipeline: Pipeline) -> None:
+    """Refuse a topic whose last events are of another shape (kafkaops's envelope, or Connect's schema form):
+    the hand-over and Debezium would add events consumers do not read the same way."""
+    odd = [key for key in topic_tail.last_keys(settings, pipeline.topic) if key is None or not DEBEZIUM_KEY.fullmatch(key)]
+    if odd:
+        shown = "no key" if odd[0] is None else odd[0][:40].decode("utf-8", "replace")
+        raise RefusedError(
+            f"the events in {pipeline.topic} are not in Debezium's envelope without schemas (the last one's key: {shown}): "
+            "the hand-over and Debezium would write another shape",
+            hint="hand over a pipeline produced with `kafkaops produce --envelope debezium` (without --with-schema), "
+            "or deploy without --from-producer to a new topic (Debezium snapshots the table)",
+        )
+
+
 def bridge(settings: Settings, conn: Any, dsn: str, ref: TableRef, pipeline: Pipeline, slot: str, connector: str) -> Handover:
     """Steps 1-4 of the module's design on ``conn`` (this session holds the producer lock until it ends)."""
     offset = claim_position(conn, pipeline, settings)
@@ -108,6 +126,7 @@ def bridge(settings: Settings, conn: Any, dsn: str, ref: TableRef, pipeline: Pip
         raise _refuse_cursor(pipeline)
     live = LivePosition.parse(position.last_id, position.sent_upto, position.holes)
     kafka_adapter.metadata(settings)  # the broker answers before a slot is made
+    _require_debezium_events(settings, pipeline)
     sender = _Sender(settings, pipeline.topic)
     top, last_created = live.upto, None
     try:

@@ -20,3 +20,11 @@ def test_a_live_position_leaves_only_its_holes_and_what_is_above_what_it_read() 
 
 def test_holes_at_or_below_the_low_water_mark_are_not_read_again() -> None:
     assert LivePosition.parse(10, 20, "5-12").ranges(END) == [(10, 12), (20, END)]
+
+
+def test_only_debezium_keys_without_schemas_count_as_debezium_events() -> None:
+    from kafkaops.procedures.connect.handover import DEBEZIUM_KEY
+
+    assert DEBEZIUM_KEY.fullmatch(b'{"id":10001}') and DEBEZIUM_KEY.fullmatch(b'{"id":-3}')
+    for other in (b"10001", b'{"schema":{"type":"struct"},"payload":{"id":1}}', b'{"id": 1}', b'{"id":1,"x":2}'):
+        assert not DEBEZIUM_KEY.fullmatch(other), other
