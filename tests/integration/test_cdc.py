@@ -151,6 +151,7 @@ def _produce_10000_rows(stack: Stack, url: str, held: Any) -> tuple[int, list[in
     env, root = stack.env, stack.root
     assert run_kafkaops(["db", "seed", "5000"], env, root).returncode == 0
     _refuses_other_shapes(env, root, url)  # before `held`: the settle gate would wait for it
+    _exactly_once_ahead_of_its_offset(stack, url)
     assert held.execute("INSERT INTO livedb (name, amount, note) VALUES ('held', 2, 'held') RETURNING id").fetchone()[0] == 5001
     held.execute("UPDATE livedb SET note = 'held' WHERE id = 7")
     assert run_kafkaops(["db", "seed", "5000"], env, root).returncode == 0
@@ -242,6 +243,38 @@ def _refuses_other_shapes(env: dict[str, str], root: Path, url: str) -> None:
         refused = run_kafkaops(["cdc", "deploy", "--from-producer", "--topic", other], env, root)
         assert refused.returncode == 5 and message in refused.stderr, refused.stderr
         assert _sql(url, "SELECT (SELECT count(*) FROM pg_replication_slots), (SELECT count(*) FROM pg_publication)") == [(0, 0)]
+
+
+def _exactly_once_ahead_of_its_offset(stack: Stack, url: str) -> None:
+    """A `produce --exactly-once` killed between Kafka's commit and the offset's update (here: the offset and token put
+    back as its last transaction's header names them) is handed over after what its topic holds: nothing sent twice."""
+    import time
+
+    from confluent_kafka import Consumer, TopicPartition
+
+    env, root, eos = stack.env, stack.root, "eos-" + uuid.uuid4().hex[:6]
+    for cmd in (
+        ["topics", "create", eos, "--partitions", "1", "--replication-factor", "1"],
+        ["produce", "--exactly-once", "--envelope", "debezium", "--topic", eos, "--max-rows", "1000", "--batch-size", "100"],
+    ):
+        res = run_kafkaops(cmd, env, root)
+        assert res.returncode == 0, (cmd, res.stderr)
+    c = Consumer({"bootstrap.servers": stack.broker, "group.id": "t-" + uuid.uuid4().hex, "isolation.level": "read_committed"})
+    c.assign([TopicPartition(eos, 0, 0)])
+    seen: list[Any] = []
+    deadline = time.monotonic() + 60
+    while len(seen) < 1000 and time.monotonic() < deadline:
+        seen += [m for m in c.consume(1000, 1.0) if m.error() is None]
+    c.close()
+    token, offset, end = dict(seen[-1].headers())["kafkaops.txn"].decode().split(":")
+    assert end == "1000"
+    _sql(url, f"UPDATE producer_offsets SET last_id = {int(offset)}, txn_token = '{token}' WHERE topic = '{eos}'")
+    deploy = run_kafkaops(["cdc", "deploy", "--from-producer", "--topic", eos, "--json"], env, root)
+    assert deploy.returncode == 0, deploy.stderr
+    assert json.loads(deploy.stdout)["handover"]["producer_last_id"] == 1000
+    events = _events(stack.broker, eos, lambda ev: len({_row_id(v) for _op, v in ev}) >= 5000)
+    assert Counter(_row_id(v) for _op, v in events) == Counter(range(1, 5001))  # each once
+    assert run_kafkaops(["cdc", "delete", "--topic", eos, "--yes"], env, root).returncode == 0
 
 
 def test_hand_over_after_10000_rows_while_inserts_updates_and_deletes_go_on(cdc_stack: Stack) -> None:

@@ -32,13 +32,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from kafkaops.adapters import kafka as kafka_adapter
-from kafkaops.adapters import pipeline_sql, replication_sql, topic_tail
+from kafkaops.adapters import pipeline_sql, replication_sql, topic_tail, transactions
 from kafkaops.adapters import producer as kafka_producer
+from kafkaops.defaults import DEFAULT_BATCH_SIZE
 from kafkaops.errors import KafkaopsError, RefusedError
 from kafkaops.procedures.db import take_lock
 from kafkaops.procedures.db_schema import Pipeline, TableRef, claim_position, read_position
 from kafkaops.procedures.handover_mark import Mark, read_mark, write_mark
 from kafkaops.procedures.produce.debezium import event_builder
+from kafkaops.procedures.produce.exactly_once import header_prefix, recovered_end, recovery_window
 from kafkaops.procedures.produce.position import LivePosition
 from kafkaops.settings import Settings
 
@@ -113,6 +115,18 @@ def _require_debezium_events(settings: Settings, pipeline: Pipeline) -> None:
         )
 
 
+def _in_topic_upto(settings: Settings, conn: Any, pipeline: Pipeline, row: int, last_id: int) -> int:
+    """An exactly-once pipeline's position as its topic has it: a `produce --exactly-once` killed between Kafka's commit
+    and the offset's update left its last transaction's rows above last_id in the topic (recovered as produce recovers them)."""
+    if not pipeline_sql.ran_exactly_once(conn, row):
+        return last_id
+    _last, _created, token = pipeline_sql.eos_state(conn, row)
+    if token is None:
+        return last_id
+    headers = list(transactions.header_values(settings, pipeline.topic, recovery_window(DEFAULT_BATCH_SIZE)))
+    return max(last_id, recovered_end(headers, header_prefix(token, last_id)) or last_id)
+
+
 def bridge(settings: Settings, conn: Any, dsn: str, ref: TableRef, pipeline: Pipeline, slot: str, connector: str) -> Handover:
     """Steps 1-4 of the module's design on ``conn`` (this session holds the producer lock until it ends)."""
     offset = claim_position(conn, pipeline, settings)
@@ -124,9 +138,10 @@ def bridge(settings: Settings, conn: Any, dsn: str, ref: TableRef, pipeline: Pip
     assert position is not None
     if position.last_ts is not None:
         raise _refuse_cursor(pipeline)
-    live = LivePosition.parse(position.last_id, position.sent_upto, position.holes)
     kafka_adapter.metadata(settings)  # the broker answers before a slot is made
     _require_debezium_events(settings, pipeline)
+    start = _in_topic_upto(settings, conn, pipeline, position.row or offset.row, position.last_id)
+    live = LivePosition.parse(start, position.sent_upto, position.holes)
     sender = _Sender(settings, pipeline.topic)
     top, last_created = live.upto, None
     try:
@@ -139,8 +154,8 @@ def bridge(settings: Settings, conn: Any, dsn: str, ref: TableRef, pipeline: Pip
                     if after > top:
                         top, last_created = after, rows[-1][1]
         sender.close()
-        if not live.clean or top != live.last_id:  # a plain position at the highest id read: (P, top] is sent or not committed at C
-            old = (live.last_id, position.sent_upto)
+        if not live.clean or top != position.last_id:  # a plain position at the highest id sent: (P, top] is sent or not committed at C
+            old = (position.last_id, position.sent_upto)
             if not pipeline_sql.advance_live(conn, position.row or offset.row, old, (top, top, ""), last_created):
                 raise KafkaopsError(f"the position of {pipeline} moved during the hand-over", hint="kafkaops cdc delete --yes, then deploy again")
         write_mark(conn, pipeline, Mark(connector, slot, lsn, live.last_id, top, sender.sent))
