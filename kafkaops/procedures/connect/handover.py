@@ -1,7 +1,8 @@
 """The hand-over from `kafkaops produce` to Debezium: no insert sent twice, none skipped.
 
 Design (runbooks/connect.md, "How the hand-over works"), with P the producer's position (producer_offsets: last_id,
-and for a position `produce --follow` left, the rows it sent above last_id: (last_id, sent_upto] minus its holes):
+and for a position `produce --follow` left, the rows it sent above last_id: (last_id, sent_upto] minus its holes;
+for an --exactly-once pipeline, last_id as its topic has it: see _in_topic_upto):
 
 1. Take the pipeline's producer lock: no `kafkaops produce` of the pipeline runs until the hand-over ends,
    so P cannot move. Every insert P counts as sent is in the topic: produce's settle gate only moves last_id
@@ -13,15 +14,15 @@ and for a position `produce --follow` left, the rows it sent above last_id: (las
    Debezium's envelope (op "c"), as it is at C. These are the inserts committed before C that the producer had
    not sent. A row the producer sent was visible before step 2 began, so its commit is before C: Debezium never
    streams it again.
-4. Move P to the highest id read (compare-and-set, a plain position from then on), write the hand-over mark
+4. Move P to the highest id sent (compare-and-set, a plain position from then on), write the hand-over mark
    (produce now refuses), release the lock, and deploy the connector with snapshot.mode=no_data on that slot:
    it streams from C.
 
 So every insert is sent once: by the producer, by step 3 (committed before C, not sent), or by Debezium
 (committed after C). Updates and deletes committed after C come from Debezium; those committed before C are
 not sent: a row P had sent keeps its insert event, a row it had not sent goes in step 3 as it is at C (a row
-deleted before C not at all). A `--mode timestamp+id` position (kafkaops's envelope, a cursor that is no id)
-is refused.
+deleted before C not at all). Refused before any slot is made: a `--mode timestamp+id` position (a cursor that
+is no id, kafkaops's envelope) and a topic whose last events are not Debezium's envelope without schemas.
 """
 
 from __future__ import annotations
