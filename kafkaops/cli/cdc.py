@@ -144,8 +144,8 @@ def delete(
 ) -> None:
     """Delete the connector, its replication slot and publication, and the hand-over mark: the way back to `kafkaops produce`.
 
-    `kafkaops produce` then goes on after the hand-over point: inserts Debezium sent after it are sent again
-    (at-least-once; none is skipped). Updates and deletes are no longer captured.
+    The producer's position goes back where the hand-over found it: `kafkaops produce` then sends again the rows
+    the hand-over and Debezium sent (at-least-once; none is skipped). Updates and deletes are no longer captured.
 
     Example: kafkaops cdc delete --yes
     """

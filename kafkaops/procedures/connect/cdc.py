@@ -19,8 +19,8 @@ from kafkaops.procedures import signatures
 from kafkaops.procedures.connect import secrets
 from kafkaops.procedures.connect.handover import Handover, bridge
 from kafkaops.procedures.connect.workers import connect_url, providers_ready
-from kafkaops.procedures.db import session
-from kafkaops.procedures.db_schema import Pipeline, require_id_column, require_table
+from kafkaops.procedures.db import session, set_position
+from kafkaops.procedures.db_schema import Pipeline, read_position, require_id_column, require_table
 from kafkaops.procedures.handover_mark import read_mark, remove_mark
 from kafkaops.procedures.services.config import Progress, _noop
 from kafkaops.settings import Settings
@@ -138,11 +138,16 @@ def deploy(
         n = names(pipeline)
         if connect_rest.request(url, "GET", f"/connectors/{n.connector}").status == 200:
             return status(settings, table, topic)  # deployed already: nothing to do
-        replication_sql.ensure_publication(conn, n.slot, ref.schema, ref.name)
+        made = replication_sql.ensure_publication(conn, n.slot, ref.schema, ref.name)
         bridged = None
         if from_producer and read_mark(conn, pipeline) is None:  # a mark: handed over already, the connector still to create
             progress("handing over: producer lock, slot, rows between the producer's position and the slot")
-            bridged = bridge(settings, conn, dsn, ref, pipeline, n.slot, n.connector)
+            try:
+                bridged = bridge(settings, conn, dsn, ref, pipeline, n.slot, n.connector)
+            except BaseException:
+                if made:  # a refused or failed hand-over leaves nothing behind
+                    replication_sql.drop_publication(conn, n.slot)
+                raise
         config = connector_config(settings, dsn, pipeline, n, from_producer=from_producer)
         password = config["database.password"]  # a ${file:...} reference instead, where the workers resolve one (secrets.py)
         config["database.password"] = secrets.password_value(settings, n.connector, password, provider_ready=providers_ready(settings), warn=warn)
@@ -227,6 +232,20 @@ def delete(settings: Settings, table: str, topic: str | None, progress: Progress
         replication_sql.drop_publication(conn, n.slot)
         if secrets.remove_secret(settings, n.connector):
             done.append(f"the connector's password file {secrets.secret_path(settings, n.connector)} removed")
+        back = _position_back(conn, settings, pipeline)
         if remove_mark(conn, pipeline):
-            done.append(f"hand-over mark removed: kafkaops produce{pipeline.flags} may run again")
+            done.append(f"hand-over mark removed: kafkaops produce{pipeline.flags} may run again, from id {back}")
     return done
+
+
+def _position_back(conn: Any, settings: Settings, pipeline: Pipeline) -> int | None:
+    """Put the producer's position back where the hand-over found it (its last_id): produce sends again what the hand-over
+    and Debezium sent, and a transaction that took a lower id than the hand-over's last and commits after the connector
+    stopped is not skipped. Does nothing once done (a rerun of delete), or without a mark."""
+    mark = read_mark(conn, pipeline)
+    position = read_position(conn, pipeline, settings) if mark is not None else None
+    if mark is None or position is None or position.row is None:
+        return None
+    if position.last_id == mark.last_id and position.last_id != mark.producer_last_id:
+        set_position(conn, position.row, mark.producer_last_id)
+    return mark.producer_last_id

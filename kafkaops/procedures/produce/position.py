@@ -46,6 +46,11 @@ class LivePosition:
         """Nothing sent above last_id: a plain offset."""
         return self.upto == self.last_id and not self.holes
 
+    def ranges(self, level: int) -> list[tuple[int, int]]:
+        """What is not sent up to ``level``, as id ranges ``(after, upto]`` in id order: the holes, then above ``upto``."""
+        holes = [(max(lo - 1, self.last_id), min(hi, level)) for lo, hi in self.holes if hi > self.last_id and lo <= level]
+        return holes + ([(self.upto, level)] if level > self.upto else [])
+
     def bounds(self) -> tuple[list[int], list[int]]:
         """The holes as two arrays (lows, highs) for the query."""
         return [h[0] for h in self.holes], [h[1] for h in self.holes]

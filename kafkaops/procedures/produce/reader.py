@@ -164,11 +164,17 @@ class LiveReader:
 
     def __init__(self, conn: Any, ref: TableRef, builder: EventBuilder, batch_size: int, stop: threading.Event) -> None:
         self.conn, self.builder, self.batch_size, self.stop = conn, builder, batch_size, stop
-        self.query = pipeline_sql.live_query(ref.schema, ref.name, ref.columns, envelope=builder.mapper is None)
+        # a builder with its own batch query (Debezium's envelope) reads range by range with it: the live query
+        # gives kafkaops's event, and a Debezium builder's rows have more columns (its IndexError, before)
+        self.by_range = type(builder).query is not EventBuilder.query
+        self.query = builder.query() if self.by_range else pipeline_sql.live_query(ref.schema, ref.name, ref.columns, envelope=builder.mapper is None)
         self.exhausted = False
 
     def batches(self, start: LivePosition, level: int, limit: int | None) -> Iterator[list[tuple[Any, ...]]]:
         """The non-empty batches of what ``start`` has not sent up to ``level`` (at most ``limit`` rows)."""
+        if self.by_range:
+            yield from self._by_range(start, level, limit)
+            return
         lo, hi = start.bounds()
         after, planned, self.exhausted = start.last_id, 0, False
         while not self.stop.is_set():
@@ -184,6 +190,23 @@ class LiveReader:
             if len(rows) < n:
                 self.exhausted = not self.stop.is_set()
                 return
+
+    def _by_range(self, start: LivePosition, level: int, limit: int | None) -> Iterator[list[tuple[Any, ...]]]:
+        """:meth:`batches` with the builder's own query, one range of :meth:`LivePosition.ranges` after the other."""
+        planned, self.exhausted = 0, False
+        for after, upto in start.ranges(level):
+            while True:
+                n = self.batch_size if limit is None else min(self.batch_size, limit - planned)
+                if n <= 0 or self.stop.is_set():
+                    return
+                rows = pipeline_sql.fetch_batch(self.conn, self.query, self.builder.params(after, upto, n, int(time.time() * 1000)))
+                planned += len(rows)
+                if rows:
+                    after = int(rows[-1][0])
+                    yield rows
+                if len(rows) < n:
+                    break
+        self.exhausted = not self.stop.is_set()
 
     def close(self) -> None:
         """Nothing of its own to close: it reads on the run's connection."""
