@@ -64,7 +64,8 @@ def deploy(
     if result.bridged is not None:
         b = result.bridged
         ui.success(
-            f"handed over after id {b.producer_last_id}: {b.rows_bridged} row(s) up to id {b.last_id} sent by kafkaops, Debezium streams from {b.slot_lsn}"
+            f"handed over at id {b.last_id}: {b.rows_bridged} row(s) up to it that the producer had not sent were sent now; "
+            f"Debezium streams what commits after {b.slot_lsn}"
         )
     _render(result, json_)
 

@@ -8,30 +8,10 @@ import json
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from tests.conftest import Stack, free_port, make_stack, run_kafkaops, teardown_stack
-
-
-@pytest.fixture
-def cdc_stack(tmp_path: Path, kafka_home: Path, connect_home: Path) -> Iterator[Stack]:
-    s = make_stack(tmp_path, kafka_home)
-    s.env.update(
-        {
-            "KAFKAOPS_EMBEDDED_DB": "auto",
-            "KAFKAOPS_EMBEDDED_DB_PORT": str(free_port()),
-            "KAFKAOPS_CONNECT_HOME": str(connect_home),
-            "KAFKAOPS_START_TIMEOUT": "150",
-            "KAFKA_TOPIC": "cdc-" + uuid.uuid4().hex[:8],
-        }
-    )
-    yield s
-    run_kafkaops(["connect", "down", "--force"], s.env, s.root)
-    teardown_stack(s)
+from tests.conftest import Stack, free_port, run_kafkaops
 
 
 def _lsn(text: str) -> int:
@@ -194,7 +174,7 @@ def _hand_over(env: dict[str, str], root: Path, url: str, writer: Writer, held: 
     assert deploy.returncode == 0, err
     doc = json.loads(out)
     assert doc["state"] == "RUNNING" and doc["slot"]["name"].startswith("kafkaops_public_livedb_")
-    assert f"handed over after id {doc['handover']['producer_last_id']}" in err
+    assert f"handed over at id {doc['handover']['last_id']}: {doc['handover']['rows_bridged']} row(s) up to it" in err
     done = len(writer.ops)
     while len(writer.ops) < done + 300 and writer.is_alive():  # changes after the hand-over point too
         writer.stop.wait(0.1)
@@ -277,13 +257,13 @@ def _exactly_once_ahead_of_its_offset(stack: Stack, url: str) -> None:
     assert run_kafkaops(["cdc", "delete", "--topic", eos, "--yes"], env, root).returncode == 0
 
 
-def test_hand_over_after_10000_rows_while_inserts_updates_and_deletes_go_on(cdc_stack: Stack) -> None:
+def test_hand_over_after_10000_rows_while_inserts_updates_and_deletes_go_on(connect_stack: Stack) -> None:
     import psycopg
 
-    env, root = cdc_stack.env, cdc_stack.root
-    url = _logical_stack(cdc_stack)
+    env, root = connect_stack.env, connect_stack.root
+    url = _logical_stack(connect_stack)
     with psycopg.connect(url) as held:
-        low, produced = _produce_10000_rows(cdc_stack, url, held)
+        low, produced = _produce_10000_rows(connect_stack, url, held)
         writer = Writer(url, produced)
         writer.start()
         while len(writer.ops) < 100 and writer.is_alive():  # changes before the hand-over point
@@ -303,7 +283,7 @@ def test_hand_over_after_10000_rows_while_inserts_updates_and_deletes_go_on(cdc_
             and wanted_deletes <= {_row_id(v) for op, v in events if op == "d"}
         )
 
-    events = _events(cdc_stack.broker, env["KAFKA_TOPIC"], complete)
+    events = _events(connect_stack.broker, env["KAFKA_TOPIC"], complete)
     counts = _check_topic(events, writer, inserted, point, 5001)
     counts |= {"rows": len(inserted), "producer_last_id": low, "rows_bridged": doc["handover"]["rows_bridged"], "writer_changes": len(writer.ops)}
     print("hand-over:", ", ".join(f"{k}={v}" for k, v in counts.items()))
@@ -336,13 +316,13 @@ def test_hand_over_after_10000_rows_while_inserts_updates_and_deletes_go_on(cdc_
     assert _sql(url, "SELECT last_id = (SELECT max(id) FROM livedb) FROM producer_offsets WHERE id = 1") == [(True,)]
 
 
-def test_killing_the_worker_that_runs_the_task_moves_it_and_loses_nothing(cdc_stack: Stack) -> None:
+def test_killing_the_worker_that_runs_the_task_moves_it_and_loses_nothing(connect_stack: Stack) -> None:
     import os
     import signal
     import time
     import urllib.request
 
-    env, root = cdc_stack.env, cdc_stack.root
+    env, root = connect_stack.env, connect_stack.root
     for args in (["up"], ["db", "init", "--demo"], ["db", "seed", "100"], ["connect", "up", "--workers", "2", "--port", str(free_port())]):
         res = run_kafkaops(args, env, root)
         assert res.returncode == 0, (args, res.stderr)
@@ -359,7 +339,7 @@ def test_killing_the_worker_that_runs_the_task_moves_it_and_loses_nothing(cdc_st
 
     from kafkaops.adapters import embedded_pg
 
-    url = embedded_pg.database_url(cdc_stack.settings)
+    url = embedded_pg.database_url(connect_stack.settings)
     _sql(url, "INSERT INTO livedb (name, amount) SELECT 'after-kill', 2 FROM generate_series(1, 100)")
     deadline = time.monotonic() + 120
     moved = None
@@ -372,7 +352,7 @@ def test_killing_the_worker_that_runs_the_task_moves_it_and_loses_nothing(cdc_st
         time.sleep(0.5)
     assert moved is not None, "the task did not move to the surviving worker"
 
-    events = _events(cdc_stack.broker, env["KAFKA_TOPIC"], lambda ev: len({_row_id(v) for op, v in ev if op != "tombstone"}) >= 200)
+    events = _events(connect_stack.broker, env["KAFKA_TOPIC"], lambda ev: len({_row_id(v) for op, v in ev if op != "tombstone"}) >= 200)
     ids = Counter(_row_id(v) for _op, v in events)
     assert set(ids) == set(range(1, 201))
     duplicates = sum(n - 1 for n in ids.values())
