@@ -186,3 +186,10 @@ def run_kafkaops(args: list[str], env: dict[str, str], cwd: Path, timeout: float
         input=input,
         stdin=None if input is not None else subprocess.DEVNULL,
     )
+
+
+def start_kafkaops(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
+    """kafkaops running in the background as a user starts it: no terminal, stdout and stderr piped."""
+    return subprocess.Popen(  # noqa: S603 - kafkaops itself
+        [sys.executable, "-m", "kafkaops", *args], env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True
+    )

@@ -6,7 +6,9 @@ runtime (log4j2) beside the KRaft stack, in KAFKAOPS_TEST_HOME/connect/<version>
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -50,3 +52,14 @@ def connect_stack(tmp_path: Path, kafka_home: Path, connect_home: Path) -> Itera
     yield s
     run_kafkaops(["connect", "down", "--force"], s.env, s.root)
     teardown_stack(s)
+
+
+def assert_cdc_healthy(env: dict[str, str], root: Path) -> subprocess.CompletedProcess[str]:
+    """`cdc status` sees the slot active, and doctor's three Connect checks pass; the `cdc status` run."""
+    st = run_kafkaops(["cdc", "status", "--json"], env, root)
+    assert st.returncode == 0, st.stderr
+    assert json.loads(st.stdout)["slot"]["active"] is True
+    doctor = run_kafkaops(["doctor", "--json", "connect.workers", "connect.connector", "connect.slot"], env, root)
+    found = {c["id"]: c["status"] for c in json.loads(doctor.stdout)["checks"]}
+    assert [found.get(i) for i in ("connect.workers", "connect.connector", "connect.slot")] == ["PASS", "PASS", "PASS"], doctor.stdout
+    return st

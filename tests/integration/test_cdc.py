@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import Stack, free_port, run_kafkaops
+from tests.connect_fixtures import assert_cdc_healthy
 
 
 def _lsn(text: str) -> int:
@@ -293,12 +294,7 @@ def test_hand_over_after_10000_rows_while_inserts_updates_and_deletes_go_on(conn
 
     again = run_kafkaops(["produce", "--envelope", "debezium"], env, root)
     assert again.returncode == 5 and "was handed over to Kafka Connect" in again.stderr and "kafkaops cdc delete" in again.stderr
-    st = run_kafkaops(["cdc", "status", "--json"], env, root)
-    assert st.returncode == 0, st.stderr
-    assert json.loads(st.stdout)["slot"]["active"] is True
-    doctor = run_kafkaops(["doctor", "--json", "connect.workers", "connect.connector", "connect.slot"], env, root)
-    found = {c["id"]: c["status"] for c in json.loads(doctor.stdout)["checks"]}
-    assert [found.get(i) for i in ("connect.workers", "connect.connector", "connect.slot")] == ["PASS", "PASS", "PASS"], doctor.stdout
+    st = assert_cdc_healthy(env, root)
     from kafkaops.adapters.replication_sql import dsn_parts
 
     password = dsn_parts(url)["password"]

@@ -19,6 +19,7 @@ import pytest
 from kafkaops.procedures.connect.install import DEBEZIUM_KAFKA
 from kafkaops.settings import DEFAULT_KRAFT_VERSION
 from tests.conftest import free_port, run_kafkaops
+from tests.connect_fixtures import assert_cdc_healthy
 from tests.integration.test_cdc import _events, _row_id, _sql
 from tests.integration.test_kraft import KraftStack, kraft_home, make_kraft_stack, teardown
 
@@ -99,12 +100,7 @@ def test_connect_and_cdc_on_kafka_4(kraft_cdc_stack: KraftStack) -> None:
     assert {_row_id(v) for op, v in events if op == "r"} == set(range(1, 51))  # the snapshot
     assert {_row_id(v) for op, v in events if op == "c"} == set(range(51, 71))  # streamed from the WAL
 
-    cdc = run_kafkaops(["cdc", "status", "--json"], env, root)
-    assert cdc.returncode == 0, cdc.stderr
-    assert json.loads(cdc.stdout)["slot"]["active"] is True
-    doctor = run_kafkaops(["doctor", "--json", "connect.workers", "connect.connector", "connect.slot"], env, root)
-    found = {c["id"]: c["status"] for c in json.loads(doctor.stdout)["checks"]}
-    assert [found.get(i) for i in ("connect.workers", "connect.connector", "connect.slot")] == ["PASS", "PASS", "PASS"], doctor.stdout
+    assert_cdc_healthy(env, root)
 
     assert run_kafkaops(["cdc", "delete", "--yes"], env, root).returncode == 0
     down = run_kafkaops(["connect", "down"], env, root)

@@ -8,13 +8,12 @@ import json
 import socket
 import stat
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import Stack, free_port, run_kafkaops
+from tests.conftest import Stack, free_port, run_kafkaops, start_kafkaops
 
 
 def _get(url: str) -> Any:
@@ -88,15 +87,7 @@ def test_a_rest_port_taken_while_the_worker_starts_is_named_with_its_remedy(runn
     dies binding its REST server, and the failure is recognised in its log (not just "exited")."""
     env = {**running_stack.env, "KAFKAOPS_CONNECT_HOME": str(connect_home), "KAFKAOPS_START_TIMEOUT": "150"}
     port = free_port()
-    proc = subprocess.Popen(  # noqa: S603 - kafkaops itself
-        [sys.executable, "-m", "kafkaops", "connect", "up", "--port", str(port)],
-        env=env,
-        cwd=running_stack.root,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        text=True,
-    )
+    proc = start_kafkaops(["connect", "up", "--port", str(port)], env, running_stack.root)
     pid_file = Path(env["KAFKAOPS_HOME"]) / "run" / "connect-1.json"
     with socket.socket() as sock:
         deadline = time.monotonic() + 60

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
-from tests.conftest import Stack
+from tests.conftest import Stack, start_kafkaops
 from tests.integration.test_consume import produce
 from tests.integration.test_groups import group_with_progress, kafkaops
 
@@ -14,15 +12,7 @@ from tests.integration.test_groups import group_with_progress, kafkaops
 def test_status_watch_prints_a_json_line_per_refresh_with_rate_and_lag_trend(shared_stack: Stack) -> None:
     topic, group = group_with_progress(shared_stack, shown=4)  # 10 messages, the group at 4: lag 6
     env = {**shared_stack.env, "KAFKA_TOPIC": topic}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "kafkaops", "status", "--watch", "--interval", "0.5", "--count", "2"],
-        env=env,
-        cwd=shared_stack.root,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        text=True,
-    )
+    proc = start_kafkaops(["status", "--watch", "--interval", "0.5", "--count", "2"], env, shared_stack.root)
     assert proc.stdout is not None
     first = json.loads(proc.stdout.readline())  # waits for the first refresh, then 5 more messages arrive
     produce(shared_stack, topic, [b"{}"] * 5)
