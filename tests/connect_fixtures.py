@@ -55,11 +55,11 @@ def connect_stack(tmp_path: Path, kafka_home: Path, connect_home: Path) -> Itera
 
 
 def assert_cdc_healthy(env: dict[str, str], root: Path) -> subprocess.CompletedProcess[str]:
-    """`cdc status` sees the slot active, and doctor's three Connect checks pass; the `cdc status` run."""
+    """`cdc status` sees the slot active, and doctor's four Connect checks pass; the `cdc status` run."""
     st = run_kafkaops(["cdc", "status", "--json"], env, root)
     assert st.returncode == 0, st.stderr
     assert json.loads(st.stdout)["slot"]["active"] is True
-    doctor = run_kafkaops(["doctor", "--json", "connect.workers", "connect.connector", "connect.slot"], env, root)
+    doctor = run_kafkaops(["doctor", "--json", "connect.workers", "connect.logs", "connect.connector", "connect.slot"], env, root)
     found = {c["id"]: c["status"] for c in json.loads(doctor.stdout)["checks"]}
-    assert [found.get(i) for i in ("connect.workers", "connect.connector", "connect.slot")] == ["PASS", "PASS", "PASS"], doctor.stdout
+    assert [found.get(i) for i in ("connect.workers", "connect.logs", "connect.connector", "connect.slot")] == ["PASS"] * 4, doctor.stdout
     return st

@@ -1,6 +1,7 @@
 """kafkaops up | down | status | logs: the stack's verbs (over procedures.services.stack)."""
 
 import time
+from contextlib import nullcontext
 from dataclasses import asdict
 from typing import Annotated, Any
 
@@ -74,8 +75,19 @@ def up(
             runbook="migration resume",
         )
     t0 = time.monotonic()
+    # With the workers, one hold for the services and them (no `down` in between); else services.up takes it
+    # itself, after its checks of the input (a refused `up` writes nothing, not even the lock file).
+    with services.stack_lock(settings, "up", notice=ui.info) if with_connect else nullcontext():
+        _up_stack(settings, not no_topic, with_connect)
+    ui.info(f"stack ready in {time.monotonic() - t0:.1f}s; broker at {settings.kafka_broker}")
+
+
+def _up_stack(settings: Any, ensure_topic: bool, with_connect: bool) -> None:
+    from kafkaops import ui
+    from kafkaops.procedures import services
+
     with ui.spinner("starting the stack") as spin:
-        result = services.up(settings, progress=spin.update, ensure_topic=not no_topic, notice=ui.info)
+        result = services.up(settings, progress=spin.update, ensure_topic=ensure_topic, notice=ui.info)
     for svc in result.services:
         name = _label(services, svc.service, settings.kraft)
         for note in svc.notes:
@@ -96,7 +108,6 @@ def up(
         ui.success(f"topic {t.name} {verb} ({t.partitions} partition(s), replication factor {t.replication_factor})")
     if with_connect:
         _up_connect(settings)
-    ui.info(f"stack ready in {time.monotonic() - t0:.1f}s; broker at {settings.kafka_broker}")
 
 
 def _with_connect(with_: list[str] | None, settings: Any) -> bool:
@@ -154,7 +165,7 @@ def down(
     from kafkaops.procedures.connect import stack as connect_stack
 
     settings = get_settings(ctx, stop_timeout=timeout)
-    with ui.spinner("stopping the stack") as spin:
+    with services.stack_lock(settings, "down", notice=ui.info), ui.spinner("stopping the stack") as spin:  # workers and services in one hold
         for w in connect_stack.down(settings, force=force, progress=spin.update):  # before the broker they depend on
             ui.success(f"{w.name} {w.state}" + (f" ({w.detail})" if w.detail else f" (pid {w.pid})"))
         if migrate.migration_status(settings) is not None:  # the services run on the migration's configs
@@ -189,7 +200,7 @@ def status(
 ) -> None:
     """Show each service's state, pid, port, uptime and health. Exit code 0 only when the whole stack is up.
 
-    --watch redraws a live view every --interval seconds: each service's state, the pipeline topic's end
+    --watch redraws a live view every --interval seconds: each service's (and Connect worker's) state, the pipeline topic's end
     offsets and messages/s, each consumer group's lag and its trend, and the producer's pending rows.
     Ctrl+C leaves the last picture on a normal screen (exit 0). Without a terminal (or with --json) it
     prints one JSON line per refresh instead; --count N stops after N refreshes.

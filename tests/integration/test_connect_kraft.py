@@ -85,7 +85,7 @@ def test_connect_and_cdc_on_kafka_4(kraft_cdc_stack: KraftStack) -> None:
     # log4j2 wrote the worker's own log (with -Dlog4j.configuration alone a 4.x worker writes none)
     log = Path(env["KAFKAOPS_HOME"]) / "logs" / "connect-1" / "server.log"
     assert "Kafka Connect started" in log.read_text(encoding="utf-8")
-    logs = run_kafkaops(["connect", "logs", "-n", "2000"], env, root)
+    logs = run_kafkaops(["connect", "logs", "-n", "1000000"], env, root)
     assert logs.returncode == 0 and "Kafka Connect started" in logs.stdout and "(org.apache.kafka.connect" in logs.stdout
 
     deploy = run_kafkaops(["cdc", "deploy", "--yes", "--json"], env, root)  # switches the database to wal_level=logical

@@ -135,7 +135,7 @@ def test_up_status_down_and_a_second_up_never_formats_again(kraft_stack: KraftSt
 
     text = s.kafkaops("status")
     assert "quorum leader 1, voters 1" in text.stderr and "node 1 (broker,controller)" in text.stdout
-    logs = s.kafkaops("logs", "controller", "-n", "500")
+    logs = s.kafkaops("logs", "controller", "-n", "1000000")
     assert logs.returncode == 0 and "KafkaRaftServer" in logs.stdout  # a combined node: one process, one log
 
     # No local config files at all, the broker reachable: status shows that cluster (its mode asked over the wire), exit 0.
@@ -316,7 +316,7 @@ def test_the_split_layout_starts_the_controller_first_and_stops_it_last(split_st
     assert doc["nodes"] == [{"node_id": 1, "roles": ["controller"], "service": "controller"}, {"node_id": 2, "roles": ["broker"], "service": "kafka"}]
     assert [(x["service"], x["state"]) for x in doc["services"]] == [("controller", "running"), ("kafka", "running")]
     assert doc["services"][1]["health"]["broker_ids"] == [2]
-    assert "KafkaRaftServer" in s.kafkaops("logs", "controller", "-n", "500").stdout
+    assert "KafkaRaftServer" in s.kafkaops("logs", "controller", "-n", "1000000").stdout
 
     down = s.kafkaops("down")
     assert down.returncode == 0, down.stderr

@@ -68,9 +68,9 @@ def test_up_then_status_shows_both_healthy(stack: Stack) -> None:
     assert "running" in table.stdout and "standalone" in table.stdout
 
     # Each service writes its own log file under KAFKAOPS_HOME.
-    logs = run_kafkaops(["logs", "kafka", "-n", "200"], stack.env, stack.root)
+    logs = run_kafkaops(["logs", "kafka", "-n", "1000000"], stack.env, stack.root)
     assert logs.returncode == 0 and "started (kafka.server.KafkaServer)" in logs.stdout
-    zlogs = run_kafkaops(["logs", "zookeeper", "-n", "500"], stack.env, stack.root)
+    zlogs = run_kafkaops(["logs", "zookeeper", "-n", "1000000"], stack.env, stack.root)
     assert "binding to port" in zlogs.stdout and "kafka.server" not in zlogs.stdout
 
 
@@ -182,7 +182,7 @@ def test_broker_start_failure_shows_log_and_known_failure(tmp_path: Path, kafka_
     try:
         res = run_kafkaops(["up"], s.env, s.root)
         assert res.returncode == 1, res.stderr
-        assert "kafka exited while starting: advertised.listeners uses 0.0.0.0" in res.stderr
+        assert "kafka exited while starting (exit code 1): advertised.listeners uses 0.0.0.0" in res.stderr
         assert "last lines of" in res.stderr
         assert "ZooKeeper was left running" in res.stderr
         assert "see: kafkaops runbook failures advertised-listeners" in res.stderr

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from kafkaops.adapters import kafka
 from kafkaops.adapters.javaprops import read_properties
+from kafkaops.errors import KafkaopsError
 from kafkaops.procedures.connect import workers
 from kafkaops.procedures.connect.install import require_connect
 from kafkaops.procedures.services.config import Progress, _noop
@@ -60,7 +61,16 @@ def down(settings: Settings, *, force: bool = False, progress: Progress = _noop)
 
 
 def status(settings: Settings) -> list[workers.Worker] | None:
-    """Each worker for `kafkaops status`; None when Connect is not in use here (no row, no JSON key)."""
+    """Each worker for `kafkaops status`; None when Connect is not in use here (no row, no JSON key). What
+    cannot be asked (a KAFKA_CONNECT_URL that is no URL, a worker config that cannot be read) is a row in
+    state "error" with the reason, so the rest of the status still shows."""
+    try:
+        return _status(settings)
+    except KafkaopsError as exc:
+        return [workers.Worker("remote" if settings.connect_url else "connect", None, "error", detail=exc.message)]
+
+
+def _status(settings: Settings) -> list[workers.Worker] | None:
     if settings.connect_url:
         return workers.status(settings)
     numbers = configured(settings)

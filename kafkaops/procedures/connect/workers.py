@@ -19,9 +19,10 @@ from kafkaops.procedures import signatures
 from kafkaops.procedures.connect import secrets
 from kafkaops.procedures.connect.install import require_connect
 from kafkaops.procedures.services.config import Progress, _noop
-from kafkaops.procedures.services.launch import failure_report, log4j_option
-from kafkaops.procedures.services.pidfiles import PidRecord, log_dir, log_path, read_pid, remove_pid, write_pid
+from kafkaops.procedures.services.launch import exited_while_starting, failure_report, log4j_option
+from kafkaops.procedures.services.pidfiles import PidRecord, log_dir, log_path, read_pid, remove_pid, stack_lock, write_pid
 from kafkaops.procedures.services.state import owner_label
+from kafkaops.redact import redact_text
 from kafkaops.settings import Settings
 
 MAIN_CLASS = "org.apache.kafka.connect.cli.ConnectDistributed"
@@ -179,8 +180,8 @@ def _wait_ready(settings: Settings, record: PidRecord, url: str, progress: Progr
     deadline = time.monotonic() + settings.start_timeout
     version = None
     while time.monotonic() < deadline:
-        if _alive(settings, record) is None:
-            raise failure_report(record.service, record, "exited during start-up", logs_command=_logs_command(record))
+        if not processes.is_alive(record.pid, record.create_time):  # the process it launched (or found running and verified)
+            raise exited_while_starting(settings, record, logs_command=_logs_command(record))
         try:
             root = connect_rest.request(url, "GET", "/", timeout=2.0)
             if root.status == 200 and connect_rest.request(url, "GET", "/connectors", timeout=5.0).status == 200:
@@ -199,6 +200,11 @@ def up(settings: Settings, java: str, brokers: int, *, workers: int = 1, port: i
     if not 1 <= workers <= MAX_WORKERS:
         raise UsageError(f"--workers {workers}: expected 1 to {MAX_WORKERS}")
     require_connect(settings.connect_home)
+    with stack_lock(settings, "up", progress):  # not while a `down` stops the broker under the workers (re-entrant for `up --with connect`)
+        return _up(settings, java, brokers, workers, port, progress)
+
+
+def _up(settings: Settings, java: str, brokers: int, workers: int, port: int | None, progress: Progress) -> list[Worker]:
     running = {n: rec for n, rec in local_records(settings) if _alive(settings, rec) is not None}
     for n, rec in local_records(settings):
         if n not in running:
@@ -226,6 +232,11 @@ def down(settings: Settings, *, force: bool = False, progress: Progress = _noop)
 
 def stop_local(settings: Settings, *, force: bool = False, progress: Progress = _noop) -> list[Worker]:
     """Stop the workers kafkaops started here (pid files), whatever KAFKA_CONNECT_URL says: `kafkaops down` stops them before the broker."""
+    with stack_lock(settings, "down", progress):
+        return _stop_local(settings, force, progress)
+
+
+def _stop_local(settings: Settings, force: bool, progress: Progress) -> list[Worker]:
     result = []
     for n, rec in sorted(local_records(settings), reverse=True):
         proc = _alive(settings, rec)
@@ -249,15 +260,16 @@ def stop_local(settings: Settings, *, force: bool = False, progress: Progress = 
 
 
 def _probe(name: str, url: str, pid: int | None) -> Worker:
+    shown = redact_text(url)  # a KAFKA_CONNECT_URL may carry a password (http://user:pw@host:8083)
     try:
         root = connect_rest.request(url, "GET", "/", timeout=3.0)
         names = connect_rest.request(url, "GET", "/connectors", timeout=5.0)
     except UnreachableError as exc:
-        return Worker(name, url, "unreachable" if pid is None else "starting", pid, detail=exc.message)
+        return Worker(name, shown, "unreachable" if pid is None else "starting", pid, detail=exc.message)
     version = str(root.body.get("version")) if isinstance(root.body, dict) else None
     if names.status != 200:
-        return Worker(name, url, "starting", pid, version, detail=f"GET /connectors answered HTTP {names.status}")
-    return Worker(name, url, "running", pid, version, sorted(names.body or []))
+        return Worker(name, shown, "starting", pid, version, detail=f"GET /connectors answered HTTP {names.status}")
+    return Worker(name, shown, "running", pid, version, sorted(names.body or []))
 
 
 def status(settings: Settings) -> list[Worker]:

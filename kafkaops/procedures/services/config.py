@@ -8,7 +8,7 @@ from pathlib import Path
 
 from kafkaops.adapters.javaprops import Listener, Properties, parse_listeners, read_properties
 from kafkaops.errors import ConfigError
-from kafkaops.settings import Settings
+from kafkaops.settings import Settings, installed_kafka_version
 
 ZOOKEEPER = "zookeeper"
 KAFKA = "kafka"
@@ -94,12 +94,7 @@ def check_kafka_home(settings: Settings) -> Path:
     return libs
 
 
-def kafka_version(kafka_home: Path) -> str | None:
-    for jar in (kafka_home / "libs").glob("kafka_2.*-*.jar"):
-        name = jar.stem  # kafka_2.13-3.9.2
-        if name.count("-") == 1 and not name.endswith(("sources", "javadoc", "test")):
-            return name.split("-", 1)[1]
-    return None
+kafka_version = installed_kafka_version  # the release in a Kafka folder (read by settings when no version is given)
 
 
 def probe_host(host: str) -> str:

@@ -38,8 +38,8 @@ from kafkaops.procedures.services.kraft_layout import (
     read_layout,
     read_node,
 )
-from kafkaops.procedures.services.launch import _start, failure_report, read_log_since
-from kafkaops.procedures.services.pidfiles import PidRecord, check_pid, read_pid, remove_pid
+from kafkaops.procedures.services.launch import _start, exited_while_starting, failure_report, read_log_since
+from kafkaops.procedures.services.pidfiles import PidRecord, check_pid, read_pid
 from kafkaops.procedures.services.shutdown import DownResult, _stop_one, refuse_under_a_live_broker, stop_embedded_db
 from kafkaops.procedures.services.startup import ServiceOutcome, UpResult, _check_port_free, _clear_stale, _refuse_mismatch
 from kafkaops.procedures.services.state import ServiceStatus, StackStatus, _topic_health, database_status, owner_label, remote_broker_status
@@ -119,9 +119,7 @@ def wait_ready(settings: Settings, layout: KraftLayout, node: KraftNode, record:
     client = None
     while True:
         if not processes.is_alive(record.pid, record.create_time):
-            processes.reap(record.pid)
-            remove_pid(settings, record)
-            raise failure_report(node.service, record, "exited while starting")
+            raise exited_while_starting(settings, record)
         if time.monotonic() > deadline:
             raise failure_report(node.service, record, f"was not ready after {settings.start_timeout:g}s (waiting until {stage})")
         if not started:

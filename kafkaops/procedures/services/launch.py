@@ -11,7 +11,7 @@ from kafkaops.procedures import signatures
 from kafkaops.procedures.layout import ensure_log4j, ensure_log4j2
 from kafkaops.procedures.services import cds
 from kafkaops.procedures.services.config import MAIN_CLASS, ZOOKEEPER
-from kafkaops.procedures.services.pidfiles import PidRecord, log_dir, log_path, write_pid
+from kafkaops.procedures.services.pidfiles import PidRecord, log_dir, log_path, remove_pid, write_pid
 from kafkaops.settings import Settings
 
 
@@ -95,6 +95,31 @@ def read_log_since(path: Path, offset: int) -> str:
 
 def tail_lines(text: str, n: int = 15) -> list[str]:
     return [line for line in text.splitlines() if line.strip()][-n:]
+
+
+# How long a service found gone while starting is given to leave its exit code (its last threads to end).
+EXIT_CODE_WAIT_S = 3.0
+
+
+def exited_while_starting(settings: Settings, record: PidRecord, *, logs_command: str = "kafkaops logs") -> ServiceFailed:
+    """The report for a service that died before it was ready: its pid file removed, its exit code or signal named."""
+    code = processes.reap(record.pid, wait=EXIT_CODE_WAIT_S)
+    remove_pid(settings, record)
+    how = ""
+    if code is not None and code < 0:
+        how = f" (killed by {_signal_name(-code)})"
+    elif code is not None:
+        how = f" (exit code {code})"
+    return failure_report(record.service, record, f"exited while starting{how}", logs_command=logs_command)
+
+
+def _signal_name(number: int) -> str:
+    import signal
+
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
 
 
 def failure_report(service: str, record: PidRecord, reason: str, *, logs_command: str = "kafkaops logs") -> ServiceFailed:

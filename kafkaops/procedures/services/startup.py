@@ -21,7 +21,7 @@ from kafkaops.procedures.services.config import (
     StackConfig,
     probe_host,
 )
-from kafkaops.procedures.services.launch import _start, failure_report, read_log_since
+from kafkaops.procedures.services.launch import _start, exited_while_starting, failure_report, read_log_since
 from kafkaops.procedures.services.pidfiles import PidCheck, PidRecord, check_pid, pid_path, read_pid, remove_pid
 from kafkaops.settings import Settings
 
@@ -112,9 +112,7 @@ def _wait_zookeeper(settings: Settings, cfg: StackConfig, record: PidRecord, pro
     progress(f"waiting for ZooKeeper to serve on port {cfg.zk_port} (srvr)")
     while True:
         if not processes.is_alive(record.pid, record.create_time):
-            processes.reap(record.pid)
-            remove_pid(settings, record)
-            raise failure_report("zookeeper", record, "exited while starting")
+            raise exited_while_starting(settings, record)
         answer = zk.srvr(cfg.zk_probe_host, cfg.zk_port, timeout=1.0)
         if answer is not None and answer.serving:
             return
@@ -247,9 +245,7 @@ def _wait_broker(settings: Settings, cfg: StackConfig, record: PidRecord, progre
     with zk.connect(cfg.broker_zk_connect, timeout=5.0) as zc:
         while True:
             if not processes.is_alive(record.pid, record.create_time):
-                processes.reap(record.pid)
-                remove_pid(settings, record)
-                raise failure_report("kafka", record, "exited while starting")
+                raise exited_while_starting(settings, record)
             if time.monotonic() > deadline:
                 raise failure_report("kafka", record, f"was not ready after {settings.start_timeout:g}s (waiting until {stage})")
             if not started:

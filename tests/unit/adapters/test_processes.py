@@ -327,3 +327,27 @@ def test_wait_exit_waits_for_the_last_thread_not_only_the_main_one(tmp_path: Pat
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_a_just_started_process_whose_command_line_reads_empty_is_read_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression (CI, stop 22): a JVM's command line reads empty for ~1 ms right after launch (4 of 300 java
+    launches here), so `up --with connect` judged the worker it had just started "exited during start-up"."""
+    proc = _sleeper()
+    try:
+        real, reads = psutil.Process.cmdline, []
+
+        def first_read_empty(self: psutil.Process) -> list[str]:
+            reads.append(self.pid)
+            return [] if len(reads) == 1 else real(self)
+
+        monkeypatch.setattr(psutil.Process, "cmdline", first_read_empty)
+        info = processes.proc_info(proc.pid)
+        assert info is not None and info.cmdline[:2] == (sys.executable, "-c") and len(reads) == 2
+        # an old process whose command line cannot be read is believed at once (a kernel thread, another user's)
+        monkeypatch.setattr(psutil.Process, "cmdline", lambda self: [])
+        monkeypatch.setattr(processes, "YOUNG_PROCESS_S", 0.0)
+        t0 = time.monotonic()
+        assert processes.proc_info(proc.pid).cmdline == () and time.monotonic() - t0 < processes.EMPTY_CMDLINE_WAIT_S
+    finally:
+        proc.kill()
+        proc.wait()

@@ -157,3 +157,27 @@ def test_a_refusal_from_connect_never_shows_the_database_password() -> None:
     with pytest.raises(KafkaopsError) as info:
         connect_rest.expect(reply, "create x", secrets=("s3cret-pw",))
     assert "s3cret-pw" not in info.value.message and "database.password=***" in info.value.message
+
+
+def test_a_worker_just_launched_is_judged_alive_by_its_pid_and_start_time_not_its_command_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression (CI, stop 22): the wait after launch checked the JVM's command line, which reads empty for a moment
+    right after the launch, and reported a healthy worker "exited during start-up" with an empty log."""
+    import subprocess
+    import sys
+    import time
+
+    from kafkaops.adapters import processes
+    from kafkaops.procedures.services.pidfiles import PidRecord
+
+    settings = _settings(tmp_path)
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])  # not java: its command line never matches
+    try:
+        info = processes.proc_info(proc.pid)
+        props = tmp_path / "connect-1.properties"
+        props.write_text("listeners=http://127.0.0.1:9\n")
+        record = PidRecord("connect-1", proc.pid, info.create_time, workers.MAIN_CLASS, str(props), str(tmp_path / "server.log"), "", 0, time.time(), "")
+        monkeypatch.setattr(connect_rest, "request", lambda *a, **k: connect_rest.Reply(200, {"version": "3.9.2"}))
+        assert workers._wait_ready(settings, record, "http://127.0.0.1:9", lambda _m: None) == "3.9.2"
+    finally:
+        proc.kill()
+        proc.wait()
