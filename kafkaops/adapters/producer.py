@@ -20,6 +20,11 @@ if TYPE_CHECKING:  # settings reads server.properties through adapters.javaprops
 # Kafka's default max.message.bytes (the broker's, which a topic inherits unless it sets its own).
 DEFAULT_MAX_MESSAGE_BYTES = 1048588
 
+# librdkafka's partitioner that puts a keyed message where Java's default partitioner (Kafka
+# Connect's producers) puts the same key bytes: murmur2 of the key, positive, modulo the partition
+# count. librdkafka's own default (consistent_random) hashes with CRC32 and picks other partitions.
+JAVA_PARTITIONER = "murmur2_random"
+
 
 def record_size(event_bytes: int) -> int:
     """The largest record batch one event (key and value, ``event_bytes``) can make: the batch and
@@ -38,11 +43,14 @@ def max_event_bytes(limit: int) -> int:
     return n
 
 
-def producer_config(settings: Settings, delivery_timeout: float, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> dict[str, Any]:
+def producer_config(
+    settings: Settings, delivery_timeout: float, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES, partitioner: str | None = None
+) -> dict[str, Any]:
     """The idempotent producer's settings. Its size limits follow the topic's max.message.bytes: one
     event as large as the topic takes is accepted (librdkafka's own default, 1,000,000 bytes, would
-    refuse it), and a batch of many events stays within what the broker accepts."""
-    return client_config(
+    refuse it), and a batch of many events stays within what the broker accepts. ``partitioner``
+    (None: librdkafka's default) gives way to one the user set (-X partitioner=..., a profile)."""
+    conf = client_config(
         settings,
         **{
             "message.max.bytes": max(1_000_000, max_message_bytes),
@@ -57,17 +65,21 @@ def producer_config(settings: Settings, delivery_timeout: float, max_message_byt
             "queue.buffering.max.kbytes": 65536,  # bounds memory whatever the backlog
         },
     )
+    if partitioner is not None:
+        conf.setdefault("partitioner", partitioner)  # the user's setting is already in conf
+    return conf
 
 
-def open_producer(settings: Settings, delivery_timeout: float, max_message_bytes: int, on_fatal: Callable[[Any], None]) -> Any:
+def open_producer(settings: Settings, delivery_timeout: float, max_message_bytes: int, on_fatal: Callable[[Any], None], partitioner: str | None = None) -> Any:
     """The idempotent producer (bad settings: one readable error, exit 2); ``on_fatal`` gets each
-    fatal error librdkafka reports (the producer cannot go on after one)."""
+    fatal error librdkafka reports (the producer cannot go on after one); ``partitioner``: see
+    :func:`producer_config`."""
 
     def on_error(err: Any) -> None:
         if err.fatal():
             on_fatal(err)
 
-    conf = producer_config(settings, delivery_timeout, max_message_bytes)
+    conf = producer_config(settings, delivery_timeout, max_message_bytes, partitioner)
     conf["error_cb"] = on_error
     return _producer(settings, conf)
 
@@ -78,6 +90,12 @@ def refusal_class() -> type[BaseException]:
     from confluent_kafka import KafkaException
 
     return KafkaException  # type: ignore[no-any-return]
+
+
+def is_fatal_refusal(exc: BaseException) -> bool:
+    """Whether a refusal only says the producer has failed for good (its reason comes to the error callback)."""
+    err: Any = exc.args[0] if exc.args else None
+    return hasattr(err, "name") and err.name() == "_FATAL"
 
 
 def refusal_text(exc: BaseException) -> str:

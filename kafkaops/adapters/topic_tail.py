@@ -7,7 +7,7 @@ import time
 import uuid
 from typing import TYPE_CHECKING
 
-from kafkaops.adapters.kafka import client_config, consumer
+from kafkaops.adapters.kafka import client_config, consumer, metadata, watermarks
 from kafkaops.errors import UnreachableError
 
 if TYPE_CHECKING:
@@ -23,14 +23,15 @@ def last_keys(settings: Settings, topic: str, timeout: float = 15.0) -> list[byt
     conf = {"group.id": f"kafkaops-tail-{uuid.uuid4().hex}", "enable.auto.commit": False, "isolation.level": "read_committed", "enable.partition.eof": True}
     c = consumer(settings, client_config(settings, **conf))
     try:
-        md = c.list_topics(topic, timeout=10)
+        md = metadata(settings, timeout=min(timeout, 10.0), client=c)  # a broker that does not answer: UnreachableError, exit 4
         if topic not in md.topics or md.topics[topic].error is not None:
             return []
         starts = []
-        for p in sorted(md.topics[topic].partitions):
-            low, high = c.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout)
-            if high > low:
-                starts.append(TopicPartition(topic, p, max(low, high - WINDOW)))
+        for p, mark in watermarks(c, topic, sorted(md.topics[topic].partitions), timeout).items():
+            if mark.error is not None or mark.low is None or mark.high is None:
+                raise UnreachableError(f"could not read the end of topic {topic} (partition {p}): {mark.error}", hint="check the broker with `kafkaops status`")
+            if mark.high > mark.low:
+                starts.append(TopicPartition(topic, p, max(mark.low, mark.high - WINDOW)))
         if not starts:
             return []
         c.assign(starts)

@@ -82,8 +82,8 @@ class Transactions:
     """One transactional producer: ``open`` (init_transactions fences an earlier producer of the pipeline),
     ``begin``, ``commit``, ``abort``; errors come out translated (:func:`translate`)."""
 
-    def __init__(self, settings: Settings, txn_id: str, delivery_timeout: float) -> None:
-        self.settings, self.txn_id, self.timeout = settings, txn_id, delivery_timeout
+    def __init__(self, settings: Settings, txn_id: str, delivery_timeout: float, partitioner: str | None = None) -> None:
+        self.settings, self.txn_id, self.timeout, self.partitioner = settings, txn_id, delivery_timeout, partitioner
         self.producer: Any = None
         self.open_txn = False
         self.fatal: list[Any] = []  # fatal errors librdkafka reported (fenced, ...): the producer cannot go on
@@ -95,7 +95,7 @@ class Transactions:
             if err.fatal():
                 self.fatal.append(err)
 
-        conf = producer_config(self.settings, self.timeout, max_message_bytes)
+        conf = producer_config(self.settings, self.timeout, max_message_bytes, self.partitioner)
         # message.timeout.ms may not exceed transaction.timeout.ms (librdkafka refuses the config)
         conf.update({"transactional.id": self.txn_id, "transaction.timeout.ms": max(60_000, int(self.timeout * 1000) + 5000), "error_cb": on_error})
         self.producer = _producer(self.settings, conf)

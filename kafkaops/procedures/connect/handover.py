@@ -70,7 +70,8 @@ class _Sender:
     def __init__(self, settings: Settings, topic: str) -> None:
         self.topic, self.sent = topic, 0
         self.errors: list[Any] = []
-        self.producer = kafka_producer.open_producer(settings, 60.0, 1_000_000, self.errors.append)
+        # Debezium's envelope: keys go where Connect's producer puts them (see debezium.partitioner)
+        self.producer = kafka_producer.open_producer(settings, 60.0, 1_000_000, self.errors.append, kafka_producer.JAVA_PARTITIONER)
 
     def _ack(self, err: Any, _msg: Any) -> None:
         if err is not None:

@@ -22,6 +22,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from kafkaops.adapters import debezium_sql, pipeline_sql
+from kafkaops.adapters.producer import JAVA_PARTITIONER
 from kafkaops.procedures.db import TableRef
 from kafkaops.procedures.produce.events import EventBuilder
 
@@ -148,6 +149,19 @@ def decimal_bytes(text: str | None, scale: int | None) -> Any:
 
 
 _decode = json.JSONDecoder().decode
+
+
+def partitioner(envelope: str) -> str | None:
+    """The partitioner of ``produce --envelope ...`` (None: librdkafka's default, consistent_random).
+
+    Debezium's envelope uses murmur2, as Kafka Connect's producer does: its key (``{"id":5}``, the
+    bytes JsonConverter writes for Debezium's key) then goes to the partition Connect puts the same
+    row in, so after ``cdc deploy --from-producer`` a row's update follows its insert. kafkaops's own
+    envelope keeps librdkafka's default (CRC32): changing it would move the keys of existing topics.
+    A partitioner the user set (-X partitioner=..., a profile) wins over both."""
+    return JAVA_PARTITIONER if envelope == "debezium" else None
+
+
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 

@@ -68,6 +68,10 @@ def check_topic(settings: Settings, topic: str) -> None:
         raise NotReady(f"topic {topic} does not exist on {settings.kafka_broker}", hint=f"create it with `kafkaops topics create {topic}`")
 
 
+# How long a producer that says _FATAL is given to report why through its error callback.
+FATAL_REASON_WAIT_S = 2.0
+
+
 class DeliveryTracker:
     """The batches in flight, in order, and their delivery reports.
 
@@ -83,9 +87,10 @@ class DeliveryTracker:
         self.fatal: list[Any] = []
         self.inflight: deque[Batch] = deque()
 
-    def open(self, settings: Settings, max_message_bytes: int) -> None:
-        """The idempotent producer, its size limits following the topic's max.message.bytes."""
-        self.producer = kafka_producer.open_producer(settings, self.delivery_timeout, max_message_bytes, self.fatal.append)
+    def open(self, settings: Settings, max_message_bytes: int, partitioner: str | None = None) -> None:
+        """The idempotent producer, its size limits following the topic's max.message.bytes
+        (``partitioner``: see ``debezium.partitioner``)."""
+        self.producer = kafka_producer.open_producer(settings, self.delivery_timeout, max_message_bytes, self.fatal.append, partitioner)
 
     def send(self, batch: Batch, rows: list[tuple[Any, ...]], headers: Any = None) -> int:
         """Queue a batch's events (key, created_at, value; None: not sent, the offset passes it),
@@ -99,20 +104,18 @@ class DeliveryTracker:
             if v is None:  # skipped (by the mapper, or too large with --skip-oversize)
                 batch.pending -= 1
                 continue
-            try:
-                produce(topic, v, key, on_delivery=ack)
-            except refused as exc:  # refused before sending (a size or config limit of librdkafka)
-                raise KafkaopsError(
-                    f"Kafka's client refused row id={key} of {self.table}: {kafka_producer.refusal_text(exc)}", hint="see `kafkaops runbook producer`"
-                ) from None
-            except BufferError:  # the local queue is full: serve delivery reports, then retry
-                while True:
+            while True:
+                try:
+                    produce(topic, v, key, on_delivery=ack)
+                    break
+                except BufferError:  # the local queue is full: serve delivery reports, then retry
                     poll(0.05)
-                    try:
-                        produce(topic, v, key, on_delivery=ack)
-                        break
-                    except BufferError:
-                        continue
+                except refused as exc:  # refused before sending (a size or config limit of librdkafka, or a failed producer)
+                    if kafka_producer.is_fatal_refusal(exc):
+                        self._stop_on_fatal()
+                    raise KafkaopsError(
+                        f"Kafka's client refused row id={key} of {self.table}: {kafka_producer.refusal_text(exc)}", hint="see `kafkaops runbook producer`"
+                    ) from None
             n += 1
         poll(0)
         return n
@@ -132,7 +135,7 @@ class DeliveryTracker:
                 self.inflight.popleft()
                 continue
             if self.fatal:
-                self._fail()
+                self._stop_with_fatal()
             if len(self.inflight) < until_below:
                 poll(0)
                 return
@@ -152,6 +155,19 @@ class DeliveryTracker:
         while self.inflight and self.inflight[0].pending <= 0 and not self.inflight[0].errors:
             yield self.inflight[0]
             self.inflight.popleft()
+
+    def _stop_on_fatal(self) -> None:
+        """The producer failed for good (fenced, ...): produce() only says _FATAL, and the reason reaches the
+        error callback on a later poll. Serve it (bounded), then stop with that reason."""
+        deadline = time.monotonic() + FATAL_REASON_WAIT_S
+        while not self.fatal and time.monotonic() < deadline:
+            self.producer.poll(0.05)
+        if self.fatal:
+            self._stop_with_fatal()
+
+    def _stop_with_fatal(self) -> None:
+        """Stop because librdkafka reported a fatal error (``self.fatal``); the transactional tracker aborts first."""
+        self._fail()
 
     def _fail(self) -> None:
         """Stop: wait (bounded) for the reports of what is still in flight, commit the acknowledged

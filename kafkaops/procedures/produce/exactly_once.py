@@ -25,6 +25,7 @@ from kafkaops.adapters import transactions as txn
 from kafkaops.errors import KafkaopsError, RefusedError
 from kafkaops.procedures.db import Offset, TableRef
 from kafkaops.procedures.produce.committer import OffsetCommitter
+from kafkaops.procedures.produce.debezium import partitioner
 from kafkaops.procedures.produce.delivery import Batch, DeliveryTracker, delivery_error
 from kafkaops.procedures.produce.options import MAX_IN_FLIGHT, Hooks, ProduceOptions
 from kafkaops.settings import Settings
@@ -74,7 +75,7 @@ class TransactionalTracker(DeliveryTracker):
         self.committer, self.transactions = committer, transactions
         self.producer, self.fatal = transactions.producer, transactions.fatal
 
-    def open(self, settings: Settings, max_message_bytes: int) -> None:
+    def open(self, settings: Settings, max_message_bytes: int, partitioner: str | None = None) -> None:
         if self.producer is None:
             self.producer = self.transactions.open(max_message_bytes)
 
@@ -86,7 +87,7 @@ class TransactionalTracker(DeliveryTracker):
 
     def drain(self, *, until_below: int) -> None:
         if self.fatal:
-            self._fatal()
+            self._stop_with_fatal()
         if len(self.inflight) < until_below or not self.inflight:
             self.producer.poll(0)
             return
@@ -108,7 +109,8 @@ class TransactionalTracker(DeliveryTracker):
         whole.count = sum(b.count for b in batches)
         self.commit(whole)
 
-    def _fatal(self) -> None:
+    def _stop_with_fatal(self) -> None:
+        """Abort the open transaction and stop: fenced (exit 5), or the fatal error as it is."""
         code, text = self.fatal[0].name(), self.fatal[0].str()
         self.transactions.abort()
         self.inflight.clear()
@@ -152,7 +154,7 @@ class ExactlyOnce:
 def start(settings: Settings, conn: Any, ref: TableRef, topic: str, offset: Offset, limit: int, opts: ProduceOptions, hooks: Hooks) -> ExactlyOnce:
     """Open the transactional producer (fencing an older one), then recover the position."""
     assert offset.row is not None
-    transactions = txn.Transactions(settings, txn.transactional_id(ref.qualified, topic), opts.delivery_timeout)
+    transactions = txn.Transactions(settings, txn.transactional_id(ref.qualified, topic), opts.delivery_timeout, partitioner(opts.envelope))
     transactions.open(limit)
     pipeline_sql.ensure_eos_columns(conn)
     last_id, created, token = pipeline_sql.eos_state(conn, offset.row)

@@ -29,7 +29,7 @@ from kafkaops.procedures.db import (
 from kafkaops.procedures.handover_mark import refuse_if_handed_over
 from kafkaops.procedures.produce import exactly_once
 from kafkaops.procedures.produce.committer import OffsetCommitter
-from kafkaops.procedures.produce.debezium import event_builder
+from kafkaops.procedures.produce.debezium import event_builder, partitioner
 from kafkaops.procedures.produce.delivery import Batch, DeliveryTracker, check_topic
 from kafkaops.procedures.produce.events import SKIP_REASON, EventBuilder, load_mapper, oversize_error, oversize_rows, topic_limit
 from kafkaops.procedures.produce.gate import clock_level, gate_error, high_water, settle
@@ -84,7 +84,7 @@ class Run:
         )
 
     def open_producer(self) -> None:
-        self.tracker.open(self.settings, self.limit)
+        self.tracker.open(self.settings, self.limit, partitioner(self.opts.envelope))
 
     def round(self, level: Any, limit: int | None) -> int:
         """Everything in (offset, level], batch by batch, in id order: the number of events sent."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +15,8 @@ import pytest
 from kafkaops.errors import UsageError
 from kafkaops.procedures import produce as proc
 from kafkaops.procedures.db import TableRef
-from kafkaops.procedures.produce.debezium import SOURCE_VERSION, DebeziumEventBuilder, StructKey, decimal_bytes, encoding
+from kafkaops.procedures.produce.debezium import SOURCE_VERSION, DebeziumEventBuilder, StructKey, decimal_bytes, encoding, partitioner
+from kafkaops.settings import load_settings
 
 META = [("id", "int8", -1, True), ("price", "numeric", ((12 << 16) | 2) + 4, False), ("amount", "numeric", -1, False), ("at", "timestamptz", -1, True)]
 
@@ -114,6 +116,29 @@ def test_key_is_the_struct_and_still_the_row_id() -> None:
         "schema": {"type": "struct", "fields": [{"type": "int64", "optional": False, "field": "id"}], "optional": False, "name": "shop.public.items.Key"},
         "payload": {"id": 5},
     }
+
+
+@pytest.mark.parametrize("typname", ["int2", "int4", "int8"])
+def test_key_bytes_are_what_jsonconverter_writes_for_debeziums_key(typname: str) -> None:
+    """JsonConverter (schemas.enable=false) writes Debezium's key struct as compact JSON, the id as a JSON
+    number whatever its integer type: the same bytes, hence (murmur2) the same partition as Connect's."""
+    meta = [("id", typname, -1, True), *META[1:]]
+    b = DebeziumEventBuilder(FakeConn(meta), "shop", TableRef("public", "items", {name: typ for name, typ, _m, _n in meta}))
+    assert [b.key(i).encode() for i in ("1", "-7", "9223372036854775807")] == [b'{"id":1}', b'{"id":-7}', b'{"id":9223372036854775807}']
+
+
+def _conf(envelope: str, *x: str) -> dict[str, Any]:
+    settings = load_settings({"client_x": list(x)}, env={"KAFKA_BROKER": "h:1", "KAFKAOPS_HOME": "/tmp/x"}, cwd=Path("/tmp"))
+    return proc.producer_config(settings, 10.0, partitioner=partitioner(envelope))
+
+
+def test_debeziums_envelope_partitions_as_connect_and_kafkaops_envelope_as_before() -> None:
+    """Debezium's envelope: murmur2, Java's default partitioner (Connect's) for keyed messages; kafkaops's own
+    keeps librdkafka's default (no setting: existing topics keep their keys' partitions); -X still wins."""
+    assert _conf("debezium")["partitioner"] == "murmur2_random"
+    assert "partitioner" not in _conf("kafkaops")
+    assert _conf("debezium", "partitioner=consistent_random")["partitioner"] == "consistent_random"
+    assert _conf("kafkaops", "partitioner=murmur2")["partitioner"] == "murmur2"
 
 
 def test_the_event_is_debeziums_change_event() -> None:

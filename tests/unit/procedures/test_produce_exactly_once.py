@@ -151,6 +151,66 @@ def test_a_fenced_producer_stops_with_exit_5_and_aborts() -> None:
     assert "abort" in transactions.calls and conn.last_id == 0
 
 
+class _FencedOnProduce(_Producer):
+    """What librdkafka does once a newer producer fenced this one: produce() raises only _FATAL, and the reason
+    (_FENCED) reaches the error callback at a later poll."""
+
+    def __init__(self, transactions: Any, polls_before_reason: int = 2) -> None:
+        super().__init__()
+        self.transactions, self.polls_before_reason = transactions, polls_before_reason
+
+    def produce(self, topic: str, value: str, key: str, on_delivery: Any, headers: Any = None) -> None:
+        from confluent_kafka import KafkaException
+
+        raise KafkaException(KafkaError(KafkaError._FATAL, "Unable to produce message: Local: Fatal error"))
+
+    def poll(self, _timeout: float = 0) -> int:
+        self.polls_before_reason -= 1
+        if self.polls_before_reason == 0:
+            self.transactions.fatal.append(KafkaError(KafkaError._FENCED, "fenced by a newer producer", fatal=True))
+        return 0
+
+
+def test_a_producer_fenced_before_its_error_callback_ran_still_stops_as_fenced() -> None:
+    """CI (session 24): produce() raised _FATAL before any poll had served the fenced error, and the run said
+    "Kafka's client refused row id=13151 ...: _FATAL" with exit 1 instead of "fenced", exit 5. The reason is now
+    served from the error callback first."""
+    conn = _Conn(0, "t0")
+    tracker, transactions, _ = _tracker(conn)
+    tracker.producer = transactions.producer = _FencedOnProduce(transactions)
+    with pytest.raises(txn.FencedError) as info:
+        _send(tracker, 1, 10)
+    assert info.value.exit_code == ExitCode.REFUSED
+    assert "abort" in transactions.calls and conn.last_id == 0
+
+
+def test_a_producer_fenced_while_its_queue_was_full_stops_as_fenced() -> None:
+    """The retry after a full queue (BufferError) let produce()'s _FATAL escape as a raw KafkaException."""
+
+    class _FullThenFenced(_FencedOnProduce):
+        full = 3
+
+        def produce(self, topic: str, value: str, key: str, on_delivery: Any, headers: Any = None) -> None:
+            if self.full:
+                self.full -= 1
+                raise BufferError("Local: Queue full")
+            super().produce(topic, value, key, on_delivery, headers)
+
+    conn = _Conn(0, "t0")
+    tracker, transactions, _ = _tracker(conn)
+    tracker.producer = transactions.producer = _FullThenFenced(transactions, polls_before_reason=5)
+    with pytest.raises(txn.FencedError):
+        _send(tracker, 1, 10)
+
+
+def test_a_fatal_producer_with_no_reason_reported_is_still_a_clear_refusal() -> None:
+    conn = _Conn(0, "t0")
+    tracker, transactions, _ = _tracker(conn)
+    tracker.producer = transactions.producer = _FencedOnProduce(transactions, polls_before_reason=-1)  # never reports
+    with pytest.raises(KafkaopsError, match=r"refused row id=1 of public.livedb: _FATAL"):
+        _send(tracker, 1, 10)
+
+
 def test_an_unfinished_run_aborts_its_open_transaction() -> None:
     conn = _Conn(0, "t0")
     tracker, transactions, _ = _tracker(conn)
