@@ -264,11 +264,13 @@ def request_result(future: Any, timeout: float) -> Any:
 _result = request_result  # the short name this module uses
 
 
-def create_topic(client: Any, name: str, partitions: int, replication_factor: int, config: dict[str, str], timeout: float) -> None:
+def create_topic(
+    client: Any, name: str, partitions: int, replication_factor: int, config: dict[str, str], timeout: float, *, validate_only: bool = False
+) -> None:
     from confluent_kafka.admin import NewTopic
 
     topic = NewTopic(name, partitions, replication_factor, config=dict(config))
-    futures = client.create_topics([topic], operation_timeout=timeout, request_timeout=timeout)
+    futures = client.create_topics([topic], operation_timeout=timeout, request_timeout=timeout, validate_only=validate_only)
     _result(futures[name], timeout + 1.0)
 
 

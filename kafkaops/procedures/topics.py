@@ -408,6 +408,15 @@ def plan_delete(settings: Settings, name: str, timeout: float = 10.0) -> DeleteP
     return DeletePlan(name, parts)
 
 
+def _marked_for_deletion(client: Any, name: str) -> bool:
+    """Whether the broker still refuses to create ``name`` because its deletion is under way (a validate-only create)."""
+    try:
+        kafka.create_topic(client, name, 1, -1, {}, METADATA_TIMEOUT, validate_only=True)
+    except BrokerRequestError as exc:
+        return "marked for deletion" in exc.reason
+    return False
+
+
 def delete_topic(settings: Settings, plan: DeletePlan, timeout: float = WAIT_TIMEOUT) -> DeleteResult:
     """Delete the planned topic and return once the cluster no longer lists it."""
     name = plan.name
@@ -420,7 +429,8 @@ def delete_topic(settings: Settings, plan: DeletePlan, timeout: float = WAIT_TIM
     except BrokerRequestError as exc:
         raise _translate(exc, "cannot delete topic", name, settings, timeout) from None
     deadline = t0 + timeout
-    while name in metadata(settings, timeout=METADATA_TIMEOUT, client=client).topics:
+    # ZooKeeper mode drops the topic from metadata before its deletion is done, and refuses its name until then.
+    while name in metadata(settings, timeout=METADATA_TIMEOUT, client=client).topics or _marked_for_deletion(client, name):
         if time.monotonic() > deadline:
             raise KafkaopsError(
                 f"topic {name} is still listed {timeout:g}s after the broker accepted its deletion",
