@@ -75,7 +75,7 @@ VARIABLES: dict[str, Var] = {
     "kafka_version": Var(
         "KAFKAOPS_KAFKA_VERSION",
         None,
-        f"Kafka version `install` fetches and the default KAFKA_HOME uses. Default: {DEFAULT_KAFKA_VERSION} (ZooKeeper mode), {DEFAULT_KRAFT_VERSION} in KRaft mode; a 4.x version implies KRaft.",
+        f"Kafka version `install` fetches and the default KAFKA_HOME uses. Default: the release in KAFKA_HOME when it is set, else {DEFAULT_KAFKA_VERSION} (ZooKeeper mode), {DEFAULT_KRAFT_VERSION} in KRaft mode; a 4.x version implies KRaft.",
     ),
     "mode": Var(
         "KAFKAOPS_MODE",
@@ -360,6 +360,10 @@ def load_settings(
     record = read_stack_record(home)
     chosen = _profile(raw, sources, {**dotenv, **env})
     _fill_in(raw, sources, chosen.fields() if chosen else {}, record)
+    if sources["kafka_version"] == "default" and raw["kafka_home"]:  # a Kafka folder given without a version: the one it holds
+        installed = installed_kafka_version(Path(raw["kafka_home"]).expanduser())
+        if installed:
+            raw["kafka_version"], sources["kafka_version"] = installed, "installation"
     requested_mode, version = _mode_and_version(raw, sources)
     kafka_home = _path(raw["kafka_home"], home / "kafka" / version)
     server_props = _path(raw["server_properties"], kafka_home / "config" / "server.properties")
@@ -424,6 +428,15 @@ def _mode_and_version(raw: Mapping[str, str | None], sources: Mapping[str, str])
             hint="Kafka 4.x runs only in KRaft mode: drop one of the two settings (or migrate the stack first: kafkaops migrate --to kraft)",
         )
     return mode, version if explicit_version or mode == "zookeeper" else DEFAULT_KRAFT_VERSION
+
+
+def installed_kafka_version(kafka_home: Path) -> str | None:
+    """The Kafka release in a folder, from its ``libs/kafka_2.13-<version>.jar``; None when it holds none."""
+    for jar in (kafka_home / "libs").glob("kafka_2.*-*.jar"):
+        name = jar.stem  # kafka_2.13-3.9.2
+        if name.count("-") == 1:
+            return name.split("-", 1)[1]
+    return None
 
 
 def config_mode(server_props: Path) -> str | None:

@@ -151,10 +151,10 @@ def write_properties(path: Path, values: dict[str, str], header: str | None = No
         path.write_text(text, encoding="ascii", errors="strict")
         return
     tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    tmp.unlink(missing_ok=True)  # a leftover (a crash's, or a link): never written through
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
     with os.fdopen(fd, "w", encoding="ascii", errors="strict") as fh:
         fh.write(text)
-    os.chmod(tmp, 0o600)  # an older tmp file kept its mode
     os.replace(tmp, path)
 
 

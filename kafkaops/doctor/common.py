@@ -50,9 +50,13 @@ def _source(settings: Settings, name: str) -> str:
         return f"profile {settings.profile} ({settings.profile_file})"
     if src == "stack record":
         return f"stack record {settings.kafkaops_home / STACK_RECORD} (written by migrate/upgrade)"
-    return {"env": "environment", "flag": "command-line flag", "config": f"derived from {settings.server_properties}", "default": "built-in default"}.get(
-        src, src
-    )
+    return {
+        "env": "environment",
+        "flag": "command-line flag",
+        "config": f"derived from {settings.server_properties}",
+        "installation": f"the release in {settings.kafka_home}/libs",
+        "default": "built-in default",
+    }.get(src, src)
 
 
 def _any_local(ctx: Context) -> str | None:

@@ -3,10 +3,12 @@ and its replication slot. Skipped as "not configured" where the pipeline does no
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from kafkaops.defaults import DEMO_TABLE
 from kafkaops.doctor.context import Context
 from kafkaops.doctor.registry import check
-from kafkaops.doctor.results import EXTRAS_STEP, Outcome, failed, passed, skipped, warned
+from kafkaops.doctor.results import EXTRAS_STEP, FAIL, WARN, Outcome, failed, passed, skipped, warned
 from kafkaops.errors import KafkaopsError
 
 RUNBOOK = "connect failures"  # a full reference: the doctor prefixes a bare anchor with "failures "
@@ -28,6 +30,26 @@ def check_workers(ctx: Context) -> Outcome:
             f"{w.name} is {w.state}" + (f": {w.detail}" if w.detail else ""), remedy=remedy, runbook=RUNBOOK, details=details, next="kafkaops connect status"
         )
     return passed(f"{len(workers)} Connect worker(s) running", details=details)
+
+
+@check("connect.logs", EXTRAS_STEP, "connect", "Connect worker logs: known failures since the last start", applies="local")
+def check_logs(ctx: Context) -> Outcome:
+    """Each local worker's log, as `kafkaops connect logs` reads it: runs whether or not the workers answer,
+    since a worker that died or never became ready says why only there."""
+    from kafkaops.doctor.logs import check_log
+    from kafkaops.procedures.connect import stack, workers
+    from kafkaops.procedures.services import log_path
+
+    if ctx.settings.connect_url:
+        return skipped(f"the workers at KAFKA_CONNECT_URL={ctx.settings.connect_url} keep their logs on their own machines", kind="not-configured")
+    numbers = [n for n in stack.configured(ctx.settings) if log_path(ctx.settings, workers.service(n)).is_file()]
+    if not numbers:
+        return skipped("no Kafka Connect worker ran here (no log)", kind="not-configured")
+    outcomes = [check_log(ctx, workers.service(n), f"kafkaops connect logs --worker {n}") for n in numbers]
+    worst = next(((n, o) for status in (FAIL, WARN) for n, o in zip(numbers, outcomes, strict=True) if o.status == status), None)
+    if worst is not None:  # every worker's log is server.log: say whose
+        return replace(worst[1], finding=f"{workers.service(worst[0])} {worst[1].finding}")
+    return passed(f"no known failure signature in the log of {len(numbers)} worker(s) since their last start", details=[o.finding for o in outcomes])
 
 
 @check("connect.connector", EXTRAS_STEP, "connect", "the pipeline's Debezium connector and its tasks RUNNING", requires=("connect.workers",), timeout=12.0)

@@ -45,7 +45,9 @@ def scan_log(path: Path) -> list[signatures.Finding]:
     return signatures.scan(text, first_line=first)
 
 
-def _check_log(ctx: Context, service: str) -> Outcome:
+def check_log(ctx: Context, service: str, logs_command: str | None = None) -> Outcome:
+    """A service's log since its last start: FAIL on a known error, WARN on a known warning, else PASS."""
+    logs_command = logs_command or f"kafkaops logs {service}"
     path = services.log_path(ctx.settings, service)
     if not path.is_file():
         return skipped(f"no log at {path}: kafkaops never started {service} here", kind="not-configured")
@@ -74,7 +76,7 @@ def _check_log(ctx: Context, service: str) -> Outcome:
             details,
             f.signature.remedy,
             f.signature.runbook,
-            f"kafkaops logs {service}",
+            logs_command,
             {"file": str(path), "findings": items},
         )
     if findings:
@@ -85,7 +87,7 @@ def _check_log(ctx: Context, service: str) -> Outcome:
             details,
             f.signature.remedy,
             f.signature.runbook,
-            f"kafkaops logs {service}",
+            logs_command,
             {"file": str(path), "findings": items},
         )
     return passed(f"no known failure signature in {path.name} since the last start", data={"file": str(path), "findings": []})
@@ -93,9 +95,9 @@ def _check_log(ctx: Context, service: str) -> Outcome:
 
 @check("logs.zookeeper", 8, "logs", "ZooKeeper log: known failures since the last start", local="zookeeper", applies="local")
 def check_zookeeper_log(ctx: Context) -> Outcome:
-    return _check_log(ctx, services.ZOOKEEPER)
+    return check_log(ctx, services.ZOOKEEPER)
 
 
 @check("logs.broker", 8, "logs", "broker log: known failures since the last start", local="broker", applies="local")
 def check_broker_log(ctx: Context) -> Outcome:
-    return _check_log(ctx, services.KAFKA)
+    return check_log(ctx, services.KAFKA)

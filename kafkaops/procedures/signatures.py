@@ -137,14 +137,23 @@ SIGNATURES: tuple[Signature, ...] = (
     ),
     _sig(
         "connect.replication_factor",
-        # the worker only logs the retries' end (TopicAdmin.createTopicsWithRetry retries just this cause and timeouts);
-        # the broker logs the reason: ZooKeeper mode AdminUtils, KRaft StripedReplicaPlacer
-        r"Timeout expired while trying to create topic\(s\)|Replication factor: (\d+) larger than available brokers: (\d+)"
-        r"|The target replication factor of (\d+) cannot be reached because only (\d+) broker",
+        # the worker only logs the retries' end (TopicAdmin.createTopicsWithRetry retries just this cause and timeouts)
+        r"Timeout expired while trying to create topic\(s\)",
         "a topic's replication factor is larger than the number of brokers (Connect's internal topics), or the broker did not answer",
         "give config/offset/status.storage.replication.factor at most the broker count (`kafkaops connect up` writes 3, or the broker count when "
         "fewer), or add brokers",
         "connect internal-topics-replication-factor",
+    ),
+    _sig(
+        "kafka.replication_factor",
+        # the broker logs the reason (ZooKeeper mode AdminUtils, KRaft StripedReplicaPlacer) at INFO for any client's
+        # rejected CreateTopics: a warning, since the broker itself is fine and the client was told
+        r"Replication factor: (\d+) larger than available brokers: (\d+)|The target replication factor of (\d+) cannot be reached because only (\d+) broker",
+        "a client asked for a topic with more replicas than there are brokers (the broker refused it)",
+        "the broker's log names the topic: for Connect's internal topics give config/offset/status.storage.replication.factor at most the "
+        "broker count (`kafkaops connect up` does); for __consumer_offsets see `kafkaops runbook failures offsets-topic-replication`",
+        "connect internal-topics-replication-factor",
+        "warn",
     ),
     _sig(
         "connect.topic_retry",

@@ -34,7 +34,7 @@ class Snapshot:
     at: str  # UTC, ISO-8601
     seconds: float  # monotonic clock: the time between two refreshes
     topic: str
-    services: list[dict[str, Any]] | None = None  # service, state, pid (None: not asked, as in groups describe --watch)
+    services: list[dict[str, Any]] | None = None  # service, state, pid, then each Connect worker (None: not asked, as in groups describe --watch)
     up: bool | None = None
     end_offsets: dict[int, int] | None = None  # the pipeline topic's end offset per partition
     messages_per_s: float | None = None  # growth of the end offsets since the previous refresh
@@ -96,6 +96,19 @@ def _services(settings: Settings, snap: Snapshot) -> None:
         return
     snap.up = st.up
     snap.services = [{"service": s.service, "state": s.state, "pid": s.pid} for s in st.services]
+    _connect_workers(settings, snap)
+
+
+def _connect_workers(settings: Settings, snap: Snapshot) -> None:
+    """A row per Connect worker after the services, as in `status`: only when Connect is in use here."""
+    from kafkaops.procedures.connect import stack as connect_stack
+
+    workers = connect_stack.status(settings)  # what cannot be asked is a row in state "error", never an exception
+    if not workers or snap.services is None:
+        return
+    snap.services += [{"service": w.name, "state": w.state, "pid": w.pid} for w in workers]
+    if connect_stack.expected_down(workers):
+        snap.up = False
 
 
 def _end_offsets(client: Any, md: Any, topic: str) -> dict[int, int] | None:

@@ -296,7 +296,7 @@ def test_pipeline_health_and_database_failures(pipeline_stack: Stack) -> None:
     code, doc, err = doctor(s)
     assert code == 0, err
     # what this stack does not use (Kafka Connect) is skipped as "not configured"; no migration in progress passes
-    unused = {"connect.workers", "connect.connector", "connect.slot"}
+    unused = {"connect.workers", "connect.logs", "connect.connector", "connect.slot"}
     assert {c["id"]: c["status"] for c in doc["checks"] if c["status"] != "PASS" and c["id"] not in unused} == {}
     assert {check(doc, i)["status"] for i in unused} == {"SKIP"}
     assert doc["verdict"]["status"] == "ok" and doc["ok"] is True and doc["exit_code"] == 0

@@ -118,7 +118,7 @@ def test_doctor_on_a_local_kraft_stack_runs_the_quorum_layer(kraft_node: KraftNo
     kraft_node.adopt(env)  # what `kafkaops up` records for what it starts
     code, doc, err = doctor(env, kraft_node.root)
     checks = by_id(doc)
-    unused = {"connect.workers", "connect.connector", "connect.slot"}  # no Kafka Connect here: "not configured"
+    unused = {"connect.workers", "connect.logs", "connect.connector", "connect.slot"}  # no Kafka Connect here: "not configured"
     assert code == 0 and not {k: v for k, v in not_passed(doc).items() if k not in unused}, (err, not_passed(doc))
     assert {checks[i]["status"] for i in unused} == {"SKIP"}
     assert doc["verdict"]["status"] == "ok", doc["verdict"]

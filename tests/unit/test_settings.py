@@ -167,3 +167,21 @@ def test_kraft_mode_runs_on_a_3_9_bridge_release(tmp_path: Path) -> None:
     write_stack_record(home, {"kafka_version": "3.9.2"})
     s = load_settings(env={"KAFKAOPS_HOME": str(home), "KAFKAOPS_MODE": "kraft"}, cwd=tmp_path)
     assert s.mode == "kraft" and s.kafka_version == "3.9.2"
+
+
+def test_a_kafka_home_given_without_a_version_reports_the_version_installed_there(tmp_path: Path) -> None:
+    # KAFKA_HOME pointing at a 4.4 install with no KAFKAOPS_KAFKA_VERSION was reported (and installed Connect) as 3.9.2.
+    kafka = tmp_path / "kafka_2.13-4.4.0"
+    (kafka / "libs").mkdir(parents=True)
+    for jar in ("kafka_2.13-4.4.0.jar", "kafka_2.13-4.4.0-test.jar", "kafka-clients-4.4.0.jar"):
+        (kafka / "libs" / jar).touch()
+    env = {"KAFKAOPS_HOME": str(tmp_path / "h"), "KAFKA_HOME": str(kafka)}
+    s = load_settings(env=env, cwd=tmp_path)
+    assert (s.kafka_version, s.sources["kafka_version"], s.mode) == ("4.4.0", "installation", "kraft")
+    assert s.connect_home == tmp_path / "h" / "connect" / "4.4.0"
+    assert load_settings(env={**env, "KAFKAOPS_KAFKA_VERSION": "4.3.0"}, cwd=tmp_path).kafka_version == "4.3.0"  # a version given still wins
+    with pytest.raises(UsageError, match="does not run in zookeeper mode"):
+        load_settings(env={**env, "KAFKAOPS_MODE": "zookeeper"}, cwd=tmp_path)
+    empty = tmp_path / "not-yet-installed"
+    s = load_settings(env={**env, "KAFKA_HOME": str(empty)}, cwd=tmp_path)
+    assert (s.kafka_version, s.sources["kafka_version"]) == ("3.9.2", "default")

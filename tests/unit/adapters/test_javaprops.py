@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -102,3 +103,19 @@ def test_listener_names_with_underscores_are_parsed() -> None:
         ("SASL_SSL", "localhost", 9093),
         ("INTERNAL_TLS", "", 9094),
     ]
+
+
+def test_a_private_file_never_writes_through_a_leftover_tmp_link(tmp_path: Path) -> None:
+    # The secret was written into whatever `<name>.tmp` already was (opened with O_TRUNC, then chmod): a
+    # leftover symlink sent the password to its target, a hard link into the file sharing its inode.
+    elsewhere, shared = tmp_path / "elsewhere.txt", tmp_path / "shared.txt"
+    elsewhere.write_text("public\n")
+    shared.write_text("public\n")
+    (tmp_path / "a.properties.tmp").symlink_to(elsewhere)
+    write_properties(tmp_path / "a.properties", {"password": "s3cret"}, private=True)
+    os.link(shared, tmp_path / "b.properties.tmp")
+    write_properties(tmp_path / "b.properties", {"password": "s3cret"}, private=True)
+    assert elsewhere.read_text() == shared.read_text() == "public\n"
+    for name in ("a.properties", "b.properties"):
+        assert "s3cret" in (tmp_path / name).read_text() and (tmp_path / name).stat().st_mode & 0o777 == 0o600
+        assert not (tmp_path / name).is_symlink() and not (tmp_path / (name + ".tmp")).exists()

@@ -28,13 +28,14 @@ def test_list_checks_shows_id_step_where_it_applies_and_what_it_checks_in_order(
         "2    │ broker.metadata            │ cluster            │ broker answers a metadata request",
     ]
     assert "6    │ producer.canary            │ cluster (--canary) │ canary: database → Kafka → consumer" in lines
-    assert lines[-5] == "+    │ host.pid_files             │ local              │ no stale pid files"
-    assert lines[-4] == "+    │ migration.state            │ local              │ a ZooKeeper-to-KRaft migration in progress"
-    assert lines[-3] == "+    │ connect.workers            │ cluster            │ Kafka Connect workers answer their REST API"
+    assert lines[-6] == "+    │ host.pid_files             │ local              │ no stale pid files"
+    assert lines[-5] == "+    │ migration.state            │ local              │ a ZooKeeper-to-KRaft migration in progress"
+    assert lines[-4] == "+    │ connect.workers            │ cluster            │ Kafka Connect workers answer their REST API"
+    assert lines[-3] == "+    │ connect.logs               │ local              │ Connect worker logs: known failures since the last start"
     assert lines[-1] == "+    │ connect.slot               │ database           │ the pipeline's replication slot has a consumer"
     assert "2    │ broker.cluster_id          │ local, zookeeper   │ cluster id on disk vs ZooKeeper" in lines
     assert "8    │ logs.zookeeper             │ local, zookeeper   │ ZooKeeper log: known failures since the last start" in lines
-    assert len(lines) == 2 + 38
+    assert len(lines) == 2 + 39
 
 
 def test_list_checks_as_json_and_for_a_selection(env: dict[str, str]) -> None:

@@ -298,6 +298,7 @@ def test_the_registry_keeps_the_procedures_order() -> None:
         "host.pid_files",
         "migration.state",  # only while a migration is in progress (else skipped)
         "connect.workers",  # the Connect layer: skipped where the pipeline does not use Kafka Connect
+        "connect.logs",
         "connect.connector",
         "connect.slot",
     ]

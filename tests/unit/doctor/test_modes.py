@@ -30,7 +30,7 @@ def test_zookeeper_mode_runs_todays_checks_and_no_quorum_check() -> None:
     assert zk[:2] == ["zookeeper.process", "zookeeper.serving"]
     assert all(i in zk for i in ZOOKEEPER_ONLY)
     assert not set(QUORUM) & set(zk)
-    assert len(zk) == 33  # today's 30 without the canary (migration.state included), plus the 3 of the Connect layer
+    assert len(zk) == 34  # today's 30 without the canary (migration.state included), plus the 4 of the Connect layer
 
 
 def test_kraft_mode_replaces_the_zookeeper_layer_with_the_quorum_layer() -> None:

@@ -86,9 +86,22 @@ def test_internal_topics_with_too_large_a_replication_factor_in_real_logs() -> N
     assert classify(worker).id == "connect.replication_factor"  # the error outranks the retries (warnings)
     assert findings[0].signature.severity == "warn"
     broker = classify((LOGS / "broker_rf.log").read_text())  # where the reason is written: the broker's log
-    assert broker is not None and broker.id == "connect.replication_factor"
+    assert broker is not None and broker.id == "kafka.replication_factor"
     kraft = "org.apache.kafka.common.errors.InvalidReplicationFactorException: The target replication factor of 3 cannot be reached because only 1 broker(s) are registered."
-    assert classify(kraft).id == "connect.replication_factor"
+    assert classify(kraft).id == "kafka.replication_factor"
+
+
+def test_a_refused_create_topics_in_the_broker_log_is_a_warning_not_a_failed_broker(tmp_path: Path) -> None:
+    # The broker logs this at INFO for any client's CreateTopics it refuses (kafka-topics.sh asking RF 3 on one
+    # broker): doctor's logs.broker failed (exit 3) with Connect's remedy until the broker restarted.
+    from kafkaops.doctor.logs import scan_log
+
+    log = tmp_path / "server.log"
+    log.write_text(
+        "[2026-12-03 00:31:00,000] INFO Connecting to zookeeper on localhost:2181 (kafka.server.KafkaServer)\n" + (LOGS / "broker_rf.log").read_text()
+    )
+    (finding,) = scan_log(log)
+    assert finding.signature.severity == "warn" and "__consumer_offsets" in finding.signature.remedy
 
 
 @pytest.mark.parametrize(
