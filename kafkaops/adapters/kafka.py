@@ -85,12 +85,12 @@ class ClientWatch:
 
     def __init__(self, chained_error_cb: Any = None) -> None:
         self.events: list[tuple[str, str]] = []  # (error name or "LOG", text)
-        self._chained = chained_error_cb
+        self.chained = chained_error_cb  # the caller's own error_cb
 
     def error(self, err: Any) -> None:
         self._add(err.name() if hasattr(err, "name") else "_UNKNOWN", err.str() if hasattr(err, "str") else str(err))
-        if self._chained is not None:
-            self._chained(err)
+        if self.chained is not None:
+            self.chained(err)
 
     def log(self, level: int, msg: str, *args: Any) -> None:  # the interface librdkafka's logger uses
         try:
@@ -117,13 +117,54 @@ def _build(kind: str, settings: Settings, conf: dict[str, Any]) -> Any:
     return client
 
 
+def pass_fatal(client: Any, exc: BaseException) -> None:
+    """Hand a fatal error that confluent-kafka raised from ``poll``/``flush`` to the client's own error callback;
+    raise it again when the caller gave none (or it is not a fatal error)."""
+    err: Any = exc.args[0] if exc.args else None
+    watch: ClientWatch | None = getattr(client, "kafkaops_watch", None)
+    if watch is None or watch.chained is None or not (hasattr(err, "fatal") and err.fatal()):
+        raise exc
+    watch.error(err)
+
+
+class FatalToErrorCallback:
+    """Mixed into the Producer. confluent-kafka raises a fatal error (a fenced transactional producer, a broken
+    idempotent sequence) from ``poll()`` and ``flush()`` instead of passing it to ``error_cb`` (confluent_kafka.c,
+    ``error_cb``), so the call that meets it depends on timing. Here it goes to the caller's error callback like
+    any other error, and the caller stops where it checks for fatal errors; ``flush`` then returns what is still
+    queued."""
+
+    def poll(self, *args: Any, **kwargs: Any) -> int:
+        from confluent_kafka import KafkaException
+
+        try:
+            return super().poll(*args, **kwargs)  # type: ignore[misc,no-any-return]
+        except KafkaException as exc:
+            pass_fatal(self, exc)
+            return 0
+
+    def flush(self, *args: Any, **kwargs: Any) -> int:
+        from confluent_kafka import KafkaException
+
+        try:
+            return super().flush(*args, **kwargs)  # type: ignore[misc,no-any-return]
+        except KafkaException as exc:
+            pass_fatal(self, exc)
+            return len(self)  # type: ignore[arg-type]
+
+
 @functools.cache
 def _client_classes() -> dict[str, type]:
-    """confluent-kafka's clients, subclassed so that each can carry its watch (its own are C types)."""
+    """confluent-kafka's clients, subclassed so that each can carry its watch (its own are C types); the
+    Producer also hands fatal errors to its error callback (FatalToErrorCallback)."""
     from confluent_kafka import Consumer, Producer
     from confluent_kafka.admin import AdminClient
 
-    return {kind: type(f"Watched{base.__name__}", (base,), {}) for kind, base in (("admin", AdminClient), ("producer", Producer), ("consumer", Consumer))}
+    return {
+        "admin": type("WatchedAdminClient", (AdminClient,), {}),
+        "producer": type("WatchedProducer", (FatalToErrorCallback, Producer), {}),
+        "consumer": type("WatchedConsumer", (Consumer,), {}),
+    }
 
 
 def preload_clients() -> None:

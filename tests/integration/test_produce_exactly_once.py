@@ -14,6 +14,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from kafkaops.adapters.kafka import client_config
 from kafkaops.adapters.transactions import TXN_HEADER, transactional_id
 from kafkaops.procedures import db
@@ -250,3 +252,35 @@ def test_a_role_that_cannot_add_the_columns_gets_one_clear_message(shared_stack,
     assert "run `kafkaops produce --exactly-once` once as the owner of producer_offsets" in r.stderr
     assert f"pw-{role}" not in r.stderr and "Traceback" not in r.stderr
     assert p.offset() == 0
+
+
+def test_a_fenced_tracker_stops_as_fenced_when_poll_learns_it(shared_stack) -> None:
+    """confluent-kafka raises a fatal error (fenced, here) from poll() instead of handing it to error_cb. The run
+    learns of the fence in send()'s poll or from produce()'s _FATAL; either way it stops as fenced (FencedError,
+    exit 5), never with the raw KafkaException (CI saw 'unexpected KafkaException ... _FENCED', exit 1)."""
+    from types import SimpleNamespace
+
+    from confluent_kafka import Producer
+
+    from kafkaops.adapters import transactions as txn
+    from kafkaops.procedures.produce.delivery import Batch
+    from kafkaops.procedures.produce.exactly_once import TransactionalTracker
+    from kafkaops.procedures.topics import ensure_topic
+
+    s = shared_stack.settings
+    topic, tid = "fence-" + uuid.uuid4().hex[:10], "kafkaops-test-fence-" + uuid.uuid4().hex[:10]
+    ensure_topic(s, topic, 1, 1)
+    transactions = txn.Transactions(s, tid, 30.0)
+    transactions.open(1_000_000)
+    committer = SimpleNamespace(commit=lambda batch: None, token="t", committed=0)  # the offset side is not reached
+    tracker = TransactionalTracker(committer, transactions, topic=topic, table="public.t", broker=s.kafka_broker, delivery_timeout=30.0)  # type: ignore[arg-type]
+    rows = [(str(i), None, b"{}") for i in range(50)]
+    tracker.send(Batch(50, None, 50), rows)
+    Producer(client_config(s, **{"transactional.id": tid})).init_transactions(30)  # fences the tracker's producer
+
+    sent, deadline = 1, time.monotonic() + 30
+    with pytest.raises(txn.FencedError, match=f"transactional.id {tid}"):
+        while time.monotonic() < deadline:  # each send's produce or poll may be the call that learns of the fence
+            tracker.send(Batch(50 * (sent + 1), None, 50), rows)
+            sent += 1
+    assert time.monotonic() < deadline, f"{sent} batches sent after the fence and none stopped"

@@ -158,7 +158,7 @@ class DeliveryTracker:
 
     def _stop_on_fatal(self) -> None:
         """The producer failed for good (fenced, ...): produce() only says _FATAL, and the reason reaches the
-        error callback on a later poll. Serve it (bounded), then stop with that reason."""
+        error callback on a later poll (kafka.FatalToErrorCallback). Serve it (bounded), then stop with that reason."""
         deadline = time.monotonic() + FATAL_REASON_WAIT_S
         while not self.fatal and time.monotonic() < deadline:
             self.producer.poll(0.05)

@@ -6,6 +6,8 @@ tests/integration/test_kafka_security.py proves the same against that real broke
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from confluent_kafka import KafkaError, KafkaException
 
@@ -179,3 +181,46 @@ def test_the_first_request_does_not_wait_out_librdkafkas_connection_interval(tmp
     assert conf["reconnect.backoff.ms"] <= conf["reconnect.backoff.max.ms"]  # librdkafka refuses the reverse
     x = load_settings({"client_x": ("reconnect.backoff.ms=100",)}, env={"KAFKAOPS_HOME": str(tmp_path)}, cwd=tmp_path)
     assert kafka.client_config(x)["reconnect.backoff.ms"] == "100"
+
+
+def test_a_fatal_error_that_poll_or_flush_raises_goes_to_the_callers_error_callback() -> None:
+    """confluent-kafka raises a fatal error from poll()/flush() instead of calling error_cb; kafkaops's producer
+    hands it to the caller's callback (which decides when to stop). Anything else, or a producer whose caller
+    gave no callback, raises as before."""
+    from kafkaops.adapters.kafka import ClientWatch, FatalToErrorCallback, _client_classes
+
+    class Raising:  # stands in for confluent-kafka's C Producer: each call raises ``err``
+        def __init__(self, err: Any) -> None:
+            self.err = err
+
+        def poll(self, timeout: float = -1) -> int:
+            raise KafkaException(self.err)
+
+        def flush(self, timeout: float = -1) -> int:
+            raise KafkaException(self.err)
+
+        def __len__(self) -> int:
+            return 7
+
+    class P(FatalToErrorCallback, Raising):
+        pass
+
+    fenced = KafkaError(KafkaError._FENCED, "fenced by a newer instance", fatal=True)
+    seen: list[Any] = []
+    p = P(fenced)
+    p.kafkaops_watch = ClientWatch(seen.append)
+    assert p.poll(0) == 0
+    assert p.flush(1) == 7  # what is still queued
+    assert [(e.code(), e.fatal()) for e in seen] == [(KafkaError._FENCED, True)] * 2
+    assert p.kafkaops_watch.events[0] == ("_FENCED", "fenced by a newer instance")
+
+    not_fatal = P(KafkaError(KafkaError._TRANSPORT, "down"))
+    not_fatal.kafkaops_watch = ClientWatch(seen.append)
+    with pytest.raises(KafkaException):
+        not_fatal.poll(0)
+    no_callback = P(fenced)
+    no_callback.kafkaops_watch = ClientWatch(None)
+    with pytest.raises(KafkaException):
+        no_callback.flush(1)
+    assert len(seen) == 2
+    assert issubclass(_client_classes()["producer"], FatalToErrorCallback)
