@@ -115,29 +115,33 @@ class Transactions:
         self.open_txn = True
 
     def commit(self) -> None:
-        """Commit (flushing first); on failure abort what can be aborted and raise."""
+        """Commit (flushing first); on failure abort what can be aborted and raise. When the abort finds
+        this producer fenced, that is the error: a Kafka 3.9 coordinator answers a commit that arrives
+        while it fences the epoch for a newer producer with UNKNOWN_SERVER_ERROR (an IllegalStateException
+        in TransactionCoordinator.endTransaction), and only the abort after it says "fenced"."""
         from confluent_kafka import KafkaException
 
         try:
             self.producer.commit_transaction(self.timeout + 5)
         except KafkaException as exc:
             error = translate(exc, self.txn_id, self.settings.kafka_broker, "commit_transaction")
-            self.abort()
-            raise error from None
+            on_abort = self.abort()
+            raise on_abort if isinstance(on_abort, FencedError) else error from None
         self.open_txn = False
 
-    def abort(self) -> None:
+    def abort(self) -> KafkaopsError | None:
         """Abort the open transaction, bounded; a producer that cannot (fenced, broker gone) leaves
-        it to the broker: the next run's init_transactions aborts it."""
+        it to the broker: the next run's init_transactions aborts it. Returns why it could not."""
         from confluent_kafka import KafkaException
 
         if not self.open_txn or self.producer is None:
-            return
+            return None
         self.open_txn = False
         try:
             self.producer.abort_transaction(min(self.timeout, 10.0))
-        except KafkaException:
-            pass
+        except KafkaException as exc:
+            return translate(exc, self.txn_id, self.settings.kafka_broker, "abort_transaction")
+        return None
 
 
 def header_values(settings: Settings, topic: str, window: int, timeout: float = 30.0) -> Iterator[bytes]:
