@@ -78,6 +78,7 @@ class _Sender:
             self.errors.append(err)
 
     def send(self, events: list[tuple[Any, ...]]) -> None:
+        refused = kafka_producer.refusal_class()
         for key, _created, value in events:
             while True:
                 try:
@@ -85,6 +86,13 @@ class _Sender:
                     break
                 except BufferError:
                     self.producer.poll(0.05)
+                except refused as exc:  # refused before sending: an event over 1 MB, a failed producer
+                    shown = key.decode(errors="replace") if isinstance(key, bytes) else key
+                    raise KafkaopsError(
+                        f"the hand-over could not send the row keyed {shown} to {self.topic}: {kafka_producer.refusal_text(exc)}",
+                        hint="nothing was handed over (the slot is dropped, the producer's position is unchanged); fix the cause, "
+                        "then rerun `kafkaops cdc deploy --from-producer`",
+                    ) from None
             self.sent += 1
 
     def close(self) -> None:
