@@ -250,8 +250,13 @@ def metadata(settings: Settings, timeout: float = 5.0, bootstrap: str | None = N
             client.poll(0)  # serves the error and log reports into the watch
             problem = classify(watch.events, settings, address)
             if problem is not None:
+                client = None  # see below
                 raise problem
         if time.monotonic() >= deadline - 0.005:
+            # Drop this frame's reference first: a client made here is then destroyed now, its threads joined, rather than
+            # at interpreter exit, where a broker thread still in a TLS handshake crashed the process (SIGSEGV) in
+            # about 1 of 40 runs against a broker with an expired certificate (OpenSSL's exit-time clean-up).
+            client = None
             raise unreachable(address, timeout, watch is not None and _handshake_closed(watch.events)) from None
         wait = wait * 2 if wait < _LAST_SHORT_WAIT else timeout
     brokers = tuple(BrokerInfo(b.id, b.host, b.port) for b in md.brokers.values())
